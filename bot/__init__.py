@@ -1,0 +1,1 @@
+"""engagebot core: customers, conversations, tickets, surveys and outreach; no platform code."""

@@ -1,0 +1,289 @@
+"""Settings: config.yaml plus the environment, validated into frozen, typed objects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.yamlsource import Problem, SourceError, model_fields_of, parse_yaml, validation_problems
+
+DEFAULT_CONFIG_NAME = "config.yaml"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///engagebot.db"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusinessSettings(Section):
+    name: str = "Our team"
+    timezone: str = "UTC"
+    # Region used to read phone numbers written without a country code (ISO 3166 alpha-2).
+    default_region: str = "US"
+    # Read ambiguous dates like 03/04 as day first (3 April) or month first (March 4).
+    dayfirst: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        return value
+
+
+class FlowSettings(Section):
+    dir: str = "flows"
+    hot_reload: bool = True
+
+
+class GlobalWords(Section):
+    """Words that work anywhere in a conversation, matched fuzzily on the whole message."""
+
+    menu: tuple[str, ...] = ("help", "menu", "/help", "/menu", "options", "main menu")
+    cancel: tuple[str, ...] = ("cancel", "/cancel", "never mind", "nevermind", "quit", "stop this")
+    human: tuple[str, ...] = (
+        "human", "agent", "operator", "person", "talk to a human", "talk to a person",
+        "speak to a human", "real person", "representative", "/human",
+    )  # fmt: skip
+    stop: tuple[str, ...] = ("stop", "/stop", "unsubscribe", "opt out", "opt-out", "stop messages")
+    resubscribe: tuple[str, ...] = ("subscribe", "/subscribe", "resubscribe", "start messages")
+
+
+class ConversationSettings(Section):
+    max_retries: int = Field(2, ge=0, le=10)
+    max_text_length: int = Field(4096, ge=16, le=65536)
+    # A flow interrupted (e.g. by a complaint) is resumed afterwards if it is younger than this.
+    resume_within_hours: float = Field(24, gt=0)
+    global_words: GlobalWords = GlobalWords()
+    # The flow the "stop" words start (it confirms, then unsubscribes); empty: unsubscribe at once.
+    stop_flow: str = "opt_out"
+    # The flow started by "talk to a human"; empty: open a hand-off ticket directly.
+    human_flow: str = ""
+
+
+class IntentSettings(Section):
+    # 0-100 rapidfuzz WRatio scores.
+    threshold: float = Field(82, ge=0, le=100)
+    # Higher bar for intents that may interrupt a flow in progress (a complaint mid-survey).
+    interrupt_threshold: float = Field(90, ge=0, le=100)
+    # A typed answer to a choice question ("verry good" -> "Very good").
+    choice_threshold: float = Field(75, ge=0, le=100)
+
+
+class TicketSettings(Section):
+    reference_prefix: str = "C-"
+    reference_start: int = Field(1000, ge=0)
+    # Hours until a first response is promised, per severity.
+    first_response_hours: dict[str, float] = {"low": 24, "normal": 8, "high": 2, "critical": 1}
+    resolution_hours: dict[str, float] = {"low": 120, "normal": 48, "high": 24, "critical": 8}
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    # The public https URL, used for webhooks and printed links; empty: http://host:port.
+    public_url: str = ""
+
+
+class DatabaseSettings(Section):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class WebchatSettings(Section):
+    enabled: bool = True
+    title: str = "Chat with us"
+
+
+class OutreachSettings(Section):
+    tick_seconds: float = Field(2.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=10000)
+    lease_seconds: float = Field(120, gt=0)
+    max_attempts: int = Field(8, ge=1)
+
+
+class Texts(Section):
+    """Everything the bot says on its own (outside flows). Jinja2 templates, sandboxed."""
+
+    fallback: str = "Sorry, I didn't understand that. Here is what I can help with:"
+    menu: str = "How can I help? Choose an option below or just type what you need."
+    talk_to_human: str = "Talk to a person"
+    handoff: str = (
+        "I've passed this to our team (ticket {{ ticket.ref }}). "
+        "A person will reply here within {{ ticket.respond_within }}."
+    )
+    handoff_existing: str = "I've added this to your ticket {{ ticket.ref }}. Our team will reply here."
+    cancelled: str = "OK, I've stopped that."
+    nothing_to_cancel: str = "There's nothing to cancel."
+    too_long: str = "That message is too long ({{ length }} characters). Please keep it under {{ limit }}."
+    empty: str = "I didn't catch anything there. Could you type your message?"
+    unknown_command: str = "I don't know the command {{ command }}."
+    unsupported_media: str = "Sorry, I can't read that kind of message here. Could you type it instead?"
+    stale_button: str = "That question has already been answered."
+    trouble: str = "I'm having trouble understanding. Would you like to talk to a person?"
+    try_again: str = "Try again"
+    skip: str = "Skip"
+    resuming: str = "Now, back to where we were:"
+    unsubscribed: str = "You won't get any more messages from us unless you write to us. Type 'subscribe' to undo."
+    resubscribed: str = "Welcome back! You'll get our updates again."
+    invalid_answer: dict[str, str] = {
+        "text": "Please type your answer.",
+        "choice": "Please choose one of the options.",
+        "yes_no": "Please answer yes or no.",
+        "rating": "Please give a rating from 1 to 5.",
+        "nps": "Please pick a number from 0 (not at all likely) to 10 (extremely likely).",
+        "number": "Please send a number.",
+        "email": "That doesn't look like an email address. Could you check it?",
+        "phone": "That doesn't look like a phone number. Please include the country code, e.g. +44 20 7946 0958.",
+        "date": "I couldn't read that date. Try a format like 2026-03-14 or 14 March.",
+        "media": "Please send a photo or file, or press Skip.",
+    }
+
+
+class Secrets(BaseModel):
+    """Secrets come from the environment only; SecretStr keeps them out of logs and reprs."""
+
+    model_config = ConfigDict(frozen=True)
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    api_key: SecretStr | None = None
+
+
+class TelegramEnv(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    api_url: str = "https://api.telegram.org/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+
+
+class SlackEnv(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    api_url: str = "https://slack.com/api/"
+
+
+class Settings(Section):
+    business: BusinessSettings = BusinessSettings()
+    flows: FlowSettings = FlowSettings()
+    conversation: ConversationSettings = ConversationSettings()
+    intents: IntentSettings = IntentSettings()
+    tickets: TicketSettings = TicketSettings()
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    webchat: WebchatSettings = WebchatSettings()
+    outreach: OutreachSettings = OutreachSettings()
+    texts: Texts = Texts()
+    # Filled from the environment, never from the file.
+    secrets: Secrets = Field(Secrets(), exclude=True)
+    telegram: TelegramEnv = Field(TelegramEnv(), exclude=True)
+    slack: SlackEnv = Field(SlackEnv(), exclude=True)
+    # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.
+    base_dir: Path = Field(Path("."), exclude=True)
+    source: str = Field("(embedded defaults)", exclude=True)
+
+    @property
+    def flows_dir(self) -> Path:
+        path = Path(self.flows.dir)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def public_url(self) -> str:
+        return self.server.public_url.rstrip("/") or f"http://{self.server.host}:{self.server.port}"
+
+
+FILE_KEYS = {k for k in model_fields_of(Settings)} - {"secrets", "telegram", "slack", "base_dir", "source"}
+ENV_SECRETS = {
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "api_key": "ENGAGEBOT_API_KEY",
+}
+
+
+def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    """--config, then ENGAGEBOT_CONFIG, then ./config.yaml; None means embedded defaults."""
+    if explicit:
+        return Path(explicit)
+    if env.get("ENGAGEBOT_CONFIG"):
+        return Path(env["ENGAGEBOT_CONFIG"])
+    default = Path.cwd() / DEFAULT_CONFIG_NAME
+    return default if default.exists() else None
+
+
+def load_settings(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; raises SourceError naming the key, line and what is wrong."""
+    env = os.environ if env is None else env
+    path = find_config(explicit, env)
+    data: dict[str, object] = {}
+    source = "(embedded defaults)"
+    base_dir = Path.cwd()
+    doc = None
+    if path is not None:
+        if not path.is_file():
+            raise SourceError([Problem(str(path), 1, "config file not found")])
+        doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        if doc.data is None:
+            doc.data = {}
+        if not isinstance(doc.data, dict):
+            raise SourceError([doc.problem((), "the config file must be a mapping of sections")])
+        data = dict(doc.data)
+        for forbidden in ("secrets", "telegram", "slack", "base_dir", "source"):
+            if forbidden in data:
+                raise SourceError(
+                    [
+                        doc.problem(
+                            (forbidden,),
+                            f'"{forbidden}" cannot be set in the file: '
+                            "secrets and platform settings come from the environment",
+                        )
+                    ]
+                )
+        source = str(path)
+        base_dir = path.resolve().parent
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        assert doc is not None
+        raise SourceError(validation_problems(doc, exc, FILE_KEYS)) from None
+    return _apply_environment(settings, env, base_dir, source)
+
+
+def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path, source: str) -> Settings:
+    problems: list[Problem] = []
+    server = settings.server
+    if env.get("ENGAGEBOT_HOST"):
+        server = server.model_copy(update={"host": env["ENGAGEBOT_HOST"]})
+    if env.get("ENGAGEBOT_PORT"):
+        raw = env["ENGAGEBOT_PORT"]
+        if raw.isdigit() and 0 <= int(raw) <= 65535:
+            server = server.model_copy(update={"port": int(raw)})
+        else:
+            problems.append(Problem("ENGAGEBOT_PORT", 0, f"{raw!r} is not a port number (0-65535)"))
+    database = settings.database
+    if env.get("DATABASE_URL"):
+        database = DatabaseSettings(url=env["DATABASE_URL"])
+    mode = env.get("TELEGRAM_MODE", "polling") or "polling"
+    if mode not in ("polling", "webhook"):
+        problems.append(Problem("TELEGRAM_MODE", 0, f"{mode!r} must be polling or webhook"))
+        mode = "polling"
+    if problems:
+        raise SourceError(problems)
+    secrets = Secrets(**{field: env.get(var) or None for field, var in ENV_SECRETS.items()})
+    telegram = TelegramEnv(api_url=env.get("TELEGRAM_API_URL") or TelegramEnv().api_url, mode=mode)  # type: ignore[arg-type]
+    slack = SlackEnv(api_url=env.get("SLACK_API_URL") or SlackEnv().api_url)
+    return settings.model_copy(
+        update={
+            "server": server, "database": database, "secrets": secrets, "telegram": telegram,
+            "slack": slack, "base_dir": base_dir, "source": source,
+        }
+    )  # fmt: skip

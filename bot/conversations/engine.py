@@ -1,0 +1,548 @@
+"""The conversation engine: one inbound message in, replies out, state saved in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.config import Settings
+from bot.conversations import answers as ans
+from bot.conversations import schema as s
+from bot.conversations import templates
+from bot.conversations.intents import GlobalWords
+from bot.conversations.loader import LoadedFlow
+from bot.conversations.locks import KeyedLocks
+from bot.conversations.models import (
+    ACTIVE,
+    CANCELLED,
+    SUSPENDED,
+    WAITING,
+    ConversationRun,
+    FlowVersion,
+    Message,
+)
+from bot.conversations.registry import FlowRegistry
+from bot.conversations.runner import FlowHandOff, FlowRunner, subscribe, unsubscribe
+from bot.conversations.turn import Turn
+from bot.customers import service as customers
+from bot.messages import Button, ChannelRef, Inbound, Media, Reply, reply_to_dict
+from bot.outreach import outbox
+from bot.ports import Clock, SystemClock
+from bot.storage.database import Database
+from bot.tickets import service as tickets
+
+log = logging.getLogger(__name__)
+
+MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
+DEFER_PROACTIVE = timedelta(minutes=15)  # a check-in due mid-conversation waits this long
+
+
+@dataclass
+class Running:
+    run: ConversationRun
+    lf: LoadedFlow
+
+    @property
+    def step(self) -> s.AnyStep:
+        return self.lf.flow.steps[self.run.step_index]
+
+
+class ConversationEngine:
+    def __init__(self, db: Database, registry: FlowRegistry, settings: Settings, clock: Clock | None = None):
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.runner = FlowRunner(settings)
+        self.global_words = GlobalWords(settings.conversation.global_words.model_dump())
+        self.answer_context = ans.AnswerContext(
+            default_region=settings.business.default_region,
+            dayfirst=settings.business.dayfirst,
+            choice_threshold=settings.intents.choice_threshold,
+        )
+        self._locks = KeyedLocks()
+        self._persisted_versions: set[tuple[str, str]] = set()
+
+    # ---- public API -------------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Store the message, answer it, save the state; a duplicate delivery returns no replies."""
+        async with self._locks.hold(("identity", inbound.channel, inbound.address)):
+            for attempt in (1, 2):
+                try:
+                    async with self.db.transaction() as session:
+                        return await self._handle(session, inbound)
+                except IntegrityError:
+                    # Another instance created this customer or stored this message first.
+                    if attempt == 2:
+                        log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
+                        return []
+        return []
+
+    async def fire_event(self, customer_id: int, event: str, data: dict[str, Any] | None = None) -> list[Reply]:
+        """Start the flows an event triggers (e.g. signed_up). Replies go out through the outbox."""
+        async with self.db.transaction() as session:
+            customer = await customers.lock(session, customer_id)
+            turn = Turn(session, customer, self.clock.now(), channel="")
+            if await self._active(turn) is not None:
+                for flow_id in self.registry.indexes.events.get(event, []):
+                    await self._defer_start(turn, flow_id, data)
+                return []
+            await self._start_event_flows(turn, event, data)
+            await self._deliver_proactively(turn, f"event:{event}:{customer_id}:{turn.now.timestamp()}")
+            return turn.replies
+
+    async def resume_run(self, run_id: int) -> bool:
+        """Continue a run paused by `wait`. False when it must wait longer (the customer is mid-flow)."""
+        async with self.db.transaction() as session:
+            run = await session.get(ConversationRun, run_id)
+            if run is None or run.status != WAITING:
+                return True
+            customer = await customers.lock(session, run.customer_id)
+            turn = Turn(session, customer, self.clock.now(), channel="")
+            active = await self._active(turn)
+            if active is not None:
+                return False
+            lf = await self._flow_of(turn, run)
+            if lf is None:
+                return True
+            run.status = ACTIVE
+            run.resume_at = None
+            await self._run(turn, Running(run, lf))
+            await self._deliver_proactively(turn, f"resume:{run.id}:{run.step_index}:{turn.now.timestamp()}")
+            return True
+
+    async def start_flow_for(self, customer_id: int, flow_id: str, data: dict[str, Any] | None = None) -> bool:
+        """Start a flow proactively (deferred start, campaigns); False when the customer is busy."""
+        async with self.db.transaction() as session:
+            customer = await customers.lock(session, customer_id)
+            turn = Turn(session, customer, self.clock.now(), channel="")
+            if await self._active(turn) is not None:
+                return False
+            await self._start(turn, flow_id, data)
+            await self._deliver_proactively(turn, f"start:{flow_id}:{customer_id}:{turn.now.timestamp()}")
+            return True
+
+    # ---- one inbound message ----------------------------------------------------------------
+
+    async def _handle(self, session: Any, inbound: Inbound) -> list[Reply]:
+        now = self.clock.now()
+        customer = await customers.find_by_identity(session, inbound.ref)
+        is_new = customer is None
+        if customer is None:
+            customer = await customers.create_with_identity(
+                session, inbound.ref, now, display_name=_clip(inbound.display_name, 200),
+                language=_clip(inbound.language, 16),
+            )  # fmt: skip
+        else:
+            customer = await customers.lock(session, customer.id)
+            await customers.touch_identity(session, inbound.ref, now)
+        if inbound.message_id and await self._seen(session, inbound):
+            log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
+            return []
+        customer.last_seen_at = now
+        if inbound.display_name and not customer.display_name:
+            customer.display_name = _clip(inbound.display_name, 200)
+        await self._record_inbound(session, customer.id, inbound, now)
+        turn = Turn(session, customer, now, inbound.channel)
+        started = await self._start_event_flows(turn, "first_contact", None) if is_new else False
+        await self._respond(turn, inbound, only_interrupts=started)
+        await self._record_replies(turn, inbound.channel)
+        return turn.replies
+
+    async def _respond(self, turn: Turn, inbound: Inbound, only_interrupts: bool = False) -> None:
+        active = await self._active(turn)
+        if inbound.choice:
+            await self._on_button(turn, inbound.choice, active)
+            return
+        text = (inbound.text or "").strip()
+        if inbound.media is not None and not text:
+            await self._on_media(turn, inbound.media, active)
+            return
+        limit = self.settings.conversation.max_text_length
+        if len(text) > limit:
+            turn.say(Reply(self._text(self.settings.texts.too_long, length=len(text), limit=limit)))
+            self._reask_if_waiting(turn, active)
+            return
+        if not text:
+            if not only_interrupts:
+                turn.say(Reply(self._text(self.settings.texts.empty)))
+                self._reask_if_waiting(turn, active)
+            return
+        word = self.global_words.match(text)
+        if word:
+            await self._on_global_word(turn, word, active)
+            return
+        if text.startswith("/"):
+            await self._on_command(turn, text, active, only_interrupts)
+            return
+        indexes = self.registry.indexes
+        hit = indexes.interrupts.best(text, self.settings.intents.interrupt_threshold)
+        if hit and (active is None or hit.name != active.lf.id):
+            await self._start(turn, hit.name, {"trigger": "intent", "text": text[:500]})
+            return
+        if only_interrupts:
+            return
+        if active is not None and active.run.awaiting_answer:
+            await self._on_answer(turn, active, text)
+            return
+        hit = indexes.intents.best(text, self.settings.intents.threshold)
+        if hit:
+            await self._start(turn, hit.name, {"trigger": "intent", "text": text[:500]})
+            return
+        await self._fallback(turn, text)
+
+    async def _on_answer(self, turn: Turn, active: Running, text: str) -> None:
+        step = active.step
+        assert isinstance(step, s.AskStep)
+        parsed = ans.parse_text_answer(step, text, self.answer_context)
+        await self._take_answer(turn, active, parsed)
+
+    async def _take_answer(self, turn: Turn, active: Running, parsed: ans.Parsed) -> None:
+        run, step = active.run, active.step
+        assert isinstance(step, s.AskStep)
+        if parsed.ok:
+            run.answers = {**(run.answers or {}), (step.save or step.id or f"step{run.step_index + 1}"): parsed.value}
+            run.awaiting_answer = False
+            run.attempts = 0
+            run.step_index = self.runner.next_index(active.lf, run.step_index)
+            run.updated_at = turn.now
+            await self._run(turn, active)
+            return
+        run.attempts += 1
+        run.updated_at = turn.now
+        retries = step.retries if step.retries is not None else self.settings.conversation.max_retries
+        if run.attempts > retries:
+            texts = self.settings.texts
+            turn.say(Reply(self._text(texts.trouble), (
+                Button(texts.talk_to_human, "g:human"), Button(texts.try_again, "g:retry"),
+            )))  # fmt: skip
+            return
+        turn.say(self.runner.reask(turn, run, active.lf))
+
+    async def _on_button(self, turn: Turn, payload: str, active: Running | None) -> None:
+        kind, _, rest = payload.partition(":")
+        if kind == "a":
+            parts = rest.split(":")
+            fresh = (
+                len(parts) == 3 and active is not None and active.run.awaiting_answer
+                and parts[0] == str(active.run.id) and parts[1] == str(active.run.step_index)
+            )  # fmt: skip
+            if not fresh or active is None:
+                turn.say(Reply(self._text(self.settings.texts.stale_button)))
+                return
+            step = active.step
+            assert isinstance(step, s.AskStep)
+            if parts[2] == "skip" and step.optional:
+                parsed = ans.Parsed(ok=True, value=None, display=self.settings.texts.skip)
+            elif parts[2].isdigit():
+                parsed = ans.parse_choice_index(step, int(parts[2]))
+            else:
+                parsed = ans.Parsed(ok=False, error="bad_button")
+            await self._take_answer(turn, active, parsed)
+        elif kind == "f" and self.registry.current(rest):
+            await self._start(turn, rest, {"trigger": "button"})
+        elif kind == "g" and rest in ("menu", "human"):
+            await self._on_global_word(turn, rest, active)
+        elif kind == "g" and rest == "retry" and active is not None and active.run.awaiting_answer:
+            active.run.attempts = 0
+            turn.say(self.runner.question(turn, active.run, active.lf))
+        else:
+            turn.say(Reply(self._text(self.settings.texts.stale_button)))
+
+    async def _on_media(self, turn: Turn, media: Media, active: Running | None) -> None:
+        if active is not None and active.run.awaiting_answer:
+            step = active.step
+            assert isinstance(step, s.AskStep)
+            if step.expect == "media":
+                await self._take_answer(turn, active, ans.parse_media_answer(step, media.kind, media.ref))
+                return
+        ticket = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
+        if ticket is not None and media.kind in ("photo", "document", "video"):
+            await tickets.attach(turn.session, ticket, {"kind": media.kind, "ref": media.ref}, turn.now)
+            view = await tickets.template_view(turn.session, ticket, self.settings)
+            turn.say(Reply(self._text(self.settings.texts.handoff_existing, ticket=view)))
+            return
+        turn.say(Reply(self._text(self.settings.texts.unsupported_media)))
+        self._reask_if_waiting(turn, active)
+
+    async def _on_command(self, turn: Turn, text: str, active: Running | None, only_interrupts: bool) -> None:
+        command = text.split()[0].split("@")[0].lower()
+        flow_id = self.registry.indexes.commands.get(command)
+        if flow_id is None:
+            turn.say(self._menu(self._text(self.settings.texts.unknown_command, command=command[:40])))
+            return
+        if only_interrupts and active is not None and active.lf.id == flow_id:
+            return  # e.g. the first /start already began onboarding through first_contact
+        await self._start(turn, flow_id, {"trigger": "command", "command": command})
+
+    async def _on_global_word(self, turn: Turn, word: str, active: Running | None) -> None:
+        conv, texts = self.settings.conversation, self.settings.texts
+        if word == "menu":
+            turn.say(self._menu(self._text(texts.menu)))
+        elif word == "cancel":
+            if active is None:
+                turn.say(self._menu(self._text(texts.nothing_to_cancel)))
+                return
+            self.runner.finish(turn, active.run, CANCELLED)
+            await self._drop_suspended(turn)
+            turn.say(self._menu(self._text(texts.cancelled)))
+        elif word == "human":
+            if conv.human_flow and self.registry.current(conv.human_flow):
+                await self._start(turn, conv.human_flow, {"trigger": "human"})
+            else:
+                await self._hand_off(turn, active)
+        elif word == "stop":
+            if conv.stop_flow and self.registry.current(conv.stop_flow):
+                await self._start(turn, conv.stop_flow, {"trigger": "stop"})
+            else:
+                await unsubscribe(turn)
+                turn.say(Reply(self._text(texts.unsubscribed)))
+        elif word == "resubscribe":
+            subscribe(turn.customer)
+            turn.say(Reply(self._text(texts.resubscribed)))
+
+    async def _hand_off(self, turn: Turn, active: Running | None) -> None:
+        """ "Talk to a person": open (or reuse) a hand-off ticket with the recent transcript."""
+        texts = self.settings.texts
+        existing = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
+        if existing is not None:
+            await tickets.add_event(turn.session, existing, "human_requested", turn.now, actor="customer")
+            view = await tickets.template_view(turn.session, existing, self.settings)
+            turn.say(Reply(self._text(texts.handoff_existing, ticket=view)))
+            return
+        if active is not None:
+            self.runner.finish(turn, active.run, CANCELLED)
+        ticket = await tickets.open_ticket(
+            turn.session, self.settings, customer_id=turn.customer.id, now=turn.now, kind="handoff",
+            category="handoff", summary="Customer asked to talk to a person",
+            description=await self._recent_transcript(turn), channel=turn.channel,
+        )  # fmt: skip
+        view = await tickets.template_view(turn.session, ticket, self.settings)
+        turn.say(Reply(self._text(texts.handoff, ticket=view)))
+
+    async def _fallback(self, turn: Turn, text: str) -> None:
+        ticket = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
+        if ticket is not None:
+            await tickets.add_event(turn.session, ticket, "customer_message", turn.now, actor="customer", body=text)
+            view = await tickets.template_view(turn.session, ticket, self.settings)
+            turn.say(Reply(self._text(self.settings.texts.handoff_existing, ticket=view)))
+            return
+        turn.say(self._menu(self._text(self.settings.texts.fallback)))
+
+    # ---- runs -------------------------------------------------------------------------------
+
+    async def _start(self, turn: Turn, flow_id: str, data: dict[str, Any] | None) -> bool:
+        lf = self.registry.current(flow_id)
+        if lf is None:
+            log.error("flow %r is not loaded; cannot start it", flow_id)
+            turn.say(self._menu(self._text(self.settings.texts.fallback)))
+            return False
+        active = await self._active(turn)
+        if active is not None:
+            if active.lf.id == flow_id:
+                self.runner.finish(turn, active.run, CANCELLED)  # starting a flow again restarts it
+            else:
+                active.run.status = SUSPENDED
+                active.run.updated_at = turn.now
+        for other in await self._open_runs(turn, flow_id):
+            self.runner.finish(turn, other, CANCELLED)
+        await self._persist_version(turn, lf)
+        run = ConversationRun(
+            customer_id=turn.customer.id, flow_id=lf.id, flow_version=lf.version, step_index=0,
+            status=ACTIVE, answers={}, context={"trigger": data or {}}, started_at=turn.now,
+            updated_at=turn.now,
+        )  # fmt: skip
+        turn.session.add(run)
+        await turn.session.flush()
+        await self._run(turn, Running(run, lf))
+        return True
+
+    async def _run(self, turn: Turn, running: Running) -> None:
+        try:
+            await self.runner.advance(turn, running.run, running.lf)
+        except FlowHandOff as handoff:
+            self.runner.finish(turn, running.run)
+            await self._start(turn, handoff.flow_id, {"trigger": "start_flow", "from": running.lf.id})
+            return
+        running.run.updated_at = turn.now
+        if running.run.status not in (ACTIVE, WAITING):
+            await self._resume_suspended(turn)
+
+    async def _resume_suspended(self, turn: Turn) -> None:
+        """After an interruption ends, pick the interrupted flow up again at its question."""
+        query = (
+            select(ConversationRun)
+            .where(ConversationRun.customer_id == turn.customer.id, ConversationRun.status == SUSPENDED)
+            .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())
+        )
+        suspended = list((await turn.session.execute(query)).scalars())
+        if not suspended:
+            return
+        # A stack: the latest interrupted flow resumes; older ones wait their turn unless stale.
+        window = timedelta(hours=self.settings.conversation.resume_within_hours)
+        latest = None
+        for run in suspended:
+            lf = await self._flow_of(turn, run) if turn.now - run.updated_at <= window else None
+            if lf is not None and isinstance(lf.flow.steps[run.step_index], s.AskStep):
+                latest = run
+                break
+            self.runner.finish(turn, run, CANCELLED)
+        if latest is None or lf is None:
+            return
+        latest.status = ACTIVE
+        latest.awaiting_answer = True
+        latest.attempts = 0
+        latest.updated_at = turn.now
+        turn.say(self.runner.question(turn, latest, lf, prefix=self._text(self.settings.texts.resuming)))
+
+    async def _drop_suspended(self, turn: Turn) -> None:
+        query = select(ConversationRun).where(
+            ConversationRun.customer_id == turn.customer.id, ConversationRun.status == SUSPENDED
+        )
+        for run in (await turn.session.execute(query)).scalars():
+            self.runner.finish(turn, run, CANCELLED)
+
+    async def _active(self, turn: Turn) -> Running | None:
+        query = (
+            select(ConversationRun)
+            .where(ConversationRun.customer_id == turn.customer.id, ConversationRun.status == ACTIVE)
+            .order_by(ConversationRun.id.desc())
+        )
+        runs = list((await turn.session.execute(query)).scalars())
+        for extra in runs[1:]:
+            self.runner.finish(turn, extra, CANCELLED)  # at most one foreground run per customer
+        if not runs:
+            return None
+        lf = await self._flow_of(turn, runs[0])
+        if lf is None:
+            return None
+        return Running(runs[0], lf)
+
+    async def _open_runs(self, turn: Turn, flow_id: str) -> list[ConversationRun]:
+        query = select(ConversationRun).where(
+            ConversationRun.customer_id == turn.customer.id,
+            ConversationRun.flow_id == flow_id,
+            ConversationRun.status.in_((WAITING, SUSPENDED)),
+        )
+        return list((await turn.session.execute(query)).scalars())
+
+    async def _flow_of(self, turn: Turn, run: ConversationRun) -> LoadedFlow | None:
+        """The exact version a run started on: in memory, else read back from the database."""
+        lf = self.registry.version(run.flow_id, run.flow_version)
+        if lf is None:
+            query = select(FlowVersion).where(
+                FlowVersion.flow_id == run.flow_id, FlowVersion.version == run.flow_version
+            )
+            stored = (await turn.session.execute(query)).scalar_one_or_none()
+            if stored is not None:
+                try:
+                    lf = self.registry.remember(stored.flow_id, stored.version, stored.source, stored.path)
+                except Exception:
+                    log.exception("stored version %s of flow %s no longer parses", run.flow_version, run.flow_id)
+        if lf is None or run.step_index >= len(lf.flow.steps):
+            log.error("run %s: flow %s version %s is unavailable; closing it", run.id, run.flow_id, run.flow_version)
+            self.runner.finish(turn, run, CANCELLED)
+            return None
+        return lf
+
+    async def _persist_version(self, turn: Turn, lf: LoadedFlow) -> None:
+        key = (lf.id, lf.version)
+        if key in self._persisted_versions:
+            return
+        query = select(FlowVersion.id).where(FlowVersion.flow_id == lf.id, FlowVersion.version == lf.version)
+        if (await turn.session.execute(query)).first() is None:
+            async with turn.session.begin_nested():
+                await turn.session.execute(insert(FlowVersion).values(
+                    flow_id=lf.id, version=lf.version, path=lf.path, source=lf.source, loaded_at=turn.now,
+                ))  # fmt: skip
+        self._persisted_versions.add(key)
+
+    async def _start_event_flows(self, turn: Turn, event: str, data: dict[str, Any] | None) -> bool:
+        flow_ids = self.registry.indexes.events.get(event, [])
+        for flow_id in flow_ids[:1]:  # one foreground flow per event; the first file wins
+            return await self._start(turn, flow_id, {"trigger": "event", "event": event, **(data or {})})
+        return False
+
+    async def _defer_start(self, turn: Turn, flow_id: str, data: dict[str, Any] | None) -> None:
+        await outbox.enqueue(
+            turn.session, kind=outbox.START_FLOW,
+            dedupe_key=f"start:{flow_id}:{turn.customer.id}:{turn.now.timestamp()}",
+            due_at=turn.now + DEFER_PROACTIVE, customer_id=turn.customer.id,
+            payload={"flow_id": flow_id, "data": data or {}}, proactive=True,
+        )  # fmt: skip
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _text(self, template: str, **extra: Any) -> str:
+        context = {"business": {"name": self.settings.business.name}, **extra}
+        return templates.render(template, context)
+
+    def _menu(self, text: str) -> Reply:
+        buttons = [Button(label, f"f:{flow_id}") for label, flow_id in self.registry.indexes.menu]
+        buttons.append(Button(self.settings.texts.talk_to_human, "g:human"))
+        return Reply(text, tuple(buttons))
+
+    def _reask_if_waiting(self, turn: Turn, active: Running | None) -> None:
+        if active is not None and active.run.awaiting_answer:
+            turn.say(self.runner.question(turn, active.run, active.lf))
+
+    async def _seen(self, session: Any, inbound: Inbound) -> bool:
+        query = select(Message.id).where(
+            Message.channel == inbound.channel, Message.platform_message_id == inbound.message_id
+        )
+        return (await session.execute(query)).first() is not None
+
+    async def _record_inbound(self, session: Any, customer_id: int, inbound: Inbound, now: Any) -> None:
+        payload: dict[str, Any] = {}
+        if inbound.choice:
+            payload["choice"] = inbound.choice[:200]
+        if inbound.media:
+            payload["media"] = {"kind": inbound.media.kind, "ref": inbound.media.ref[:500]}
+        if inbound.text and len(inbound.text) > MAX_STORED_TEXT:
+            payload["truncated_from"] = len(inbound.text)
+        session.add(Message(
+            customer_id=customer_id, direction="in", channel=inbound.channel,
+            platform_message_id=inbound.message_id, text=(inbound.text or "")[:MAX_STORED_TEXT] or None,
+            payload=payload, created_at=now,
+        ))  # fmt: skip
+        await session.flush()
+
+    async def _record_replies(self, turn: Turn, channel: str) -> None:
+        for reply in turn.replies:
+            turn.session.add(Message(
+                customer_id=turn.customer.id, direction="out", channel=channel, text=reply.text,
+                payload=reply_to_dict(reply), created_at=turn.now,
+            ))  # fmt: skip
+        await turn.session.flush()
+
+    async def _deliver_proactively(self, turn: Turn, key: str) -> None:
+        """Record replies made without an inbound message and queue them for sending."""
+        if not turn.replies:
+            return
+        ref = await customers.preferred_ref(turn.session, turn.customer.id)
+        if ref is None:
+            return
+        await self._record_replies(turn, ref.channel)
+        await outbox.enqueue_send(
+            turn.session, customer_id=turn.customer.id, ref=ref, replies=turn.replies,
+            dedupe_key=f"send:{key}", due_at=turn.now, proactive=False,
+        )  # fmt: skip
+
+    async def _recent_transcript(self, turn: Turn, limit: int = 12) -> str:
+        query = select(Message).where(Message.customer_id == turn.customer.id).order_by(Message.id.desc()).limit(limit)
+        rows = list((await turn.session.execute(query)).scalars())
+        lines = [f"{'customer' if m.direction == 'in' else 'bot'}: {(m.text or '')[:300]}" for m in reversed(rows)]
+        return "\n".join(lines)
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return value[:size] if value else value
+
+
+__all__ = ["ChannelRef", "ConversationEngine"]

@@ -1,0 +1,106 @@
+"""Intent matching with rapidfuzz: example phrases preprocessed once, matched per message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process, utils
+from rapidfuzz.distance import OSA
+
+
+@dataclass(frozen=True, slots=True)
+class IntentMatch:
+    """The flow an utterance points to, the example phrase it resembled, and the 0-100 score."""
+
+    name: str
+    phrase: str
+    score: float
+
+
+class IntentIndex:
+    """Example phrases of many intents; `best` finds the closest one above a cutoff."""
+
+    def __init__(self, examples: Iterable[tuple[str, str]]):
+        names: list[str] = []
+        phrases: list[str] = []
+        processed: list[str] = []
+        for name, phrase in examples:
+            clean = utils.default_process(phrase)
+            if clean:
+                names.append(name)
+                phrases.append(phrase)
+                processed.append(clean)
+        self._names = names
+        self._phrases = phrases
+        self._processed = processed
+
+    def __len__(self) -> int:
+        return len(self._processed)
+
+    def best(self, text: str, cutoff: float) -> IntentMatch | None:
+        query = utils.default_process(text)
+        if not query or not self._processed:
+            return None
+        found = process.extractOne(query, self._processed, scorer=fuzz.WRatio, score_cutoff=cutoff)
+        if found is None:
+            return None
+        _choice, score, index = found
+        return IntentMatch(self._names[index], self._phrases[index], score)
+
+    def explain(self, text: str, limit: int = 5) -> list[IntentMatch]:
+        """The best candidates with their scores, one per intent, for `engagebot intents explain`."""
+        query = utils.default_process(text)
+        if not query:
+            return []
+        found = process.extract(query, self._processed, scorer=fuzz.WRatio, limit=limit * 8)
+        out: list[IntentMatch] = []
+        seen: set[str] = set()
+        for _choice, score, index in found:
+            name = self._names[index]
+            if name not in seen:
+                seen.add(name)
+                out.append(IntentMatch(name, self._phrases[index], score))
+            if len(out) == limit:
+                break
+        return out
+
+
+class GlobalWords:
+    """Words that work anywhere; matched on the whole message so they never fire inside a sentence.
+
+    Short words allow one typo ("stpo", "hlep"), longer ones two ("unsubscibe").
+    """
+
+    def __init__(self, words: dict[str, Iterable[str]]):
+        self._exact: dict[str, str] = {}
+        self._fuzzy: list[tuple[str, str, int]] = []
+        for name, variants in words.items():
+            for word in variants:
+                clean = normalize(word)
+                if not clean:
+                    continue
+                self._exact.setdefault(clean, name)
+                if len(clean) >= 4:
+                    self._fuzzy.append((clean, name, 1 if len(clean) <= 6 else 2))
+
+    def match(self, text: str) -> str | None:
+        clean = normalize(text)
+        if not clean or len(clean) > 40:
+            return None
+        if clean in self._exact:
+            return self._exact[clean]
+        best: tuple[int, str] | None = None
+        for word, name, allowed in self._fuzzy:
+            if abs(len(word) - len(clean)) > allowed:
+                continue
+            distance = OSA.distance(clean, word, score_cutoff=allowed)
+            if distance <= allowed and (best is None or distance < best[0]):
+                best = (distance, name)
+        return best[1] if best else None
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation folded, but a leading / kept so commands stay commands."""
+    slash = "/" if text.strip().startswith("/") else ""
+    return slash + utils.default_process(text)

@@ -1,0 +1,74 @@
+"""Conversation state (one row per flow run), the transcript, and every flow version ever run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.base import Base, utcnow
+
+# Run statuses. At most one run per customer is ACTIVE (in the foreground, may await an answer).
+ACTIVE = "active"
+WAITING = "waiting"  # paused by a `wait` step until resume_at
+SUSPENDED = "suspended"  # interrupted by another flow; resumed when that one ends
+DONE = "done"
+CANCELLED = "cancelled"
+OPEN_STATUSES = (ACTIVE, WAITING, SUSPENDED)
+
+
+class ConversationRun(Base):
+    __tablename__ = "conversation_runs"
+    __table_args__ = (Index("ix_conversation_runs_customer_status", "customer_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    flow_id: Mapped[str] = mapped_column(String(100))
+    # Content hash of the flow file the run started on; the run finishes on that version.
+    flow_version: Mapped[str] = mapped_column(String(64))
+    step_index: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    awaiting_answer: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resume_at: Mapped[datetime | None]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """The transcript: every inbound message is stored before it is answered."""
+
+    __tablename__ = "messages"
+    # A platform message id seen twice is a duplicate delivery (NULLs never collide).
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_message_id"),
+        Index("ix_messages_customer_id_id", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
+    channel: Mapped[str] = mapped_column(String(32))
+    platform_message_id: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlowVersion(Base):
+    """The source of every flow version a conversation ran on, so a restart can finish it."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,114 @@
+"""The flows in force: last good version per file, every version seen, and the indexes built from them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.conversations import schema as s
+from bot.conversations.intents import IntentIndex
+from bot.conversations.loader import LoadedFlow, cross_check, flow_files, parse_flow, parse_flow_file
+from bot.yamlsource import Problem, SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlowIndexes:
+    commands: dict[str, str] = field(default_factory=dict)
+    events: dict[str, list[str]] = field(default_factory=dict)
+    menu: list[tuple[str, str]] = field(default_factory=list)
+    intents: IntentIndex = field(default_factory=lambda: IntentIndex([]))
+    interrupts: IntentIndex = field(default_factory=lambda: IntentIndex([]))
+
+
+class FlowRegistry:
+    """Holds flows by id. A refused edit leaves the last good version of that file in force."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._by_path: dict[str, LoadedFlow] = {}
+        self._current: dict[str, LoadedFlow] = {}
+        self._versions: dict[tuple[str, str], LoadedFlow] = {}
+        self.indexes = FlowIndexes()
+        self.generation = 0
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    def load(self) -> list[Problem]:
+        """(Re)read the folder. Returns the problems; valid files are in force either way."""
+        if not self.directory.is_dir():
+            return [Problem(str(self.directory), 1, "flows folder not found")]
+        problems: list[Problem] = []
+        candidates: dict[str, LoadedFlow] = {}
+        for path in flow_files(self.directory):
+            key = str(path)
+            try:
+                candidates[key] = parse_flow_file(path)
+            except SourceError as exc:
+                problems += exc.problems
+                if key in self._by_path:
+                    candidates[key] = self._by_path[key]
+                    log.warning("refused edit of %s; the last good version stays in force:\n%s", key, exc)
+                else:
+                    log.warning("refused flow file %s:\n%s", key, exc)
+        flows, cross = cross_check(candidates.values())
+        if cross:
+            problems += cross
+            log.warning("flow problems across files:\n%s", "\n".join(map(str, cross)))
+        accepted = {lf.path: lf for lf in flows.values()}
+        for path in candidates:
+            # A file refused by a cross-file check keeps its previous good version, if it had one.
+            if path not in accepted and path in self._by_path and self._by_path[path].id not in flows:
+                accepted[path] = self._by_path[path]
+        changed = {p: lf.version for p, lf in accepted.items()} != {p: lf.version for p, lf in self._by_path.items()}
+        self._by_path = accepted
+        self._current = {lf.id: lf for lf in accepted.values()}
+        for lf in accepted.values():
+            self._versions[(lf.id, lf.version)] = lf
+        if changed:
+            self.generation += 1
+            self.indexes = _build_indexes(self._current)
+            log.info("flows in force: %s", ", ".join(sorted(self._current)) or "(none)")
+        return problems
+
+    def remember(self, flow_id: str, version: str, source: str, path: str) -> LoadedFlow:
+        """Re-admit an older version (read back from the database) for a run started on it."""
+        lf = parse_flow(source, path)
+        self._versions[(flow_id, version)] = lf
+        return lf
+
+    # ---- lookups ---------------------------------------------------------------------------
+
+    def current(self, flow_id: str) -> LoadedFlow | None:
+        return self._current.get(flow_id)
+
+    def version(self, flow_id: str, version: str) -> LoadedFlow | None:
+        return self._versions.get((flow_id, version))
+
+    def all(self) -> list[LoadedFlow]:
+        return sorted(self._current.values(), key=lambda lf: lf.path)
+
+
+def _build_indexes(flows: dict[str, LoadedFlow]) -> FlowIndexes:
+    indexes = FlowIndexes()
+    examples: list[tuple[str, str]] = []
+    interrupting: list[tuple[str, str]] = []
+    for lf in sorted(flows.values(), key=lambda lf: lf.path):
+        for trigger in lf.flow.triggers:
+            if isinstance(trigger, s.CommandTrigger):
+                indexes.commands[trigger.command] = lf.id
+            elif isinstance(trigger, s.EventTrigger):
+                indexes.events.setdefault(trigger.event, []).append(lf.id)
+            elif isinstance(trigger, s.MenuTrigger):
+                indexes.menu.append((trigger.menu, lf.id))
+                examples.append((lf.id, trigger.menu))
+            elif isinstance(trigger, s.IntentTrigger):
+                pairs = [(lf.id, phrase) for phrase in trigger.intent]
+                examples += pairs
+                if lf.flow.interrupts:
+                    interrupting += pairs
+    indexes.intents = IntentIndex(examples)
+    indexes.interrupts = IntentIndex(interrupting)
+    return indexes

@@ -1,0 +1,232 @@
+"""Runs flow steps for one conversation run until it needs an answer, waits, or ends."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.conversations import answers as ans
+from bot.conversations import schema as s
+from bot.conversations import templates
+from bot.conversations.loader import LoadedFlow
+from bot.conversations.models import ACTIVE, CANCELLED, DONE, SUSPENDED, WAITING, ConversationRun
+from bot.conversations.turn import Turn
+from bot.customers import service as customers
+from bot.messages import Button, Media, Reply
+from bot.outreach import outbox
+from bot.surveys import service as surveys
+from bot.tickets import service as tickets
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS_PER_TURN = 200  # a goto loop without an ask or wait must not hang the process
+
+
+class FlowHandOff(Exception):
+    """Raised inside a run by `start_flow`: the caller starts the named flow."""
+
+    def __init__(self, flow_id: str):
+        self.flow_id = flow_id
+
+
+class FlowRunner:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # ---- template context ---------------------------------------------------------------------
+
+    def context(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> dict[str, Any]:
+        return {
+            "customer": customers.template_view(turn.customer),
+            "answers": dict(run.answers or {}),
+            "ticket": (run.context or {}).get("ticket") or {},
+            "business": {"name": self.settings.business.name},
+            "flow": {"id": lf.id, "title": lf.flow.title},
+        }
+
+    # ---- asking -------------------------------------------------------------------------------
+
+    def question(self, turn: Turn, run: ConversationRun, lf: LoadedFlow, prefix: str = "") -> Reply:
+        step = lf.flow.steps[run.step_index]
+        assert isinstance(step, s.AskStep)
+        text = templates.render(step.ask, self.context(turn, run, lf))
+        buttons = [
+            Button(label, f"a:{run.id}:{run.step_index}:{i}")
+            for i, (label, _value) in enumerate(ans.answer_options(step))
+        ]
+        if step.optional:
+            buttons.append(Button(self.settings.texts.skip, f"a:{run.id}:{run.step_index}:skip"))
+        return Reply(f"{prefix}\n{text}".strip(), tuple(buttons), answer_kind=step.expect)
+
+    def reask(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> Reply:
+        """The question again after an invalid answer, with the step's or the default hint."""
+        step = lf.flow.steps[run.step_index]
+        assert isinstance(step, s.AskStep)
+        hint = step.invalid or self.settings.texts.invalid_answer.get(step.expect, "")
+        hint = templates.render(hint, self.context(turn, run, lf))
+        return self.question(turn, run, lf, prefix=hint)
+
+    # ---- advancing ----------------------------------------------------------------------------
+
+    async def advance(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> None:
+        """Run steps from run.step_index. Leaves the run awaiting an answer, waiting, or ended."""
+        steps = lf.flow.steps
+        for _ in range(MAX_STEPS_PER_TURN):
+            if run.step_index >= len(steps):
+                self.finish(turn, run)
+                return
+            step = steps[run.step_index]
+            ctx = self.context(turn, run, lf)
+            if isinstance(step, s.AskStep):
+                run.awaiting_answer = True
+                run.attempts = 0
+                turn.say(self.question(turn, run, lf))
+                return
+            if isinstance(step, s.WaitStep):
+                await self._wait(turn, run, lf, step)
+                return
+            if isinstance(step, s.EndStep):
+                if isinstance(step.end, str) and step.end.strip():
+                    turn.say(Reply(templates.render(step.end, ctx)))
+                self.finish(turn, run)
+                return
+            if isinstance(step, s.SayStep):
+                turn.say(self._say(step, ctx))
+            elif isinstance(step, s.SetStep):
+                run.answers = {**run.answers, **{k: _render_value(v, ctx) for k, v in step.set.items()}}
+            elif isinstance(step, s.ActionStep):
+                await self._action(turn, run, lf, step, ctx)
+            elif isinstance(step, s.GotoStep):
+                run.step_index = lf.index_of(step.goto)
+                continue
+            elif isinstance(step, s.BranchStep):
+                run.step_index = self._branch(lf, step, run.step_index, ctx)
+                continue
+            run.step_index = self.next_index(lf, run.step_index)
+        log.error("flow %s ran %d steps without pausing; ending it", lf.id, MAX_STEPS_PER_TURN)
+        self.finish(turn, run)
+
+    def next_index(self, lf: LoadedFlow, index: int) -> int:
+        nxt = getattr(lf.flow.steps[index], "next", None)
+        return lf.index_of(nxt) if nxt else index + 1
+
+    def finish(self, turn: Turn, run: ConversationRun, status: str = DONE) -> None:
+        run.status = status
+        run.awaiting_answer = False
+        run.ended_at = turn.now
+        run.updated_at = turn.now
+
+    def _say(self, step: s.SayStep, ctx: dict[str, Any]) -> Reply:
+        buttons = tuple(Button(b.label, f"f:{b.flow}" if b.flow else f"g:{b.action}") for b in step.buttons)
+        media = Media("photo", step.media) if step.media else None
+        return Reply(templates.render(step.say, ctx), buttons, media=media)
+
+    def _branch(self, lf: LoadedFlow, step: s.BranchStep, index: int, ctx: dict[str, Any]) -> int:
+        for case in step.branch:
+            if templates.evaluate(case.when, ctx):
+                return lf.index_of(case.goto)
+        return lf.index_of(step.otherwise) if step.otherwise else index + 1
+
+    async def _wait(self, turn: Turn, run: ConversationRun, lf: LoadedFlow, step: s.WaitStep) -> None:
+        run.status = WAITING
+        run.awaiting_answer = False
+        run.step_index = self.next_index(lf, run.step_index)
+        run.resume_at = turn.now + step.duration
+        run.updated_at = turn.now
+        await turn.session.flush()
+        await outbox.enqueue(
+            turn.session, kind=outbox.RESUME_RUN, dedupe_key=f"resume:{run.id}:{run.step_index}",
+            due_at=run.resume_at, customer_id=turn.customer.id, payload={"run_id": run.id},
+            proactive=True,
+        )  # fmt: skip
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    async def _action(
+        self, turn: Turn, run: ConversationRun, lf: LoadedFlow, step: s.ActionStep, ctx: dict[str, Any]
+    ) -> None:
+        customer = turn.customer
+        if step.action in ("open_ticket", "handoff"):
+            await self._open_ticket(turn, run, step, ctx)
+        elif step.action == "tag" and step.tag:
+            customers.add_tag(customer, step.tag)
+        elif step.action == "untag" and step.tag:
+            customers.remove_tag(customer, step.tag)
+        elif step.action == "set_attribute" and step.name:
+            customers.set_attribute(customer, step.name, _render_value(step.value, ctx))
+        elif step.action == "subscribe":
+            subscribe(customer)
+        elif step.action == "unsubscribe":
+            await unsubscribe(turn, keep_run_id=run.id)
+        elif step.action == "record_survey":
+            await surveys.record(
+                turn.session, customer_id=customer.id, survey=step.survey or lf.id,
+                kind=step.kind or "text", now=turn.now, score=_score(step.score, ctx),
+                comment=templates.render(step.comment, ctx) if step.comment else None,
+                run_id=run.id, ticket_id=(run.context or {}).get("ticket_id"),
+            )  # fmt: skip
+        elif step.action == "start_flow" and step.flow:
+            raise FlowHandOff(step.flow)
+
+    async def _open_ticket(self, turn: Turn, run: ConversationRun, step: s.ActionStep, ctx: dict[str, Any]) -> None:
+        answers = run.answers or {}
+        description = templates.render(step.description, ctx) if step.description else _answers_text(answers)
+        attachments = []
+        if step.attachment and isinstance(answers.get(step.attachment), dict):
+            attachments.append(answers[step.attachment])
+        ticket = await tickets.open_ticket(
+            turn.session, self.settings, customer_id=turn.customer.id, now=turn.now,
+            kind="handoff" if step.action == "handoff" else "complaint",
+            category=templates.render(step.category, ctx) if step.category else "general",
+            severity=step.severity or "normal",
+            summary=templates.render(step.summary, ctx) if step.summary else description[:200],
+            description=description, attachments=attachments, channel=turn.channel,
+        )  # fmt: skip
+        view = await tickets.template_view(turn.session, ticket, self.settings)
+        run.context = {**(run.context or {}), "ticket": view, "ticket_id": ticket.id}
+        turn.ticket = view
+
+
+def subscribe(customer: Any) -> None:
+    customer.subscribed = True
+    customer.opted_out_at = None
+
+
+async def unsubscribe(turn: Turn, keep_run_id: int | None = None) -> None:
+    """Opt-out takes effect at once: pending proactive rows and paused check-ins are cancelled."""
+    customer = turn.customer
+    customer.subscribed = False
+    customer.opted_out_at = turn.now
+    await outbox.cancel_proactive(turn.session, customer.id, turn.now)
+    query = select(ConversationRun).where(
+        ConversationRun.customer_id == customer.id,
+        ConversationRun.status.in_((WAITING, SUSPENDED)),
+        ConversationRun.id != (keep_run_id or -1),
+    )
+    for other in (await turn.session.execute(query)).scalars():
+        other.status = CANCELLED
+        other.ended_at = turn.now
+
+
+def _render_value(value: Any, ctx: dict[str, Any]) -> Any:
+    return templates.render(value, ctx) if isinstance(value, str) else value
+
+
+def _score(template: str | None, ctx: dict[str, Any]) -> int | None:
+    if not template:
+        return None
+    text = templates.render(template, ctx).strip()
+    try:
+        return round(float(text))
+    except ValueError:
+        return None
+
+
+def _answers_text(answers: dict[str, Any]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in answers.items() if not isinstance(v, dict))
+
+
+__all__ = ["ACTIVE", "FlowHandOff", "FlowRunner", "subscribe", "unsubscribe"]

@@ -1,0 +1,26 @@
+"""One unit of work for one customer: the session, the customer row, the clock reading, the replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.customers.models import Customer
+from bot.messages import Reply
+
+
+@dataclass
+class Turn:
+    session: AsyncSession
+    customer: Customer
+    now: datetime
+    channel: str
+    replies: list[Reply] = field(default_factory=list)
+    # Set when a flow opened a ticket this turn (for the hand-off texts).
+    ticket: dict[str, Any] | None = None
+
+    def say(self, reply: Reply) -> None:
+        self.replies.append(reply)

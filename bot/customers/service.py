@@ -1,0 +1,97 @@
+"""Finding and creating customers by channel identity; consent and profile changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.customers.models import ChannelIdentity, Customer
+from bot.messages import ChannelRef
+
+
+async def find_by_identity(session: AsyncSession, ref: ChannelRef) -> Customer | None:
+    query = (
+        select(Customer)
+        .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
+        .where(ChannelIdentity.channel == ref.channel, ChannelIdentity.address == ref.address)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def create_with_identity(
+    session: AsyncSession, ref: ChannelRef, now: datetime, *, display_name: str | None = None,
+    language: str | None = None,
+) -> Customer:  # fmt: skip
+    customer = Customer(
+        display_name=display_name, language=language, created_at=now, last_seen_at=now,
+        attributes={}, tags=[],
+    )  # fmt: skip
+    session.add(customer)
+    await session.flush()
+    session.add(
+        ChannelIdentity(
+            customer_id=customer.id, channel=ref.channel, address=ref.address, created_at=now, last_used_at=now
+        )
+    )
+    await session.flush()
+    return customer
+
+
+async def lock(session: AsyncSession, customer_id: int) -> Customer:
+    """Re-read the customer with a row lock (PostgreSQL) so one customer's messages run one at a time."""
+    query = select(Customer).where(Customer.id == customer_id).with_for_update()
+    return (await session.execute(query)).scalar_one()
+
+
+async def touch_identity(session: AsyncSession, ref: ChannelRef, now: datetime) -> None:
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.channel == ref.channel, ChannelIdentity.address == ref.address)
+        .values(last_used_at=now)
+    )
+
+
+async def preferred_ref(session: AsyncSession, customer_id: int) -> ChannelRef | None:
+    """The channel the customer used last: where proactive messages go."""
+    query = (
+        select(ChannelIdentity)
+        .where(ChannelIdentity.customer_id == customer_id)
+        .order_by(ChannelIdentity.last_used_at.desc().nulls_last(), ChannelIdentity.id.desc())
+        .limit(1)
+    )
+    identity = (await session.execute(query)).scalar_one_or_none()
+    return ChannelRef(identity.channel, identity.address) if identity else None
+
+
+def set_attribute(customer: Customer, name: str, value: Any) -> None:
+    customer.attributes = {**(customer.attributes or {}), name: value}
+
+
+def add_tag(customer: Customer, tag: str) -> None:
+    if tag not in (customer.tags or []):
+        customer.tags = [*(customer.tags or []), tag]
+
+
+def remove_tag(customer: Customer, tag: str) -> None:
+    customer.tags = [t for t in (customer.tags or []) if t != tag]
+
+
+def template_view(customer: Customer) -> dict[str, Any]:
+    """What flow texts can see of a customer (customer.name, customer.tier, customer.attributes...)."""
+    name = customer.display_name or ""
+    return {
+        "id": customer.id,
+        "name": name,
+        "first_name": name.split()[0] if name.split() else "",
+        "tier": customer.tier,
+        "language": customer.language,
+        "timezone": customer.timezone,
+        "email": customer.email,
+        "phone": customer.phone,
+        "attributes": dict(customer.attributes or {}),
+        "tags": list(customer.tags or []),
+        "subscribed": customer.subscribed,
+    }

@@ -1,0 +1,109 @@
+"""Outbox rows: enqueue with a dedupe key, claim due rows (SKIP LOCKED on PostgreSQL), finish or retry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import ChannelRef, Reply, reply_to_dict
+from bot.outreach.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
+
+RESUME_RUN = "resume_run"
+SEND = "send"
+START_FLOW = "start_flow"
+
+
+async def enqueue(
+    session: AsyncSession, *, kind: str, dedupe_key: str, due_at: datetime, customer_id: int | None,
+    payload: dict[str, Any], proactive: bool = False,
+) -> bool:  # fmt: skip
+    """Insert unless a row with the same dedupe key exists; True when inserted."""
+    values = dict(
+        kind=kind, dedupe_key=dedupe_key[:200], due_at=due_at, customer_id=customer_id,
+        payload=payload, proactive=proactive, status=PENDING, attempts=0, created_at=due_at,
+    )  # fmt: skip
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(OutboxItem).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def enqueue_send(
+    session: AsyncSession, *, customer_id: int, ref: ChannelRef, replies: Sequence[Reply],
+    dedupe_key: str, due_at: datetime, proactive: bool = False,
+) -> bool:  # fmt: skip
+    payload = {"channel": ref.channel, "address": ref.address, "replies": [reply_to_dict(r) for r in replies]}
+    return await enqueue(
+        session,
+        kind=SEND,
+        dedupe_key=dedupe_key,
+        due_at=due_at,
+        customer_id=customer_id,
+        payload=payload,
+        proactive=proactive,
+    )
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta, skip_locked: bool
+) -> list[OutboxItem]:
+    """Lease up to `limit` due rows (or rows whose lease ran out: their worker died)."""
+    due = or_(
+        and_(OutboxItem.status == PENDING, OutboxItem.due_at <= now),
+        and_(OutboxItem.status == LEASED, OutboxItem.lease_until < now),
+    )
+    query = select(OutboxItem).where(due).order_by(OutboxItem.due_at, OutboxItem.id).limit(limit)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    items = list((await session.execute(query)).scalars())
+    for item in items:
+        item.status = LEASED
+        item.lease_until = now + lease
+        item.attempts += 1
+    await session.flush()
+    return items
+
+
+async def finish(session: AsyncSession, item_id: int, now: datetime) -> None:
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item_id).values(status=DONE, finished_at=now, lease_until=None)
+    )
+
+
+async def retry_later(session: AsyncSession, item_id: int, due_at: datetime, error: str) -> None:
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(status=PENDING, due_at=due_at, lease_until=None, last_error=error[:2000])
+    )
+
+
+async def give_up(session: AsyncSession, item_id: int, now: datetime, error: str) -> None:
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(status=FAILED, finished_at=now, lease_until=None, last_error=error[:2000])
+    )
+
+
+async def cancel_proactive(session: AsyncSession, customer_id: int, now: datetime) -> int:
+    """Opt-out: drop every pending proactive row of this customer at once."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.customer_id == customer_id, OutboxItem.proactive.is_(True),
+               OutboxItem.status.in_((PENDING, LEASED)))
+        .values(status=CANCELLED, finished_at=now, last_error="customer opted out")
+    )  # fmt: skip
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> timedelta:
+    """5 s, 10 s, 20 s ... capped at an hour."""
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))

@@ -1,0 +1,37 @@
+"""Protocols the core calls; adapters in handlers/ implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.messages import ChannelRef, Reply
+
+
+class Channel(Protocol):
+    """Delivers replies to a customer on one platform. Raises on failure so the outbox retries."""
+
+    name: str
+
+    async def send(self, ref: ChannelRef, replies: Sequence[Reply]) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real clock, always timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class DeliveryError(Exception):
+    """A send failed; `retry_after` (seconds) says when to try again, `permanent` that it never will work."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent

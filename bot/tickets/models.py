@@ -1,0 +1,69 @@
+"""Tickets (each complaint or hand-off), their timeline, and the staff who follow them up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.base import Base, utcnow
+
+OPEN = "open"
+ASSIGNED = "assigned"
+CLAIMED = "claimed"
+WAITING_ON_CUSTOMER = "waiting_on_customer"
+IN_PROGRESS = "in_progress"
+RESOLVED = "resolved"
+CLOSED = "closed"
+REOPENED = "reopened"
+UNRESOLVED_STATUSES = (OPEN, ASSIGNED, CLAIMED, WAITING_ON_CUSTOMER, IN_PROGRESS, REOPENED)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slack_user_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32), default="complaint")  # complaint | handoff
+    status: Mapped[str] = mapped_column(String(32), default=OPEN, index=True)
+    category: Mapped[str] = mapped_column(String(64), default="general")
+    severity: Mapped[str] = mapped_column(String(16), default="normal")
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    first_response_due: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's timeline (opened, customer message, assigned, resolved, ...)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200), default="system")
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,118 @@
+"""Opening tickets with a human reference and SLA due times; the timeline; listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
+
+
+async def open_ticket(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    customer_id: int,
+    now: datetime,
+    kind: str = "complaint",
+    category: str = "general",
+    severity: str = "normal",
+    summary: str = "",
+    description: str = "",
+    attachments: Sequence[dict[str, Any]] = (),
+    channel: str | None = None,
+) -> Ticket:
+    hours = settings.tickets.first_response_hours
+    resolve = settings.tickets.resolution_hours
+    ticket = Ticket(
+        customer_id=customer_id, kind=kind, category=(category or "general")[:64],
+        severity=severity, summary=summary[:500], description=description,
+        attachments=list(attachments), channel=channel, created_at=now, updated_at=now,
+        first_response_due=now + timedelta(hours=hours.get(severity, hours.get("normal", 8))),
+        resolution_due=now + timedelta(hours=resolve.get(severity, resolve.get("normal", 48))),
+    )  # fmt: skip
+    session.add(ticket)
+    await session.flush()
+    ticket.ref = f"{settings.tickets.reference_prefix}{settings.tickets.reference_start + ticket.id}"
+    await add_event(session, ticket, "opened", now, body=summary or description[:500], data={"kind": kind})
+    return ticket
+
+
+async def add_event(
+    session: AsyncSession, ticket: Ticket, kind: str, now: datetime, *, actor: str = "system",
+    body: str = "", data: dict[str, Any] | None = None,
+) -> TicketEvent:  # fmt: skip
+    event = TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, body=body, data=data or {}, created_at=now)
+    session.add(event)
+    ticket.updated_at = now
+    await session.flush()
+    return event
+
+
+async def attach(session: AsyncSession, ticket: Ticket, media: dict[str, Any], now: datetime) -> None:
+    ticket.attachments = [*(ticket.attachments or []), media]
+    await add_event(session, ticket, "attachment", now, actor="customer", data=media)
+
+
+async def latest_open_for_customer(session: AsyncSession, customer_id: int) -> Ticket | None:
+    query = (
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(UNRESOLVED_STATUSES))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_tickets(session: AsyncSession, *, status: str | None = None, limit: int = 100) -> list[Ticket]:
+    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+    if status == "open":
+        query = query.where(Ticket.status.in_(UNRESOLVED_STATUSES))
+    elif status:
+        query = query.where(Ticket.status == status)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_by_ref(session: AsyncSession, ref: str) -> Ticket | None:
+    query = select(Ticket).where(Ticket.ref == ref.strip().upper())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def timeline(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+    return list((await session.execute(query)).scalars())
+
+
+def humanize_hours(hours: float) -> str:
+    if hours < 1:
+        minutes = max(1, round(hours * 60))
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if hours < 48:
+        whole = round(hours)
+        return f"{whole} hour{'s' if whole != 1 else ''}"
+    days = round(hours / 24)
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+async def template_view(session: AsyncSession, ticket: Ticket, settings: Settings) -> dict[str, Any]:
+    """What flow texts can see of a ticket: ref, category, respond_within, due, assignee..."""
+    assignee = await session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
+    due = ticket.first_response_due
+    hours = (due - ticket.created_at).total_seconds() / 3600 if due else 8
+    local_due = due.astimezone(ZoneInfo(settings.business.timezone)) if due else None
+    return {
+        "ref": ticket.ref,
+        "kind": ticket.kind,
+        "status": ticket.status,
+        "category": ticket.category,
+        "severity": ticket.severity,
+        "respond_within": humanize_hours(hours),
+        "due": local_due.strftime("%A %d %B, %H:%M") if local_due else "",
+        "assignee": assignee.name if assignee else "our team",
+    }

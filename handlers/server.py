@@ -1,0 +1,122 @@
+"""Composition root: settings -> core + adapters -> one ASGI app, and `engagebot run`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.config import Settings
+from bot.core import Core
+from bot.messages import Inbound, Reply
+from bot.ports import Clock
+from bot.storage.database import redact_url
+from handlers import metrics
+from handlers.webchat import WebChatChannel, webchat_routes
+
+log = logging.getLogger("engagebot")
+
+
+class MeasuredEngine:
+    """Wraps the engine's `handle` with metrics, so adapters stay one line."""
+
+    def __init__(self, core: Core):
+        self.core = core
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        started = time.perf_counter()
+        replies = await self.core.engine.handle(inbound)
+        metrics.INBOUND.labels(inbound.channel).inc()
+        metrics.REPLY_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
+        return replies
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, background: bool = True) -> Starlette:
+    """The whole HTTP surface: web chat, health, metrics (Telegram and Slack routes join here)."""
+    core = Core(settings, clock=clock)
+    routes: list[Route] = [
+        Route(
+            "/", lambda _r: RedirectResponse("/chat") if settings.webchat.enabled else PlainTextResponse("engagebot")
+        ),
+        Route("/healthz", _healthz(core)),
+        Route("/metrics", lambda _r: Response(metrics.render(), media_type="text/plain; version=0.0.4")),
+    ]
+    if settings.webchat.enabled:
+        core.add_channel(WebChatChannel())
+        routes += webchat_routes(core.engine, core.db, settings.webchat.title)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        problems = await core.prepare()
+        for problem in problems:
+            log.error("flow refused: %s", problem)
+        if background:
+            await core.start_background()
+        try:
+            yield
+        finally:
+            await core.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.core = core
+    return app
+
+
+def _healthz(core: Core):  # type: ignore[no-untyped-def]
+    async def healthz(_request: Request) -> Response:
+        try:
+            async with core.db.sessions() as session:
+                from sqlalchemy import text
+
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok", "flows": len(core.registry.all())})
+
+    return healthz
+
+
+def channel_report(settings: Settings) -> list[str]:
+    """What `engagebot run` serves and what is off, and why."""
+    url = settings.public_url
+    lines = [f"config: {settings.source}", f"database: {redact_url(settings.database.url)}",
+             f"flows: {settings.flows_dir}" + (" (hot reload on)" if settings.flows.hot_reload else "")]  # fmt: skip
+    if settings.webchat.enabled:
+        lines.append(f"web chat: {url}/chat")
+    else:
+        lines.append("web chat: off (webchat.enabled is false in the config)")
+    lines.append(f"health: {url}/healthz   metrics: {url}/metrics")
+    if settings.secrets.telegram_bot_token is None:
+        lines.append("telegram: off (no TELEGRAM_BOT_TOKEN in the environment)")
+    else:
+        lines.append("telegram: token set, but the Telegram adapter is not built yet in this version")
+    if settings.secrets.slack_bot_token is None:
+        lines.append("slack: off (no SLACK_BOT_TOKEN; tickets are listed with `engagebot tickets list`)")
+    else:
+        lines.append("slack: token set, but the Slack adapter is not built yet in this version")
+    lines.append("terminal chat: engagebot chat")
+    return lines
+
+
+async def serve(settings: Settings) -> int:
+    app = build_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.server.host, port=settings.server.port, log_level="warning", lifespan="on",
+        proxy_headers=True,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    for line in channel_report(settings):
+        print(line, flush=True)
+    try:
+        await server.serve()
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    return 0 if server.started or not server.should_exit else 1
