@@ -42,6 +42,11 @@ async def create_with_identity(
 
 async def lock(session: AsyncSession, customer_id: int) -> Customer:
     """Re-read the customer with a row lock (PostgreSQL) so one customer's messages run one at a time."""
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        # SQLite transactions begin IMMEDIATE: the whole database is already locked for us.
+        customer = await session.get(Customer, customer_id)
+        if customer is not None:
+            return customer
     query = select(Customer).where(Customer.id == customer_id).with_for_update()
     return (await session.execute(query)).scalar_one()
 

@@ -1,0 +1,86 @@
+"""Intent matching: time per message against N example phrases, next to a naive per-phrase loop."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from typing import Any
+
+from rapidfuzz import fuzz, utils
+
+from bot.conversations.intents import IntentIndex
+
+VERBS = ["cancel", "change", "track", "return", "refund", "pay", "update", "close", "open", "upgrade",
+         "downgrade", "pause", "resume", "report", "find", "fix", "delete", "share", "export", "book"]  # fmt: skip
+OBJECTS = ["my order", "my subscription", "the invoice", "my account", "the delivery", "my password",
+           "the app", "my plan", "a parcel", "my card", "the receipt", "my address", "a booking",
+           "the photo", "my profile", "the payment", "a voucher", "the settings", "my data", "a ticket"]  # fmt: skip
+PREFIXES = ["", "I want to ", "how do I ", "please ", "can you help me ", "I need to ", "help me "]
+
+
+def example_phrases(count: int, seed: int = 7) -> list[tuple[str, str]]:
+    """`count` distinct phrases spread over count/10 intents (deterministic)."""
+    rng = random.Random(seed)
+    phrases: set[str] = set()
+    out: list[tuple[str, str]] = []
+    while len(out) < count:
+        phrase = f"{rng.choice(PREFIXES)}{rng.choice(VERBS)} {rng.choice(OBJECTS)}".strip()
+        if len(out) >= len(phrases) and phrase in phrases:
+            phrase = f"{phrase} {len(out)}"
+        if phrase not in phrases:
+            phrases.add(phrase)
+            out.append((f"intent_{len(out) % max(1, count // 10)}", phrase))
+    return out
+
+
+def queries(count: int, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    typos = str.maketrans({"e": "r", "o": "p"})
+    out = []
+    for i in range(count):
+        text = f"{rng.choice(PREFIXES)}{rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+        out.append(text.translate(typos) if i % 3 == 0 else text + " asap" if i % 3 == 1 else "hello there")
+    return out
+
+
+def naive_best(text: str, phrases: list[tuple[str, str]], cutoff: float) -> tuple[str, float] | None:
+    """What people write first: score every phrase in a Python loop, processing each every time."""
+    best: tuple[str, float] | None = None
+    for name, phrase in phrases:
+        score = fuzz.WRatio(text, phrase, processor=utils.default_process)
+        if score >= cutoff and (best is None or score > best[1]):
+            best = (name, score)
+    return best
+
+
+def _per_message_ms(fn: Any, items: list[str]) -> float:
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for text in items:
+            fn(text)
+        runs.append((time.perf_counter() - started) * 1000 / len(items))
+    return statistics.median(runs)
+
+
+def run(sizes: tuple[int, ...] = (100, 1000, 10000), messages: int = 300) -> list[dict[str, Any]]:
+    results = []
+    texts = queries(messages)
+    for size in sizes:
+        phrases = example_phrases(size)
+        started = time.perf_counter()
+        index = IntentIndex(phrases)
+        build_ms = (time.perf_counter() - started) * 1000
+        ours = _per_message_ms(lambda t, index=index: index.best(t, 82), texts)
+        naive = _per_message_ms(lambda t, phrases=phrases: naive_best(t, phrases, 82), texts[: max(30, messages // 10)])
+        results.append({
+            "phrases": size, "index_build_ms": round(build_ms, 2), "engagebot_ms_per_message": round(ours, 4),
+            "naive_loop_ms_per_message": round(naive, 4), "speedup_vs_naive": round(naive / ours, 1),
+        })  # fmt: skip
+    return results
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
