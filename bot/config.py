@@ -159,14 +159,22 @@ class Secrets(BaseModel):
     api_key: SecretStr | None = None
 
 
-class TelegramEnv(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class TelegramSettings(Section):
+    """Telegram behaviour. The token, API URL and mode come from the environment (TELEGRAM_*)."""
+
     api_url: str = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
+    # The bot is one-to-one: in a group it says so and leaves, unless this is true.
+    allow_groups: bool = False
+    # Sending limits Telegram tolerates: overall per second, per chat per second, per-chat burst.
+    max_per_second: float = Field(30, gt=0)
+    max_per_chat_per_second: float = Field(1, gt=0)
+    chat_burst: int = Field(3, ge=1)
+    # A 429 asking to wait at most this long is waited out in place; longer goes to the outbox.
+    max_inline_retry_seconds: float = Field(10, ge=0)
 
 
-class SlackEnv(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class SlackSettings(Section):
     api_url: str = "https://slack.com/api/"
 
 
@@ -181,10 +189,10 @@ class Settings(Section):
     webchat: WebchatSettings = WebchatSettings()
     outreach: OutreachSettings = OutreachSettings()
     texts: Texts = Texts()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
     # Filled from the environment, never from the file.
     secrets: Secrets = Field(Secrets(), exclude=True)
-    telegram: TelegramEnv = Field(TelegramEnv(), exclude=True)
-    slack: SlackEnv = Field(SlackEnv(), exclude=True)
     # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.
     base_dir: Path = Field(Path("."), exclude=True)
     source: str = Field("(embedded defaults)", exclude=True)
@@ -199,7 +207,7 @@ class Settings(Section):
         return self.server.public_url.rstrip("/") or f"http://{self.server.host}:{self.server.port}"
 
 
-FILE_KEYS = {k for k in model_fields_of(Settings)} - {"secrets", "telegram", "slack", "base_dir", "source"}
+FILE_KEYS = {k for k in model_fields_of(Settings)} - {"secrets", "base_dir", "source"}
 ENV_SECRETS = {
     "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
     "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
@@ -237,14 +245,12 @@ def load_settings(explicit: str | Path | None = None, env: Mapping[str, str] | N
         if not isinstance(doc.data, dict):
             raise SourceError([doc.problem((), "the config file must be a mapping of sections")])
         data = dict(doc.data)
-        for forbidden in ("secrets", "telegram", "slack", "base_dir", "source"):
+        for forbidden in ("secrets", "base_dir", "source"):
             if forbidden in data:
                 raise SourceError(
                     [
                         doc.problem(
-                            (forbidden,),
-                            f'"{forbidden}" cannot be set in the file: '
-                            "secrets and platform settings come from the environment",
+                            (forbidden,), f'"{forbidden}" cannot be set in the file: secrets come from the environment'
                         )
                     ]
                 )
@@ -272,15 +278,18 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     database = settings.database
     if env.get("DATABASE_URL"):
         database = DatabaseSettings(url=env["DATABASE_URL"])
-    mode = env.get("TELEGRAM_MODE", "polling") or "polling"
+    mode = env.get("TELEGRAM_MODE") or settings.telegram.mode
     if mode not in ("polling", "webhook"):
         problems.append(Problem("TELEGRAM_MODE", 0, f"{mode!r} must be polling or webhook"))
         mode = "polling"
     if problems:
         raise SourceError(problems)
     secrets = Secrets(**{field: env.get(var) or None for field, var in ENV_SECRETS.items()})
-    telegram = TelegramEnv(api_url=env.get("TELEGRAM_API_URL") or TelegramEnv().api_url, mode=mode)  # type: ignore[arg-type]
-    slack = SlackEnv(api_url=env.get("SLACK_API_URL") or SlackEnv().api_url)
+    telegram = settings.telegram.model_copy(
+        update={"api_url": env.get("TELEGRAM_API_URL") or settings.telegram.api_url,
+                "mode": env.get("TELEGRAM_MODE") and mode or settings.telegram.mode}
+    )  # fmt: skip
+    slack = settings.slack.model_copy(update={"api_url": env.get("SLACK_API_URL") or settings.slack.api_url})
     return settings.model_copy(
         update={
             "server": server, "database": database, "secrets": secrets, "telegram": telegram,

@@ -1,6 +1,7 @@
 """Imports every model so the metadata is complete (for migrations and tests)."""
 
 from bot.conversations.models import ConversationRun, FlowVersion, Message
+from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer
 from bot.outreach.models import OutboxItem
 from bot.surveys.models import SurveyResponse
@@ -11,6 +12,7 @@ __all__ = [
     "ConversationRun",
     "Customer",
     "FlowVersion",
+    "LinkCode",
     "Message",
     "OutboxItem",
     "Staff",

@@ -31,7 +31,9 @@ class SystemClock:
 class DeliveryError(Exception):
     """A send failed; `retry_after` (seconds) says when to try again, `permanent` that it never will work."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False, sent: int = 0):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        # How many of the replies were delivered before the failure (only the rest is retried).
+        self.sent = sent

@@ -25,6 +25,7 @@ from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
 
 from bot.conversations.schema import AskStep
+from bot.conversations.textmatch import fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +220,8 @@ def _parse_choice(step: AskStep, text: str, ctx: AnswerContext) -> Parsed:
             return _err("out_of_range")
         choice = step.choices[position - 1]
         return _ok(choice.saved, choice.label)
-    query = utils.default_process(_words(text)[: _SHORT * 4])
+    raw_query = utils.default_process(_words(text)[: _SHORT * 4])
+    query = fold(raw_query)  # filler words dropped: "my" must not tie "cancel my plan" to "For my work"
     if len(query) < _FUZZY_MIN_LENGTH:
         return _err("no_match")
     labels = [choice.label for choice in step.choices]
@@ -227,7 +229,7 @@ def _parse_choice(step: AskStep, text: str, ctx: AnswerContext) -> Parsed:
         query,
         labels,
         scorer=fuzz.WRatio,
-        processor=utils.default_process,
+        processor=fold,
         score_cutoff=ctx.choice_threshold,
         limit=2,
     )
@@ -239,7 +241,7 @@ def _parse_choice(step: AskStep, text: str, ctx: AnswerContext) -> Parsed:
     # WRatio forgives extra words, so "not good" would be "Good": refuse a negation the
     # label does not have.
     label_words = set(utils.default_process(labels[index]).split())
-    if set(query.split()) & _NEGATIONS and not label_words & _NEGATIONS:
+    if set(raw_query.split()) & _NEGATIONS and not label_words & _NEGATIONS:
         return _err("no_match")
     choice = step.choices[index]
     return _ok(choice.saved, choice.label)

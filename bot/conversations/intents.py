@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
+
+from bot.conversations.textmatch import fold
+
+SHORT_QUERY = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +31,7 @@ class IntentIndex:
         phrases: list[str] = []
         processed: list[str] = []
         for name, phrase in examples:
-            clean = utils.default_process(phrase)
+            clean = fold(phrase)
             if clean:
                 names.append(name)
                 phrases.append(phrase)
@@ -39,10 +44,10 @@ class IntentIndex:
         return len(self._processed)
 
     def best(self, text: str, cutoff: float) -> IntentMatch | None:
-        query = utils.default_process(text)
+        query = fold(text)
         if not query or not self._processed:
             return None
-        found = process.extractOne(query, self._processed, scorer=fuzz.WRatio, score_cutoff=cutoff)
+        found = process.extractOne(query, self._processed, scorer=_scorer(query), score_cutoff=cutoff)
         if found is None:
             return None
         _choice, score, index = found
@@ -50,10 +55,10 @@ class IntentIndex:
 
     def explain(self, text: str, limit: int = 5) -> list[IntentMatch]:
         """The best candidates with their scores, one per intent, for `engagebot intents explain`."""
-        query = utils.default_process(text)
+        query = fold(text)
         if not query:
             return []
-        found = process.extract(query, self._processed, scorer=fuzz.WRatio, limit=limit * 8)
+        found = process.extract(query, self._processed, scorer=_scorer(query), limit=limit * 8)
         out: list[IntentMatch] = []
         seen: set[str] = set()
         for _choice, score, index in found:
@@ -64,6 +69,11 @@ class IntentIndex:
             if len(out) == limit:
                 break
         return out
+
+
+def _scorer(query: str) -> Any:
+    """WRatio, except for very short texts, whose partial matches inside words mean nothing ("ok" in "broken")."""
+    return fuzz.ratio if len(query) <= SHORT_QUERY else fuzz.WRatio
 
 
 class GlobalWords:

@@ -130,7 +130,7 @@ def test_choice_saved_value_and_label() -> None:
 
 
 def test_choice_ambiguous() -> None:
-    step = ask("choice", choices=["Yes please", "Yes thanks"])
+    step = ask("choice", choices=["Yes, today", "Yes, tomorrow"])
     refused(parse_text_answer(step, "yes", CTX), "ambiguous")
 
 
