@@ -1,0 +1,1 @@
+"""Test support code: local stand-ins of the external services the adapters talk to."""
