@@ -94,7 +94,8 @@ class ServerSettings(Section):
 
 
 class DatabaseSettings(Section):
-    url: str = DEFAULT_DATABASE_URL
+    # Kept out of repr: a URL may carry a password.
+    url: str = Field(DEFAULT_DATABASE_URL, repr=False)
 
 
 class WebchatSettings(Section):
@@ -207,7 +208,8 @@ class Settings(Section):
         return self.server.public_url.rstrip("/") or f"http://{self.server.host}:{self.server.port}"
 
 
-FILE_KEYS = {k for k in model_fields_of(Settings)} - {"secrets", "base_dir", "source"}
+# Keys a config file may use (for did-you-mean); secrets are not among them, so none is ever suggested.
+FILE_KEYS = model_fields_of(Settings) - model_fields_of(Secrets) - {"secrets", "base_dir", "source"}
 ENV_SECRETS = {
     "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
     "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
@@ -254,6 +256,10 @@ def load_settings(explicit: str | Path | None = None, env: Mapping[str, str] | N
                         )
                     ]
                 )
+        for loc in doc.lines:  # a secret written under a section, e.g. telegram: {telegram_bot_token: ...}
+            if loc and str(loc[-1]) in ENV_SECRETS:
+                message = f'"{loc[-1]}" cannot be set in the file: set {ENV_SECRETS[str(loc[-1])]} in the environment'
+                raise SourceError([doc.problem(loc, message)])
         source = str(path)
         base_dir = path.resolve().parent
     try:
@@ -287,7 +293,7 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     secrets = Secrets(**{field: env.get(var) or None for field, var in ENV_SECRETS.items()})
     telegram = settings.telegram.model_copy(
         update={"api_url": env.get("TELEGRAM_API_URL") or settings.telegram.api_url,
-                "mode": env.get("TELEGRAM_MODE") and mode or settings.telegram.mode}
+                "mode": mode}
     )  # fmt: skip
     slack = settings.slack.model_copy(update={"api_url": env.get("SLACK_API_URL") or settings.slack.api_url})
     return settings.model_copy(

@@ -31,6 +31,7 @@ class Core:
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
         self.dispatcher = Dispatcher(self.db, self.engine, self.channels, settings, self.clock)
+        self.deliveries = self.dispatcher.deliveries
         self.scheduler = Scheduler()
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None

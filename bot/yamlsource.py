@@ -146,11 +146,16 @@ def validation_problems(
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
-            message = f'unknown key "{key}"{did_you_mean(key, known_keys)}'
+            if key in known_keys:  # a real key, in the wrong place: suggesting itself would not help
+                message = f'"{key}" does not belong in {".".join(str(p) for p in loc[:-1]) or "the top level"}'
+            else:
+                message = f'unknown key "{key}"{did_you_mean(key, known_keys)}'
         elif kind == "missing":
             message = f'"{err["loc"][-1]}" is required here ({where})'
         elif kind == "literal_error":
-            expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            options = str(err.get("ctx", {}).get("expected", ""))
+            # Strings come quoted ("'a', 'b' or 'c'"); numbers do not ("1 or 2").
+            expected = re.findall(r"'([^']*)'", options) or [o for o in re.split(r", | or ", options) if o]
             given = err.get("input")
             message = f"{where}: {given!r} is not one of {', '.join(expected)}"
             if isinstance(given, str):

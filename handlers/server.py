@@ -51,7 +51,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     ]
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
-        routes += webchat_routes(core.engine, core.db, settings.webchat.title)
+        routes += webchat_routes(MeasuredEngine(core), core.db, settings.webchat.title)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -29,9 +30,12 @@ from bot.conversations.models import (
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.runner import FlowHandOff, FlowRunner, subscribe, unsubscribe
 from bot.conversations.turn import Turn
+from bot.customers import links
 from bot.customers import service as customers
 from bot.messages import Button, ChannelRef, Inbound, Media, Reply, reply_to_dict
 from bot.outreach import outbox
+from bot.outreach.delivery import INLINE_LEASE, Delivery, earlier_unsent
+from bot.outreach.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
 from bot.tickets import service as tickets
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
 DEFER_PROACTIVE = timedelta(minutes=15)  # a check-in due mid-conversation waits this long
+# C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
+_CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
 
 
 @dataclass
@@ -71,18 +77,32 @@ class ConversationEngine:
     # ---- public API -------------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Store the message, answer it, save the state; a duplicate delivery returns no replies."""
+        """Store the message, answer it, save the state; a duplicate delivery returns no replies.
+
+        For channels that read the transcript (web chat, terminal): the replies are returned only.
+        """
+        return list((await self._handle_inbound(inbound, push=False)).replies)
+
+    async def handle_for_delivery(self, inbound: Inbound) -> Delivery:
+        """Like `handle`, for push channels: the replies are also an outbox row, leased to the caller.
+
+        The caller sends them and reports back (`Deliveries.mark_sent` / `failed`); if it dies
+        first, the lease runs out and the dispatcher sends them: nothing is lost.
+        """
+        return await self._handle_inbound(inbound, push=True)
+
+    async def _handle_inbound(self, inbound: Inbound, *, push: bool) -> Delivery:
+        inbound = _sanitize_inbound(inbound)
         async with self._locks.hold(("identity", inbound.channel, inbound.address)):
             for attempt in (1, 2):
                 try:
                     async with self.db.transaction() as session:
-                        return await self._handle(session, inbound)
+                        return await self._handle(session, inbound, push)
                 except IntegrityError:
                     # Another instance created this customer or stored this message first.
                     if attempt == 2:
                         log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
-                        return []
-        return []
+        return Delivery((), duplicate=True)
 
     async def fire_event(self, customer_id: int, event: str, data: dict[str, Any] | None = None) -> list[Reply]:
         """Start the flows an event triggers (e.g. signed_up). Replies go out through the outbox."""
@@ -105,6 +125,9 @@ class ConversationEngine:
                 return True
             customer = await customers.lock(session, run.customer_id)
             turn = Turn(session, customer, self.clock.now(), channel="")
+            if customer.unreachable or not customer.subscribed:
+                self.runner.finish(turn, run, CANCELLED)  # blocked us or opted out: no more check-ins
+                return True
             active = await self._active(turn)
             if active is not None:
                 return False
@@ -130,9 +153,12 @@ class ConversationEngine:
 
     # ---- one inbound message ----------------------------------------------------------------
 
-    async def _handle(self, session: Any, inbound: Inbound) -> list[Reply]:
+    async def _handle(self, session: Any, inbound: Inbound, push: bool) -> Delivery:
         now = self.clock.now()
         customer = await customers.find_by_identity(session, inbound.ref)
+        if customer is None and inbound.start_payload:
+            # A deep link carrying a link code: this chat joins a customer we already know.
+            customer = await links.redeem(session, inbound.start_payload, inbound.ref, now)
         is_new = customer is None
         if customer is None:
             customer = await customers.create_with_identity(
@@ -144,8 +170,9 @@ class ConversationEngine:
             await customers.touch_identity(session, inbound.ref, now)
         if inbound.message_id and await self._seen(session, inbound):
             log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
-            return []
+            return Delivery((), duplicate=True)
         customer.last_seen_at = now
+        customer.unreachable = False  # they wrote to us, so they can be reached again
         if inbound.display_name and not customer.display_name:
             customer.display_name = _clip(inbound.display_name, 200)
         await self._record_inbound(session, customer.id, inbound, now)
@@ -153,7 +180,21 @@ class ConversationEngine:
         started = await self._start_event_flows(turn, "first_contact", None) if is_new else False
         await self._respond(turn, inbound, only_interrupts=started)
         await self._record_replies(turn, inbound.channel)
-        return turn.replies
+        if not push or not turn.replies:
+            return Delivery(tuple(turn.replies))
+        item = OutboxItem(
+            kind=outbox.SEND, customer_id=customer.id, proactive=False, status=LEASED, attempts=1,
+            dedupe_key=f"reply:{inbound.channel}:{inbound.message_id or uuid.uuid4().hex}"[:200],
+            payload=outbox.send_payload(inbound.ref, turn.replies), due_at=now, lease_until=now + INLINE_LEASE,
+            created_at=now,
+        )  # fmt: skip
+        session.add(item)
+        await session.flush()
+        held = await earlier_unsent(session, customer.id, item.id)
+        if held:
+            item.status = PENDING  # behind earlier undelivered replies: the dispatcher sends in order
+            item.lease_until = None
+        return Delivery(tuple(turn.replies), item.id, held=held)
 
     async def _respond(self, turn: Turn, inbound: Inbound, only_interrupts: bool = False) -> None:
         active = await self._active(turn)
@@ -234,7 +275,7 @@ class ConversationEngine:
                 and parts[0] == str(active.run.id) and parts[1] == str(active.run.step_index)
             )  # fmt: skip
             if not fresh or active is None:
-                turn.say(Reply(self._text(self.settings.texts.stale_button)))
+                turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
                 return
             step = active.step
             assert isinstance(step, s.AskStep)
@@ -253,7 +294,7 @@ class ConversationEngine:
             active.run.attempts = 0
             turn.say(self.runner.question(turn, active.run, active.lf))
         else:
-            turn.say(Reply(self._text(self.settings.texts.stale_button)))
+            turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
 
     async def _on_media(self, turn: Turn, media: Media, active: Running | None) -> None:
         if active is not None and active.run.awaiting_answer:
@@ -371,7 +412,8 @@ class ConversationEngine:
             await self._start(turn, handoff.flow_id, {"trigger": "start_flow", "from": running.lf.id})
             return
         running.run.updated_at = turn.now
-        if running.run.status not in (ACTIVE, WAITING):
+        if running.run.status != ACTIVE:
+            # Ended or paused by a wait: either way the foreground is free for the flow it interrupted.
             await self._resume_suspended(turn)
 
     async def _resume_suspended(self, turn: Turn) -> None:
@@ -543,6 +585,33 @@ class ConversationEngine:
 
 def _clip(value: str | None, size: int) -> str | None:
     return value[:size] if value else value
+
+
+def _clean_text(text: str) -> str:
+    """`text` as it can be stored and matched: PostgreSQL refuses NUL in text and neither database
+    nor any encoder takes a lone surrogate, so a paired surrogate becomes its character, a lone one
+    U+FFFD, and NUL and the other control characters (bar tab and line breaks) are dropped."""
+    if text.isprintable():
+        return text  # the common case: nothing to do
+    joined = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return joined.translate(_CONTROL_CHARS)
+
+
+def _clean_optional(text: str | None) -> str | None:
+    return _clean_text(text) if text else text
+
+
+def _sanitize_inbound(inbound: Inbound) -> Inbound:
+    """Every text an adapter hands over, cleaned once, before it is stored, matched or echoed."""
+    media = inbound.media
+    if media is not None:
+        media = Media(_clean_text(media.kind), _clean_text(media.ref), _clean_text(media.caption))
+    return replace(
+        inbound, channel=_clean_text(inbound.channel), address=_clean_text(inbound.address),
+        text=_clean_optional(inbound.text), choice=_clean_optional(inbound.choice), media=media,
+        message_id=_clean_optional(inbound.message_id), display_name=_clean_optional(inbound.display_name),
+        language=_clean_optional(inbound.language), start_payload=_clean_optional(inbound.start_payload),
+    )  # fmt: skip
 
 
 __all__ = ["ChannelRef", "ConversationEngine"]

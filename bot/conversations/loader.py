@@ -104,9 +104,11 @@ def cross_check(candidates: Iterable[LoadedFlow]) -> tuple[dict[str, LoadedFlow]
         if lf.id in flows:
             problems.append(_at(lf, ("flow",), f'flow id "{lf.id}" is already used by {flows[lf.id].path}'))
             continue
-        clash = next((c.command for c in _commands(lf) if c.command in commands), None)
-        if clash:
-            problems.append(_at(lf, ("triggers",), f"command {clash} is already used by flow {commands[clash]}"))
+        taken = [i for i, t in enumerate(lf.flow.triggers) if isinstance(t, s.CommandTrigger) and t.command in commands]
+        if taken:
+            command = lf.flow.triggers[taken[0]].command  # type: ignore[union-attr]
+            message = f"command {command} is already used by flow {commands[command]}"
+            problems.append(_at(lf, ("triggers", taken[0], "command"), message))
             continue
         flows[lf.id] = lf
         commands.update({c.command: lf.id for c in _commands(lf)})

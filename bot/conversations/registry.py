@@ -33,6 +33,7 @@ class FlowRegistry:
         self._versions: dict[tuple[str, str], LoadedFlow] = {}
         self.indexes = FlowIndexes()
         self.generation = 0
+        self._started = False  # set after the first load
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -53,7 +54,10 @@ class FlowRegistry:
                     log.warning("refused edit of %s; the last good version stays in force:\n%s", key, exc)
                 else:
                     log.warning("refused flow file %s:\n%s", key, exc)
-        flows, cross = cross_check(candidates.values())
+        # Files unchanged since the last load come first, so an edit that takes another file's flow id or
+        # command is the one refused, not the file already in force.
+        ordered = sorted(candidates.values(), key=lambda lf: not self._is_in_force(lf))
+        flows, cross = cross_check(ordered)
         if cross:
             problems += cross
             log.warning("flow problems across files:\n%s", "\n".join(map(str, cross)))
@@ -62,6 +66,14 @@ class FlowRegistry:
             # A file refused by a cross-file check keeps its previous good version, if it had one.
             if path not in accepted and path in self._by_path and self._by_path[path].id not in flows:
                 accepted[path] = self._by_path[path]
+        for path in {p.path for p in cross} & accepted.keys():
+            # An edit that names an unknown flow is refused too, and such a new file is not loaded. At start-up
+            # the flow loads anyway (reported), so one broken file doesn't also take down the flows linking to it.
+            previous = self._by_path.get(path)
+            if previous is not None and previous.version != accepted[path].version:
+                accepted[path] = previous
+            elif previous is None and self._started:
+                del accepted[path]
         changed = {p: lf.version for p, lf in accepted.items()} != {p: lf.version for p, lf in self._by_path.items()}
         self._by_path = accepted
         self._current = {lf.id: lf for lf in accepted.values()}
@@ -71,7 +83,12 @@ class FlowRegistry:
             self.generation += 1
             self.indexes = _build_indexes(self._current)
             log.info("flows in force: %s", ", ".join(sorted(self._current)) or "(none)")
+        self._started = True
         return problems
+
+    def _is_in_force(self, lf: LoadedFlow) -> bool:
+        previous = self._by_path.get(lf.path)
+        return previous is not None and previous.version == lf.version
 
     def remember(self, flow_id: str, version: str, source: str, path: str) -> LoadedFlow:
         """Re-admit an older version (read back from the database) for a run started on it."""

@@ -134,12 +134,15 @@ class FlowRunner:
         run.status = WAITING
         run.awaiting_answer = False
         run.step_index = self.next_index(lf, run.step_index)
-        run.resume_at = turn.now + step.duration
+        resume_at = turn.now + step.duration
+        run.resume_at = resume_at
         run.updated_at = turn.now
         await turn.session.flush()
+        # The due time is part of the key: a wait reached again (in a loop) is a new resume, not a duplicate.
         await outbox.enqueue(
-            turn.session, kind=outbox.RESUME_RUN, dedupe_key=f"resume:{run.id}:{run.step_index}",
-            due_at=run.resume_at, customer_id=turn.customer.id, payload={"run_id": run.id},
+            turn.session, kind=outbox.RESUME_RUN,
+            dedupe_key=f"resume:{run.id}:{run.step_index}:{resume_at.timestamp()}",
+            due_at=resume_at, customer_id=turn.customer.id, payload={"run_id": run.id},
             proactive=True,
         )  # fmt: skip
 

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.conversations.engine import DEFER_PROACTIVE, ConversationEngine
-from bot.customers.models import Customer
 from bot.messages import ChannelRef, reply_from_dict
 from bot.outreach import outbox
+from bot.outreach.delivery import Deliveries, earlier_unsent
 from bot.ports import Channel, Clock, DeliveryError
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
+SEND_ORDER_RETRY = timedelta(seconds=1)
 
 
 class Dispatcher:
@@ -27,6 +28,7 @@ class Dispatcher:
         self.channels = channels
         self.settings = settings
         self.clock = clock
+        self.deliveries = Deliveries(db, settings, clock)
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
@@ -58,42 +60,34 @@ class Dispatcher:
             elif kind == outbox.START_FLOW and customer_id is not None:
                 done = await self.engine.start_flow_for(customer_id, payload["flow_id"], payload.get("data"))
             elif kind == outbox.SEND:
-                await self._send(payload)
-                done = True
+                done = await self._send(item_id, customer_id, payload)
             else:
                 raise DeliveryError(f"unknown outbox kind {kind!r}", permanent=True)
         except DeliveryError as exc:
-            await self._failed(item_id, customer_id, attempts, exc)
+            await self.deliveries.failed(item_id, exc)
             return
         except Exception as exc:
             log.exception("outbox item %s (%s) failed", item_id, kind)
-            await self._failed(item_id, customer_id, attempts, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            await self.deliveries.failed(item_id, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return
         async with self.db.transaction() as session:
             now = self.clock.now()
             if done:
                 await outbox.finish(session, item_id, now)
             else:
-                await outbox.retry_later(session, item_id, now + DEFER_PROACTIVE, "deferred: customer mid-conversation")
+                reason = "deferred: customer mid-conversation" if kind != outbox.SEND else "behind earlier replies"
+                delay = DEFER_PROACTIVE if kind != outbox.SEND else SEND_ORDER_RETRY
+                await outbox.retry_later(session, item_id, now + delay, reason, failed=False)
 
-    async def _send(self, payload: dict) -> None:
+    async def _send(self, item_id: int, customer_id: int | None, payload: dict) -> bool:
+        """Send one batch of replies; False (try again shortly) while earlier replies are undelivered."""
+        if customer_id is not None:
+            async with self.db.sessions() as session:
+                if await earlier_unsent(session, customer_id, item_id):
+                    return False
         ref = ChannelRef(payload["channel"], payload["address"])
         channel = self.channels.get(ref.channel)
         if channel is None:
             raise DeliveryError(f"channel {ref.channel!r} is not running")
         await channel.send(ref, [reply_from_dict(r) for r in payload.get("replies", [])])
-
-    async def _failed(self, item_id: int, customer_id: int | None, attempts: int, exc: DeliveryError) -> None:
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            if exc.permanent or attempts >= self.settings.outreach.max_attempts:
-                log.warning("outbox item %s given up after %d attempts: %s", item_id, attempts, exc)
-                await outbox.give_up(session, item_id, now, str(exc))
-                if exc.permanent and customer_id is not None:
-                    customer = await session.get(Customer, customer_id)
-                    if customer is not None:
-                        customer.unreachable = True
-                return
-            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else outbox.backoff(attempts)
-            log.info("outbox item %s retried in %s: %s", item_id, delay, exc)
-            await outbox.retry_later(session, item_id, now + delay, str(exc))
+        return True

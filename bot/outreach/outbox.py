@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import ChannelRef, Reply, reply_to_dict
 from bot.outreach.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
+from bot.storage.base import utcnow
 
 RESUME_RUN = "resume_run"
 SEND = "send"
@@ -26,7 +27,7 @@ async def enqueue(
     """Insert unless a row with the same dedupe key exists; True when inserted."""
     values = dict(
         kind=kind, dedupe_key=dedupe_key[:200], due_at=due_at, customer_id=customer_id,
-        payload=payload, proactive=proactive, status=PENDING, attempts=0, created_at=due_at,
+        payload=payload, proactive=proactive, status=PENDING, attempts=0, created_at=utcnow(),
     )  # fmt: skip
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -35,11 +36,15 @@ async def enqueue(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def send_payload(ref: ChannelRef, replies: Sequence[Reply]) -> dict[str, Any]:
+    return {"channel": ref.channel, "address": ref.address, "replies": [reply_to_dict(r) for r in replies]}
+
+
 async def enqueue_send(
     session: AsyncSession, *, customer_id: int, ref: ChannelRef, replies: Sequence[Reply],
     dedupe_key: str, due_at: datetime, proactive: bool = False,
 ) -> bool:  # fmt: skip
-    payload = {"channel": ref.channel, "address": ref.address, "replies": [reply_to_dict(r) for r in replies]}
+    payload = send_payload(ref, replies)
     return await enqueue(
         session,
         kind=SEND,
@@ -77,12 +82,14 @@ async def finish(session: AsyncSession, item_id: int, now: datetime) -> None:
     )
 
 
-async def retry_later(session: AsyncSession, item_id: int, due_at: datetime, error: str) -> None:
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .values(status=PENDING, due_at=due_at, lease_until=None, last_error=error[:2000])
-    )
+async def retry_later(
+    session: AsyncSession, item_id: int, due_at: datetime, error: str, *, failed: bool = True
+) -> None:
+    """Back to pending at `due_at`. A deferral (failed=False) does not use up one of the attempts."""
+    values: dict[str, Any] = {"status": PENDING, "due_at": due_at, "lease_until": None, "last_error": error[:2000]}
+    if not failed:
+        values["attempts"] = OutboxItem.attempts - 1
+    await session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))
 
 
 async def give_up(session: AsyncSession, item_id: int, now: datetime, error: str) -> None:

@@ -1,0 +1,85 @@
+"""Delivery bookkeeping for push channels: every reply batch is an outbox row until it is sent.
+
+The engine writes the row in the same transaction as the conversation state, leased to the adapter
+that sends at once. If that adapter dies or the platform fails, the lease runs out or the failure is
+recorded, and the dispatcher sends what is left: nothing is lost, and at most the batch that was in
+flight at a crash can arrive twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import exists, select
+
+from bot.config import Settings
+from bot.customers.models import Customer
+from bot.messages import Reply
+from bot.outreach import outbox
+from bot.outreach.models import LEASED, PENDING, OutboxItem
+from bot.ports import Clock, DeliveryError
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# How long the adapter that received a message has to send its replies before the dispatcher may.
+INLINE_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    replies: tuple[Reply, ...]
+    outbox_id: int | None = None
+    # Earlier replies to this customer are still queued: send nothing now, the dispatcher keeps order.
+    held: bool = False
+    duplicate: bool = False
+
+
+async def earlier_unsent(session: object, customer_id: int, before_id: int) -> bool:
+    query = select(
+        exists().where(
+            OutboxItem.customer_id == customer_id,
+            OutboxItem.kind == outbox.SEND,
+            OutboxItem.id < before_id,
+            OutboxItem.status.in_((PENDING, LEASED)),
+        )
+    )
+    return bool((await session.execute(query)).scalar())  # type: ignore[attr-defined]
+
+
+class Deliveries:
+    def __init__(self, db: Database, settings: Settings, clock: Clock):
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    async def mark_sent(self, item_id: int | None) -> None:
+        if item_id is None:
+            return
+        async with self.db.transaction() as session:
+            await outbox.finish(session, item_id, self.clock.now())
+
+    async def failed(self, item_id: int, exc: DeliveryError) -> None:
+        """Keep only the unsent replies, then retry later or give up (and mark the customer unreachable)."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            item = await session.get(OutboxItem, item_id)
+            if item is None:
+                return
+            if exc.sent and item.kind == outbox.SEND:
+                payload = dict(item.payload)
+                payload["replies"] = list(payload.get("replies", []))[exc.sent :]
+                item.payload = payload
+            if exc.permanent or item.attempts >= self.settings.outreach.max_attempts:
+                log.warning("outbox item %s given up after %d attempts: %s", item_id, item.attempts, exc)
+                await outbox.give_up(session, item_id, now, str(exc))
+                if exc.permanent and item.customer_id is not None:
+                    customer = await session.get(Customer, item.customer_id)
+                    if customer is not None:
+                        customer.unreachable = True
+                return
+            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else outbox.backoff(max(1, item.attempts))
+            log.info("outbox item %s retried in %s: %s", item_id, delay, exc)
+            await outbox.retry_later(session, item_id, now + delay, str(exc))

@@ -1,0 +1,224 @@
+"""Telegram adapter: python-telegram-bot in polling or webhook mode, one catch-all handler into the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.core import Core
+from bot.messages import ChannelRef, Reply
+from bot.ports import DeliveryError
+from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
+from handlers.telegram.sender import TelegramChannel
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+MAX_WEBHOOK_BODY = 1024 * 1024
+BUILT_IN_COMMANDS = [
+    BotCommand("help", "What I can do"),
+    BotCommand("menu", "Show the menu"),
+    BotCommand("stop", "Stop messages from us"),
+]
+GROUP_GOODBYE = "Hi! I only chat one-to-one. Please message me directly. Bye for now!"
+
+
+class TelegramAdapter:
+    def __init__(self, core: Core):
+        settings = core.settings
+        token = settings.secrets.telegram_bot_token
+        if token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.core = core
+        self.settings = settings
+        self.mode = settings.telegram.mode
+        builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder().token(token.get_secret_value()).base_url(settings.telegram.api_url)
+        )
+        if self.mode == "webhook":
+            builder = builder.updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update_callback))
+        self.application.add_error_handler(self._on_error)
+        self.channel = TelegramChannel(self.application.bot, settings.telegram)
+        core.add_channel(self.channel)
+        self._started = False
+        self._starting: asyncio.Task[None] | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        return [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])] if self.mode == "webhook" else []
+
+    async def start(self) -> None:
+        """Start in the background; if Telegram is unreachable, keep trying without blocking the app."""
+        self._starting = asyncio.create_task(self._start_with_retries())
+
+    async def _start_with_retries(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._start_once()
+                return
+            except TelegramError as exc:
+                log.error("Telegram start failed (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+
+    async def _start_once(self) -> None:
+        app = self.application
+        await app.initialize()
+        await app.bot.set_my_commands(self._commands())
+        if self.mode == "webhook":
+            url = f"{self.settings.public_url}{WEBHOOK_PATH}"
+            secret = self.settings.secrets.telegram_webhook_secret
+            await app.bot.set_webhook(
+                url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("Telegram webhook set to %s", url)
+        else:
+            assert app.updater is not None
+            # start_polling removes any webhook first; pending updates are kept and deduplicated.
+            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0.0, timeout=10)
+            log.info("Telegram long polling started")
+        await app.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        with contextlib.suppress(Exception):
+            await app.shutdown()
+
+    def _commands(self) -> list[BotCommand]:
+        commands = {c.command: c for c in BUILT_IN_COMMANDS}
+        for lf in self.core.registry.all():
+            for trigger in lf.flow.triggers:
+                name = getattr(trigger, "command", None)
+                if name and name[1:] not in commands:
+                    commands[name[1:]] = BotCommand(name[1:], (lf.flow.title or lf.id)[:256])
+        return list(commands.values())[:100]
+
+    # ---- webhook ----------------------------------------------------------------------------
+
+    async def _webhook(self, request: Request) -> Response:
+        secret = self.settings.secrets.telegram_webhook_secret
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BODY:
+            return JSONResponse({"error": "too large"}, status_code=413)
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self.application.bot)
+        except Exception:
+            log.warning("webhook: unreadable update refused")
+            return JSONResponse({"error": "not a Telegram update"}, status_code=400)
+        # Answer only once the update is stored: an error here makes Telegram deliver it again.
+        await self.on_update(update)
+        return Response(status_code=200)
+
+    # ---- updates ----------------------------------------------------------------------------
+
+    async def _on_update_callback(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            await self.on_update(update)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("Telegram update failed: %r", context.error, exc_info=context.error)
+
+    async def on_update(self, update: Update) -> None:
+        chat = update.effective_chat
+        if chat is not None and chat.type != "private" and not self.settings.telegram.allow_groups:
+            await self._leave_group(update)
+            return
+        if update.callback_query is not None:
+            await self._on_callback(update)
+        elif update.message is not None:
+            inbound = message_to_inbound(update)
+            if inbound is not None:
+                await self._handle_and_deliver(inbound)
+        elif update.edited_message is not None:
+            # Documented choice: edits are not re-processed (the conversation has moved on).
+            log.debug("edited message %s ignored", update.edited_message.message_id)
+
+    async def _on_callback(self, update: Update) -> None:
+        query = update.callback_query
+        assert query is not None
+        inbound = callback_to_inbound(update)
+        if inbound is None:
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+            return
+        delivery = await self.core.engine.handle_for_delivery(inbound)
+        replies = list(delivery.replies)
+        stale = bool(replies) and replies[0].meta.get("stale")
+        with contextlib.suppress(TelegramError):
+            if stale:
+                await query.answer(text=replies[0].text)
+            else:
+                await query.answer()
+        message = query.message
+        if message is not None and delivery.duplicate is False:
+            label = chosen_label(message, inbound.choice or "")
+            with contextlib.suppress(TelegramError):
+                if label and not stale and getattr(message, "text", None):
+                    await query.edit_message_text(f"{message.text}\n\n» {label}", reply_markup=None)
+                else:
+                    await query.edit_message_reply_markup(reply_markup=None)
+        if stale:
+            await self.core.deliveries.mark_sent(delivery.outbox_id)
+            return
+        await self._deliver(inbound.ref, delivery)
+
+    async def _handle_and_deliver(self, inbound: Any) -> None:
+        delivery = await self.core.engine.handle_for_delivery(inbound)
+        await self._deliver(inbound.ref, delivery)
+
+    async def _deliver(self, ref: ChannelRef, delivery: Any) -> None:
+        if delivery.outbox_id is None or delivery.held:
+            return  # nothing to send, or earlier replies are still queued: the dispatcher keeps the order
+        try:
+            await self.channel.send(ref, delivery.replies)
+        except DeliveryError as exc:
+            await self.core.deliveries.failed(delivery.outbox_id, exc)
+            return
+        await self.core.deliveries.mark_sent(delivery.outbox_id)
+
+    async def _leave_group(self, update: Update) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        if update.message is None and update.my_chat_member is None:
+            return
+        with contextlib.suppress(TelegramError):
+            await self.application.bot.send_message(chat.id, GROUP_GOODBYE)
+            await self.application.bot.leave_chat(chat.id)
+
+
+def replies_text(replies: list[Reply]) -> str:
+    return "\n".join(r.text for r in replies)
+
+
+__all__ = ["CHANNEL", "TelegramAdapter"]
