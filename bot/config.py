@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -288,6 +289,10 @@ def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Pat
     if mode not in ("polling", "webhook"):
         problems.append(Problem("TELEGRAM_MODE", 0, f"{mode!r} must be polling or webhook"))
         mode = "polling"
+    secret = env.get("TELEGRAM_WEBHOOK_SECRET") or ""
+    if mode == "webhook" and env.get("TELEGRAM_BOT_TOKEN") and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        problems.append(Problem("TELEGRAM_WEBHOOK_SECRET", 0, "webhook mode needs a secret of 1-256 characters "
+                                "A-Z a-z 0-9 _ - (Telegram sends it back with every update)"))  # fmt: skip
     if problems:
         raise SourceError(problems)
     secrets = Secrets(**{field: env.get(var) or None for field, var in ENV_SECRETS.items()})

@@ -17,6 +17,7 @@ from bot.conversations.loader import check_directory
 from bot.core import Core
 from bot.messages import Inbound, Reply
 from bot.yamlsource import SourceError
+from handlers.logsetup import configure_logging
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _with_core(settings: Settings, job: Callable[[Core], Awaitable[T]], *, quiet: bool = True) -> T:
+    if quiet and logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("bot").setLevel(logging.WARNING)  # one-shot commands print results, not progress
     core = Core(settings)
     try:
         problems = await core.prepare()
@@ -54,12 +57,7 @@ async def _with_core(settings: Settings, job: Callable[[Core], Awaitable[T]], *,
 def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
     """engagebot: keep your customers through chat."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "apscheduler", "watchfiles", "aiosqlite", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(verbose)
     ctx.obj = {"config": config}
 
 
@@ -250,6 +248,65 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
     click.echo("timeline:")
     for e in events:
         click.echo(f"  {e.created_at:%Y-%m-%d %H:%M} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
+
+
+# ---- customers ----------------------------------------------------------------------------------
+
+
+@main.group()
+def customers() -> None:
+    """Customers and their chat identities."""
+
+
+@customers.command("list")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def customers_list(ctx: click.Context, limit: int) -> None:
+    from sqlalchemy import select
+
+    from bot.customers.models import ChannelIdentity, Customer
+
+    async def job(core: Core) -> list[Any]:
+        async with core.db.transaction() as session:
+            rows = (await session.execute(select(Customer).order_by(Customer.id.desc()).limit(limit))).scalars()
+            out = []
+            for c in rows:
+                ids = (
+                    await session.execute(select(ChannelIdentity).where(ChannelIdentity.customer_id == c.id))
+                ).scalars()
+                out.append((c, [f"{i.channel}:{i.address}" for i in ids]))
+            return out
+
+    rows = _run(lambda: _with_core(_settings(ctx), job))
+    click.echo(f"{'id':>6} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
+    for c, identities in rows:
+        name = (c.display_name or "")[:24]
+        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(identities)}")
+
+
+@customers.command("link-code")
+@click.argument("customer_id", type=int)
+@click.option("--valid-days", default=7, show_default=True, help="how long the code can be used")
+@click.pass_context
+def customers_link_code(ctx: click.Context, customer_id: int, valid_days: int) -> None:
+    """A one-time code that links a Telegram chat to CUSTOMER_ID (deep link t.me/<bot>?start=CODE)."""
+    from datetime import timedelta
+
+    from bot.customers import links
+    from bot.customers.models import Customer
+
+    async def job(core: Core) -> str | None:
+        async with core.db.transaction() as session:
+            if await session.get(Customer, customer_id) is None:
+                return None
+            return await links.issue(session, customer_id, core.clock.now(), timedelta(days=valid_days))
+
+    code = _run(lambda: _with_core(_settings(ctx), job))
+    if code is None:
+        click.echo(f"no customer {customer_id}", err=True)
+        sys.exit(1)
+    click.echo(code)
+    click.echo(f"deep link: https://t.me/<your_bot_username>?start={code}  (one use, {valid_days} days)", err=True)
 
 
 # ---- surveys ------------------------------------------------------------------------------------

@@ -52,21 +52,32 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
         routes += webchat_routes(MeasuredEngine(core), core.db, settings.webchat.title)
+    telegram = None
+    if settings.secrets.telegram_bot_token is not None:
+        from handlers.telegram import TelegramAdapter
+
+        telegram = TelegramAdapter(core)
+        routes += telegram.routes()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         problems = await core.prepare()
         for problem in problems:
             log.error("flow refused: %s", problem)
+        if telegram is not None:
+            await telegram.start()
         if background:
             await core.start_background()
         try:
             yield
         finally:
+            if telegram is not None:
+                await telegram.stop()
             await core.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.core = core
+    app.state.telegram = telegram
     return app
 
 
@@ -96,14 +107,24 @@ def channel_report(settings: Settings) -> list[str]:
     lines.append(f"health: {url}/healthz   metrics: {url}/metrics")
     if settings.secrets.telegram_bot_token is None:
         lines.append("telegram: off (no TELEGRAM_BOT_TOKEN in the environment)")
+    elif settings.telegram.mode == "webhook":
+        lines.append(f"telegram: webhook at {url}/telegram/webhook via {_api_host(settings)}")
     else:
-        lines.append("telegram: token set, but the Telegram adapter is not built yet in this version")
+        lines.append(f"telegram: long polling via {_api_host(settings)}")
     if settings.secrets.slack_bot_token is None:
         lines.append("slack: off (no SLACK_BOT_TOKEN; tickets are listed with `engagebot tickets list`)")
     else:
         lines.append("slack: token set, but the Slack adapter is not built yet in this version")
     lines.append("terminal chat: engagebot chat")
     return lines
+
+
+def _api_host(settings: Settings) -> str:
+    """The Bot API server, without the path (the token is appended to it and must never be printed)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.telegram.api_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 async def serve(settings: Settings) -> int:
