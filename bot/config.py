@@ -8,9 +8,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from bot.yamlsource import Problem, SourceError, model_fields_of, parse_yaml, validation_problems
+from bot.yamlsource import (
+    Problem,
+    SourceError,
+    YamlDocument,
+    did_you_mean,
+    model_fields_of,
+    parse_yaml,
+    validation_problems,
+)
 
 DEFAULT_CONFIG_NAME = "config.yaml"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///engagebot.db"
@@ -79,12 +87,103 @@ class IntentSettings(Section):
     choice_threshold: float = Field(75, ge=0, le=100)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+    return value
+
+
+class WorkingHours(Section):
+    """When someone (or the business) works, in their own time zone."""
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field("17:00", pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.start >= self.end:
+            raise ValueError(f"working hours start ({self.start}) must be before end ({self.end})")
+        return self
+
+
 class TicketSettings(Section):
     reference_prefix: str = "C-"
     reference_start: int = Field(1000, ge=0)
     # Hours until a first response is promised, per severity.
     first_response_hours: dict[str, float] = {"low": 24, "normal": 8, "high": 2, "critical": 1}
     resolution_hours: dict[str, float] = {"low": 120, "normal": 48, "high": 24, "critical": 8}
+    # SLA hours count as calendar time, or only within business hours.
+    sla_clock: Literal["calendar", "business"] = "calendar"
+    business_hours: WorkingHours = WorkingHours()
+    # Per customer tier, a factor on the SLA hours (core customers: half the time).
+    tier_factor: dict[str, float] = {"core": 0.5}
+    # The assignee is reminded this long before a first-response or resolution deadline.
+    remind_before_minutes: float = Field(30, ge=0)
+    sla_check_seconds: float = Field(60, gt=0)
+    # A reply with CSAT at or below this reopens the ticket to the same person.
+    reopen_at_or_below: int = Field(2, ge=1, le=5)
+
+
+class StaffMember(Section):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_\-]*$")
+    name: str
+    slack_user_id: str | None = None
+    email: str | None = None
+    # What this person handles; empty lists mean "any".
+    categories: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    capacity: int = Field(15, ge=0)
+    working_hours: WorkingHours | None = None  # none: always available
+    backup: str | None = None
+    active: bool = True
+
+
+class RoutingMatch(Section):
+    category: tuple[str, ...] = ()
+    severity: tuple[str, ...] = ()
+    tier: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+
+    @field_validator("category", "severity", "tier", "language", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class RoutingRule(Section):
+    match: RoutingMatch = RoutingMatch()
+    to: str  # a pool name or a staff key
+
+
+class Pool(Section):
+    members: tuple[str, ...] = Field(min_length=1)
+    strategy: Literal["round_robin", "least_loaded"] = "least_loaded"
+
+
+class RoutingSettings(Section):
+    rules: tuple[RoutingRule, ...] = ()
+    pools: dict[str, Pool] = {}
+    # A customer attribute naming their dedicated person (a staff key): they get it first.
+    account_manager_attribute: str = "account_manager"
+    # Otherwise the person who handled the customer's last ticket, if available.
+    prefer_previous_handler: bool = True
+    # The on-call lead who gets a ticket when nobody else can (a staff key).
+    fallback: str | None = None
 
 
 class ServerSettings(Section):
@@ -178,6 +277,12 @@ class TelegramSettings(Section):
 
 class SlackSettings(Section):
     api_url: str = "https://slack.com/api/"
+    # Escalation channel per ticket category; "default" for the rest (channel ids or #names).
+    channels: dict[str, str] = {}
+    # The slash command staff use (/engage mine, /engage ticket C-1042).
+    command: str = "/engage"
+    # How many recent customer messages a new-ticket post shows.
+    transcript_lines: int = Field(6, ge=0, le=50)
 
 
 class Settings(Section):
@@ -186,6 +291,8 @@ class Settings(Section):
     conversation: ConversationSettings = ConversationSettings()
     intents: IntentSettings = IntentSettings()
     tickets: TicketSettings = TicketSettings()
+    staff: tuple[StaffMember, ...] = ()
+    routing: RoutingSettings = RoutingSettings()
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     webchat: WebchatSettings = WebchatSettings()
@@ -268,7 +375,39 @@ def load_settings(explicit: str | Path | None = None, env: Mapping[str, str] | N
     except ValidationError as exc:
         assert doc is not None
         raise SourceError(validation_problems(doc, exc, FILE_KEYS)) from None
+    if doc is not None:
+        problems = _staff_problems(settings, doc)
+        if problems:
+            raise SourceError(problems)
     return _apply_environment(settings, env, base_dir, source)
+
+
+def _staff_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
+    """Every staff key that routing names must exist: a typo would silently route nowhere."""
+    problems: list[Problem] = []
+    keys = [m.key for m in settings.staff]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            problems.append(doc.problem(("staff", i, "key"), f'staff key "{key}" is used twice'))
+    known = set(keys)
+    pools = settings.routing.pools
+
+    def check(loc: tuple[str | int, ...], name: str | None, allow_pool: bool = False) -> None:
+        if name is None or name in known or (allow_pool and name in pools):
+            return
+        options = known | (set(pools) if allow_pool else set())
+        what = "staff key or pool" if allow_pool else "staff key"
+        problems.append(doc.problem(loc, f'unknown {what} "{name}"{did_you_mean(name, options)}'))
+
+    for i, member in enumerate(settings.staff):
+        check(("staff", i, "backup"), member.backup)
+    for name, pool in pools.items():
+        for j, key in enumerate(pool.members):
+            check(("routing", "pools", name, "members", j), key)
+    for i, rule in enumerate(settings.routing.rules):
+        check(("routing", "rules", i, "to"), rule.to, allow_pool=True)
+    check(("routing", "fallback"), settings.routing.fallback)
+    return problems
 
 
 def _apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path, source: str) -> Settings:

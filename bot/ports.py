@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.messages import ChannelRef, Reply
 
@@ -37,3 +38,26 @@ class DeliveryError(Exception):
         self.permanent = permanent
         # How many of the replies were delivered before the failure (only the rest is retried).
         self.sent = sent
+
+
+@dataclass(frozen=True)
+class StaffNotice:
+    """Something staff must hear about a ticket. `ticket` is a plain view (ref, status, customer,
+    assignee, backup, deadlines, recent messages, desk thread...)."""
+
+    # opened | claimed | reassigned | customer_message | staff_reply | note | resolved | reopened | csat
+    # | sla_reminder | sla_breach
+    kind: str
+    ticket: dict[str, Any]
+    text: str = ""
+    actor: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class StaffDesk(Protocol):
+    """Where staff work on tickets (Slack). Raises DeliveryError when it cannot be reached.
+
+    For "opened" it returns where the ticket's conversation lives ({"channel": ..., "thread": ...}).
+    """
+
+    async def notify(self, notice: StaffNotice) -> dict[str, str] | None: ...

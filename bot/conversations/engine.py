@@ -38,7 +38,9 @@ from bot.outreach.delivery import INLINE_LEASE, Delivery, earlier_unsent
 from bot.outreach.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
+from bot.tickets import lifecycle
 from bot.tickets import service as tickets
+from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +106,18 @@ class ConversationEngine:
                         log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
         return Delivery((), duplicate=True)
 
-    async def fire_event(self, customer_id: int, event: str, data: dict[str, Any] | None = None) -> list[Reply]:
-        """Start the flows an event triggers (e.g. signed_up). Replies go out through the outbox."""
+    async def fire_event(
+        self, customer_id: int, event: str, data: dict[str, Any] | None = None, *, interrupt: bool = False
+    ) -> list[Reply]:
+        """Start the flows an event triggers (e.g. signed_up). Replies go out through the outbox.
+
+        A customer in the middle of a flow is not interrupted (the start is deferred), unless the
+        event is about something they are waiting for (`interrupt`, e.g. their ticket was resolved).
+        """
         async with self.db.transaction() as session:
             customer = await customers.lock(session, customer_id)
             turn = Turn(session, customer, self.clock.now(), channel="")
-            if await self._active(turn) is not None:
+            if not interrupt and await self._active(turn) is not None:
                 for flow_id in self.registry.indexes.events.get(event, []):
                     await self._defer_start(turn, flow_id, data)
                 return []
@@ -306,6 +314,7 @@ class ConversationEngine:
         ticket = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
         if ticket is not None and media.kind in ("photo", "document", "video"):
             await tickets.attach(turn.session, ticket, {"kind": media.kind, "ref": media.ref}, turn.now)
+            await lifecycle.customer_wrote(turn.session, ticket, f"({media.kind} attached) {media.caption}", turn.now)
             view = await tickets.template_view(turn.session, ticket, self.settings)
             turn.say(Reply(self._text(self.settings.texts.handoff_existing, ticket=view)))
             return
@@ -371,6 +380,7 @@ class ConversationEngine:
         ticket = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
         if ticket is not None:
             await tickets.add_event(turn.session, ticket, "customer_message", turn.now, actor="customer", body=text)
+            await lifecycle.customer_wrote(turn.session, ticket, text, turn.now)
             view = await tickets.template_view(turn.session, ticket, self.settings)
             turn.say(Reply(self._text(self.settings.texts.handoff_existing, ticket=view)))
             return
@@ -394,10 +404,14 @@ class ConversationEngine:
         for other in await self._open_runs(turn, flow_id):
             self.runner.finish(turn, other, CANCELLED)
         await self._persist_version(turn, lf)
+        context: dict[str, Any] = {"trigger": data or {}}
+        ticket_id = (data or {}).get("ticket_id")
+        ticket = await turn.session.get(Ticket, int(ticket_id)) if ticket_id is not None else None
+        if ticket is not None:  # a flow about a ticket (the follow-up after a resolution) can show it
+            context.update(ticket_id=ticket.id, ticket=await tickets.template_view(turn.session, ticket, self.settings))
         run = ConversationRun(
             customer_id=turn.customer.id, flow_id=lf.id, flow_version=lf.version, step_index=0,
-            status=ACTIVE, answers={}, context={"trigger": data or {}}, started_at=turn.now,
-            updated_at=turn.now,
+            status=ACTIVE, answers={}, context=context, started_at=turn.now, updated_at=turn.now,
         )  # fmt: skip
         turn.session.add(run)
         await turn.session.flush()

@@ -18,6 +18,7 @@ from bot.customers import service as customers
 from bot.messages import Button, Media, Reply
 from bot.outreach import outbox
 from bot.surveys import service as surveys
+from bot.tickets import lifecycle
 from bot.tickets import service as tickets
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,14 @@ class FlowRunner:
             )  # fmt: skip
         elif step.action == "start_flow" and step.flow:
             raise FlowHandOff(step.flow)
+        elif step.action == "ticket_feedback":
+            ticket_id = (run.context or {}).get("ticket_id")
+            if ticket_id is not None:
+                solved = _truth(templates.render(step.solved, ctx)) if step.solved else None
+                outcome = await lifecycle.apply_feedback(
+                    turn.session, self.settings, int(ticket_id), turn.now, solved=solved, score=_score(step.score, ctx)
+                )
+                run.answers = {**(run.answers or {}), "ticket_outcome": outcome}
 
     async def _open_ticket(self, turn: Turn, run: ConversationRun, step: s.ActionStep, ctx: dict[str, Any]) -> None:
         answers = run.answers or {}
@@ -226,6 +235,15 @@ def _score(template: str | None, ctx: dict[str, Any]) -> int | None:
         return round(float(text))
     except ValueError:
         return None
+
+
+def _truth(text: str) -> bool | None:
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    return None
 
 
 def _answers_text(answers: dict[str, Any]) -> str:

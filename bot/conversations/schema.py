@@ -13,7 +13,7 @@ FLOW_ID = r"^[a-z][a-z0-9_\-]*$"
 ANSWER_TYPES = ("text", "choice", "yes_no", "rating", "nps", "number", "email", "phone", "date", "media")
 ACTIONS = (
     "open_ticket", "handoff", "tag", "untag", "set_attribute", "record_survey",
-    "subscribe", "unsubscribe", "start_flow",
+    "subscribe", "unsubscribe", "start_flow", "ticket_feedback",
 )  # fmt: skip
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -184,7 +184,7 @@ class SetStep(StepBase):
 class ActionStep(StepBase):
     action: Literal[
         "open_ticket", "handoff", "tag", "untag", "set_attribute", "record_survey",
-        "subscribe", "unsubscribe", "start_flow",
+        "subscribe", "unsubscribe", "start_flow", "ticket_feedback",
     ]  # fmt: skip
     # open_ticket / handoff
     category: str | None = None
@@ -204,6 +204,8 @@ class ActionStep(StepBase):
     comment: str | None = None
     # start_flow
     flow: str | None = None
+    # ticket_feedback (after a resolution): was it solved (a template giving yes/no), and `score`
+    solved: str | None = None
     next: str | None = None
 
     @model_validator(mode="after")

@@ -11,8 +11,11 @@ from bot.conversations.engine import DEFER_PROACTIVE, ConversationEngine
 from bot.messages import ChannelRef, reply_from_dict
 from bot.outreach import outbox
 from bot.outreach.delivery import Deliveries, earlier_unsent
-from bot.ports import Channel, Clock, DeliveryError
+from bot.ports import Channel, Clock, DeliveryError, StaffDesk
 from bot.storage.database import Database
+from bot.tickets import desk
+from bot.tickets.lifecycle import EVENT
+from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 SEND_ORDER_RETRY = timedelta(seconds=1)
@@ -29,6 +32,7 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.deliveries = Deliveries(db, settings, clock)
+        self.staff_desk: StaffDesk | None = None
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
@@ -61,6 +65,12 @@ class Dispatcher:
                 done = await self.engine.start_flow_for(customer_id, payload["flow_id"], payload.get("data"))
             elif kind == outbox.SEND:
                 done = await self._send(item_id, customer_id, payload)
+            elif kind == EVENT and customer_id is not None:
+                # Events queued by the core are about the customer's own business: they may interrupt.
+                await self.engine.fire_event(customer_id, payload["event"], payload.get("data"), interrupt=True)
+                done = True
+            elif kind == desk.STAFF_NOTICE:
+                done = await self._notify_staff(payload)
             else:
                 raise DeliveryError(f"unknown outbox kind {kind!r}", permanent=True)
         except DeliveryError as exc:
@@ -78,6 +88,25 @@ class Dispatcher:
                 reason = "deferred: customer mid-conversation" if kind != outbox.SEND else "behind earlier replies"
                 delay = DEFER_PROACTIVE if kind != outbox.SEND else SEND_ORDER_RETRY
                 await outbox.retry_later(session, item_id, now + delay, reason, failed=False)
+
+    async def _notify_staff(self, payload: dict) -> bool:
+        async with self.db.sessions() as session:
+            notice = await desk.build_notice(session, self.settings, payload)
+        if notice is None:
+            return True
+        if notice.kind == "opened" and notice.ticket.get("desk_thread"):
+            return True  # already posted (a retry after a crash must not post it twice)
+        if self.staff_desk is None:
+            log.info("ticket %s: %s (no staff desk configured; see `engagebot tickets list`)",
+                     notice.ticket["ref"], notice.kind)  # fmt: skip
+            return True
+        where = await self.staff_desk.notify(notice)
+        if notice.kind == "opened" and where:
+            async with self.db.transaction() as session:
+                ticket = await session.get(Ticket, notice.ticket["id"])
+                if ticket is not None:
+                    ticket.desk_channel, ticket.desk_thread = where.get("channel"), where.get("thread")
+        return True
 
     async def _send(self, item_id: int, customer_id: int | None, payload: dict) -> bool:
         """Send one batch of replies; False (try again shortly) while earlier replies are undelivered."""

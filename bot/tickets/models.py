@@ -53,6 +53,17 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    first_responded_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    compensation: Mapped[str | None] = mapped_column(Text)
+    csat_score: Mapped[int | None]
+    reopened_count: Mapped[int] = mapped_column(default=0)
+    sla_breached: Mapped[bool] = mapped_column(default=False)
+    # Where the staff conversation about this ticket lives (a Slack channel and thread).
+    desk_channel: Mapped[str | None] = mapped_column(String(64))
+    desk_thread: Mapped[str | None] = mapped_column(String(64))
 
 
 class TicketEvent(Base):

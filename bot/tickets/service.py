@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
+from bot.customers.models import Customer
+from bot.tickets import desk, directory, sla
+from bot.tickets.models import ASSIGNED, OPEN, UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
+from bot.tickets.routing import RoutingDecision, TicketFacts, TicketRouter
 
 
 async def open_ticket(
@@ -28,20 +31,54 @@ async def open_ticket(
     attachments: Sequence[dict[str, Any]] = (),
     channel: str | None = None,
 ) -> Ticket:
-    hours = settings.tickets.first_response_hours
-    resolve = settings.tickets.resolution_hours
+    """Open a ticket, route it to a named person, set its SLA clocks and queue the staff notice.
+
+    All in the caller's transaction: a ticket never exists without its notification queued.
+    """
+    customer = await session.get(Customer, customer_id)
+    tier = customer.tier if customer is not None else "standard"
     ticket = Ticket(
-        customer_id=customer_id, kind=kind, category=(category or "general")[:64],
+        customer_id=customer_id, kind=kind, category=(category or "general")[:64], status=OPEN,
         severity=severity, summary=summary[:500], description=description,
         attachments=list(attachments), channel=channel, created_at=now, updated_at=now,
-        first_response_due=now + timedelta(hours=hours.get(severity, hours.get("normal", 8))),
-        resolution_due=now + timedelta(hours=resolve.get(severity, resolve.get("normal", 48))),
     )  # fmt: skip
+    first, resolution = sla.deadlines(settings.tickets, severity, tier, now)
+    ticket.first_response_due, ticket.resolution_due = first, resolution
     session.add(ticket)
     await session.flush()
     ticket.ref = f"{settings.tickets.reference_prefix}{settings.tickets.reference_start + ticket.id}"
     await add_event(session, ticket, "opened", now, body=summary or description[:500], data={"kind": kind})
+    decision = await route(session, settings, ticket, customer, now)
+    if decision.staff_key is not None:
+        staff = await directory.staff_by_key(session, decision.staff_key)
+        if staff is not None:
+            ticket.assignee_id = staff.id
+            ticket.status = ASSIGNED
+            await add_event(session, ticket, "assigned", now, body=staff.name, data={"reasons": list(decision.reasons)})
+    await desk.queue_notice(session, ticket, "opened", now)
     return ticket
+
+
+async def route(
+    session: AsyncSession, settings: Settings, ticket: Ticket, customer: Customer | None, now: datetime
+) -> RoutingDecision:
+    facts = TicketFacts(
+        category=ticket.category,
+        severity=ticket.severity,
+        tier=customer.tier if customer else "standard",
+        language=customer.language if customer else None,
+        account_manager=_account_manager(settings, customer),
+        previous_handler=await directory.previous_handler(session, ticket.customer_id, ticket.id),
+    )
+    load = await directory.workload(session)
+    return TicketRouter(settings.staff, settings.routing).choose_assignee(facts, load, now)
+
+
+def _account_manager(settings: Settings, customer: Customer | None) -> str | None:
+    if customer is None:
+        return None
+    value = (customer.attributes or {}).get(settings.routing.account_manager_attribute)
+    return str(value) if value else None
 
 
 async def add_event(
@@ -115,4 +152,7 @@ async def template_view(session: AsyncSession, ticket: Ticket, settings: Setting
         "respond_within": humanize_hours(hours),
         "due": local_due.strftime("%A %d %B, %H:%M") if local_due else "",
         "assignee": assignee.name if assignee else "our team",
+        "summary": ticket.summary,
+        "resolution": ticket.resolution or "",
+        "compensation": ticket.compensation or "",
     }
