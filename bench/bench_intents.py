@@ -10,26 +10,29 @@ from typing import Any
 from rapidfuzz import fuzz, utils
 
 from bot.conversations.intents import IntentIndex
+from bot.conversations.textmatch import fold
 
 VERBS = ["cancel", "change", "track", "return", "refund", "pay", "update", "close", "open", "upgrade",
          "downgrade", "pause", "resume", "report", "find", "fix", "delete", "share", "export", "book"]  # fmt: skip
 OBJECTS = ["my order", "my subscription", "the invoice", "my account", "the delivery", "my password",
            "the app", "my plan", "a parcel", "my card", "the receipt", "my address", "a booking",
            "the photo", "my profile", "the payment", "a voucher", "the settings", "my data", "a ticket"]  # fmt: skip
+QUALIFIERS = ["today", "again", "online", "quickly", "abroad", "for work", "by phone", "this week"]
 PREFIXES = ["", "I want to ", "how do I ", "please ", "can you help me ", "I need to ", "help me "]
 
 
 def example_phrases(count: int, seed: int = 7) -> list[tuple[str, str]]:
-    """`count` distinct phrases spread over count/10 intents (deterministic)."""
+    """`count` phrases spread over count/10 intents, distinct even once filler words are dropped
+    (so the index really scores `count` phrases). Deterministic."""
     rng = random.Random(seed)
-    phrases: set[str] = set()
+    folded: set[str] = set()
     out: list[tuple[str, str]] = []
     while len(out) < count:
         phrase = f"{rng.choice(PREFIXES)}{rng.choice(VERBS)} {rng.choice(OBJECTS)}".strip()
-        if len(out) >= len(phrases) and phrase in phrases:
-            phrase = f"{phrase} {len(out)}"
-        if phrase not in phrases:
-            phrases.add(phrase)
+        if fold(phrase) in folded:
+            phrase = f"{phrase} {QUALIFIERS[len(out) % len(QUALIFIERS)]} {len(out)}"
+        if fold(phrase) not in folded:
+            folded.add(fold(phrase))
             out.append((f"intent_{len(out) % max(1, count // 10)}", phrase))
     return out
 

@@ -99,7 +99,9 @@ class ConversationEngine:
             for attempt in (1, 2):
                 try:
                     async with self.db.transaction() as session:
-                        return await self._handle(session, inbound, push)
+                        # The first try lets the unique message id catch a duplicate when the message is
+                        # stored (one query fewer per message); the retry after a clash checks first.
+                        return await self._handle(session, inbound, push, check_seen=attempt == 2)
                 except IntegrityError:
                     # Another instance created this customer or stored this message first.
                     if attempt == 2:
@@ -161,7 +163,7 @@ class ConversationEngine:
 
     # ---- one inbound message ----------------------------------------------------------------
 
-    async def _handle(self, session: Any, inbound: Inbound, push: bool) -> Delivery:
+    async def _handle(self, session: Any, inbound: Inbound, push: bool, check_seen: bool) -> Delivery:
         now = self.clock.now()
         customer = await customers.find_by_identity(session, inbound.ref)
         if customer is None and inbound.start_payload:
@@ -176,7 +178,7 @@ class ConversationEngine:
         else:
             customer = await customers.lock(session, customer.id)
             await customers.touch_identity(session, inbound.ref, now)
-        if inbound.message_id and await self._seen(session, inbound):
+        if check_seen and inbound.message_id and await self._seen(session, inbound):
             log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
         customer.last_seen_at = now

@@ -30,12 +30,16 @@ class IntentIndex:
         names: list[str] = []
         phrases: list[str] = []
         processed: list[str] = []
+        seen: dict[str, int] = {}
         for name, phrase in examples:
             clean = fold(phrase)
-            if clean:
+            # Phrases that fold to the same words ("I want to cancel" / "please cancel") are scored once.
+            if clean and clean not in seen:
+                seen[clean] = len(processed)
                 names.append(name)
                 phrases.append(phrase)
                 processed.append(clean)
+        self._exact = seen
         self._names = names
         self._phrases = phrases
         self._processed = processed
@@ -47,6 +51,9 @@ class IntentIndex:
         query = fold(text)
         if not query or not self._processed:
             return None
+        if query in self._exact:  # a tapped menu label or a phrase word for word: no scoring needed
+            index = self._exact[query]
+            return IntentMatch(self._names[index], self._phrases[index], 100.0)
         found = process.extractOne(query, self._processed, scorer=_scorer(query), score_cutoff=cutoff)
         if found is None:
             return None
