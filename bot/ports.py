@@ -32,10 +32,16 @@ class SystemClock:
 class DeliveryError(Exception):
     """A send failed; `retry_after` (seconds) says when to try again, `permanent` that it never will work."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False, sent: int = 0):
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False, sent: int = 0,
+        unreachable: bool = False,
+    ):  # fmt: skip
         super().__init__(message)
         self.retry_after = retry_after
-        self.permanent = permanent
+        # Never worth retrying (a refused message). `unreachable`: the customer cannot be reached at
+        # all (they blocked us, the chat is gone), so proactive messages stop until they write again.
+        self.permanent = permanent or unreachable
+        self.unreachable = unreachable
         # How many of the replies were delivered before the failure (only the rest is retried).
         self.sent = sent
 

@@ -169,10 +169,18 @@ def parse_text_answer(step: AskStep, text: str, ctx: AnswerContext) -> Parsed:
     return _PARSERS[step.expect](step, clean, ctx)
 
 
+ATTACHABLE_MEDIA = frozenset({"photo", "document", "video"})
+
+
 def parse_media_answer(step: AskStep, kind: str, ref: str) -> Parsed:
-    """A photo, document, voice note... sent as the answer; `ref` is the stored file's reference."""
+    """A photo, document or video sent as the answer; `ref` is the stored file's reference.
+
+    Stickers, voice notes and locations show nothing staff can use as evidence: refused.
+    """
     if step.expect != "media":
         return _err("text_expected")
+    if kind not in ATTACHABLE_MEDIA or not ref:
+        return _err("media_expected")
     return _ok({"kind": kind, "ref": ref}, f"({kind})")
 
 

@@ -212,7 +212,8 @@ class ConversationEngine:
             await self._on_button(turn, inbound.choice, active)
             return
         text = (inbound.text or "").strip()
-        if inbound.media is not None and not text:
+        if inbound.media is not None and (not text or await self._media_is_wanted(turn, active)):
+            # A caption does not make a photo a text message when a photo is what we wait for.
             await self._on_media(turn, inbound.media, active)
             return
         limit = self.settings.conversation.max_text_length
@@ -232,6 +233,12 @@ class ConversationEngine:
         if text.startswith("/"):
             await self._on_command(turn, text, active, only_interrupts)
             return
+        if active is not None and active.run.awaiting_answer and not only_interrupts:
+            parsed = self._short_closed_answer(active, text)
+            if parsed is not None:
+                # "For my work" answers the question even though it resembles "not working".
+                await self._take_answer(turn, active, parsed)
+                return
         indexes = self.registry.indexes
         hit = indexes.interrupts.best(text, self.settings.intents.interrupt_threshold)
         if hit and (active is None or hit.name != active.lf.id):
@@ -247,6 +254,22 @@ class ConversationEngine:
             await self._start(turn, hit.name, {"trigger": "intent", "text": text[:500]})
             return
         await self._fallback(turn, text)
+
+    def _short_closed_answer(self, active: Running, text: str) -> ans.Parsed | None:
+        """A short valid answer to a closed question (a choice, yes/no, a number...) is taken as the
+        answer before interrupting intents are checked; free text and longer sentences are not."""
+        step = active.step
+        if not isinstance(step, s.AskStep) or step.expect in ("text", "media") or len(text.split()) > 4:
+            return None
+        parsed = ans.parse_text_answer(step, text, self.answer_context)
+        return parsed if parsed.ok else None
+
+    async def _media_is_wanted(self, turn: Turn, active: Running | None) -> bool:
+        if active is not None and active.run.awaiting_answer:
+            step = active.step
+            if isinstance(step, s.AskStep) and step.expect == "media":
+                return True
+        return await tickets.latest_open_for_customer(turn.session, turn.customer.id) is not None
 
     async def _on_answer(self, turn: Turn, active: Running, text: str) -> None:
         step = active.step

@@ -75,7 +75,7 @@ class Deliveries:
             if exc.permanent or item.attempts >= self.settings.outreach.max_attempts:
                 log.warning("outbox item %s given up after %d attempts: %s", item_id, item.attempts, exc)
                 await outbox.give_up(session, item_id, now, str(exc))
-                if exc.permanent and item.customer_id is not None:
+                if exc.unreachable and item.customer_id is not None:
                     customer = await session.get(Customer, item.customer_id)
                     if customer is not None:
                         customer.unreachable = True

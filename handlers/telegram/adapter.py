@@ -7,12 +7,13 @@ import contextlib
 import hmac
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from telegram import BotCommand, Update
+from telegram import BotCommand, CallbackQuery, ChatMember, MaybeInaccessibleMessage, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -32,6 +33,7 @@ BUILT_IN_COMMANDS = [
     BotCommand("menu", "Show the menu"),
     BotCommand("stop", "Stop messages from us"),
 ]
+ANSWER_LIMIT = 200  # characters of a callback query answer Telegram accepts
 GROUP_GOODBYE = "Hi! I only chat one-to-one. Please message me directly. Bye for now!"
 
 
@@ -177,21 +179,34 @@ class TelegramAdapter:
         stale = bool(replies) and replies[0].meta.get("stale")
         with contextlib.suppress(TelegramError):
             if stale:
-                await query.answer(text=replies[0].text)
+                await query.answer(text=replies[0].text[:ANSWER_LIMIT])
             else:
                 await query.answer()
         message = query.message
         if message is not None and delivery.duplicate is False:
-            label = chosen_label(message, inbound.choice or "")
-            with contextlib.suppress(TelegramError):
-                if label and not stale and getattr(message, "text", None):
-                    await query.edit_message_text(f"{message.text}\n\n» {label}", reply_markup=None)
-                else:
-                    await query.edit_message_reply_markup(reply_markup=None)
+            label = None if stale else chosen_label(message, inbound.choice or "")
+            await self._close_question(query, message, label)
         if stale:
             await self.core.deliveries.mark_sent(delivery.outbox_id)
             return
         await self._deliver(inbound.ref, delivery)
+
+    async def _close_question(self, query: CallbackQuery, message: MaybeInaccessibleMessage, label: str | None) -> None:
+        """Show the chosen answer under the question and remove its keyboard (only the keyboard for a stale press).
+
+        Edits go through the channel's limits like messages. If the text cannot be edited (too long with the
+        answer, a photo's caption...), the keyboard is still removed, so it cannot be pressed again."""
+        chat_id = str(message.chat.id)
+        text = getattr(message, "text", None)
+        if label and text:
+            try:
+                edit = partial(query.edit_message_text, f"{text}\n\n» {label}", reply_markup=None)
+                await self.channel.limited(chat_id, edit)
+                return
+            except TelegramError as exc:
+                log.info("could not show the answer under message %s: %s", message.message_id, exc)
+        with contextlib.suppress(TelegramError):
+            await self.channel.limited(chat_id, partial(query.edit_message_reply_markup, reply_markup=None))
 
     async def _handle_and_deliver(self, inbound: Any) -> None:
         delivery = await self.core.engine.handle_for_delivery(inbound)
@@ -212,8 +227,13 @@ class TelegramAdapter:
         assert chat is not None
         if update.message is None and update.my_chat_member is None:
             return
+        member = update.my_chat_member
+        if member is not None and member.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):
+            return  # we were removed (or just left): nothing to say, nowhere to say it
+        # Separately: when the goodbye cannot be posted (no right to write), the bot must still leave.
         with contextlib.suppress(TelegramError):
             await self.application.bot.send_message(chat.id, GROUP_GOODBYE)
+        with contextlib.suppress(TelegramError):
             await self.application.bot.leave_chat(chat.id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Message, Update
 
 from bot.messages import Inbound, Media, Reply
 
@@ -88,22 +88,26 @@ def keyboard_for(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut text into pieces Telegram accepts, preferring paragraph, line and word boundaries."""
-    text = text or " "
+    """Cut text into pieces Telegram accepts, preferring paragraph, line and word boundaries (in that order, as long
+    as the piece stays at least half the limit). Blank text gives no pieces: Telegram refuses a blank message."""
+    text = (text or "").strip()
     pieces: list[str] = []
     while len(text) > limit:
-        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
-        if cut < limit // 2:
-            cut = limit
+        # The latest boundary of the strongest kind: max() over all kinds used to cut mid-paragraph at a space
+        # even with a paragraph break a few words earlier.
+        cut = next(
+            (at for sep in ("\n\n", "\n", " ") if (at := text.rfind(sep, 0, limit)) >= limit // 2),
+            limit,
+        )
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     pieces.append(text)
-    return [p for p in pieces if p] or [" "]
+    return [p for p in pieces if p]
 
 
-def chosen_label(message: Message | None, data: str) -> str | None:
-    """The label of the pressed button, read from the message's own keyboard."""
-    markup = message.reply_markup if message is not None else None
+def chosen_label(message: MaybeInaccessibleMessage | None, data: str) -> str | None:
+    """The label of the pressed button, read from the message's own keyboard (none on an inaccessible message)."""
+    markup = message.reply_markup if isinstance(message, Message) else None
     if markup is None:
         return None
     for row in markup.inline_keyboard:

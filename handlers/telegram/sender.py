@@ -6,8 +6,10 @@ import asyncio
 import logging
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot
@@ -20,6 +22,9 @@ from handlers.telegram.convert import CHANNEL, keyboard_for, split_text
 
 log = logging.getLogger(__name__)
 MAX_TRACKED_CHATS = 10_000
+CAPTION_LIMIT = 1024  # characters of a photo caption Telegram accepts
+# Telegram refuses a blank message; a keyboard must hang under some text.
+BLANK_WITH_BUTTONS = "…"
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -37,7 +42,10 @@ class TelegramChannel:
     def __init__(self, bot: Bot, settings: TelegramSettings):
         self.bot = bot
         self.settings = settings
-        self._overall = AsyncLimiter(settings.max_per_second, 1)
+        # A leaky bucket lets `max_rate` through at once and then `max_rate` per period, so AsyncLimiter(30, 1)
+        # allowed ~60 messages in the first second of a burst and Telegram answered 429. One at a time, every
+        # 1/max_per_second seconds, never exceeds max_per_second in any one-second window.
+        self._overall = AsyncLimiter(1, 1 / settings.max_per_second)
         self._per_chat: OrderedDict[str, tuple[AsyncLimiter, asyncio.Lock]] = OrderedDict()
 
     def _chat(self, chat_id: str) -> tuple[AsyncLimiter, asyncio.Lock]:
@@ -66,19 +74,46 @@ class TelegramChannel:
                     exc.sent = index
                     raise
 
+    async def limited(self, chat_id: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """One more call to a chat (an edit after a button press) within the same per-chat and overall limits
+        as the messages: Telegram counts edits too, and an edit refused with 429 would leave the keyboard up."""
+        limiter, lock = self._chat(chat_id)
+        async with lock, limiter, self._overall:
+            return await call()
+
     async def _send_one(self, chat_id: str, reply: Reply, limiter: AsyncLimiter) -> None:
         pieces = split_text(reply.text)
         markup = keyboard_for(reply)
+        if reply.media is not None and reply.media.kind == "photo" and reply.media.ref:
+            # A flow's `media:` picture (docs/flows.md); the text goes in its caption (with the keyboard) if it fits.
+            fits = len(pieces) <= 1 and len("".join(pieces)) <= CAPTION_LIMIT
+            caption = pieces[0] if fits and pieces else None
+            photo = reply.media.ref
+            try:
+                send = partial(self.bot.send_photo, chat_id, photo, caption, reply_markup=markup if fits else None)
+                await self._call(chat_id, limiter, send)
+            except DeliveryError as exc:
+                if not isinstance(exc.__cause__, BadRequest) or _chat_gone(exc.__cause__):
+                    raise
+                # An unusable picture (bad link, too big) must not cost the text, nor mark the customer unreachable.
+                log.warning("picture %s not sent to %s: %s", photo, chat_id, exc)
+            else:
+                if fits:
+                    return
+        if not pieces:
+            if markup is None:
+                return  # nothing to show: Telegram would refuse a blank message as a bad request
+            pieces = [BLANK_WITH_BUTTONS]
         for n, piece in enumerate(pieces):
-            last = n == len(pieces) - 1
-            await self._call(chat_id, limiter, piece, markup if last else None)
+            keys = markup if n == len(pieces) - 1 else None
+            # Plain text, no parse_mode: nothing a customer or admin writes can break formatting.
+            await self._call(chat_id, limiter, partial(self.bot.send_message, chat_id, piece, reply_markup=keys))
 
-    async def _call(self, chat_id: str, limiter: AsyncLimiter, text: str, markup: object) -> None:
+    async def _call(self, chat_id: str, limiter: AsyncLimiter, call: Callable[[], Awaitable[object]]) -> None:
         for _attempt in range(3):
             async with limiter, self._overall:
                 try:
-                    # Plain text, no parse_mode: nothing a customer or admin writes can break formatting.
-                    await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)  # type: ignore[arg-type]
+                    await call()
                     return
                 except RetryAfter as exc:
                     wait = retry_after_seconds(exc)
@@ -86,12 +121,16 @@ class TelegramChannel:
                         raise DeliveryError(f"Telegram flood control: retry after {wait:g}s", retry_after=wait) from exc
                     log.info("Telegram asked to wait %.1fs before sending to %s", wait, chat_id)
                 except Forbidden as exc:
-                    raise DeliveryError(f"blocked by the customer: {exc.message}", permanent=True) from exc
+                    raise DeliveryError(f"blocked by the customer: {exc.message}", unreachable=True) from exc
                 except BadRequest as exc:
-                    if "chat not found" in exc.message.lower():
-                        raise DeliveryError(f"chat not found: {exc.message}", permanent=True) from exc
+                    if _chat_gone(exc):
+                        raise DeliveryError(f"chat not found: {exc.message}", unreachable=True) from exc
                     raise DeliveryError(f"Telegram refused the message: {exc.message}", permanent=True) from exc
                 except (NetworkError, TelegramError) as exc:
                     raise DeliveryError(f"Telegram unreachable: {exc}") from exc
             await asyncio.sleep(wait)
         raise DeliveryError("Telegram flood control persisted", retry_after=self.settings.max_inline_retry_seconds)
+
+
+def _chat_gone(exc: BadRequest) -> bool:
+    return "chat not found" in exc.message.lower()

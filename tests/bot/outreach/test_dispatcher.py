@@ -131,8 +131,8 @@ async def test_a_failing_send_is_retried_later_with_growing_backoff(
     assert ((await the_row(core)).status, (await the_row(core)).attempts) == (DONE, 3)
 
 
-async def test_a_permanent_failure_marks_the_customer_unreachable_and_the_row_failed(core: Core) -> None:
-    channel = ScriptedChannel([DeliveryError("bot was blocked by the user", permanent=True)])
+async def test_a_blocked_bot_marks_the_customer_unreachable_and_the_row_failed(core: Core) -> None:
+    channel = ScriptedChannel([DeliveryError("bot was blocked by the user", unreachable=True)])
     core.add_channel(channel)
     customer_id = await a_customer(core)
     await enqueue_send(core, customer_id, "Check-in")
@@ -142,6 +142,17 @@ async def test_a_permanent_failure_marks_the_customer_unreachable_and_the_row_fa
     assert (row.status, row.attempts, row.last_error) == (FAILED, 1, "bot was blocked by the user")
     assert row.finished_at is not None
     assert await unreachable(core, customer_id) is True
+
+
+async def test_a_refused_message_fails_the_row_but_the_customer_stays_reachable(core: Core) -> None:
+    channel = ScriptedChannel([DeliveryError("Bad Request: message text is empty", permanent=True)])
+    core.add_channel(channel)
+    customer_id = await a_customer(core)
+    await enqueue_send(core, customer_id, "Check-in")
+
+    await core.dispatcher.drain()
+    assert ((await the_row(core)).status, (await the_row(core)).attempts) == (FAILED, 1)
+    assert await unreachable(core, customer_id) is False
 
 
 async def test_after_max_attempts_the_row_fails_but_the_customer_stays_reachable(core: Core, clock: FixedClock) -> None:
