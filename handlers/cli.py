@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from dotenv import load_dotenv
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, StaffMember, load_settings
 from bot.conversations.loader import check_directory
 from bot.core import Core
-from bot.messages import Inbound, Reply
+from bot.messages import ChannelRef, Inbound, Reply
+from bot.ports import Channel
+from bot.tickets.lifecycle import Outcome, TicketActions
 from bot.yamlsource import SourceError
 from handlers.logsetup import configure_logging
 
@@ -36,11 +40,23 @@ def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(coro_factory())  # type: ignore[arg-type]
 
 
-async def _with_core(settings: Settings, job: Callable[[Core], Awaitable[T]], *, quiet: bool = True) -> T:
+async def _with_core(
+    settings: Settings, job: Callable[[Core], Awaitable[T]], *, quiet: bool = True, channels: Sequence[Channel] = (),
+    flows: bool = True,
+) -> T:  # fmt: skip
+    """Run `job` on a prepared core. `flows=False` for commands that never run a conversation (listing,
+    claiming, routing): reading every flow file is most of such a command's start-up time."""
     if quiet and logging.getLogger().level > logging.DEBUG:
         logging.getLogger("bot").setLevel(logging.WARNING)  # one-shot commands print results, not progress
-    core = Core(settings)
+    core = Core(settings, channels={channel.name: channel for channel in channels})
     try:
+        if not flows:
+            from bot.tickets import directory
+
+            await core.db.upgrade()
+            async with core.db.transaction() as session:
+                await directory.sync(session, settings)
+            return await job(core)
         problems = await core.prepare()
         if problems and not quiet:
             for p in problems:
@@ -192,9 +208,85 @@ def intents_explain(ctx: click.Context, text: str, limit: int) -> None:
 # ---- tickets ------------------------------------------------------------------------------------
 
 
+class TranscriptChannel:
+    """The web chat and the terminal chat read the transcript, where every reply is already recorded:
+    delivering to them is done once it is written, so the CLI's outbox run can finish those rows."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    async def send(self, ref: ChannelRef, replies: Sequence[Reply]) -> None:
+        return None
+
+
+TRANSCRIPT_CHANNELS = ("web", "cli")
+
+
+def _staff_or_exit(settings: Settings, key: str) -> StaffMember:
+    """The person acting, from the staff directory in config.yaml; exit 1 with a hint otherwise."""
+    from bot.tickets import directory
+    from bot.yamlsource import did_you_mean
+
+    found = directory.member(settings, key)
+    if found is not None:
+        return found
+    known = [m.key for m in settings.staff]
+    if not known:
+        click.echo(f"{key!r} is not in the staff directory: nobody is (add people under `staff:` in config.yaml)",
+                   err=True)  # fmt: skip
+    else:
+        click.echo(f"{key!r} is not in the staff directory{did_you_mean(key, known)}; known: {', '.join(known)}",
+                   err=True)  # fmt: skip
+    sys.exit(1)
+
+
+def _local(settings: Settings, moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(ZoneInfo(settings.business.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def sla_state(settings: Settings, ticket: Any, now: datetime) -> str:
+    """The SLA column: "due <when>" for the running clock (first response, then resolution), "breached", or "-".
+
+    Overdue counts as breached even before the SLA watch of `engagebot run` has marked it."""
+    from bot.tickets.models import UNRESOLVED_STATUSES
+
+    if ticket.sla_breached:
+        return "breached"
+    if ticket.status not in UNRESOLVED_STATUSES:
+        return "-"
+    due = ticket.first_response_due if ticket.first_responded_at is None else ticket.resolution_due
+    if due is None:
+        return "-"
+    return "breached" if due <= now else f"due {_local(settings, due)}"
+
+
+async def _staff_names(session: Any) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from bot.tickets.models import Staff
+
+    return {row.id: row.name for row in (await session.execute(select(Staff))).scalars()}
+
+
+def _echo_ticket_rows(settings: Settings, rows: list[Any], names: dict[int, str], now: datetime) -> None:
+    click.echo(
+        f"{'ref':<8} {'status':<20} {'kind':<10} {'category':<12} {'severity':<8} {'assignee':<18} {'sla':<20} "
+        f"{'opened':<17} summary"
+    )
+    for t in rows:
+        opened = _local(settings, t.created_at)
+        assignee = names.get(t.assignee_id, "-") if t.assignee_id else "-"
+        click.echo(
+            f"{t.ref:<8} {t.status:<20} {t.kind:<10} {t.category:<12} {t.severity:<8} {assignee[:18]:<18} "
+            f"{sla_state(settings, t, now):<20} {opened:<17} {t.summary[:60]}"
+        )
+
+
 @main.group()
 def tickets() -> None:
-    """List and inspect tickets (works without Slack)."""
+    """List tickets and work on them as a person in the staff directory (works without Slack)."""
 
 
 @tickets.command("list")
@@ -202,52 +294,247 @@ def tickets() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
+    """Tickets with their assignee and SLA state (times in business.timezone)."""
     from bot.tickets import service
 
-    async def job(core: Core) -> list[Any]:
-        async with core.db.transaction() as session:
-            return await service.list_tickets(session, status=None if status == "all" else status, limit=limit)
+    settings = _settings(ctx)
 
-    rows = _run(lambda: _with_core(_settings(ctx), job))
+    async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
+        async with core.db.transaction() as session:
+            rows = await service.list_tickets(session, status=None if status == "all" else status, limit=limit)
+            return rows, await _staff_names(session), core.clock.now()
+
+    rows, names, now = _run(lambda: _with_core(settings, job, flows=False))
     if not rows:
         click.echo("no tickets")
         return
-    click.echo(f"{'ref':<8} {'status':<20} {'kind':<10} {'category':<12} {'severity':<8} {'opened':<17} summary")
-    for t in rows:
-        opened = t.created_at.strftime("%Y-%m-%d %H:%M")
-        click.echo(
-            f"{t.ref:<8} {t.status:<20} {t.kind:<10} {t.category:<12} {t.severity:<8} {opened:<17} {t.summary[:60]}"
-        )
+    _echo_ticket_rows(settings, rows, names, now)
 
 
 @tickets.command("show")
 @click.argument("ref")
 @click.pass_context
 def tickets_show(ctx: click.Context, ref: str) -> None:
-    from bot.tickets import service
+    """One ticket: who has it, its deadlines, resolution, CSAT and timeline."""
+    from bot.tickets import desk, service
 
-    async def job(core: Core) -> tuple[Any, list[Any]] | None:
+    settings = _settings(ctx)
+
+    async def job(core: Core) -> tuple[Any, dict[str, Any], list[Any], datetime] | None:
         async with core.db.transaction() as session:
             ticket = await service.get_by_ref(session, ref)
             if ticket is None:
                 return None
-            return ticket, await service.timeline(session, ticket.id)
+            view = await desk.ticket_view(session, settings, ticket)
+            return ticket, view, await service.timeline(session, ticket.id), core.clock.now()
 
-    found = _run(lambda: _with_core(_settings(ctx), job))
+    found = _run(lambda: _with_core(settings, job, flows=False))
     if found is None:
         click.echo(f"no ticket {ref}", err=True)
         sys.exit(1)
-    ticket, events = found
+    ticket, view, events, now = found
+    customer = view["customer"]
     click.echo(f"{ticket.ref}  {ticket.status}  {ticket.kind}/{ticket.category}  severity {ticket.severity}")
-    click.echo(f"customer #{ticket.customer_id}; first response due {ticket.first_response_due:%Y-%m-%d %H:%M} UTC")
+    name = "" if customer["name"] == f"Customer #{customer['id']}" else f" {customer['name']}"  # no name given
+    click.echo(
+        f"customer #{customer['id']}{name} (tier {customer['tier']}; {', '.join(customer['channels']) or 'no channel'})"
+    )
+    person = view["assignee"]
+    backup = view["backup"]
+    click.echo(
+        "assignee: "
+        + (f"{person['name']} ({person['key']})" if person else "nobody yet")
+        + (f"; backup {backup['name']} ({backup['key']})" if backup else "")
+    )
+    for label, key, due, done_at in (
+        ("first response due", "first_response_due", ticket.first_response_due, ticket.first_responded_at),
+        ("resolution due", "resolution_due", ticket.resolution_due, ticket.resolved_at or ticket.closed_at),
+    ):
+        if view[key]:
+            verdict = "" if done_at is None else " (met)" if due is None or done_at <= due else " (late)"
+            click.echo(f"{label}: {view[key]['text']}{verdict}")
+    click.echo(f"sla: {sla_state(settings, ticket, now)}")
     click.echo(f"summary: {ticket.summary}")
     if ticket.description:
         click.echo("description:\n  " + ticket.description.replace("\n", "\n  "))
     for a in ticket.attachments or []:
         click.echo(f"attachment: {a.get('kind')} {a.get('ref')}")
+    if ticket.resolution:
+        click.echo(f"resolution: {ticket.resolution}")
+    if ticket.compensation:
+        click.echo(f"compensation: {ticket.compensation}")
+    if ticket.csat_score is not None:
+        click.echo(f"csat: {ticket.csat_score}/5")
+    if ticket.reopened_count:
+        click.echo(f"reopened: {ticket.reopened_count} time{'s' if ticket.reopened_count != 1 else ''}")
     click.echo("timeline:")
     for e in events:
-        click.echo(f"  {e.created_at:%Y-%m-%d %H:%M} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
+        click.echo(f"  {_local(settings, e.created_at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
+
+
+def _staff_action(
+    ctx: click.Context, staff_key: str, act: Callable[[TicketActions], Awaitable[Outcome]], *, deliver: bool = False
+) -> None:
+    """Act on a ticket as STAFF_KEY; with `deliver`, run the outbox so the customer's messages go out now."""
+    settings = _settings(ctx)
+    _staff_or_exit(settings, staff_key)
+    # With Slack or Telegram configured, `engagebot run` owns delivery: run here, without its staff desk and
+    # channels, the outbox would finish staff notices unposted and spend Telegram sends' attempts.
+    served = settings.secrets.slack_bot_token is not None or settings.secrets.telegram_bot_token is not None
+
+    async def job(core: Core) -> Outcome:
+        outcome = await act(core.tickets)
+        if outcome.ok and deliver and not served:
+            await core.dispatcher.drain()
+        return outcome
+
+    channels = [TranscriptChannel(name) for name in TRANSCRIPT_CHANNELS]
+    outcome = _run(lambda: _with_core(settings, job, channels=channels, flows=deliver and not served))
+    if not outcome.ok:
+        click.echo(f"engagebot: {outcome.message}", err=True)
+        sys.exit(1)
+    click.echo(outcome.message)
+    if deliver and served:
+        click.echo("queued: `engagebot run` delivers it (Slack or Telegram is configured)")
+
+
+AS_STAFF = click.option("--as", "staff_key", required=True, metavar="STAFF_KEY", help="who you are (a staff key)")
+
+
+@tickets.command("claim")
+@click.argument("ref")
+@AS_STAFF
+@click.pass_context
+def tickets_claim(ctx: click.Context, ref: str, staff_key: str) -> None:
+    """Take REF on: it is yours until you resolve or reassign it."""
+    _staff_action(ctx, staff_key, lambda actions: actions.claim(ref, staff_key))
+
+
+@tickets.command("reply")
+@click.argument("ref")
+@click.argument("text")
+@AS_STAFF
+@click.pass_context
+def tickets_reply(ctx: click.Context, ref: str, text: str, staff_key: str) -> None:
+    """Send TEXT to the customer of REF, as a message from you by name."""
+    _staff_action(ctx, staff_key, lambda actions: actions.reply(ref, staff_key, text), deliver=True)
+
+
+@tickets.command("note")
+@click.argument("ref")
+@click.argument("text")
+@AS_STAFF
+@click.pass_context
+def tickets_note(ctx: click.Context, ref: str, text: str, staff_key: str) -> None:
+    """Add an internal note to REF (the customer never sees it)."""
+    _staff_action(ctx, staff_key, lambda actions: actions.note(ref, staff_key, text))
+
+
+@tickets.command("reassign")
+@click.argument("ref")
+@AS_STAFF
+@click.option("--to", "to_key", required=True, metavar="STAFF_KEY", help="who takes it over")
+@click.pass_context
+def tickets_reassign(ctx: click.Context, ref: str, staff_key: str, to_key: str) -> None:
+    """Hand REF over to another person in the staff directory."""
+    _staff_or_exit(_settings(ctx), to_key)
+    _staff_action(ctx, staff_key, lambda actions: actions.reassign(ref, staff_key, to_key))
+
+
+@tickets.command("resolve")
+@click.argument("ref")
+@AS_STAFF
+@click.option("--resolution", required=True, help="what was done (the customer reads it)")
+@click.option("--compensation", default="", help="what the customer gets as an apology, if anything")
+@click.pass_context
+def tickets_resolve(ctx: click.Context, ref: str, staff_key: str, resolution: str, compensation: str) -> None:
+    """Resolve REF: the customer is told, asked whether it is solved, and asked for a CSAT score."""
+    _staff_action(ctx, staff_key, lambda actions: actions.resolve(ref, staff_key, resolution, compensation),
+                  deliver=True)  # fmt: skip
+
+
+@tickets.command("mine")
+@AS_STAFF
+@click.pass_context
+def tickets_mine(ctx: click.Context, staff_key: str) -> None:
+    """Your unresolved tickets, the most urgent first."""
+    settings = _settings(ctx)
+    person = _staff_or_exit(settings, staff_key)
+
+    async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
+        rows = await core.tickets.mine(staff_key)
+        async with core.db.transaction() as session:
+            return rows, await _staff_names(session), core.clock.now()
+
+    rows, names, now = _run(lambda: _with_core(settings, job, flows=False))
+    if not rows:
+        click.echo(f"no open tickets for {person.name}")
+        return
+    _echo_ticket_rows(settings, rows, names, now)
+
+
+# ---- routing ------------------------------------------------------------------------------------
+
+
+@main.group()
+def routing() -> None:
+    """Who gets a ticket, and why (the staff directory and routing rules in config.yaml)."""
+
+
+@routing.command("explain")
+@click.option("--customer", "customer_id", type=int, required=True, help="the customer's id (customers list)")
+@click.option("--category", required=True, help="the ticket category, e.g. delivery or billing")
+@click.option("--severity", default="normal", show_default=True, help="low, normal, high, critical")
+@click.option("--at", "at", default=None, help="a moment other than now, e.g. 2026-03-07T10:00 (business.timezone)")
+@click.pass_context
+def routing_explain(ctx: click.Context, customer_id: int, category: str, severity: str, at: str | None) -> None:
+    """Who would get a ticket from CUSTOMER about CATEGORY now (or --at), and why."""
+    from bot.customers.models import Customer
+    from bot.tickets import service
+    from bot.tickets.models import Ticket
+
+    settings = _settings(ctx)
+    moment: datetime | None = None
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(
+                f"{at!r} is not a date and time like 2026-03-07T10:00", param_hint="--at"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(settings.business.timezone))
+
+    async def job(core: Core) -> tuple[Any, Any, datetime] | None:
+        now = moment or core.clock.now()
+        async with core.db.transaction() as session:
+            customer = await session.get(Customer, customer_id)
+            if customer is None:
+                return None
+            # A ticket that is never saved: routing sees what it would see for a new one.
+            draft = Ticket(customer_id=customer.id, category=category, severity=severity)
+            return customer, await service.route(session, settings, draft, customer, now), now
+
+    found = _run(lambda: _with_core(settings, job, flows=False))
+    if found is None:
+        click.echo(f"no customer {customer_id}", err=True)
+        sys.exit(1)
+    customer, decision, now = found
+    manager = (customer.attributes or {}).get(settings.routing.account_manager_attribute)
+    click.echo(
+        f"customer #{customer.id}{' ' + customer.display_name if customer.display_name else ''}: tier {customer.tier}, "
+        f"language {customer.language or '-'}, account manager {manager or '-'}"
+    )
+    click.echo(
+        f"ticket: category {category}, severity {severity}, at {_local(settings, now)} {settings.business.timezone}"
+    )
+    for reason in decision.reasons:
+        click.echo(f"  {reason}")
+    if decision.staff_key is None:
+        click.echo("nobody: the ticket would wait unassigned (set routing.fallback in config.yaml)")
+    else:
+        person = next(m for m in settings.staff if m.key == decision.staff_key)
+        click.echo(f"would go to {person.name} ({person.key})")
 
 
 # ---- customers ----------------------------------------------------------------------------------

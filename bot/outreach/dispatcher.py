@@ -41,6 +41,7 @@ class Dispatcher:
             items = await outbox.claim_due(
                 session, self.clock.now(), limit=cfg.batch_size,
                 lease=timedelta(seconds=cfg.lease_seconds), skip_locked=self.db.is_postgres,
+                exclude_kinds=self._not_mine(),
             )  # fmt: skip
             claimed = [(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts) for i in items]
         for item_id, kind, payload, customer_id, attempts in claimed:
@@ -70,7 +71,7 @@ class Dispatcher:
                 await self.engine.fire_event(customer_id, payload["event"], payload.get("data"), interrupt=True)
                 done = True
             elif kind == desk.STAFF_NOTICE:
-                done = await self._notify_staff(payload)
+                done = await self._notify_staff(item_id, payload)
             else:
                 raise DeliveryError(f"unknown outbox kind {kind!r}", permanent=True)
         except DeliveryError as exc:
@@ -85,12 +86,23 @@ class Dispatcher:
             if done:
                 await outbox.finish(session, item_id, now)
             else:
-                reason = "deferred: customer mid-conversation" if kind != outbox.SEND else "behind earlier replies"
-                delay = DEFER_PROACTIVE if kind != outbox.SEND else SEND_ORDER_RETRY
+                proactive_start = kind in (outbox.RESUME_RUN, outbox.START_FLOW)
+                reason = "deferred: customer mid-conversation" if proactive_start else "waiting for earlier rows"
+                delay = DEFER_PROACTIVE if proactive_start else SEND_ORDER_RETRY
                 await outbox.retry_later(session, item_id, now + delay, reason, failed=False)
 
-    async def _notify_staff(self, payload: dict) -> bool:
+    def _not_mine(self) -> tuple[str, ...]:
+        """Staff notices wait for a process that has the staff desk (Slack) when one is configured:
+        a CLI command's drain must not mark them done unposted."""
+        if self.staff_desk is None and self.settings.secrets.slack_bot_token is not None:
+            return (desk.STAFF_NOTICE,)
+        return ()
+
+    async def _notify_staff(self, item_id: int, payload: dict) -> bool:
         async with self.db.sessions() as session:
+            # Notices about one ticket arrive in order: a retried "opened" is never overtaken.
+            if await outbox.earlier_pending(session, item_id, f"staff:{payload['ticket_id']}:"):
+                return False
             notice = await desk.build_notice(session, self.settings, payload)
         if notice is None:
             return True
@@ -117,6 +129,8 @@ class Dispatcher:
         ref = ChannelRef(payload["channel"], payload["address"])
         channel = self.channels.get(ref.channel)
         if channel is None:
-            raise DeliveryError(f"channel {ref.channel!r} is not running")
+            # Not this process's channel (a CLI command draining, an adapter still starting): the
+            # process that runs it sends the row; trying here must not use up its attempts.
+            return False
         await channel.send(ref, [reply_from_dict(r) for r in payload.get("replies", [])])
         return True

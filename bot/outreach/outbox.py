@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,14 +57,17 @@ async def enqueue_send(
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta, skip_locked: bool
-) -> list[OutboxItem]:
+    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta, skip_locked: bool,
+    exclude_kinds: Sequence[str] = (),
+) -> list[OutboxItem]:  # fmt: skip
     """Lease up to `limit` due rows (or rows whose lease ran out: their worker died)."""
     due = or_(
         and_(OutboxItem.status == PENDING, OutboxItem.due_at <= now),
         and_(OutboxItem.status == LEASED, OutboxItem.lease_until < now),
     )
     query = select(OutboxItem).where(due).order_by(OutboxItem.due_at, OutboxItem.id).limit(limit)
+    if exclude_kinds:
+        query = query.where(OutboxItem.kind.not_in(exclude_kinds))
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     items = list((await session.execute(query)).scalars())
@@ -109,6 +112,16 @@ async def cancel_proactive(session: AsyncSession, customer_id: int, now: datetim
         .values(status=CANCELLED, finished_at=now, last_error="customer opted out")
     )  # fmt: skip
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def earlier_pending(session: AsyncSession, item_id: int, key_prefix: str) -> datetime | None:
+    """The due time of an earlier unfinished row in the same series (same dedupe-key prefix), if any."""
+    query = select(func.min(OutboxItem.due_at)).where(
+        OutboxItem.dedupe_key.startswith(key_prefix, autoescape=True),
+        OutboxItem.id < item_id,
+        OutboxItem.status.in_((PENDING, LEASED)),
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> timedelta:

@@ -69,12 +69,16 @@ def _as_utc(value: object) -> datetime:
     return parsed.replace(tzinfo=UTC)
 
 
-async def previous_handler(session: AsyncSession, customer_id: int, before_ticket_id: int) -> str | None:
+async def previous_handler(session: AsyncSession, customer_id: int, before_ticket_id: int | None) -> str | None:
+    """Who had the customer's last ticket before this one. None for a ticket not saved yet (`routing
+    explain`): all their tickets count, where `id < NULL` would have matched none."""
     query = (
         select(Staff.key)
         .join(Ticket, Ticket.assignee_id == Staff.id)
-        .where(Ticket.customer_id == customer_id, Ticket.id < before_ticket_id)
+        .where(Ticket.customer_id == customer_id)
         .order_by(Ticket.id.desc())
         .limit(1)
     )
+    if before_ticket_id is not None:
+        query = query.where(Ticket.id < before_ticket_id)
     return (await session.execute(query)).scalar_one_or_none()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, WorkingHours
@@ -25,22 +25,30 @@ def is_working(hours: WorkingHours | None, moment: datetime) -> bool:
 def add_working_time(hours: WorkingHours, start_at: datetime, amount: timedelta) -> datetime:
     """The moment `amount` of working time after `start_at` (walks day by day; DST-safe)."""
     zone = ZoneInfo(hours.timezone)
-    begin, end = _bounds(hours)
+    begin = time.fromisoformat(hours.start)
     remaining = amount
-    cursor = start_at.astimezone(zone)
+    cursor = start_at.astimezone(UTC)
+    day = start_at.astimezone(zone).date()
     for _ in range(3700):  # ten years of days: a bound against a calendar with no working days
-        if WEEKDAYS[cursor.weekday()] in hours.days:
-            day_start = datetime.combine(cursor.date(), begin, zone)
-            day_end = datetime.combine(cursor.date(), end, zone)
-            if cursor < day_start:
-                cursor = day_start
+        if WEEKDAYS[day.weekday()] in hours.days:
+            # The day's bounds as real (UTC) instants: aware datetimes sharing one tzinfo subtract as
+            # wall-clock times, which counts an hour too many or too few on a day the clocks change.
+            day_start = datetime.combine(day, begin, zone).astimezone(UTC)
+            day_end = _day_end(hours, day, zone)
+            cursor = max(cursor, day_start)
             if cursor < day_end:
                 available = day_end - cursor
                 if remaining <= available:
                     return (cursor + remaining).astimezone(start_at.tzinfo)
                 remaining -= available
-        cursor = datetime.combine(cursor.date() + timedelta(days=1), time(0), zone)
+        day += timedelta(days=1)
     raise ValueError("working hours have no working days")
+
+
+def _day_end(hours: WorkingHours, day: date, zone: ZoneInfo) -> datetime:
+    if hours.end == "24:00":  # midnight that ends the day, not 23:59:59.999999
+        return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return datetime.combine(day, time.fromisoformat(hours.end), zone).astimezone(UTC)
 
 
 def describe(hours: WorkingHours | None) -> str:

@@ -56,7 +56,9 @@ class TicketActions:
             await desk.queue_notice(session, ticket, "claimed", now, actor=staff.name)
             return f"{staff.name} claimed {ticket.ref}"
 
-        return await self._act(ref, staff_key, act)
+        # A finished ticket is not taken back silently: the customer's follow-up answer decides (closed
+        # or reopened), and a claim in between would leave it neither closed nor reopened.
+        return await self._act(ref, staff_key, act, allow_resolved=False)
 
     async def reassign(self, ref: str, staff_key: str, to_key: str) -> Outcome:
         target = directory.member(self.settings, to_key)
@@ -71,7 +73,7 @@ class TicketActions:
             await desk.queue_notice(session, ticket, "reassigned", now, actor=staff.name, text=new.name)
             return f"{ticket.ref} reassigned to {new.name} by {staff.name}"
 
-        return await self._act(ref, staff_key, act)
+        return await self._act(ref, staff_key, act, allow_resolved=False)  # as claim: the verdict decides
 
     async def reply(self, ref: str, staff_key: str, text: str) -> Outcome:
         """A staff message reaches the customer as a message from that person, by name."""
@@ -84,7 +86,10 @@ class TicketActions:
                 ticket.first_responded_at = now
             if ticket.assignee_id is None:
                 ticket.assignee_id = staff.id
-            ticket.status = WAITING_ON_CUSTOMER
+            # A word after the resolution ("the refund shows in 3 days") keeps it resolved: the follow-up
+            # only closes a ticket that is still resolved when the customer answers.
+            if ticket.status not in (RESOLVED, CLOSED):
+                ticket.status = WAITING_ON_CUSTOMER
             await service.add_event(session, ticket, "staff_reply", now, actor=staff.key, body=text)
             await send_to_customer(session, ticket, Reply(f"{staff.name}: {text}"), now, f"reply:{uuid_hex()}")
             return f"sent to the customer of {ticket.ref}"

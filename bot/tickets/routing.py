@@ -57,8 +57,12 @@ class TicketRouter:
                 return take(manager, "the customer's account manager")
             reasons.append(f"account manager {manager}: {verdict}")
             backup = self.staff[manager].backup if manager in self.staff else None
-            if backup and self._unavailable(backup, load, now) is None:
-                return take(backup, f"backup of account manager {manager}")
+            if backup:
+                verdict = self._unavailable(backup, load, now)
+                if verdict is None:
+                    return take(backup, f"backup of account manager {manager}")
+                # Said, so `routing explain` shows why the backup was passed over too.
+                reasons.append(f"backup {backup}: {verdict}")
         # 2. Whoever handled the customer's last ticket: they know the story.
         previous = facts.previous_handler
         if previous and self.routing.prefer_previous_handler:
@@ -82,11 +86,15 @@ class TicketRouter:
             chosen = self._pick(tuple(fitting), "fitting staff", load, now, reasons, facts=facts)
             if chosen:
                 return take(chosen, "fits the ticket, least loaded")
-        # 5. The on-call lead, whatever their load: a ticket never goes to nobody if there is a lead.
+        # 5. The on-call lead, whatever their load or hours: a ticket never goes to nobody if there is a
+        # lead. But never a lead marked inactive (they left, or are on leave): nobody would see it.
         fallback = self.routing.fallback
-        if fallback and fallback in self.staff:
+        if fallback and fallback in self.staff and self.staff[fallback].active:
             return take(fallback, "on-call lead (fallback)")
-        reasons.append("nobody available and no fallback configured: the ticket waits unassigned")
+        if fallback and fallback in self.staff:
+            reasons.append(f"nobody available and the fallback {fallback} is inactive: the ticket waits unassigned")
+        else:
+            reasons.append("nobody available and no fallback configured: the ticket waits unassigned")
         return RoutingDecision(None, tuple(reasons))
 
     def _pick(

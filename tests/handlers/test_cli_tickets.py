@@ -1,0 +1,232 @@
+"""Tickets without Slack: `engagebot tickets ...` and `engagebot routing explain`, run for real in a
+subprocess from a working directory with a staff directory in its config.yaml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Select, select, update
+
+from bot.conversations.models import Message
+from bot.customers.models import Customer
+from bot.outreach.models import PENDING, OutboxItem
+from bot.storage.database import Database
+from tests.conftest import REPO, STARTER_FLOWS
+
+CONFIG = """\
+business:
+  name: Acme
+  timezone: Europe/London
+staff:
+  - key: dana
+    name: Dana Okafor
+    slack_user_id: U0EXAMPLE1
+  - key: maria
+    name: Maria Santos
+    slack_user_id: U0EXAMPLE2
+    categories: [delivery, product]
+    backup: tom
+  - key: tom
+    name: Tom Becker
+    categories: [billing, service]
+    backup: maria
+  - key: priya
+    name: Priya Shah
+    tiers: [core]
+    backup: dana
+    working_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00", timezone: Europe/London}
+routing:
+  rules:
+    - match: {category: delivery}
+      to: maria
+    - match: {category: billing}
+      to: tom
+  fallback: dana
+"""
+COMPLAINT = "/complain\nMy parcel never arrived\nOrder & delivery\nSkip\nQuite a lot\n"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "flows").mkdir()
+    for name in ("complaint.yaml", "ticket_followup.yaml"):  # what a complaint runs through; fewer start faster
+        shutil.copy(STARTER_FLOWS / name, tmp_path / "flows" / name)
+    (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path
+
+
+def engagebot(
+    cwd: Path, *args: str, database_url: str | None = None, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "DATABASE_URL" and not k.startswith(("ENGAGEBOT_", "TELEGRAM_", "SLACK_"))
+    }
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
+    if database_url:
+        clean["DATABASE_URL"] = database_url
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "handlers.cli", *args],
+        cwd=cwd, env=clean, input=stdin, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def failed(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    return result.stderr.strip()
+
+
+async def query(database_url: str, statement: Any) -> list[Any]:
+    """Read (or change) the database the CLI runs on, as an admin would with psql or sqlite3."""
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            result = await session.execute(statement)
+            return list(result.scalars()) if isinstance(statement, Select) else []
+    finally:
+        await db.dispose()
+
+
+def row_of(listing: str, ref: str) -> list[str]:
+    (row,) = [line for line in listing.splitlines() if line.startswith(ref)]
+    return row.split()
+
+
+async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workdir: Path, database_url: str) -> None:
+    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return engagebot(workdir, *args, database_url=database_url, stdin=stdin, env=env)
+
+    chat = ok(run("chat", "--user", "ana", "--name", "Ana Lima", stdin=COMPLAINT))
+    assert "Your reference is C-1001.\nIt's with Maria Santos, who will reply here within 8 hours" in chat
+
+    listed = ok(run("tickets", "list"))
+    assert listed.splitlines()[0].split() == [
+        "ref", "status", "kind", "category", "severity", "assignee", "sla", "opened", "summary",
+    ]  # fmt: skip
+    row = row_of(listed, "C-1001")
+    assert row[:8] == ["C-1001", "assigned", "complaint", "delivery", "normal", "Maria", "Santos", "due"]
+
+    assert ok(run("tickets", "claim", "C-1001", "--as", "maria")) == "Maria Santos claimed C-1001\n"
+    # With Slack configured, `engagebot run` delivers (and posts to Slack): the CLI only queues.
+    queued = ok(run("tickets", "reply", "C-1001", "--as", "maria", "We found it.", env={"SLACK_BOT_TOKEN": "xoxb-1"}))
+    assert (
+        queued
+        == "sent to the customer of C-1001\nqueued: `engagebot run` delivers it (Slack or Telegram is configured)\n"
+    )
+    pending = await query(database_url, select(OutboxItem.kind).where(OutboxItem.status == PENDING))
+    assert sorted(pending) == ["send", "staff_notice"]  # the reply, and the "claimed" notice for Slack
+
+    assert ok(run("tickets", "note", "C-1001", "--as", "maria", "Depot mislabelled it")) == (
+        "internal note added to C-1001\n"
+    )
+    mine = ok(run("tickets", "mine", "--as", "maria"))
+    assert row_of(mine, "C-1001")[:2] == ["C-1001", "waiting_on_customer"]
+
+    resolved = ok(
+        run("tickets", "resolve", "C-1001", "--as", "maria", "--resolution", "A courier brings it today.",
+            "--compensation", "free delivery on your next order")
+    )  # fmt: skip
+    assert resolved == "C-1001 resolved by Maria Santos; the customer is asked if it is solved\n"
+    # Run at once: the reply and the follow-up are in the customer's transcript, nothing is left queued.
+    said = await query(database_url, select(Message.text).where(Message.direction == "out").order_by(Message.id))
+    assert said[-3:] == [
+        "Maria Santos: We found it.",
+        "Good news, Ana: Maria Santos has resolved your request C-1001.\nA courier brings it today.\n"
+        "As an apology: free delivery on your next order",
+        "Is your problem solved?",
+    ]
+    assert await query(database_url, select(OutboxItem.id).where(OutboxItem.status == PENDING)) == []
+
+    answered = ok(run("chat", "--user", "ana", stdin="yes\n4\n"))
+    assert "bot: How satisfied are you with how Maria Santos handled it?" in answered
+    assert "bot: Thank you for your patience" in answered
+
+    shown = ok(run("tickets", "show", "C-1001"))
+    assert shown.startswith("C-1001  closed  complaint/delivery  severity normal\n")
+    for line in [
+        "customer #1 Ana Lima (tier standard; cli)",
+        "assignee: Maria Santos (maria); backup Tom Becker (tom)",
+        "sla: -",
+        "resolution: A courier brings it today.",
+        "compensation: free delivery on your next order",
+        "csat: 4/5",
+    ]:
+        assert line in shown.splitlines(), shown
+    deadlines = [line for line in shown.splitlines() if " due: " in line]
+    assert [line.split(":")[0] for line in deadlines] == ["first response due", "resolution due"]
+    assert all(line.endswith(" (met)") for line in deadlines), deadlines
+    timeline = [line.split()[2:4] for line in shown.split("timeline:\n")[1].splitlines()]
+    assert timeline == [
+        ["opened", "system"], ["assigned", "system"], ["claimed", "maria"], ["staff_reply", "maria"],
+        ["note", "maria"], ["resolved", "maria"], ["closed", "customer"],
+    ]  # fmt: skip
+
+    # Ana becomes a core customer with an account manager: her next ticket would go to Priya, in Priya's hours.
+    await query(database_url, update(Customer).values(tier="core", attributes={"account_manager": "priya"}))
+    weekday = ok(run("routing", "explain", "--customer", "1", "--category", "delivery", "--at", "2026-03-09T10:00"))
+    assert weekday.splitlines() == [
+        "customer #1 Ana Lima: tier core, language -, account manager priya",
+        "ticket: category delivery, severity normal, at 2026-03-09 10:00 Europe/London",
+        "  -> Priya Shah (priya): the customer's account manager",
+        "would go to Priya Shah (priya)",
+    ]
+    saturday = ok(run("routing", "explain", "--customer", "1", "--category", "billing", "--severity", "high",
+                      "--at", "2026-03-07T10:00"))  # fmt: skip
+    assert saturday.splitlines()[1:] == [
+        "ticket: category billing, severity high, at 2026-03-07 10:00 Europe/London",
+        "  account manager priya: outside working hours (Mon,Tue,Wed,Thu,Fri 09:00-17:00 Europe/London)",
+        "  -> Dana Okafor (dana): backup of account manager priya",
+        "would go to Dana Okafor (dana)",
+    ]
+
+
+KNOWN = "known: dana, maria, tom, priya"
+MISTAKES = [  # refused before the database is opened
+    (("tickets", "claim", "C-1001", "--as", "mariaa"),
+     f"'mariaa' is not in the staff directory (did you mean \"maria\"?); {KNOWN}"),
+    (("tickets", "reassign", "C-1001", "--as", "maria", "--to", "tomm"),
+     f"'tomm' is not in the staff directory (did you mean \"tom\"?); {KNOWN}"),
+    (("tickets", "mine", "--as", "nobody"), f"'nobody' is not in the staff directory; {KNOWN}"),
+]  # fmt: skip
+UNKNOWN = [  # looked up in the database
+    (("tickets", "claim", "C-9999", "--as", "maria"), "engagebot: no ticket C-9999"),
+    (("tickets", "show", "C-9999"), "no ticket C-9999"),
+    (("routing", "explain", "--customer", "7", "--category", "billing"), "no customer 7"),
+]
+
+
+def test_mistakes_get_a_clear_message_and_exit_1(workdir: Path) -> None:
+    cases = [*UNKNOWN, *MISTAKES]
+    # The first run creates the database; the rest then run side by side (each is mostly Python starting up).
+    first = engagebot(workdir, *cases[0][0])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rest = list(pool.map(lambda case: engagebot(workdir, *case[0]), cases[1:]))
+    for (args, message), result in zip(cases, [first, *rest], strict=True):
+        assert (result.returncode, result.stdout, result.stderr.strip()) == (1, "", message), args
+
+
+def test_without_a_staff_directory_nobody_can_act(tmp_path: Path) -> None:
+    message = failed(engagebot(tmp_path, "tickets", "claim", "C-1001", "--as", "maria"))
+    assert message == "'maria' is not in the staff directory: nobody is (add people under `staff:` in config.yaml)"
+    assert not (tmp_path / "engagebot.db").exists()  # refused before touching the database
+
+
+def test_routing_explain_refuses_a_bad_time(workdir: Path) -> None:
+    result = engagebot(workdir, "routing", "explain", "--customer", "1", "--category", "x", "--at", "Saturday")
+    assert result.returncode == 2
+    assert "Invalid value for --at: 'Saturday' is not a date and time like 2026-03-07T10:00" in result.stderr
