@@ -58,6 +58,13 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
 
         telegram = TelegramAdapter(core)
         routes += telegram.routes()
+    slack = None
+    if settings.secrets.slack_bot_token is not None:
+        from handlers.slack import SlackAdapter
+
+        slack = SlackAdapter(core)
+        core.set_staff_desk(slack.desk)
+        routes += slack.routes()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -66,6 +73,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
             log.error("flow refused: %s", problem)
         if telegram is not None:
             await telegram.start()
+        if slack is not None:
+            await slack.start()
         if background:
             await core.start_background()
         try:
@@ -73,11 +82,14 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
         finally:
             if telegram is not None:
                 await telegram.stop()
+            if slack is not None:
+                await slack.stop()
             await core.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.core = core
     app.state.telegram = telegram
+    app.state.slack = slack
     return app
 
 
@@ -114,16 +126,33 @@ def channel_report(settings: Settings) -> list[str]:
     if settings.secrets.slack_bot_token is None:
         lines.append("slack: off (no SLACK_BOT_TOKEN; tickets are listed with `engagebot tickets list`)")
     else:
-        lines.append("slack: token set, but the Slack adapter is not built yet in this version")
+        lines.append(_slack_line(settings, url))
     lines.append("terminal chat: engagebot chat")
     return lines
 
 
+def _slack_line(settings: Settings, url: str) -> str:
+    secrets, slack = settings.secrets, settings.slack
+    where = (", ".join(f"{category} -> {channel}" for category, channel in slack.channels.items())
+             or "no slack.channels: new tickets go to the assignee's DM")  # fmt: skip
+    via = _host(slack.api_url)
+    if secrets.slack_app_token is not None:
+        return f"slack: Socket Mode via {via}; {slack.command} for staff; tickets: {where}"
+    if secrets.slack_signing_secret is not None:
+        return f"slack: events, buttons and {slack.command} at {url}/slack/events via {via}; tickets: {where}"
+    return (f"slack: posting only via {via} (no SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: buttons, thread replies "
+            f"and {slack.command} are off); tickets: {where}")  # fmt: skip
+
+
 def _api_host(settings: Settings) -> str:
     """The Bot API server, without the path (the token is appended to it and must never be printed)."""
+    return _host(settings.telegram.api_url)
+
+
+def _host(api_url: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(settings.telegram.api_url)
+    parts = urlsplit(api_url)
     return f"{parts.scheme}://{parts.netloc}"
 
 

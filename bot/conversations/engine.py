@@ -275,7 +275,19 @@ class ConversationEngine:
         step = active.step
         assert isinstance(step, s.AskStep)
         parsed = ans.parse_text_answer(step, text, self.answer_context)
+        if not parsed.ok and step.expect != "text" and await self._relay_to_open_ticket(turn, text):
+            return  # not an answer, and a person is following their ticket: it is for them
         await self._take_answer(turn, active, parsed)
+
+    async def _relay_to_open_ticket(self, turn: Turn, text: str) -> bool:
+        ticket = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
+        if ticket is None:
+            return False
+        await tickets.add_event(turn.session, ticket, "customer_message", turn.now, actor="customer", body=text)
+        await lifecycle.customer_wrote(turn.session, ticket, text, turn.now)
+        view = await tickets.template_view(turn.session, ticket, self.settings)
+        turn.say(Reply(self._text(self.settings.texts.handoff_existing, ticket=view)))
+        return True
 
     async def _take_answer(self, turn: Turn, active: Running, parsed: ans.Parsed) -> None:
         run, step = active.run, active.step
@@ -402,12 +414,7 @@ class ConversationEngine:
         turn.say(Reply(self._text(texts.handoff, ticket=view)))
 
     async def _fallback(self, turn: Turn, text: str) -> None:
-        ticket = await tickets.latest_open_for_customer(turn.session, turn.customer.id)
-        if ticket is not None:
-            await tickets.add_event(turn.session, ticket, "customer_message", turn.now, actor="customer", body=text)
-            await lifecycle.customer_wrote(turn.session, ticket, text, turn.now)
-            view = await tickets.template_view(turn.session, ticket, self.settings)
-            turn.say(Reply(self._text(self.settings.texts.handoff_existing, ticket=view)))
+        if await self._relay_to_open_ticket(turn, text):
             return
         turn.say(self._menu(self._text(self.settings.texts.fallback)))
 

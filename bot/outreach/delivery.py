@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # How long the adapter that received a message has to send its replies before the dispatcher may.
 INLINE_LEASE = timedelta(seconds=60)
+STAFF_NOTICE_ATTEMPTS = 60
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class Deliveries:
         self.settings = settings
         self.clock = clock
 
+    def _max_attempts(self, kind: str) -> int:
+        # Staff must hear about every ticket: their notices outlast a long Slack outage (backoff caps at
+        # an hour, so this is about two days), while customer sends give up sooner.
+        return STAFF_NOTICE_ATTEMPTS if kind == "staff_notice" else self.settings.outreach.max_attempts
+
     async def mark_sent(self, item_id: int | None) -> None:
         if item_id is None:
             return
@@ -72,7 +78,7 @@ class Deliveries:
                 payload = dict(item.payload)
                 payload["replies"] = list(payload.get("replies", []))[exc.sent :]
                 item.payload = payload
-            if exc.permanent or item.attempts >= self.settings.outreach.max_attempts:
+            if exc.permanent or item.attempts >= self._max_attempts(item.kind):
                 log.warning("outbox item %s given up after %d attempts: %s", item_id, item.attempts, exc)
                 await outbox.give_up(session, item_id, now, str(exc))
                 if exc.unreachable and item.customer_id is not None:

@@ -75,13 +75,19 @@ class TicketActions:
 
         return await self._act(ref, staff_key, act, allow_resolved=False)  # as claim: the verdict decides
 
-    async def reply(self, ref: str, staff_key: str, text: str) -> Outcome:
-        """A staff message reaches the customer as a message from that person, by name."""
+    async def reply(self, ref: str, staff_key: str, text: str, source_id: str | None = None) -> Outcome:
+        """A staff message reaches the customer as a message from that person, by name.
+
+        `source_id` (e.g. the Slack message's channel and ts) makes a replayed delivery harmless, on any
+        instance: the same source is sent once.
+        """
         text = text.strip()
         if not text:
             return Outcome(False, "an empty reply was not sent")
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
+            if source_id and await _seen_source(session, ticket, source_id):
+                return f"already sent to the customer of {ticket.ref}"
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
             if ticket.assignee_id is None:
@@ -90,15 +96,25 @@ class TicketActions:
             # only closes a ticket that is still resolved when the customer answers.
             if ticket.status not in (RESOLVED, CLOSED):
                 ticket.status = WAITING_ON_CUSTOMER
-            await service.add_event(session, ticket, "staff_reply", now, actor=staff.key, body=text)
-            await send_to_customer(session, ticket, Reply(f"{staff.name}: {text}"), now, f"reply:{uuid_hex()}")
+            await service.add_event(
+                session, ticket, "staff_reply", now, actor=staff.key, body=text, data={"source_id": source_id}
+            )
+            key = f"reply:{source_id or uuid_hex()}"
+            await send_to_customer(session, ticket, Reply(f"{staff.name}: {text}"), now, key)
             return f"sent to the customer of {ticket.ref}"
 
         return await self._act(ref, staff_key, act)
 
-    async def note(self, ref: str, staff_key: str, text: str) -> Outcome:
+    async def note(self, ref: str, staff_key: str, text: str, source_id: str | None = None) -> Outcome:
+        if not text.strip():
+            return Outcome(False, "an empty note was not added")
+
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            await service.add_event(session, ticket, "note", now, actor=staff.key, body=text.strip())
+            if source_id and await _seen_source(session, ticket, source_id):
+                return f"note already on {ticket.ref}"
+            await service.add_event(
+                session, ticket, "note", now, actor=staff.key, body=text.strip(), data={"source_id": source_id}
+            )
             return f"internal note added to {ticket.ref}"
 
         return await self._act(ref, staff_key, act)
@@ -195,6 +211,16 @@ async def send_to_customer(session: AsyncSession, ticket: Ticket, reply: Reply, 
                         payload={"text": reply.text, "ticket": ticket.ref}, created_at=now))  # fmt: skip
     await outbox.enqueue_send(session, customer_id=ticket.customer_id, ref=ref, replies=[reply],
                               dedupe_key=f"ticket:{ticket.id}:{key}", due_at=now)  # fmt: skip
+
+
+async def _seen_source(session: AsyncSession, ticket: Ticket, source_id: str) -> bool:
+    """Whether this ticket already has the reply or note from this source (a replayed event)."""
+    from bot.tickets.models import TicketEvent
+
+    query = select(TicketEvent.data).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("staff_reply", "note"))
+    )
+    return any((data or {}).get("source_id") == source_id for data in (await session.execute(query)).scalars())
 
 
 def uuid_hex() -> str:

@@ -10,6 +10,7 @@ import logging
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +27,7 @@ from handlers.telegram.sender import TelegramChannel
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
+STORE_ATTEMPTS = 12  # about five minutes of backoff before an update is given up
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 MAX_WEBHOOK_BODY = 1024 * 1024
 BUILT_IN_COMMANDS = [
@@ -174,7 +176,7 @@ class TelegramAdapter:
             with contextlib.suppress(TelegramError):
                 await query.answer()
             return
-        delivery = await self.core.engine.handle_for_delivery(inbound)
+        delivery = await self._store_and_answer(inbound)
         replies = list(delivery.replies)
         stale = bool(replies) and replies[0].meta.get("stale")
         with contextlib.suppress(TelegramError):
@@ -209,8 +211,27 @@ class TelegramAdapter:
             await self.channel.limited(chat_id, partial(query.edit_message_reply_markup, reply_markup=None))
 
     async def _handle_and_deliver(self, inbound: Any) -> None:
-        delivery = await self.core.engine.handle_for_delivery(inbound)
+        delivery = await self._store_and_answer(inbound)
         await self._deliver(inbound.ref, delivery)
+
+    async def _store_and_answer(self, inbound: Any) -> Any:
+        """Hand the update to the engine, waiting out a database outage instead of dropping it.
+
+        In polling mode python-telegram-bot confirms an update even when its handler fails, so
+        giving up here would lose the message; Telegram keeps the next updates queued meanwhile.
+        In webhook mode the request fails after the last try and Telegram delivers it again.
+        """
+        delay = 0.5
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                return await self.core.engine.handle_for_delivery(inbound)
+            except (OperationalError, InterfaceError, OSError) as exc:
+                if attempt == STORE_ATTEMPTS:
+                    raise
+                log.error("database unavailable (%s); retrying update in %.1fs", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+        raise AssertionError("unreachable")
 
     async def _deliver(self, ref: ChannelRef, delivery: Any) -> None:
         if delivery.outbox_id is None or delivery.held:

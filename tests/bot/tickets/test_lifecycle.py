@@ -584,3 +584,12 @@ async def test_a_resolved_ticket_is_not_chased(core: Core, chat: Chat, clock: Fi
     clock.advance(days=5)
     assert await core.watch_sla() == 0
     assert await sla_state(core) == ([], [], False)
+
+
+async def test_words_that_answer_no_question_go_to_the_open_ticket_not_a_reask(core: Core, chat: Chat) -> None:
+    await complain(chat)
+    await chat.say("/nps")
+    reply = await chat.say("any news about my parcel?")
+    assert "added this to your ticket C-1001" in reply
+    assert ("customer_message", "customer", "any news about my parcel?") in await events(core)
+    assert [b for b in chat.buttons()] == [], "the question is not asked again over the customer's words"

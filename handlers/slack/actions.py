@@ -1,0 +1,109 @@
+"""The buttons on an escalation message (Claim, Reassign, Resolve) and the Resolve modal: ack at once, then act
+through the core. Only people in the staff directory may act; anyone else gets a private refusal."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import Core
+from bot.tickets.lifecycle import Outcome
+from handlers.slack import lookup
+from handlers.slack.blocks import (
+    CLAIM,
+    COMPENSATION_INPUT,
+    REASSIGN,
+    RESOLUTION_INPUT,
+    RESOLVE,
+    RESOLVE_VIEW,
+    resolve_modal,
+)
+from handlers.slack.staff import member, refusal, tell
+
+log = logging.getLogger(__name__)
+EMPTY_RESOLUTION = "Write what was done: the customer reads it."
+
+
+def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
+    settings = core.settings
+
+    async def after(client: AsyncWebClient, channel: str | None, user: str, outcome: Outcome) -> None:
+        if outcome.ok:
+            kick()  # the staff notice (and the customer's messages) go out now
+        else:
+            await tell(client, channel, user, f"Not done: {outcome.message}.")
+
+    @app.action(CLAIM)
+    async def claim(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, channel = _who(body)
+        staff = member(settings, user)
+        if staff is None:
+            await tell(client, channel, user, refusal(user))
+            return
+        await after(client, channel, user, await core.tickets.claim(body["actions"][0]["value"], staff.key))
+
+    @app.action(REASSIGN)
+    async def reassign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, channel = _who(body)
+        staff = member(settings, user)
+        if staff is None:
+            await tell(client, channel, user, refusal(user))
+            return
+        ref, _, to_key = body["actions"][0]["selected_option"]["value"].rpartition(":")
+        view = await lookup.ticket_view(core, ref)
+        current = (view or {}).get("assignee") or {}
+        if current.get("key") == to_key:
+            await tell(client, channel, user, f"{ref} is already with {current.get('name')}.")
+            return
+        await after(client, channel, user, await core.tickets.reassign(ref, staff.key, to_key))
+
+    @app.action(RESOLVE)
+    async def resolve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, channel = _who(body)
+        if member(settings, user) is None:
+            await tell(client, channel, user, refusal(user))
+            return
+        ref = body["actions"][0]["value"]
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=resolve_modal(ref, {"channel": channel or ""}))
+        except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("the Resolve form for %s did not open: %s", ref, exc)
+            await tell(client, channel, user, "Slack did not open the form; please press Resolve again.")
+
+    @app.view(RESOLVE_VIEW)
+    async def resolved(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        user = body["user"]["id"]
+        staff = member(settings, user)
+        block_id, _ = RESOLUTION_INPUT
+        resolution, compensation = _typed(view, RESOLUTION_INPUT), _typed(view, COMPENSATION_INPUT)
+        if staff is None:
+            await ack(response_action="errors", errors={block_id: refusal(user)})
+            return
+        if not resolution.strip():
+            await ack(response_action="errors", errors={block_id: EMPTY_RESOLUTION})
+            return
+        await ack()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        outcome = await core.tickets.resolve(metadata["ref"], staff.key, resolution, compensation)
+        await after(client, metadata.get("channel") or None, user, outcome)
+
+
+def _who(body: dict[str, Any]) -> tuple[str, str | None]:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return body["user"]["id"], channel
+
+
+def _typed(view: dict[str, Any], where: tuple[str, str]) -> str:
+    block_id, action_id = where
+    value = ((view.get("state") or {}).get("values") or {}).get(block_id, {}).get(action_id, {}).get("value")
+    return str(value or "")

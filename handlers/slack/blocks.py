@@ -1,0 +1,228 @@
+"""Block Kit for tickets, as pure functions of the core's ticket view: the escalation message with its buttons,
+the Resolve modal, the assignee's DM. No network here, so every rendering is testable as data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from handlers.slack.mrkdwn import escape, mention, truncate
+
+JSON = dict[str, Any]
+Ticket = Mapping[str, Any]
+
+CLAIM = "ticket_claim"
+REASSIGN = "ticket_reassign"
+RESOLVE = "ticket_resolve"
+RESOLVE_VIEW = "ticket_resolve_modal"
+ACTIONS_BLOCK = "ticket_actions"
+RESOLUTION_INPUT = ("resolution", "text")  # (block_id, action_id) in the Resolve modal
+COMPENSATION_INPUT = ("compensation", "text")
+
+OPEN_STATUSES = frozenset({"open", "assigned", "claimed", "waiting_on_customer", "in_progress", "reopened"})
+STATUS_LABELS = {
+    "open": "Open, nobody assigned",
+    "assigned": "Assigned",
+    "claimed": "Claimed",
+    "waiting_on_customer": "Waiting on the customer",
+    "in_progress": "In progress",
+    "resolved": "Resolved, waiting for the customer's answer",
+    "closed": "Closed",
+    "reopened": "Reopened",
+}
+SECTION_LIMIT = 3000  # characters of one section's text
+FIELD_LIMIT = 2000
+MAX_OPTIONS = 100  # a static_select holds at most 100 options
+
+
+def person(who: Mapping[str, Any] | None, nobody: str = "nobody") -> str:
+    """A staff member as Slack shows them: an @-mention when their Slack id is known, else their name."""
+    if not who:
+        return nobody
+    return mention(who.get("slack_user_id"), escape(str(who.get("name") or nobody)))
+
+
+def ticket_title(ticket: Ticket) -> str:
+    kind = "Complaint" if ticket.get("kind") == "complaint" else "Hand-off"
+    return f"{kind} {ticket['ref']}: {ticket.get('summary') or ticket.get('category') or ''}".rstrip(": ")
+
+
+def status_line(ticket: Ticket) -> str:
+    status = str(ticket.get("status") or "open")
+    parts = [f"*{STATUS_LABELS.get(status, status)}*"]
+    if ticket.get("assignee"):
+        parts.append(f"with {person(ticket['assignee'])}")
+    if ticket.get("sla_breached"):
+        parts.append(":rotating_light: SLA breached")
+    if ticket.get("csat_score") is not None:
+        parts.append(f"CSAT {ticket['csat_score']}/5")
+    return " · ".join(parts)
+
+
+def due_text(due: Mapping[str, str] | None) -> str:
+    return due["text"] if due else "no deadline"
+
+
+def ticket_message(ticket: Ticket, staff: Sequence[tuple[str, str]] = ()) -> tuple[str, list[JSON]]:
+    """The escalation message (fallback text, blocks). `staff` is the directory as (key, name) for Reassign."""
+    customer = ticket.get("customer") or {}
+    fields = [
+        ("Customer", escape(f"{customer.get('name', '?')}") + _channels(customer.get("channels") or ())),
+        ("Tier", escape(str(customer.get("tier") or "standard"))),
+        ("Category", escape(str(ticket.get("category") or "general"))),
+        ("Severity", escape(str(ticket.get("severity") or "normal"))),
+        ("Assignee", person(ticket.get("assignee"), "unassigned")),
+        ("First response due", due_text(ticket.get("first_response_due"))),
+        ("Resolution due", due_text(ticket.get("resolution_due"))),
+    ]
+    blocks: list[JSON] = [
+        {"type": "header", "text": plain(truncate(ticket_title(ticket), 150))},
+        {"type": "section", "fields": [mrkdwn(truncate(f"*{k}*\n{v}", FIELD_LIMIT)) for k, v in fields]},
+    ]
+    if ticket.get("description"):
+        blocks.append(section(f"*Description*\n{escape(str(ticket['description']))}"))
+    recent = [line for line in ticket.get("recent_messages") or () if line]
+    if recent:
+        blocks.append(section("*Last messages*\n" + "\n".join(f">{escape(line)}" for line in recent)))
+    if ticket.get("attachments"):
+        blocks.append(context(attachments_text(ticket["attachments"])))
+    if ticket.get("resolution"):
+        resolved = f"*Resolution:* {escape(str(ticket['resolution']))}"
+        if ticket.get("compensation"):
+            resolved += f"\n*Compensation:* {escape(str(ticket['compensation']))}"
+        blocks.append(section(resolved))
+    blocks.append(context(status_line(ticket)))
+    if ticket.get("status") in OPEN_STATUSES:
+        blocks.append(actions(ticket, staff))
+    text = f"{ticket_title(ticket)} (for {person(ticket.get('assignee'), 'nobody yet')})"
+    return truncate(text, 3000), blocks
+
+
+def actions(ticket: Ticket, staff: Sequence[tuple[str, str]]) -> JSON:
+    ref = str(ticket["ref"])
+    elements: list[JSON] = [
+        {"type": "button", "action_id": CLAIM, "text": plain("Claim"), "value": ref, "style": "primary"}
+    ]
+    options = [
+        {"text": plain(truncate(name, 75)), "value": f"{ref}:{key}"} for key, name in staff[:MAX_OPTIONS]
+    ]  # fmt: skip
+    if options:
+        elements.append(
+            {"type": "static_select", "action_id": REASSIGN, "placeholder": plain("Reassign to…"), "options": options}
+        )
+    elements.append({"type": "button", "action_id": RESOLVE, "text": plain("Resolve"), "value": ref})
+    return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
+
+
+def attachments_text(attachments: Iterable[Mapping[str, Any]]) -> str:
+    return "\n".join(f":paperclip: {escape(str(a.get('kind', 'file')))}: file id `{escape(str(a.get('ref', '?')))}`"
+                     for a in attachments)  # fmt: skip
+
+
+def assignee_dm(ticket: Ticket, link: str | None) -> str:
+    """The note the assignee gets in their DM when a ticket is theirs."""
+    customer = ticket.get("customer") or {}
+    where = f"<{link}|Open the thread>" if link else "See the escalation channel"
+    return truncate(
+        f"You have a new ticket: *{escape(ticket_title(ticket))}*\n"
+        f"From {escape(str(customer.get('name', '?')))} ({escape(str(customer.get('tier', 'standard')))}), "
+        f"severity {escape(str(ticket.get('severity', 'normal')))}. "
+        f"First response due {due_text(ticket.get('first_response_due'))}.\n{where}: claim it, reply in the thread "
+        "(the customer reads it), start with `note:` to keep a line internal, and resolve it there.",
+        3000,
+    )
+
+
+def reassigned_dm(ticket: Ticket, by: str, link: str | None) -> str:
+    where = f"<{link}|Open the thread>" if link else "See the escalation channel"
+    return f"{escape(by)} passed you *{escape(ticket_title(ticket))}*. {where}."
+
+
+def resolve_modal(ref: str, metadata: Mapping[str, str]) -> JSON:
+    """The modal the Resolve button opens; `metadata` (ref, where it was pressed) comes back on submission."""
+    resolution_block, resolution_action = RESOLUTION_INPUT
+    compensation_block, compensation_action = COMPENSATION_INPUT
+    return {
+        "type": "modal",
+        "callback_id": RESOLVE_VIEW,
+        "private_metadata": json.dumps({"ref": ref, **metadata}),
+        "title": plain(truncate(f"Resolve {ref}", 24)),
+        "submit": plain("Resolve"),
+        "close": plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": resolution_block,
+                "label": plain("Resolution summary"),
+                "hint": plain("The customer reads this, then is asked whether the problem is solved."),
+                "element": {"type": "plain_text_input", "action_id": resolution_action, "multiline": True,
+                            "max_length": 2000},
+            },
+            {
+                "type": "input",
+                "block_id": compensation_block,
+                "optional": True,
+                "label": plain("Compensation offered"),
+                "element": {"type": "plain_text_input", "action_id": compensation_action, "max_length": 500},
+            },
+        ],
+    }  # fmt: skip
+
+
+def ticket_summary(ticket: Ticket) -> str:
+    """One ticket for `/engage ticket C-1042`."""
+    customer = ticket.get("customer") or {}
+    lines = [
+        f"*{escape(ticket_title(ticket))}*",
+        status_line(ticket),
+        f"Customer: {escape(str(customer.get('name', '?')))} ({escape(str(customer.get('tier', 'standard')))}) · "
+        f"{escape(str(ticket.get('category')))} · {escape(str(ticket.get('severity')))}",
+        f"First response due {due_text(ticket.get('first_response_due'))} · "
+        f"resolution due {due_text(ticket.get('resolution_due'))}",
+    ]
+    if ticket.get("resolution"):
+        lines.append(f"Resolution: {escape(str(ticket['resolution']))}")
+    return truncate("\n".join(lines), 3000)
+
+
+def mine_text(tickets: Sequence[Ticket]) -> str:
+    """`/engage mine`: the caller's unresolved tickets, most urgent first."""
+    if not tickets:
+        return "You have no open tickets."
+    lines = [f"Your open tickets ({len(tickets)}):"]
+    for t in tickets[:50]:
+        lines.append(f"• *{escape(str(t['ref']))}* {escape(truncate(str(t.get('summary') or ''), 80))} "
+                     f"({STATUS_LABELS.get(str(t.get('status')), t.get('status'))}, "
+                     f"first response due {due_text(t.get('first_response_due'))})")  # fmt: skip
+    return truncate("\n".join(lines), 3000)
+
+
+def help_text(command: str) -> str:
+    return (
+        f"`{command} mine`: your open tickets\n"
+        f"`{command} ticket C-1042`: one ticket's summary\n"
+        "In a ticket's thread: write to reply to the customer (they read it with your name); "
+        "start with `note:` for an internal note."
+    )
+
+
+def _channels(channels: Iterable[str]) -> str:
+    names = ", ".join(channels)
+    return f" ({escape(names)})" if names else ""
+
+
+def plain(text: str) -> JSON:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def mrkdwn(text: str) -> JSON:
+    return {"type": "mrkdwn", "text": text}
+
+
+def section(text: str) -> JSON:
+    return {"type": "section", "text": mrkdwn(truncate(text, SECTION_LIMIT))}
+
+
+def context(text: str) -> JSON:
+    return {"type": "context", "elements": [mrkdwn(truncate(text, SECTION_LIMIT))]}

@@ -1,0 +1,205 @@
+"""The StaffDesk port on Slack: each ticket notice is posted where the ticket lives (its escalation message and
+thread); any failure to reach Slack becomes a DeliveryError, so the outbox keeps the notice and retries it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import StaffMember
+from bot.ports import DeliveryError, StaffNotice
+from handlers.slack.blocks import JSON, assignee_dm, reassigned_dm, ticket_message
+from handlers.slack.notices import REDRAW_ROOT, thread_text
+
+log = logging.getLogger(__name__)
+
+# Slack will never take this request as it is: retrying the same call is pointless.
+REQUEST_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_arguments",
+                            "too_many_attachments"})  # fmt: skip
+# The bot cannot post there (not invited, archived, deleted): the assignee's DM stands in.
+PLACE_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "thread_not_found"})
+# The escalation message cannot be redrawn; the thread post already told everyone, so this is only logged.
+REDRAW_ERRORS = PLACE_ERRORS | {"message_not_found", "cant_update_message", "edit_window_closed"}
+MAX_PROGRESS = 1000
+
+
+class PlaceUnavailable(DeliveryError):
+    """Slack refused the channel itself (not_in_channel...): retried later, unless another place stands in."""
+
+
+def delivery_error(exc: Exception) -> DeliveryError:
+    """What a failed Slack call means for the outbox: when to retry, or that retrying is pointless."""
+    if not isinstance(exc, SlackApiError):
+        return DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}")
+    status = exc.response.status_code
+    error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+    if status == 429:
+        return DeliveryError("Slack rate limit", retry_after=_retry_after(exc.response.headers))
+    if status >= 500 or error is None:
+        return DeliveryError(f"Slack answered {status} {error or ''}".rstrip())
+    if error in PLACE_ERRORS:
+        return PlaceUnavailable(f"Slack refused the channel: {error}")
+    return DeliveryError(f"Slack refused the call: {error}", permanent=error in REQUEST_ERRORS)
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(1.0, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+class SlackDesk:
+    """Posts ticket notices to Slack.
+
+    A notice that needs several calls (the escalation post and the assignee's DM; a thread post and a redraw)
+    remembers, in this process, which calls already succeeded: when Slack fails half-way, the retry from the
+    outbox makes only the missing calls, so nothing is posted twice."""
+
+    def __init__(self, client: AsyncWebClient, staff: Sequence[StaffMember] = ()):
+        self.client = client
+        self.staff_options = [(m.key, m.name) for m in staff if m.active]
+        self._progress: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    async def notify(self, notice: StaffNotice) -> dict[str, str] | None:
+        key = _identity(notice)
+        done = self._progress.pop(key, None) or {}
+        try:
+            if notice.kind == "opened":
+                return await self._opened(notice, done)
+            await self._follow_up(notice, done)
+            return None
+        except DeliveryError:
+            if done:
+                self._progress[key] = done
+                while len(self._progress) > MAX_PROGRESS:
+                    self._progress.popitem(last=False)
+            raise
+
+    # ---- the escalation message -------------------------------------------------------------
+
+    async def _opened(self, notice: StaffNotice, done: dict[str, Any]) -> dict[str, str] | None:
+        ticket = notice.ticket
+        assignee = _slack_id(ticket.get("assignee"))
+        channel = str(ticket.get("desk_channel") or "")
+        if "root" not in done:
+            text, blocks = ticket_message(ticket, self.staff_options)
+            target = channel or assignee
+            if not target:
+                log.warning("ticket %s: no Slack channel (slack.channels) and no assignee with a slack_user_id; "
+                            "nobody was told in Slack", ticket["ref"])  # fmt: skip
+                return None
+            try:
+                done["root"] = await self.post(target, text, blocks)
+            except PlaceUnavailable as exc:
+                if not channel or not assignee:
+                    raise
+                log.error("ticket %s: cannot post in %s (%s); posted to %s's DM instead. Invite the bot there.",
+                          ticket["ref"], channel, exc, assignee)  # fmt: skip
+                done["root"] = await self.post(assignee, text, blocks)
+            done["in_dm"] = not channel or done["root"][0].startswith("D")
+        where, ts = done["root"]
+        if assignee and not done["in_dm"] and "dm" not in done:
+            await self.post(assignee, assignee_dm(ticket, await self.permalink(where, ts)))
+            done["dm"] = True
+        return {"channel": where, "thread": ts}
+
+    # ---- everything after: the thread --------------------------------------------------------
+
+    async def _follow_up(self, notice: StaffNotice, done: dict[str, Any]) -> None:
+        ticket = notice.ticket
+        text = thread_text(notice)
+        if text is None:
+            log.debug("ticket %s: nothing to post for %r", ticket["ref"], notice.kind)
+            return
+        channel, thread = str(ticket.get("desk_channel") or ""), str(ticket.get("desk_thread") or "")
+        assignee = _slack_id(ticket.get("assignee"))
+        if not channel or not thread:
+            if channel or assignee:
+                # Its escalation message is still waiting in the outbox (Slack was down): keep the order.
+                raise DeliveryError(f"{ticket['ref']}: waiting for its Slack thread before posting {notice.kind}")
+            log.info("ticket %s: %s (not posted: the ticket has no place in Slack)", ticket["ref"], notice.kind)
+            return
+        if "thread" not in done:
+            try:
+                await self.post(channel, text, thread_ts=thread, broadcast=notice.kind == "sla_breach")
+            except PlaceUnavailable as exc:
+                if not assignee:
+                    raise
+                log.error("ticket %s: cannot post in %s (%s); told %s by DM", ticket["ref"], channel, exc, assignee)
+                await self.post(assignee, f"*{ticket['ref']}*: {text}")
+            done["thread"] = True
+        if notice.kind in REDRAW_ROOT and "root" not in done:
+            await self.redraw(channel, thread, ticket)
+            done["root"] = True
+        if notice.kind == "reassigned" and assignee and "dm" not in done:
+            await self.post(assignee, reassigned_dm(ticket, notice.actor, await self.permalink(channel, thread)))
+            done["dm"] = True
+
+    # ---- Slack calls --------------------------------------------------------------------------
+
+    async def post(
+        self, channel: str, text: str, blocks: list[JSON] | None = None, *, thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> tuple[str, str]:  # fmt: skip
+        """chat.postMessage; returns (channel id, ts). Blocks Slack refuses fall back to the text alone."""
+        args: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if thread_ts:
+            args.update(thread_ts=thread_ts, reply_broadcast=broadcast)
+        try:
+            answer = await _call(self.client.chat_postMessage(**args, blocks=blocks))
+        except DeliveryError as exc:
+            if not (blocks and exc.permanent):
+                raise
+            log.error("Slack refused the blocks (%s); posting the text alone", exc)
+            answer = await _call(self.client.chat_postMessage(**args))
+        return str(answer["channel"]), str(answer["ts"])
+
+    async def redraw(self, channel: str, ts: str, ticket: Mapping[str, Any]) -> None:
+        """chat.update of the escalation message: status, assignee and buttons as they are now."""
+        text, blocks = ticket_message(ticket, self.staff_options)
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in REDRAW_ERRORS:
+                raise delivery_error(exc) from exc
+            log.warning("ticket %s: the escalation message was not redrawn: %s", ticket["ref"], exc.response["error"])
+        except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise delivery_error(exc) from exc
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to the message, or None when Slack will not give one (the message says where to look)."""
+        try:
+            answer = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError:
+            return None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return str(answer.get("permalink") or "") or None
+
+
+async def _call(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise delivery_error(exc) from exc
+
+
+def _slack_id(who: Mapping[str, Any] | None) -> str | None:
+    found = (who or {}).get("slack_user_id")
+    return str(found) if found else None
+
+
+def _identity(notice: StaffNotice) -> str:
+    return json.dumps([notice.ticket.get("id"), notice.kind, notice.text, notice.actor, notice.data],
+                      sort_keys=True, default=str)  # fmt: skip

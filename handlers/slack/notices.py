@@ -1,0 +1,123 @@
+"""What each staff notice says in the ticket's thread, as mrkdwn; pure, like blocks.py."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.ports import StaffNotice
+from handlers.slack.blocks import due_text, person
+from handlers.slack.mrkdwn import escape, quote, truncate
+
+# Notices after which the escalation message itself is redrawn (status, assignee, buttons).
+REDRAW_ROOT = frozenset({"claimed", "reassigned", "resolved", "reopened", "csat", "sla_breach"})
+CLOCKS = {"first_response": "first response", "resolution": "resolution"}
+_MEDIA_NOTE = re.compile(r"^\((photo|document|video) attached\)")
+
+
+def thread_text(notice: StaffNotice) -> str | None:
+    """The thread message for a notice; None for kinds that post nothing."""
+    render = _RENDERERS.get(notice.kind)
+    return truncate(render(notice), 3000) if render else None
+
+
+def _ticket(notice: StaffNotice) -> Mapping[str, Any]:
+    return notice.ticket
+
+
+def _customer(notice: StaffNotice) -> str:
+    return escape(str((_ticket(notice).get("customer") or {}).get("name") or "The customer"))
+
+
+def _claimed(notice: StaffNotice) -> str:
+    return f":raised_hand: {person(_ticket(notice).get('assignee'), escape(notice.actor))} claimed this ticket."
+
+
+def _reassigned(notice: StaffNotice) -> str:
+    to = person(_ticket(notice).get("assignee"), escape(notice.text))
+    return f":arrow_right_hook: {escape(notice.actor or 'Someone')} reassigned this ticket to {to}."
+
+
+def _customer_message(notice: StaffNotice) -> str:
+    text = f":speech_balloon: *{_customer(notice)}* wrote:\n{quote(notice.text)}"
+    media = _MEDIA_NOTE.match(notice.text or "")
+    attachments = [a for a in _ticket(notice).get("attachments") or () if a.get("kind") == (media and media[1])]
+    if media and attachments:
+        text += f"\n:paperclip: {media[1]} file id `{escape(str(attachments[-1].get('ref')))}`"
+    return text
+
+
+def _staff_reply(notice: StaffNotice) -> str:
+    return f":leftwards_arrow_with_hook: {escape(notice.actor)} replied to the customer:\n{quote(notice.text)}"
+
+
+def _note(notice: StaffNotice) -> str:
+    return f":memo: Internal note by {escape(notice.actor)}:\n{quote(notice.text)}"
+
+
+def _resolved(notice: StaffNotice) -> str:
+    ticket = _ticket(notice)
+    resolution = escape(notice.text or str(ticket.get("resolution") or ""))
+    text = f":white_check_mark: Resolved by {escape(notice.actor)}: {resolution}"
+    if ticket.get("compensation"):
+        text += f"\nCompensation offered: {escape(str(ticket['compensation']))}"
+    return text + "\nThe customer is asked whether the problem is solved, and for a rating."
+
+
+def _csat(notice: StaffNotice) -> str:
+    score = notice.data.get("score")
+    solved = notice.data.get("solved")
+    stars = ":star:" * int(score) if isinstance(score, int) and 0 < score <= 5 else ""
+    verdict = "says it is solved" if solved is True else "says it is *not* solved" if solved is False else "rated it"
+    text = f"{stars} {_customer(notice)} {verdict}: CSAT *{score}/5*.".strip()
+    if _ticket(notice).get("status") == "closed":
+        text += " The ticket is closed."
+    return text
+
+
+def _reopened(notice: StaffNotice) -> str:
+    ticket = _ticket(notice)
+    why = "says the problem is not solved" if notice.data.get("solved") is False else "was unhappy with the outcome"
+    score = notice.data.get("score")
+    if score is not None:
+        why += f" (CSAT {score}/5)"
+    text = f":repeat: {_customer(notice)} {why}. The ticket is reopened for {person(ticket.get('assignee'))}."
+    if ticket.get("backup"):
+        text += f" {person(ticket['backup'])}, you are the backup: please keep an eye on it."
+    return text
+
+
+def _deadline(notice: StaffNotice) -> tuple[str, str]:
+    clock = str(notice.data.get("clock") or "resolution")
+    due = _ticket(notice).get(f"{clock}_due")
+    return CLOCKS.get(clock, clock), due_text(due)
+
+
+def _sla_reminder(notice: StaffNotice) -> str:
+    what, when = _deadline(notice)
+    return f":alarm_clock: {person(_ticket(notice).get('assignee'))}, reminder: the {what} is due {when}."
+
+
+def _sla_breach(notice: StaffNotice) -> str:
+    ticket = _ticket(notice)
+    what, when = _deadline(notice)
+    text = f":rotating_light: <!here> SLA breached: the {what} was due {when}."
+    text += f" Assigned to {person(ticket.get('assignee'))}."
+    if ticket.get("backup"):
+        text += f" {person(ticket['backup'])}, please step in."
+    return text
+
+
+_RENDERERS: dict[str, Callable[[StaffNotice], str]] = {
+    "claimed": _claimed,
+    "reassigned": _reassigned,
+    "customer_message": _customer_message,
+    "staff_reply": _staff_reply,
+    "note": _note,
+    "resolved": _resolved,
+    "csat": _csat,
+    "reopened": _reopened,
+    "sla_reminder": _sla_reminder,
+    "sla_breach": _sla_breach,
+}
