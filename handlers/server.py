@@ -80,6 +80,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
         try:
             yield
         finally:
+            # Background jobs stop first: a dispatch tick must not reach an adapter already shut down.
+            core.scheduler.shutdown()
             if telegram is not None:
                 await telegram.stop()
             if slack is not None:
