@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Generator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
@@ -257,7 +257,53 @@ async def serve_asgi(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[str
             sock.close()
 
 
-class BotApiStandIn:
+class ServedStandIn:
+    """Serves `self.app` on a free port of 127.0.0.1 while in use: `async with` it, or start()/stop()."""
+
+    app: Starlette
+
+    def __init__(self) -> None:
+        self._closing = asyncio.Event()
+        self._url: str | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Serve on a free port of 127.0.0.1 in the running event loop."""
+        if self._stack is not None:
+            raise RuntimeError("the stand-in is already running")
+        self._closing.clear()
+        stack = contextlib.AsyncExitStack()
+        self._url = await stack.enter_async_context(serve_asgi(self.app))
+        self._stack = stack
+
+    async def stop(self) -> None:
+        """Wake whatever waits (long polls, delays) at once, then stop the server."""
+        if self._stack is None:
+            return
+        self._closing.set()
+        self._on_stop()
+        stack, self._stack = self._stack, None
+        await stack.aclose()
+
+    def _on_stop(self) -> None:
+        """Hook for subclasses with more waiters than `_closing`."""
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        if self._url is None:
+            raise RuntimeError(f"the stand-in is not running: use `async with {type(self).__name__}() as api`")
+        return self._url
+
+
+class BotApiStandIn(ServedStandIn):
     """The Telegram Bot API on 127.0.0.1: records what the bot sends, feeds it updates, injects faults and limits.
 
     Start it in the test's event loop and point the bot at it::
@@ -287,6 +333,7 @@ class BotApiStandIn:
         """``bot_id`` defaults to the token's numeric prefix; ``tokens`` (if given) are the only ones not answered
         401; ``max_poll_timeout`` caps getUpdates long polling; ``validate`` checks texts against parse_mode and
         inline keyboards (callback_data size) like the real API."""
+        super().__init__()
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.max_poll_timeout = max_poll_timeout
@@ -316,10 +363,7 @@ class BotApiStandIn:
         self._chats: dict[str, JSONDict] = {}
         self._ids = itertools.count(1)
         self._wake = asyncio.Event()
-        self._closing = asyncio.Event()
         self._poll_generation = 0
-        self._url: str | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
         self._methods: dict[str, tuple[str, Callable[[JSONDict, str], Any]]] = {}
         builtin: dict[str, Callable[[JSONDict, str], Any]] = {
             "getMe": self._get_me,
@@ -354,37 +398,8 @@ class BotApiStandIn:
 
     # ---------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> BotApiStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 in the running event loop."""
-        if self._stack is not None:
-            raise RuntimeError("the stand-in is already running")
-        self._closing.clear()
-        stack = contextlib.AsyncExitStack()
-        self._url = await stack.enter_async_context(serve_asgi(self.app))
-        self._stack = stack
-
-    async def stop(self) -> None:
-        """End long polls and delays at once, then stop the server."""
-        if self._stack is None:
-            return
-        self._closing.set()
-        self._notify()
-        stack, self._stack = self._stack, None
-        await stack.aclose()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``; the bot's base_url is ``f"{url}/bot"``."""
-        if self._url is None:
-            raise RuntimeError("the stand-in is not running: use `async with BotApiStandIn() as api`")
-        return self._url
+    def _on_stop(self) -> None:
+        self._notify()  # long polls return at once
 
     @property
     def base_url(self) -> str:

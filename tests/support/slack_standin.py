@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.support.botapi_standin import serve_asgi
+from tests.support.botapi_standin import ServedStandIn
 
 T = TypeVar("T")
 JSONDict = dict[str, Any]
@@ -115,7 +115,7 @@ class _Delay:
     channel: str | None = None
 
 
-class SlackApiStandIn:
+class SlackApiStandIn(ServedStandIn):
     """The Slack Web API on 127.0.0.1: records what the bot calls, answers like Slack, injects faults.
 
     Start it in the test's event loop and point the bolt app's client at it::
@@ -153,6 +153,7 @@ class SlackApiStandIn:
         """``users``: the directory for users.info (id -> real name, or a dict of user fields such as ``name``,
         ``real_name``, ``email``, ``tz``, ``is_bot``); ``channels``: known channels, id -> name; ``tokens`` (if
         given): the only tokens not answered ``invalid_auth``."""
+        super().__init__()
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -179,9 +180,6 @@ class SlackApiStandIn:
         self._down = False
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
-        self._closing = asyncio.Event()
-        self._url: str | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
 
         for user_id, entry in (users or {}).items():
             if isinstance(entry, str):
@@ -217,39 +215,6 @@ class SlackApiStandIn:
                 Route("/hooks/{key:path}", self._hook_endpoint, methods=["POST"]),
             ]
         )
-
-    # ---------------------------------------------------------------- lifecycle
-
-    async def __aenter__(self) -> SlackApiStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 in the running event loop."""
-        if self._stack is not None:
-            raise RuntimeError("the stand-in is already running")
-        self._closing.clear()
-        stack = contextlib.AsyncExitStack()
-        self._url = await stack.enter_async_context(serve_asgi(self.app))
-        self._stack = stack
-
-    async def stop(self) -> None:
-        """End delays at once, then stop the server."""
-        if self._stack is None:
-            return
-        self._closing.set()
-        stack, self._stack = self._stack, None
-        await stack.aclose()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        if self._url is None:
-            raise RuntimeError("the stand-in is not running: use `async with SlackApiStandIn() as api`")
-        return self._url
 
     @property
     def base_url(self) -> str:
