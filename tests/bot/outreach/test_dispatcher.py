@@ -241,11 +241,9 @@ async def test_two_dispatchers_at_once_deliver_every_row_exactly_once(core: Core
     assert {row.status for row in await send_rows(core)} == {DONE}
 
 
-async def test_concurrent_claims_with_skip_locked_never_get_the_same_rows(
-    core: Core, clock: FixedClock, database_url: str
-) -> None:
-    if "postgresql" not in database_url:
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers instead")
+# SKIP LOCKED is PostgreSQL's (SQLite serialises writers instead): this one runs on PostgreSQL only.
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_concurrent_claims_with_skip_locked_never_get_the_same_rows(core: Core, clock: FixedClock) -> None:
     customer_id = await a_customer(core)
     for n in range(6):
         await enqueue_send(core, customer_id, f"message {n}")
