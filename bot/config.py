@@ -6,7 +6,8 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -203,11 +204,139 @@ class WebchatSettings(Section):
     title: str = "Chat with us"
 
 
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class QuietHours(Section):
+    """Local hours (in each customer's own time zone) when proactive messages wait; may span midnight."""
+
+    start: str = Field("21:00", pattern=HHMM)
+    end: str = Field("09:00", pattern=HHMM)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end are the same time; remove quiet_hours to turn them off")
+        return self
+
+
+class FrequencyCap(Section):
+    """At most `max_messages` proactive messages per customer in any rolling `window_days`."""
+
+    max_messages: int = Field(3, ge=1)
+    window_days: float = Field(7, gt=0)
+
+
+class CheckinSettings(Section):
+    """Unanswered proactive questions (check-ins, surveys started by the bot): remind, then move on."""
+
+    remind_after_hours: float = Field(24, gt=0)
+    max_reminders: int = Field(1, ge=0, le=10)
+    # After this long without an answer the flow goes on without it (later check-ins still come).
+    give_up_after_hours: float = Field(72, gt=0)
+
+
 class OutreachSettings(Section):
     tick_seconds: float = Field(2.0, gt=0)
     batch_size: int = Field(100, ge=1, le=10000)
     lease_seconds: float = Field(120, gt=0)
     max_attempts: int = Field(8, ge=1)
+    # Outbox rows one instance works on at once (different customers; one customer's rows stay in order).
+    concurrency: int = Field(8, ge=1, le=256)
+    # The share of each channel's overall rate limit proactive sends may use, across all instances
+    # together: the rest is kept free for replies to customers who are chatting.
+    broadcast_share: float = Field(0.8, gt=0, le=1)
+    quiet_hours: QuietHours | None = QuietHours()
+    frequency_cap: FrequencyCap | None = FrequencyCap()
+    # A proactive message due while the customer is mid-conversation or has an open ticket waits this long.
+    defer_minutes: float = Field(15, gt=0)
+    # A campaign message still held (quiet hours, cap, busy customer) this long after it was due is skipped.
+    expire_after_hours: float = Field(72, gt=0)
+    checkins: CheckinSettings = CheckinSettings()
+    # Time of day (business time zone) when tiers are recomputed; planning also runs after imports.
+    tier_recompute_at: str = Field("03:00", pattern=HHMM)
+
+
+class TierRule(Section):
+    """First matching rule wins. `top_percent` ranks customers by the numeric attribute `by`."""
+
+    tier: str = Field(pattern=r"^[a-z][a-z0-9_\-]*$")
+    top_percent: float | None = Field(None, gt=0, le=100)
+    by: str = "lifetime_value"
+    # A condition over the customer, e.g. "customer.tenure_days >= 365 and customer.attributes.orders > 10".
+    when: str | None = None
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> TierRule:
+        if self.top_percent is None and self.when is None:
+            raise ValueError(f"tier rule {self.tier!r} needs top_percent or when")
+        return self
+
+
+class TierSettings(Section):
+    default: str = Field("standard", pattern=r"^[a-z][a-z0-9_\-]*$")
+    rules: tuple[TierRule, ...] = ()
+
+
+class CampaignAudience(Section):
+    # Empty: every tier. Opted-out and unreachable customers are never in an audience.
+    tiers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    # A condition over the customer, e.g. "customer.attributes.plan == 'pro'".
+    when: str | None = None
+    # Win-back: only customers without any activity (chat or CRM event) for this many days.
+    inactive_days: float | None = Field(None, gt=0)
+
+    @field_validator("tiers", "tags", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class CampaignButton(Section):
+    label: str = Field(min_length=1, max_length=64)
+    flow: str
+
+
+class Campaign(Section):
+    """A proactive message to an audience: a template to send or a flow to start, on a schedule."""
+
+    title: str = ""
+    # What it is for, shown in reports: tip, preview, report, offer, thank_you, win_back, news, survey.
+    kind: Literal["tip", "preview", "report", "offer", "thank_you", "win_back", "news", "survey", "other"] = "other"
+    enabled: bool = True
+    audience: CampaignAudience = CampaignAudience()
+    # Cron (minute hour day month weekday, business time zone) per tier; "*" for every other tier.
+    schedule: dict[str, str] = {}
+    # Or once, at this moment (ISO 8601 with an offset, e.g. 2026-12-01T10:00:00+01:00).
+    at: datetime | None = None
+    message: str | None = None
+    buttons: tuple[CampaignButton, ...] = ()
+    flow: str | None = None
+    # Overrides outreach.expire_after_hours for this campaign.
+    expire_after_hours: float | None = Field(None, gt=0)
+    # A customer who got this campaign in the last N days is left out of the next occurrence
+    # (a weekly win-back must not chase the same people every week). None: every occurrence.
+    repeat_after_days: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _content_and_schedule(self) -> Campaign:
+        if (self.message is None) == (self.flow is None):
+            raise ValueError("a campaign needs exactly one of message (a template) or flow (a flow to start)")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at needs a UTC offset, e.g. 2026-12-01T10:00:00+01:00")
+        for tier, cron in self.schedule.items():
+            problem = cron_problem(cron)
+            if problem:
+                raise ValueError(f"schedule for {tier!r}: {problem}")
+        return self
+
+
+def cron_problem(expression: str) -> str | None:
+    """None when `expression` is a valid five-field crontab line, else what is wrong."""
+    from bot.outreach.cron import cron_problem as check
+
+    return check(expression)
 
 
 class Texts(Section):
@@ -297,6 +426,8 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     webchat: WebchatSettings = WebchatSettings()
     outreach: OutreachSettings = OutreachSettings()
+    tiers: TierSettings = TierSettings()
+    campaigns: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]*$", max_length=100)], Campaign] = {}
     texts: Texts = Texts()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()

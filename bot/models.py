@@ -2,19 +2,24 @@
 
 from bot.conversations.models import ConversationRun, FlowVersion, Message
 from bot.customers.links import LinkCode
-from bot.customers.models import ChannelIdentity, Customer
-from bot.outreach.models import OutboxItem
+from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
+from bot.outreach.models import CampaignRun, DeliveryDecision, JobMark, OutboxItem, RateSlot
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
 
 __all__ = [
+    "CampaignRun",
     "ChannelIdentity",
     "ConversationRun",
     "Customer",
+    "CustomerEvent",
+    "DeliveryDecision",
     "FlowVersion",
+    "JobMark",
     "LinkCode",
     "Message",
     "OutboxItem",
+    "RateSlot",
     "Staff",
     "SurveyResponse",
     "Ticket",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.storage.base import Base, utcnow
@@ -32,6 +32,9 @@ class Customer(Base):
     unreachable: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
+    # The last sign of life from any side: a chat message or a CRM event (win-back, tier rules).
+    last_active_at: Mapped[datetime | None] = mapped_column(index=True)
+    tier_updated_at: Mapped[datetime | None]
 
     identities: Mapped[list[ChannelIdentity]] = relationship(
         back_populates="customer", lazy="raise", cascade="all, delete-orphan"
@@ -52,3 +55,19 @@ class ChannelIdentity(Base):
     last_used_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="identities", lazy="raise")
+
+
+class CustomerEvent(Base):
+    """Something the business's own systems told us about a customer (signed_up, purchased, ...)."""
+
+    __tablename__ = "customer_events"
+    __table_args__ = (Index("ix_customer_events_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    # The sender's id for this event: a retried POST is recognised and not applied twice.
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import Base, utcnow
@@ -27,6 +27,8 @@ class OutboxItem(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The campaign occurrence this row belongs to, for progress and reports.
+    campaign_run_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id", ondelete="SET NULL"), index=True)
     # Proactive work obeys the delivery policy; transactional work (replies, ticket updates) does not.
     proactive: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
@@ -36,3 +38,69 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+# What the delivery policy decided about one proactive row.
+SENT = "sent"
+HELD = "held"
+DEFERRED = "deferred"
+SKIPPED = "skipped"
+
+
+class DeliveryDecision(Base):
+    """Every send, hold and skip of proactive work, with its reason: the audit trail and the cap's count."""
+
+    __tablename__ = "delivery_decisions"
+    __table_args__ = (
+        Index("ix_delivery_decisions_customer_decision_at", "customer_id", "decision", "created_at"),
+        Index("ix_delivery_decisions_run_decision", "campaign_run_id", "decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int | None]
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    campaign_run_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200))
+    # For holds and deferrals: when it is tried again.
+    until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignRun(Base):
+    """One occurrence of a campaign (a cron firing for a tier, a one-off, a manual send): planned once."""
+
+    __tablename__ = "campaign_runs"
+    __table_args__ = (UniqueConstraint("campaign", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100))
+    # e.g. "core@2026-12-01T09:00:00+00:00", "once", "manual@2026-11-27": the idempotency key.
+    occurrence: Mapped[str] = mapped_column(String(200))
+    tiers: Mapped[list[str]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="planning")  # planning | planned | cancelled
+    # Planning walks customers by id; a crash resumes after the last planned id.
+    cursor: Mapped[int] = mapped_column(default=0)
+    planned: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class RateSlot(Base):
+    """A rate limit shared by every instance: the next free send slot of one channel."""
+
+    __tablename__ = "rate_slots"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobMark(Base):
+    """When a scheduled job last ran (daily tier recompute): runs missed in downtime are caught up once."""
+
+    __tablename__ = "job_marks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_run_at: Mapped[datetime]
