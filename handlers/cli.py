@@ -8,62 +8,19 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 from dotenv import load_dotenv
 
-from bot.config import Settings, StaffMember, load_settings
+from bot.config import Settings, StaffMember
 from bot.conversations.loader import check_directory
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
-from bot.ports import Channel
 from bot.tickets.lifecycle import Outcome, TicketActions
-from bot.yamlsource import SourceError
+from handlers.cli_support import run_async, settings_or_exit, with_core
 from handlers.logsetup import configure_logging
-
-T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    try:
-        return load_settings(ctx.obj.get("config"))
-    except SourceError as exc:
-        click.echo("engagebot: the configuration is not valid:", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
-
-
-def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(coro_factory())  # type: ignore[arg-type]
-
-
-async def _with_core(
-    settings: Settings, job: Callable[[Core], Awaitable[T]], *, quiet: bool = True, channels: Sequence[Channel] = (),
-    flows: bool = True,
-) -> T:  # fmt: skip
-    """Run `job` on a prepared core. `flows=False` for commands that never run a conversation (listing,
-    claiming, routing): reading every flow file is most of such a command's start-up time."""
-    if quiet and logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("bot").setLevel(logging.WARNING)  # one-shot commands print results, not progress
-    core = Core(settings, channels={channel.name: channel for channel in channels})
-    try:
-        if not flows:
-            from bot.tickets import directory
-
-            await core.db.upgrade()
-            async with core.db.transaction() as session:
-                await directory.sync(session, settings)
-            return await job(core)
-        problems = await core.prepare()
-        if problems and not quiet:
-            for p in problems:
-                click.echo(f"warning: {p}", err=True)
-        return await job(core)
-    finally:
-        await core.close()
 
 
 @click.group()
@@ -86,7 +43,7 @@ def run(ctx: click.Context) -> None:
     """Start everything the configuration enables (web chat, Telegram, Slack, scheduler)."""
     from handlers.server import serve
 
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
     sys.exit(asyncio.run(serve(settings)))
 
 
@@ -99,7 +56,7 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def chat(ctx: click.Context, user: str, name: str | None) -> None:
     """Talk to the bot in the terminal (one message per line; works piped)."""
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
     interactive = sys.stdin.isatty()
     logging.getLogger().setLevel(logging.WARNING)
 
@@ -120,7 +77,7 @@ def chat(ctx: click.Context, user: str, name: str | None) -> None:
                 click.echo(format_reply(reply))
             await core.dispatcher.drain()
 
-    _run(lambda: _with_core(settings, job))
+    run_async(lambda: with_core(settings, job))
 
 
 def format_reply(reply: Reply) -> str:
@@ -144,7 +101,7 @@ def flows() -> None:
 def flows_check(ctx: click.Context, directory: str | None) -> None:
     """Exit 0 when every flow in DIRECTORY is valid, 1 with `path:line: message` lines otherwise."""
     if directory is None:
-        directory = str(_settings(ctx).flows_dir)
+        directory = str(settings_or_exit(ctx).flows_dir)
     found, problems = check_directory(Path(directory))
     for problem in problems:
         click.echo(str(problem))
@@ -160,7 +117,7 @@ def flows_graph(ctx: click.Context, flow_id: str) -> None:
     """Print a Mermaid diagram of one flow."""
     from bot.conversations.graph import mermaid
 
-    found, _problems = check_directory(_settings(ctx).flows_dir)
+    found, _problems = check_directory(settings_or_exit(ctx).flows_dir)
     if flow_id not in found:
         click.echo(f"unknown flow {flow_id!r}; known: {', '.join(sorted(found))}", err=True)
         sys.exit(1)
@@ -184,7 +141,7 @@ def intents_explain(ctx: click.Context, text: str, limit: int) -> None:
     from bot.conversations.intents import GlobalWords
     from bot.conversations.registry import FlowRegistry
 
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
     registry = FlowRegistry(settings.flows_dir)
     for problem in registry.load():
         click.echo(f"warning: {problem}", err=True)
@@ -297,14 +254,14 @@ def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
     """Tickets with their assignee and SLA state (times in business.timezone)."""
     from bot.tickets import service
 
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
 
     async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
         async with core.db.transaction() as session:
             rows = await service.list_tickets(session, status=None if status == "all" else status, limit=limit)
             return rows, await _staff_names(session), core.clock.now()
 
-    rows, names, now = _run(lambda: _with_core(settings, job, flows=False))
+    rows, names, now = run_async(lambda: with_core(settings, job, flows=False))
     if not rows:
         click.echo("no tickets")
         return
@@ -318,7 +275,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
     """One ticket: who has it, its deadlines, resolution, CSAT and timeline."""
     from bot.tickets import desk, service
 
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
 
     async def job(core: Core) -> tuple[Any, dict[str, Any], list[Any], datetime] | None:
         async with core.db.transaction() as session:
@@ -328,7 +285,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
             view = await desk.ticket_view(session, settings, ticket)
             return ticket, view, await service.timeline(session, ticket.id), core.clock.now()
 
-    found = _run(lambda: _with_core(settings, job, flows=False))
+    found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
         click.echo(f"no ticket {ref}", err=True)
         sys.exit(1)
@@ -376,7 +333,7 @@ def _staff_action(
     ctx: click.Context, staff_key: str, act: Callable[[TicketActions], Awaitable[Outcome]], *, deliver: bool = False
 ) -> None:
     """Act on a ticket as STAFF_KEY; with `deliver`, run the outbox so the customer's messages go out now."""
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
     _staff_or_exit(settings, staff_key)
     # With Slack or Telegram configured, `engagebot run` owns delivery: run here, without its staff desk and
     # channels, the outbox would finish staff notices unposted and spend Telegram sends' attempts.
@@ -389,7 +346,7 @@ def _staff_action(
         return outcome
 
     channels = [TranscriptChannel(name) for name in TRANSCRIPT_CHANNELS]
-    outcome = _run(lambda: _with_core(settings, job, channels=channels, flows=deliver and not served))
+    outcome = run_async(lambda: with_core(settings, job, channels=channels, flows=deliver and not served))
     if not outcome.ok:
         click.echo(f"engagebot: {outcome.message}", err=True)
         sys.exit(1)
@@ -437,7 +394,7 @@ def tickets_note(ctx: click.Context, ref: str, text: str, staff_key: str) -> Non
 @click.pass_context
 def tickets_reassign(ctx: click.Context, ref: str, staff_key: str, to_key: str) -> None:
     """Hand REF over to another person in the staff directory."""
-    _staff_or_exit(_settings(ctx), to_key)
+    _staff_or_exit(settings_or_exit(ctx), to_key)
     _staff_action(ctx, staff_key, lambda actions: actions.reassign(ref, staff_key, to_key))
 
 
@@ -458,7 +415,7 @@ def tickets_resolve(ctx: click.Context, ref: str, staff_key: str, resolution: st
 @click.pass_context
 def tickets_mine(ctx: click.Context, staff_key: str) -> None:
     """Your unresolved tickets, the most urgent first."""
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
     person = _staff_or_exit(settings, staff_key)
 
     async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
@@ -466,7 +423,7 @@ def tickets_mine(ctx: click.Context, staff_key: str) -> None:
         async with core.db.transaction() as session:
             return rows, await _staff_names(session), core.clock.now()
 
-    rows, names, now = _run(lambda: _with_core(settings, job, flows=False))
+    rows, names, now = run_async(lambda: with_core(settings, job, flows=False))
     if not rows:
         click.echo(f"no open tickets for {person.name}")
         return
@@ -493,7 +450,7 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
     from bot.tickets import service
     from bot.tickets.models import Ticket
 
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
     moment: datetime | None = None
     if at is not None:
         try:
@@ -515,7 +472,7 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
             draft = Ticket(customer_id=customer.id, category=category, severity=severity)
             return customer, await service.route(session, settings, draft, customer, now), now
 
-    found = _run(lambda: _with_core(settings, job, flows=False))
+    found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
         click.echo(f"no customer {customer_id}", err=True)
         sys.exit(1)
@@ -564,7 +521,7 @@ def customers_list(ctx: click.Context, limit: int) -> None:
                 out.append((c, [f"{i.channel}:{i.address}" for i in ids]))
             return out
 
-    rows = _run(lambda: _with_core(_settings(ctx), job))
+    rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     click.echo(f"{'id':>6} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
     for c, identities in rows:
         name = (c.display_name or "")[:24]
@@ -588,7 +545,7 @@ def customers_link_code(ctx: click.Context, customer_id: int, valid_days: int) -
                 return None
             return await links.issue(session, customer_id, core.clock.now(), timedelta(days=valid_days))
 
-    code = _run(lambda: _with_core(_settings(ctx), job))
+    code = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if code is None:
         click.echo(f"no customer {customer_id}", err=True)
         sys.exit(1)
@@ -614,7 +571,7 @@ def surveys_report(ctx: click.Context) -> None:
         async with core.db.transaction() as session:
             return await service.summaries(session)
 
-    rows = _run(lambda: _with_core(_settings(ctx), job))
+    rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if not rows:
         click.echo("no survey answers yet")
     for r in rows:
@@ -636,7 +593,7 @@ def db_upgrade(ctx: click.Context) -> None:
     """Apply migrations (also done automatically on start)."""
     from bot.storage.database import Database, redact_url
 
-    settings = _settings(ctx)
+    settings = settings_or_exit(ctx)
 
     async def job() -> str | None:
         database = Database(settings.database.url)
@@ -646,7 +603,7 @@ def db_upgrade(ctx: click.Context) -> None:
         finally:
             await database.dispose()
 
-    revision = _run(job)
+    revision = run_async(job)
     click.echo(f"database {redact_url(settings.database.url)} is at revision {revision}")
 
 
