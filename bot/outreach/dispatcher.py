@@ -62,6 +62,8 @@ class Dispatcher:
         try:
             if kind == outbox.RESUME_RUN:
                 done = await self.engine.resume_run(int(payload["run_id"]))
+            elif kind == outbox.REMIND_RUN:
+                done = await self.engine.remind_run(payload)
             elif kind == outbox.START_FLOW and customer_id is not None:
                 done = await self.engine.start_flow_for(customer_id, payload["flow_id"], payload.get("data"))
             elif kind == outbox.SEND:

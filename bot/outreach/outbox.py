@@ -18,6 +18,10 @@ from bot.storage.base import utcnow
 RESUME_RUN = "resume_run"
 SEND = "send"
 START_FLOW = "start_flow"
+# An unanswered proactive question: remind, or move on without the answer (payload: run_id, step_index, n).
+REMIND_RUN = "remind_run"
+# One customer's message of one campaign occurrence (payload: campaign).
+CAMPAIGN = "campaign"
 
 
 async def enqueue(
