@@ -6,12 +6,16 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.conversations.engine import ConversationEngine
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
 from bot.outreach.dispatcher import Dispatcher
+from bot.outreach.jobs import PlanningJobs
+from bot.outreach.leader import Leadership
+from bot.outreach.ratelimit import SharedRateLimiter
 from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, StaffDesk, SystemClock
 from bot.storage.database import Database
@@ -20,6 +24,14 @@ from bot.tickets.lifecycle import TicketActions
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
+# How often instances look for leadership work; a dead leader is replaced within about this long.
+LEADER_CHECK_SECONDS = 30
+
+
+def proactive_rates(settings: Settings) -> dict[str, float]:
+    """Sends per second the dispatcher may use per channel, all instances together: a share of the
+    channel's limit, so replies to customers who are chatting always have room."""
+    return {"telegram": settings.telegram.max_per_second * settings.outreach.broadcast_share}
 
 
 class Core:
@@ -32,7 +44,10 @@ class Core:
         self.registry = FlowRegistry(settings.flows_dir)
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
-        self.dispatcher = Dispatcher(self.db, self.engine, self.channels, settings, self.clock)
+        self.rate_limiter = SharedRateLimiter(self.db, proactive_rates(settings))
+        self.dispatcher = Dispatcher(self.db, self.engine, self.channels, settings, self.clock, self.rate_limiter)
+        self.leadership = Leadership(self.db)
+        self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
         self.deliveries = self.dispatcher.deliveries
         self.tickets = TicketActions(self.db, settings, self.clock)
         self.scheduler = Scheduler()
@@ -58,15 +73,26 @@ class Core:
             return await sla.watch(session, self.settings.tickets, self.clock.now())
 
     async def start_background(self) -> None:
-        """The dispatch tick and hot reload (for `engagebot run`)."""
-        self.scheduler.every(self.settings.outreach.tick_seconds, self.dispatcher.drain, "outbox-dispatch")
+        """The dispatch tick, SLA watch, campaign and tier planning, and hot reload (for `engagebot run`)."""
+        cfg = self.settings.outreach
+        zone = ZoneInfo(self.settings.business.timezone)
+        self.scheduler.every(cfg.tick_seconds, self.dispatcher.drain, "outbox-dispatch")
         self.scheduler.every(self.settings.tickets.sla_check_seconds, self.watch_sla, "sla-watch")
+        # Campaign occurrences at their cron moments; the periodic run catches up after a leader dies.
+        for name, campaign in self.settings.campaigns.items():
+            for tier, line in campaign.schedule.items():
+                self.scheduler.cron(line, zone, self.planning.plan_campaigns, f"campaign:{name}:{tier}")
+        self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.plan_campaigns, "campaign-catch-up")
+        self.scheduler.daily(cfg.tier_recompute_at, zone, self.planning.recompute_tiers, "tier-recompute")
+        self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.recompute_tiers, "tier-catch-up")
+        self.scheduler.once_now(self.planning.plan_campaigns, "campaign-start-catch-up")
         self.scheduler.start()
         if self.settings.flows.hot_reload and self.registry.directory.is_dir():
             self._watch_task = asyncio.create_task(watch_flows(self.registry, self._stop_watch))
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.leadership.release()
         self._stop_watch.set()
         if self._watch_task is not None:
             self._watch_task.cancel()

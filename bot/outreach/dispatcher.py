@@ -1,16 +1,31 @@
-"""Claims due outbox rows and carries them out: resume paused runs, start flows, send messages."""
+"""Claims due outbox rows and carries them out: resume paused runs, start flows, send messages.
+
+Rows of different customers are worked on concurrently (`outreach.concurrency`); one customer's rows
+run in order. Proactive rows pass the delivery policy first (bot/outreach/policy.py). Sends keep to a
+rate shared by all instances (bot/outreach/ratelimit.py), and each send first renews its lease with
+the claim's attempt number as a fencing token: a worker whose lease ran out while it waited finds the
+row claimed by another and leaves it, so a slow instance never doubles a message.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import Settings
+from bot.conversations import transcript
 from bot.conversations.engine import DEFER_PROACTIVE, ConversationEngine
+from bot.customers import service as customers
+from bot.customers.models import Customer
 from bot.messages import ChannelRef, reply_from_dict
-from bot.outreach import outbox
+from bot.outreach import outbox, policy
 from bot.outreach.delivery import Deliveries, earlier_unsent
+from bot.outreach.models import DEFERRED, HELD, SKIPPED, CampaignRun, DeliveryDecision
+from bot.outreach.ratelimit import SharedRateLimiter
 from bot.ports import Channel, Clock, DeliveryError, StaffDesk
 from bot.storage.database import Database
 from bot.tickets import desk
@@ -21,10 +36,29 @@ log = logging.getLogger(__name__)
 SEND_ORDER_RETRY = timedelta(seconds=1)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    customer_id: int | None
+    attempts: int
+    proactive: bool
+    campaign_run_id: int | None
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """A proactive row the policy let through (after a campaign message became a plain send)."""
+
+    item: Claimed
+    decision_id: int
+
+
 class Dispatcher:
     def __init__(
         self, db: Database, engine: ConversationEngine, channels: Mapping[str, Channel],
-        settings: Settings, clock: Clock,
+        settings: Settings, clock: Clock, rate_limiter: SharedRateLimiter | None = None,
     ):  # fmt: skip
         self.db = db
         self.engine = engine
@@ -32,20 +66,35 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.deliveries = Deliveries(db, settings, clock)
+        self.rate_limiter = rate_limiter
         self.staff_desk: StaffDesk | None = None
+        self._lease = timedelta(seconds=settings.outreach.lease_seconds)
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
         cfg = self.settings.outreach
         async with self.db.transaction() as session:
             items = await outbox.claim_due(
-                session, self.clock.now(), limit=cfg.batch_size,
-                lease=timedelta(seconds=cfg.lease_seconds), skip_locked=self.db.is_postgres,
-                exclude_kinds=self._not_mine(),
+                session, self.clock.now(), limit=cfg.batch_size, lease=self._lease,
+                skip_locked=self.db.is_postgres, exclude_kinds=self._not_mine(),
             )  # fmt: skip
-            claimed = [(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts) for i in items]
-        for item_id, kind, payload, customer_id, attempts in claimed:
-            await self._process(item_id, kind, payload, customer_id, attempts)
+            claimed = [
+                Claimed(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts, i.proactive, i.campaign_run_id)
+                for i in items
+            ]
+        # One customer's rows in order, different customers side by side.
+        series: dict[object, list[Claimed]] = {}
+        for item in claimed:
+            key = ("customer", item.customer_id) if item.customer_id is not None else ("row", item.id)
+            series.setdefault(key, []).append(item)
+        slots = asyncio.Semaphore(cfg.concurrency)
+
+        async def work(rows: list[Claimed]) -> None:
+            async with slots:
+                for row in rows:
+                    await self._process(row)
+
+        await asyncio.gather(*(work(rows) for rows in series.values()))
         return len(claimed)
 
     async def drain(self, max_rounds: int = 100) -> int:
@@ -58,40 +107,138 @@ class Dispatcher:
                 break
         return total
 
-    async def _process(self, item_id: int, kind: str, payload: dict, customer_id: int | None, attempts: int) -> None:
+    async def _process(self, item: Claimed) -> None:
+        decision_id: int | None = None
         try:
-            if kind == outbox.RESUME_RUN:
-                done = await self.engine.resume_run(int(payload["run_id"]))
-            elif kind == outbox.REMIND_RUN:
-                done = await self.engine.remind_run(payload)
-            elif kind == outbox.START_FLOW and customer_id is not None:
-                done = await self.engine.start_flow_for(customer_id, payload["flow_id"], payload.get("data"))
-            elif kind == outbox.SEND:
-                done = await self._send(item_id, customer_id, payload)
-            elif kind == EVENT and customer_id is not None:
-                # Events queued by the core are about the customer's own business: they may interrupt.
-                await self.engine.fire_event(customer_id, payload["event"], payload.get("data"), interrupt=True)
-                done = True
-            elif kind == desk.STAFF_NOTICE:
-                done = await self._notify_staff(item_id, payload)
-            else:
-                raise DeliveryError(f"unknown outbox kind {kind!r}", permanent=True)
+            if item.proactive:
+                cleared = await self._clear(item)
+                if cleared is None:
+                    return
+                item, decision_id = cleared.item, cleared.decision_id
+            done = await self._carry_out(item)
+        except _Abandoned:
+            return
         except DeliveryError as exc:
-            await self.deliveries.failed(item_id, exc)
+            await self.deliveries.failed(item.id, exc)
             return
         except Exception as exc:
-            log.exception("outbox item %s (%s) failed", item_id, kind)
-            await self.deliveries.failed(item_id, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            log.exception("outbox item %s (%s) failed", item.id, item.kind)
+            await self.deliveries.failed(item.id, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return
         async with self.db.transaction() as session:
             now = self.clock.now()
             if done:
-                await outbox.finish(session, item_id, now)
+                await outbox.finish(session, item.id, now)
+                return
+            starts_a_flow = item.kind != outbox.SEND and item.kind != desk.STAFF_NOTICE
+            if starts_a_flow:
+                reason, delay = "deferred: customer mid-conversation", DEFER_PROACTIVE
             else:
-                proactive_start = kind in (outbox.RESUME_RUN, outbox.START_FLOW)
-                reason = "deferred: customer mid-conversation" if proactive_start else "waiting for earlier rows"
-                delay = DEFER_PROACTIVE if proactive_start else SEND_ORDER_RETRY
-                await outbox.retry_later(session, item_id, now + delay, reason, failed=False)
+                reason, delay = "waiting for earlier rows", SEND_ORDER_RETRY
+            if decision_id is not None:
+                # The policy let it through, but the engine found the customer busy: not a send after all.
+                decision = await session.get(DeliveryDecision, decision_id)
+                if decision is not None:
+                    decision.decision, decision.reason, decision.until = DEFERRED, reason, now + delay
+            await outbox.retry_later(session, item.id, now + delay, reason, failed=False)
+
+    async def _carry_out(self, item: Claimed) -> bool:
+        """Do what the row says; False when it must wait (customer busy, earlier rows unsent)."""
+        payload, customer_id = item.payload, item.customer_id
+        if item.kind == outbox.RESUME_RUN:
+            return await self.engine.resume_run(int(payload["run_id"]))
+        if item.kind == outbox.REMIND_RUN:
+            return await self.engine.remind_run(payload)
+        if item.kind == outbox.START_FLOW and customer_id is not None:
+            return await self.engine.start_flow_for(customer_id, payload["flow_id"], payload.get("data"))
+        if item.kind == outbox.CAMPAIGN and customer_id is not None:
+            # A campaign that starts a flow (a message campaign became a plain send when cleared).
+            data = {"campaign": payload["campaign"]}
+            return await self.engine.start_flow_for(customer_id, payload["flow"], data)
+        if item.kind == outbox.SEND:
+            return await self._send(item)
+        if item.kind == EVENT and customer_id is not None:
+            # Ticket events are about what the customer is waiting for, so they may interrupt; CRM
+            # events (signed_up, ...) are proactive and wait for a free moment.
+            interrupt = bool(payload.get("interrupt", True))
+            await self.engine.fire_event(customer_id, payload["event"], payload.get("data"), interrupt=interrupt)
+            return True
+        if item.kind == desk.STAFF_NOTICE:
+            return await self._notify_staff(item.id, payload)
+        raise DeliveryError(f"unknown outbox kind {item.kind!r}", permanent=True)
+
+    # ---- the delivery policy --------------------------------------------------------------------
+
+    async def _clear(self, item: Claimed) -> Cleared | None:
+        """Apply the delivery policy with the customer locked; None when the row is held or skipped.
+
+        The verdict, the row's new state and (for a message campaign) the rendered message are written
+        in one transaction: an opt-out committed before it is seen, one committed after it waits for it.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
+                return None  # our lease ran out and another worker has the row
+            customer = await self._locked_customer(session, item.customer_id)
+            campaign_name = item.payload.get("campaign") if item.kind == outbox.CAMPAIGN else None
+            campaign = self.settings.campaigns.get(campaign_name) if campaign_name else None
+            if campaign_name and (campaign is None or not campaign.enabled):
+                verdict = policy.Verdict(SKIPPED, f"campaign {campaign_name!r} was removed or disabled")
+            else:
+                expires_at = await self._expiry(session, item, campaign)
+                verdict = await policy.judge(
+                    session, self.settings, kind=item.kind, customer=customer, now=now, expires_at=expires_at
+                )
+            decision = await policy.record(
+                session, verdict, outbox_id=item.id, customer_id=item.customer_id, kind=item.kind,
+                campaign_run_id=item.campaign_run_id, now=now,
+            )  # fmt: skip
+            if verdict.decision == SKIPPED:
+                await outbox.skip(session, item.id, now, verdict.reason)
+                return None
+            if verdict.decision in (HELD, DEFERRED):
+                assert verdict.until is not None
+                await outbox.retry_later(session, item.id, verdict.until, verdict.reason, failed=False)
+                return None
+            if campaign is not None and customer is not None:
+                item = await self._campaign_content(session, item, campaign_name or "", customer, now)
+                if item.kind == outbox.SEND and not item.payload.get("replies"):
+                    await outbox.skip(session, item.id, now, "nothing to send")
+                    return None
+            return Cleared(item, decision.id)
+
+    async def _locked_customer(self, session: Any, customer_id: int | None) -> Customer | None:
+        if customer_id is None or await session.get(Customer, customer_id) is None:
+            return None
+        return await customers.lock(session, customer_id)
+
+    async def _expiry(self, session: Any, item: Claimed, campaign: Any) -> datetime | None:
+        """Campaign messages go stale; check-ins and event flows do not."""
+        if campaign is None:
+            return None
+        hours = campaign.expire_after_hours or self.settings.outreach.expire_after_hours
+        run = await session.get(CampaignRun, item.campaign_run_id) if item.campaign_run_id else None
+        due = run.due_at if run is not None else self.clock.now()
+        return due + timedelta(hours=hours)
+
+    async def _campaign_content(
+        self, session: Any, item: Claimed, name: str, customer: Customer, now: datetime
+    ) -> Claimed:
+        """A message campaign becomes a plain send of the rendered message (recorded in the transcript);
+        a flow campaign stays a campaign row and starts its flow when carried out."""
+        from bot.outreach import campaigns
+
+        campaign = self.settings.campaigns[name]
+        if campaign.flow:
+            return replace(item, payload={**item.payload, "flow": campaign.flow})
+        replies = await campaigns.render(session, self.settings, name, customer)
+        ref = await customers.preferred_ref(session, customer.id)
+        if ref is None:
+            return replace(item, kind=outbox.SEND, payload={"replies": []})
+        await transcript.record_outbound(session, customer.id, ref.channel, replies, now)
+        payload = outbox.send_payload(ref, replies)
+        await outbox.become_send(session, item.id, payload)
+        return replace(item, kind=outbox.SEND, payload=payload, proactive=False)
 
     def _not_mine(self) -> tuple[str, ...]:
         """Staff notices wait for a process that has the staff desk (Slack) when one is configured:
@@ -99,6 +246,8 @@ class Dispatcher:
         if self.staff_desk is None and self.settings.secrets.slack_bot_token is not None:
             return (desk.STAFF_NOTICE,)
         return ()
+
+    # ---- carrying out ---------------------------------------------------------------------------
 
     async def _notify_staff(self, item_id: int, payload: dict) -> bool:
         async with self.db.sessions() as session:
@@ -122,11 +271,12 @@ class Dispatcher:
                     ticket.desk_channel, ticket.desk_thread = where.get("channel"), where.get("thread")
         return True
 
-    async def _send(self, item_id: int, customer_id: int | None, payload: dict) -> bool:
+    async def _send(self, item: Claimed) -> bool:
         """Send one batch of replies; False (try again shortly) while earlier replies are undelivered."""
-        if customer_id is not None:
+        payload = item.payload
+        if item.customer_id is not None:
             async with self.db.sessions() as session:
-                if await earlier_unsent(session, customer_id, item_id):
+                if await earlier_unsent(session, item.customer_id, item.id):
                     return False
         ref = ChannelRef(payload["channel"], payload["address"])
         channel = self.channels.get(ref.channel)
@@ -134,5 +284,17 @@ class Dispatcher:
             # Not this process's channel (a CLI command draining, an adapter still starting): the
             # process that runs it sends the row; trying here must not use up its attempts.
             return False
-        await channel.send(ref, [reply_from_dict(r) for r in payload.get("replies", [])])
+        replies = [reply_from_dict(r) for r in payload.get("replies", [])]
+        if self.rate_limiter is not None and self.rate_limiter.rate(ref.channel):
+            await self.rate_limiter.acquire(ref.channel, len(replies))
+            async with self.db.transaction() as session:
+                # Waiting for the slot may outlast the lease: send only if the row is still ours.
+                if not await outbox.renew(session, item.id, item.attempts, self.clock.now() + self._lease):
+                    log.info("outbox item %s was claimed by another worker while waiting; left to it", item.id)
+                    raise _Abandoned
+        await channel.send(ref, replies)
         return True
+
+
+class _Abandoned(Exception):
+    """Our lease on a row ran out and another worker owns it now: do nothing more with it."""

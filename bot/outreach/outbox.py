@@ -83,6 +83,34 @@ async def claim_due(
     return items
 
 
+async def renew(session: AsyncSession, item_id: int, attempts: int, until: datetime) -> bool:
+    """Extend our lease right before acting on a row. `attempts` grows with every claim, so it tells
+    whether the row is still ours: False means the lease ran out and another worker claimed it."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.status == LEASED, OutboxItem.attempts == attempts)
+        .values(lease_until=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def skip(session: AsyncSession, item_id: int, now: datetime, reason: str) -> None:
+    """Not sent, on purpose (the delivery policy said no): the row ends, with the reason."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(status=CANCELLED, finished_at=now, lease_until=None, last_error=reason[:2000])
+    )
+
+
+async def become_send(session: AsyncSession, item_id: int, payload: dict[str, Any]) -> None:
+    """A cleared campaign row turns into the plain send of its rendered message (sent, retried and
+    ordered like any reply from here on; the policy has had its say)."""
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item_id).values(kind=SEND, payload=payload, proactive=False)
+    )
+
+
 async def finish(session: AsyncSession, item_id: int, now: datetime) -> None:
     await session.execute(
         update(OutboxItem).where(OutboxItem.id == item_id).values(status=DONE, finished_at=now, lease_until=None)

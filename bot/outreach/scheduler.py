@@ -1,12 +1,22 @@
-"""APScheduler drives the periodic work (the only module that imports it)."""
+"""APScheduler drives the periodic work: ticks, campaign cron lines, the daily tier recompute.
+
+It holds a handful of jobs, never one per customer: per-customer work is outbox rows. Its job store
+is in memory and never shared between instances (APScheduler's FAQ: you can't); what must survive a
+restart (planned occurrences, the last recompute) is in the database, and the jobs read it, so
+runs missed while the service was down are caught up once at start, not replayed as a storm.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import tzinfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.outreach import cron
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +31,21 @@ class Scheduler:
 
     def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         self._scheduler.add_job(_guarded(job, name), IntervalTrigger(seconds=seconds), id=name, name=name)
+
+    def cron(self, expression: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """At the moments of a crontab line (read as cron reads it: Sunday is 0 and 7)."""
+        self._scheduler.add_job(
+            _guarded(job, name), cron.trigger(expression, timezone), id=name, name=name, replace_existing=True
+        )
+
+    def daily(self, hhmm: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:
+        hour, minute = hhmm.split(":")
+        trigger = CronTrigger(hour=int(hour), minute=int(minute), timezone=timezone)
+        self._scheduler.add_job(_guarded(job, name), trigger, id=name, name=name, replace_existing=True)
+
+    def once_now(self, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Right after start (catching up what was missed while the service was down)."""
+        self._scheduler.add_job(_guarded(job, name), id=name, name=name, replace_existing=True)
 
     def start(self) -> None:
         self._scheduler.start()

@@ -52,12 +52,13 @@ def test_the_shipped_config_yaml_loads_and_documents_the_defaults(tmp_path: Path
     assert shipped.source == str(REPO / "config.yaml")
     # Relative paths are resolved from the config file's folder, not the working directory.
     assert shipped.flows_dir == REPO / "flows"
-    # Everything is the default, except the example team: staff, routing and Slack channels.
+    # Everything is the default, except the examples: the team (staff, routing, Slack channels),
+    # tier rules and campaigns.
     assert [m.key for m in shipped.staff] == ["dana", "maria", "tom", "priya"]
     assert shipped.routing.fallback == "dana" and shipped.routing.rules and shipped.slack.channels
     example, defaults = shipped.model_dump(), load_settings(env={}).model_dump()
     for dump in (example, defaults):
-        del dump["staff"], dump["routing"], dump["slack"]["channels"]
+        del dump["staff"], dump["routing"], dump["slack"]["channels"], dump["tiers"], dump["campaigns"]
     assert example == defaults
 
 
