@@ -18,13 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import QuietHours, Settings
-from bot.conversations.models import ACTIVE, ConversationRun, Message
+from bot.conversations import activity
 from bot.customers.models import ChannelIdentity, Customer
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, DeliveryDecision
-from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
 
-# A customer who exchanged a message this recently, in a flow or about an open ticket, is mid-conversation.
-BUSY_WINDOW = timedelta(minutes=30)
 # Kinds the frequency cap holds. Check-ins and their reminders count toward it but are paced by
 # the flow the customer agreed to ("Can I check in with you?"), so the cap never pushes them back.
 CAPPED_KINDS = frozenset({"campaign", "event", "start_flow"})
@@ -103,7 +100,7 @@ async def judge(
                 return Verdict(SKIPPED, "expired: quiet hours last past its expiry")
             local = now.astimezone(zone).strftime("%H:%M")
             return Verdict(HELD, f"quiet hours ({local} in {zone})", opening)
-    if await _busy(session, customer.id, now):
+    if await activity.mid_conversation(session, customer.id, now):
         return Verdict(DEFERRED, "customer mid-conversation", now + timedelta(minutes=cfg.defer_minutes))
     cap = cfg.frequency_cap
     if cap is not None and kind in CAPPED_KINDS:
@@ -132,21 +129,6 @@ async def record(
 async def _has_identity(session: AsyncSession, customer_id: int) -> bool:
     query = select(ChannelIdentity.id).where(ChannelIdentity.customer_id == customer_id).limit(1)
     return (await session.execute(query)).first() is not None
-
-
-async def _busy(session: AsyncSession, customer_id: int, now: datetime) -> bool:
-    """Mid-conversation: a message either way in the last half hour, and a flow waiting for an answer
-    or an open ticket. A flow left unanswered for days is not a conversation in progress."""
-    recent = select(Message.id).where(Message.customer_id == customer_id, Message.created_at >= now - BUSY_WINDOW)
-    if (await session.execute(recent.limit(1))).first() is None:
-        return False
-    active = select(ConversationRun.id).where(
-        ConversationRun.customer_id == customer_id, ConversationRun.status == ACTIVE
-    )
-    if (await session.execute(active.limit(1))).first() is not None:
-        return True
-    ticket = select(Ticket.id).where(Ticket.customer_id == customer_id, Ticket.status.in_(UNRESOLVED_STATUSES))
-    return (await session.execute(ticket.limit(1))).first() is not None
 
 
 async def _recent_sends(session: AsyncSession, customer_id: int, since: datetime, limit: int) -> list[datetime]:
