@@ -27,8 +27,6 @@ from bot.customers.profile import FieldError, ProfileChange
 from bot.storage.database import Database
 
 BATCH_ROWS = 1000
-TELEGRAM = "telegram"
-CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 # Columns with a meaning of their own; every other column becomes an attribute.
 PROFILE_COLUMNS = ("display_name", "email", "phone", "language", "timezone")
 SPECIAL_COLUMNS = frozenset({"external_id", "name", *PROFILE_COLUMNS, "telegram_chat_id", "subscribed",
@@ -185,9 +183,12 @@ def read_row(header: Header, cells: Sequence[str], line: int, region: str) -> Ro
         problems.append(str(exc))
     change, errors = profile.read_profile(values, region, names)
     problems += [str(e) for e in errors]
-    chat = values.get("telegram_chat_id") or None
-    if chat is not None and not CHAT_ID.fullmatch(chat):
-        problems.append(f"telegram_chat_id: {profile.quoted(chat)} is not a Telegram chat id (a whole number)")
+    chat = None
+    if values.get("telegram_chat_id"):
+        try:
+            chat = profile.telegram_chat_id(values["telegram_chat_id"])
+        except ValueError as exc:
+            problems.append(f"{header.original['telegram_chat_id']}: {exc}")
     readers: dict[str, Callable[[str], Any]] = {"subscribed": profile.boolean, "customer_since": profile.iso_date,
                                                 "lifetime_value": profile.number}  # fmt: skip
     for column, value in values.items():
@@ -205,7 +206,7 @@ def read_row(header: Header, cells: Sequence[str], line: int, region: str) -> Ro
             change.attributes[column] = parsed
     if problems:
         raise RowError(problems)
-    return Row(line, ext, change, str(int(chat)) if chat is not None else None)
+    return Row(line, ext, change, chat)
 
 
 async def import_csv(
@@ -259,7 +260,7 @@ async def _plan(
     if chats:
         owned = select(ChannelIdentity.address, Customer.id, Customer.external_id).join(
             Customer, Customer.id == ChannelIdentity.customer_id
-        ).where(ChannelIdentity.channel == TELEGRAM, ChannelIdentity.address.in_(chats))  # fmt: skip
+        ).where(ChannelIdentity.channel == profile.TELEGRAM, ChannelIdentity.address.in_(chats))  # fmt: skip
         owners = {address: (cid, ext) for address, cid, ext in await session.execute(owned)}
     # Customers who wrote to the bot before the CRM knew them: the import gives them their external_id.
     unclaimed = [owners[r.telegram_chat_id][0] for r in rows if r.telegram_chat_id in owners
@@ -329,7 +330,7 @@ async def _write(session: AsyncSession, plan: _Plan, now: datetime) -> None:
         known = await _ids_of(session, [ext for ext, _ in plan.identities if ext not in ids])
         ids.update(known)
         await session.execute(insert(ChannelIdentity), [
-            {"customer_id": ids[ext], "channel": TELEGRAM, "address": chat, "created_at": now}
+            {"customer_id": ids[ext], "channel": profile.TELEGRAM, "address": chat, "created_at": now}
             for ext, chat in plan.identities
         ])  # fmt: skip
 

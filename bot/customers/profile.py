@@ -15,8 +15,10 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 EXTERNAL_ID_MAX = 200
+TELEGRAM = "telegram"  # the channel name of Telegram identities
 # Column name -> maximum length, as in the customers table.
 TEXT_COLUMNS = {"display_name": 200, "email": 320, "phone": 40, "language": 16, "timezone": 64}
+CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 INTEGER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
 DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]*)\.[0-9]+")
@@ -89,6 +91,14 @@ def display_name(text: str) -> str:
     if len(text) > TEXT_COLUMNS["display_name"]:
         raise ValueError(f"is longer than {TEXT_COLUMNS['display_name']} characters")
     return text
+
+
+def telegram_chat_id(value: Any) -> str:
+    """A Telegram chat id (a whole number, negative for groups), as the identity address we store."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not CHAT_ID.fullmatch(text):
+        raise ValueError(f"{quoted(value)} is not a Telegram chat id (a whole number)")
+    return str(int(text))
 
 
 def boolean(text: str) -> bool:
