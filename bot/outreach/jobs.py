@@ -34,9 +34,9 @@ class PlanningJobs:
         """Plan every campaign occurrence that is due (leader only); returns how many were planned."""
         if not self.settings.campaigns or not await self.leadership.check():
             return 0
-        from bot.outreach import campaigns
+        from bot.outreach import planning
 
-        planned = await campaigns.plan_due(self.db, self.settings, self.clock.now())
+        planned = await planning.plan_due(self.db, self.settings, self.clock.now())
         return len(planned)
 
     async def recompute_tiers(self, *, force: bool = False) -> dict[str, int] | None:
