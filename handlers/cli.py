@@ -19,6 +19,7 @@ from bot.conversations.loader import check_directory
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
+from handlers.cli_campaigns import campaigns
 from handlers.cli_support import run_async, settings_or_exit, with_core
 from handlers.logsetup import configure_logging
 
@@ -606,6 +607,8 @@ def db_upgrade(ctx: click.Context) -> None:
     revision = run_async(job)
     click.echo(f"database {redact_url(settings.database.url)} is at revision {revision}")
 
+
+main.add_command(campaigns)
 
 if __name__ == "__main__":
     main()

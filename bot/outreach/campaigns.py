@@ -1,0 +1,191 @@
+"""Campaigns: finding one in the settings, what it says to a customer, and how far an occurrence got.
+
+Who gets it is `audience.py`; turning an occurrence into outbox rows is `planning.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from numbers import Real
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Campaign, Settings
+from bot.conversations import answers, templates
+from bot.conversations import schema as s
+from bot.conversations.loader import LoadedFlow
+from bot.customers.models import Customer
+from bot.customers.service import template_view
+from bot.messages import Button, Reply
+from bot.outreach.models import LEASED, PENDING, CampaignRun, DeliveryDecision, OutboxItem
+from bot.storage.base import utcnow
+from bot.storage.database import Database
+from bot.yamlsource import did_you_mean
+
+
+class CampaignError(Exception):
+    """A campaign that cannot be used as asked (unknown, disabled, its flow missing): say why."""
+
+
+def get(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
+    """The campaign called `name`; with `enabled`, refuse a disabled one (nothing may be planned for it)."""
+    found = settings.campaigns.get(name)
+    if found is None:
+        known = ", ".join(sorted(settings.campaigns)) or "none (add some under `campaigns:` in config.yaml)"
+        raise CampaignError(f"unknown campaign {name!r}{did_you_mean(name, settings.campaigns)}; known: {known}")
+    if enabled and not found.enabled:
+        raise CampaignError(f"campaign {name!r} is disabled (enabled: false in config.yaml)")
+    return found
+
+
+def expiry(settings: Settings, campaign: Campaign) -> timedelta:
+    """How long a message of this campaign stays worth sending after it was due."""
+    hours = campaign.expire_after_hours or settings.outreach.expire_after_hours
+    return timedelta(hours=hours)
+
+
+def flow_to_start(settings: Settings, name: str) -> str | None:
+    """The flow a flow campaign starts (the dispatcher calls engine.start_flow_for); None for a message."""
+    return get(settings, name).flow
+
+
+def content_problem(settings: Settings, name: str, known_flows: Collection[str]) -> str | None:
+    """What makes the campaign's content unusable (a missing flow, a broken template), else None."""
+    campaign = get(settings, name)
+    wanted = [campaign.flow] if campaign.flow else [button.flow for button in campaign.buttons]
+    for flow in wanted:
+        if flow not in known_flows:
+            return f"campaign {name!r} names flow {flow!r}, which does not exist{did_you_mean(flow, known_flows)}"
+    if campaign.message is not None:
+        problem = templates.check_template(campaign.message)
+        if problem:
+            return f"campaign {name!r} message: {problem}"
+    if campaign.audience.when:
+        problem = templates.check_expression(campaign.audience.when)
+        if problem:
+            return f"campaign {name!r} audience.when: {problem}"
+    return None
+
+
+def customer_view(customer: Customer, now: datetime) -> dict[str, Any]:
+    """The customer as campaign conditions and messages see it: the flow view plus the tier-rule facts."""
+    last = customer.last_active_at or customer.last_seen_at or customer.created_at
+    value = (customer.attributes or {}).get("lifetime_value")
+    return {
+        **template_view(customer),
+        "tenure_days": (now - customer.created_at).days if customer.created_at else 0,
+        "days_inactive": (now - last).days if last else 0,
+        "lifetime_value": value if isinstance(value, Real) and not isinstance(value, bool) else 0,
+    }
+
+
+def context(settings: Settings, name: str, customer: Customer, now: datetime) -> dict[str, Any]:
+    campaign = get(settings, name)
+    return {
+        "customer": customer_view(customer, now),
+        "business": {"name": settings.business.name},
+        "campaign": {"name": name, "title": campaign.title, "kind": campaign.kind},
+    }
+
+
+async def render(
+    session: AsyncSession, settings: Settings, name: str, customer: Customer, *, now: datetime | None = None
+) -> list[Reply]:
+    """The message of a message campaign for this customer; [] for a flow campaign (it starts the flow)."""
+    campaign = get(settings, name)
+    if campaign.message is None:
+        return []
+    text = templates.render(campaign.message, context(settings, name, customer, now or utcnow()))
+    # Buttons start flows the same way menu buttons do ("f:<flow>").
+    return [Reply(text, tuple(Button(b.label, f"f:{b.flow}") for b in campaign.buttons))]
+
+
+_FIRST_MESSAGE_STEPS = 50  # a flow that says nothing in its first steps gets no preview
+
+
+def first_message(lf: LoadedFlow, ctx: dict[str, Any]) -> Reply | None:
+    """What a flow says first, for previews: its first say, question or closing text, without running it."""
+    steps, index = lf.flow.steps, 0
+    for _ in range(_FIRST_MESSAGE_STEPS):
+        if index >= len(steps):
+            return None
+        step = steps[index]
+        if isinstance(step, s.SayStep):
+            return Reply(templates.render(step.say, ctx), tuple(Button(b.label, "") for b in step.buttons))
+        if isinstance(step, s.AskStep):
+            labels = [label for label, _value in answers.answer_options(step)]
+            return Reply(templates.render(step.ask, ctx), tuple(Button(label, "") for label in labels))
+        if isinstance(step, s.EndStep):
+            return Reply(templates.render(step.end, ctx)) if isinstance(step.end, str) and step.end.strip() else None
+        if isinstance(step, s.GotoStep):
+            index = lf.index_of(step.goto)
+        elif isinstance(step, s.BranchStep):
+            target = next((case.goto for case in step.branch if templates.evaluate(case.when, ctx)), step.otherwise)
+            index = lf.index_of(target) if target else index + 1
+        else:
+            nxt = getattr(step, "next", None)
+            index = lf.index_of(nxt) if nxt else index + 1
+    return None
+
+
+# ---- progress ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """One occurrence: its outbox rows by status, and the delivery policy's decisions by verdict and reason."""
+
+    run_id: int
+    campaign: str
+    occurrence: str
+    status: str
+    planned: int
+    due_at: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    outbox: dict[str, int]
+    decisions: dict[tuple[str, str], int]
+
+    @property
+    def pending(self) -> int:
+        """Rows not carried out yet (waiting, held, or being sent right now)."""
+        return self.outbox.get(PENDING, 0) + self.outbox.get(LEASED, 0)
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "planning" and self.pending == 0
+
+
+async def progress(db: Database, run_id: int) -> RunProgress:
+    async with db.transaction() as session:
+        return await progress_in(session, run_id)
+
+
+async def progress_in(session: AsyncSession, run_id: int) -> RunProgress:
+    run = await session.get(CampaignRun, run_id)
+    if run is None:
+        raise CampaignError(f"no campaign run {run_id}")
+    by_status = select(OutboxItem.status, func.count()).where(OutboxItem.campaign_run_id == run_id)
+    by_decision = select(DeliveryDecision.decision, DeliveryDecision.reason, func.count()).where(
+        DeliveryDecision.campaign_run_id == run_id
+    )
+    outbox_counts = {status: n for status, n in await session.execute(by_status.group_by(OutboxItem.status))}
+    grouped = by_decision.group_by(DeliveryDecision.decision, DeliveryDecision.reason)
+    decisions = {(decision, reason): n for decision, reason, n in await session.execute(grouped)}
+    return RunProgress(
+        run_id=run.id, campaign=run.campaign, occurrence=run.occurrence, status=run.status, planned=run.planned,
+        due_at=run.due_at, started_at=run.started_at, finished_at=run.finished_at, outbox=outbox_counts,
+        decisions=decisions,
+    )  # fmt: skip
+
+
+async def recent_runs(db: Database, name: str, limit: int = 10) -> list[RunProgress]:
+    """The latest occurrences of a campaign, newest first, with their progress."""
+    async with db.transaction() as session:
+        query = select(CampaignRun.id).where(CampaignRun.campaign == name)
+        ids = list((await session.execute(query.order_by(CampaignRun.id.desc()).limit(limit))).scalars())
+        return [await progress_in(session, run_id) for run_id in ids]

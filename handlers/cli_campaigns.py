@@ -1,0 +1,259 @@
+"""`engagebot campaigns`: list, preview, send and follow campaigns. Sending here only plans the messages;
+the running server's dispatcher delivers them within the delivery policy."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import click
+
+from bot.config import Campaign, Settings
+from bot.core import Core
+from bot.outreach import campaigns as service
+from bot.outreach.audience import Target, breakdown, sample
+from bot.outreach.campaigns import CampaignError, RunProgress
+from bot.outreach.planning import manual_occurrence, next_runs, plan, schedule_entries
+from handlers.cli_support import run_async, settings_or_exit, with_core
+
+
+@click.group()
+def campaigns() -> None:
+    """Proactive campaigns (config.yaml: campaigns): who gets what, and when."""
+
+
+def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
+    try:
+        return service.get(settings, name, enabled=enabled)
+    except CampaignError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"engagebot: {message}", err=True)
+    sys.exit(1)
+
+
+def _local(settings: Settings, moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(ZoneInfo(settings.business.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def audience_summary(campaign: Campaign) -> str:
+    spec = campaign.audience
+    parts = [f"tiers {', '.join(spec.tiers)}" if spec.tiers else "every tier"]
+    if spec.tags:
+        parts.append(f"tagged {', '.join(spec.tags)}")
+    if spec.inactive_days is not None:
+        parts.append(f"inactive {spec.inactive_days:g}+ days")
+    if spec.when:
+        parts.append(f"when {spec.when}")
+    if campaign.repeat_after_days is not None:
+        parts.append(f"not again within {campaign.repeat_after_days:g} days")
+    return "; ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _content(campaign: Campaign) -> str:
+    return f"starts flow {campaign.flow}" if campaign.flow else "a message"
+
+
+# ---- list ---------------------------------------------------------------------------------------
+
+
+@campaigns.command("list")
+@click.pass_context
+def campaigns_list(ctx: click.Context) -> None:
+    """Every campaign: its kind, audience, and schedule with the next run per tier."""
+    settings = settings_or_exit(ctx)
+    if not settings.campaigns:
+        click.echo("no campaigns (add some under `campaigns:` in config.yaml)")
+        return
+    upcoming = {(o.campaign, o.entry): o.at for o in next_runs(settings, datetime.now(UTC))}
+    zone = settings.business.timezone
+    for name, campaign in settings.campaigns.items():
+        state = "" if campaign.enabled else "  (disabled)"
+        title = f"  {campaign.title}" if campaign.title else ""
+        click.echo(f"{name}  [{campaign.kind}, {_content(campaign)}]{state}{title}")
+        click.echo(f"  audience: {audience_summary(campaign)}")
+        for entry, expression, _tiers in schedule_entries(campaign):
+            who = "other tiers" if entry == "*" else entry
+            click.echo(f"  {who:<12} {expression:<20} next {_local(settings, upcoming.get((name, entry)))} {zone}")
+        if campaign.at is not None:
+            click.echo(f"  once at {_local(settings, campaign.at)} {zone}")
+        if not campaign.schedule and campaign.at is None:
+            click.echo("  no schedule: sent with `engagebot campaigns send`")
+
+
+# ---- preview ------------------------------------------------------------------------------------
+
+
+@campaigns.command("preview")
+@click.argument("name")
+@click.option("--sample", "size", default=3, show_default=True, help="how many customers' messages to show")
+@click.pass_context
+def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
+    """How many customers NAME would reach now, per tier, who is left out, and a sample of the messages."""
+    settings = settings_or_exit(ctx)
+    campaign = _campaign_or_exit(settings, name)
+
+    async def job(core: Core) -> tuple[str | None, Any, list[tuple[Any, list[Any]]]]:
+        problem = service.content_problem(settings, name, [lf.id for lf in core.registry.all()])
+        if problem:
+            return problem, None, []
+        now = core.clock.now()
+        async with core.db.transaction() as session:
+            target = Target(name, campaign, now)
+            found = await breakdown(session, target)
+            shown = []
+            for customer in await sample(session, target, size):
+                if campaign.flow:
+                    lf = core.registry.current(campaign.flow)
+                    first = service.first_message(lf, service.context(settings, name, customer, now)) if lf else None
+                    replies = [first] if first else []
+                else:
+                    replies = await service.render(session, settings, name, customer, now=now)
+                shown.append((customer, replies))
+            return None, found, shown
+
+    problem, found, shown = run_async(lambda: with_core(settings, job))
+    if problem:
+        _fail(problem)
+    state = "" if campaign.enabled else " (disabled: send refuses it)"
+    click.echo(f"{name}: {campaign.title or campaign.kind}, {_content(campaign)}{state}")
+    click.echo(f"audience now: {_count(found.size, 'customer')}")
+    for tier, count in found.per_tier.items():
+        click.echo(f"  {tier:<12} {count:>8}")
+    if found.left_out:
+        click.echo("left out: " + ", ".join(f"{n} {why}" for why, n in found.left_out.items()))
+    if not shown:
+        return
+    click.echo(f"sample ({'first message of the flow' if campaign.flow else 'the message'}):")
+    for customer, replies in shown:
+        who = f" {customer.display_name}" if customer.display_name else ""
+        click.echo(f"  #{customer.id}{who} ({customer.tier}):")
+        for reply in replies:
+            click.echo("    " + reply.text.replace("\n", "\n    "))
+            if reply.buttons:
+                click.echo("    " + "  ".join(f"[{b.label}]" for b in reply.buttons))
+
+
+# ---- send and status ----------------------------------------------------------------------------
+
+
+class PlanningBar:
+    """A progress bar over planning, opened at the first chunk (the total is known from then on)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return  # piped or logged: the summary line that follows is enough
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def describe(progress: RunProgress) -> list[str]:
+    """The outbox rows by status, and the policy's verdicts with their reasons (times folded away)."""
+    if not progress.outbox:
+        return ["nothing queued"]
+    lines = ["outbox: " + ", ".join(f"{n} {status}" for status, n in sorted(progress.outbox.items()))]
+    verdicts: dict[str, Counter[str]] = {}
+    for (decision, reason), n in progress.decisions.items():
+        # "quiet hours (22:10 in Europe/Lisbon)" and the like count as one reason.
+        verdicts.setdefault(decision, Counter())[reason.split(" (")[0]] += n
+    if verdicts:
+        parts = [
+            f"{sum(reasons.values())} {decision} ({', '.join(f'{r} {n}' for r, n in reasons.most_common())})"
+            for decision, reasons in sorted(verdicts.items())
+        ]
+        lines.append("delivery: " + "; ".join(parts))
+    return lines
+
+
+@campaigns.command("send")
+@click.argument("name")
+@click.option("--occurrence", default=None, help="the occurrence key (default: manual@<today in business.timezone>)")
+@click.option("--follow", is_flag=True, help="show progress until every message is sent, held past expiry or skipped")
+@click.option("--interval", default=2.0, show_default=True, help="seconds between progress checks with --follow")
+@click.pass_context
+def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow: bool, interval: float) -> None:
+    """Queue NAME for its audience now. Resumable, and safe to run twice: the same occurrence is planned once."""
+    settings = settings_or_exit(ctx)
+    _campaign_or_exit(settings, name, enabled=True)
+
+    async def job(core: Core) -> tuple[str | None, Any, RunProgress | None]:
+        problem = service.content_problem(settings, name, [lf.id for lf in core.registry.all()])
+        if problem:
+            return problem, None, None
+        now = core.clock.now()
+        key = occurrence or manual_occurrence(settings, now)
+        bar = PlanningBar(f"planning {name} {key}")
+        try:
+            result = await plan(core.db, settings, name, key, due_at=now, now=now, progress=bar)
+        finally:
+            bar.close()
+        if result.already_planned:
+            click.echo(f"{name} {key} was planned before ({_count(result.planned, 'message')}): nothing added")
+        else:
+            click.echo(f"queued {_count(result.planned, 'message')} for {name} ({key})")
+        progress = await service.progress(core.db, result.run_id)
+        for line in describe(progress):
+            click.echo(line)
+        while follow and not progress.finished:
+            await asyncio.sleep(interval)
+            latest = await service.progress(core.db, result.run_id)
+            if latest != progress:
+                for line in describe(latest):
+                    click.echo(line)
+            progress = latest
+        return None, result, progress
+
+    problem, _result, progress = run_async(lambda: with_core(settings, job))
+    if problem:
+        _fail(problem)
+    if progress is not None and not progress.finished:
+        click.echo(f"`engagebot run` sends them within the delivery policy; see `engagebot campaigns status {name}`")
+
+
+@campaigns.command("status")
+@click.argument("name")
+@click.option("--limit", default=10, show_default=True, help="how many recent occurrences")
+@click.pass_context
+def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
+    """The recent occurrences of NAME with their progress (times in business.timezone)."""
+    settings = settings_or_exit(ctx)
+    _campaign_or_exit(settings, name)
+
+    async def job(core: Core) -> list[RunProgress]:
+        return await service.recent_runs(core.db, name, limit)
+
+    found = run_async(lambda: with_core(settings, job, flows=False))
+    if not found:
+        click.echo(f"{name} has not been sent yet")
+        return
+    for progress in found:
+        click.echo(
+            f"{progress.occurrence}  {progress.status}  {_count(progress.planned, 'message')}  "
+            f"due {_local(settings, progress.due_at)}"
+        )
+        for line in describe(progress):
+            click.echo(f"  {line}")
