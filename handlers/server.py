@@ -12,7 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.config import Settings
 from bot.core import Core
@@ -20,6 +20,7 @@ from bot.messages import Inbound, Reply
 from bot.ports import Clock
 from bot.storage.database import redact_url
 from handlers import metrics
+from handlers.api import api_mount
 from handlers.webchat import WebChatChannel, webchat_routes
 
 log = logging.getLogger("engagebot")
@@ -42,12 +43,13 @@ class MeasuredEngine:
 def build_app(settings: Settings, *, clock: Clock | None = None, background: bool = True) -> Starlette:
     """The whole HTTP surface: web chat, health, metrics (Telegram and Slack routes join here)."""
     core = Core(settings, clock=clock)
-    routes: list[Route] = [
+    routes: list[BaseRoute] = [
         Route(
             "/", lambda _r: RedirectResponse("/chat") if settings.webchat.enabled else PlainTextResponse("engagebot")
         ),
         Route("/healthz", _healthz(core)),
         Route("/metrics", lambda _r: Response(metrics.render(), media_type="text/plain; version=0.0.4")),
+        api_mount(core),  # /api: CRM events and customer data (503 until ENGAGEBOT_API_KEY is set)
     ]
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
@@ -119,6 +121,10 @@ def channel_report(settings: Settings) -> list[str]:
     else:
         lines.append("web chat: off (webchat.enabled is false in the config)")
     lines.append(f"health: {url}/healthz   metrics: {url}/metrics")
+    if settings.secrets.api_key is None:
+        lines.append("api: off (no ENGAGEBOT_API_KEY in the environment; /api answers 503)")
+    else:
+        lines.append(f"api: {url}/api (CRM events, customer profile, export, delete; docs/api.md)")
     if settings.secrets.telegram_bot_token is None:
         lines.append("telegram: off (no TELEGRAM_BOT_TOKEN in the environment)")
     elif settings.telegram.mode == "webhook":

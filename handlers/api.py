@@ -1,0 +1,181 @@
+"""The admin HTTP API under /api: CRM events in, a customer's profile, export and deletion out.
+
+Every request needs the API key (ENGAGEBOT_API_KEY) as `Authorization: Bearer <key>` or
+`X-API-Key: <key>`. The key is compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.core import Core
+from bot.customers import events, privacy
+from bot.customers.models import Customer
+from bot.customers.profile import FieldError
+
+log = logging.getLogger(__name__)
+# A full batch of 1,000 events of about a kilobyte each fits.
+MAX_BODY = 1024 * 1024
+
+
+class ApiKeyAuth:
+    """Plain ASGI middleware: no key configured -> 503; a missing or wrong key -> 401."""
+
+    def __init__(self, app: ASGIApp, key: SecretStr | None):
+        self.app = app
+        self.key = key.get_secret_value().encode() if key is not None else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.key is None:
+            response: Response = _error(503, "the API is off: set ENGAGEBOT_API_KEY in the environment to turn it on")
+        elif not hmac.compare_digest(_presented_key(Request(scope)), self.key):
+            response = _error(401, "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="engagebot"'
+        else:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+
+def _presented_key(request: Request) -> bytes:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip().encode()
+    return request.headers.get("x-api-key", "").strip().encode()
+
+
+def api_mount(core: Core) -> Mount:
+    routes = [
+        Route("/events", _post_events(core), methods=["POST"]),
+        # {ref:path}: an external id may hold "/" (sent as %2F).
+        Route("/customers/{ref:path}/export", _with_customer(core, _export), methods=["GET"]),
+        Route("/customers/{ref:path}", _with_customer(core, _show_or_delete), methods=["GET", "DELETE"]),
+    ]
+    return Mount("/api", routes=routes, middleware=[Middleware(ApiKeyAuth, key=core.settings.secrets.api_key)])
+
+
+def _post_events(core: Core) -> Any:
+    async def post_events(request: Request) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            return _error(413, f"body too large (over {MAX_BODY} bytes); send fewer events per request")
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return _error(400, "body must be JSON: one event object or a list of events")
+        try:
+            parsed = events.parse_body(data, core.settings.business.default_region)
+        except events.EventErrors as exc:
+            return _field_errors(422, exc.errors)
+        batch = isinstance(data, list)
+        now = core.clock.now()
+        try:
+            async with core.db.transaction() as session:
+                results = []
+                for i, event in enumerate(parsed):
+                    try:
+                        results.append(await events.record(session, core.settings, event, now))
+                    except events.EventConflict as exc:
+                        prefix = f"[{i}]." if batch else ""
+                        raise events.EventConflict(
+                            [FieldError(prefix + e.field, e.message) for e in exc.errors]
+                        ) from None
+        except events.EventConflict as exc:
+            return _field_errors(409, exc.errors)
+        answers = [_answer(r) for r in results]
+        duplicates = sum(r.duplicate for r in results)
+        log.info("api: %d CRM events recorded, %d duplicates", len(results) - duplicates, duplicates)
+        if batch:
+            return JSONResponse({"recorded": len(results) - duplicates, "duplicates": duplicates, "results": answers})
+        return JSONResponse(answers[0], status_code=200 if results[0].duplicate else 201)
+
+    return post_events
+
+
+def _answer(recorded: events.Recorded) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "status": "duplicate" if recorded.duplicate else "recorded",
+        "id": recorded.id,
+        "customer_id": recorded.customer_id,
+    }
+    if not recorded.duplicate:
+        answer["customer_created"] = recorded.customer_created
+        answer["flows"] = "queued" if recorded.flows_queued else "not started: the event is older than 2 days"
+    return answer
+
+
+def _with_customer(core: Core, act: Callable[[AsyncSession, Customer, Request], Awaitable[Response]]) -> Any:
+    """A route on /customers/{ref}: the customer is found (or 400/404 answered) in one transaction with `act`."""
+
+    async def handle(request: Request) -> Response:
+        async with core.db.transaction() as session:
+            found = await _find(session, request.path_params["ref"])
+            if isinstance(found, Response):
+                return found
+            return await act(session, found, request)
+
+    return handle
+
+
+async def _show_or_delete(session: AsyncSession, customer: Customer, request: Request) -> Response:
+    if request.method == "DELETE":
+        counts = await privacy.delete(session, customer.id)
+        log.info("api: customer #%d deleted", customer.id)
+        return JSONResponse({"deleted": customer.id, "rows": counts})
+    return JSONResponse(await privacy.profile(session, customer))
+
+
+async def _export(session: AsyncSession, customer: Customer, _request: Request) -> Response:
+    return JSONResponse(await privacy.export(session, customer.id))
+
+
+async def _find(session: AsyncSession, ref: str) -> Customer | Response:
+    """The customer, or the error response to send (400 for a malformed reference, 404 when unknown)."""
+    try:
+        parsed = privacy.parse_ref(ref)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    customer = await privacy.find(session, parsed)
+    return customer if customer is not None else _error(404, f"no customer {ref}")
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None past MAX_BODY (reading stops there instead of buffering the rest)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)
+
+
+def _field_errors(status: int, errors: list[FieldError]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": "; ".join(str(e) for e in errors),
+            "fields": [{"field": e.field, "message": e.message} for e in errors],
+        },
+        status_code=status,
+    )
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
