@@ -22,7 +22,7 @@ from bot.conversations.engine import DEFER_PROACTIVE, ConversationEngine
 from bot.customers import service as customers
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, reply_from_dict
-from bot.outreach import outbox, policy
+from bot.outreach import campaigns, outbox, policy
 from bot.outreach.delivery import Deliveries, earlier_unsent
 from bot.outreach.models import DEFERRED, HELD, SKIPPED, CampaignRun, DeliveryDecision
 from bot.outreach.ratelimit import SharedRateLimiter
@@ -226,12 +226,10 @@ class Dispatcher:
     ) -> Claimed:
         """A message campaign becomes a plain send of the rendered message (recorded in the transcript);
         a flow campaign stays a campaign row and starts its flow when carried out."""
-        from bot.outreach import campaigns
-
         campaign = self.settings.campaigns[name]
         if campaign.flow:
             return replace(item, payload={**item.payload, "flow": campaign.flow})
-        replies = await campaigns.render(session, self.settings, name, customer)
+        replies = await campaigns.render(session, self.settings, name, customer, now=now)
         ref = await customers.preferred_ref(session, customer.id)
         if ref is None:
             return replace(item, kind=outbox.SEND, payload={"replies": []})

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.customers import tiers
+from bot.outreach import planning
 from bot.outreach.leader import Leadership
 from bot.outreach.models import JobMark
 from bot.ports import Clock
@@ -34,8 +35,6 @@ class PlanningJobs:
         """Plan every campaign occurrence that is due (leader only); returns how many were planned."""
         if not self.settings.campaigns or not await self.leadership.check():
             return 0
-        from bot.outreach import planning
-
         planned = await planning.plan_due(self.db, self.settings, self.clock.now())
         return len(planned)
 
