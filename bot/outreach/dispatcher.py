@@ -135,8 +135,9 @@ class Dispatcher:
                 reason, delay = "deferred: customer mid-conversation", DEFER_PROACTIVE
             else:
                 reason, delay = "waiting for earlier rows", SEND_ORDER_RETRY
-            if decision_id is not None:
+            if decision_id is not None and starts_a_flow:
                 # The policy let it through, but the engine found the customer busy: not a send after all.
+                # (A campaign message that waits behind earlier replies is still a send: it stays counted.)
                 decision = await session.get(DeliveryDecision, decision_id)
                 if decision is not None:
                     decision.decision, decision.reason, decision.until = DEFERRED, reason, now + delay
