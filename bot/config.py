@@ -507,7 +507,7 @@ def load_settings(explicit: str | Path | None = None, env: Mapping[str, str] | N
         assert doc is not None
         raise SourceError(validation_problems(doc, exc, FILE_KEYS)) from None
     if doc is not None:
-        problems = _staff_problems(settings, doc)
+        problems = _staff_problems(settings, doc) + _tier_problems(settings, doc)
         if problems:
             raise SourceError(problems)
     return _apply_environment(settings, env, base_dir, source)
@@ -538,6 +538,38 @@ def _staff_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
     for i, rule in enumerate(settings.routing.rules):
         check(("routing", "rules", i, "to"), rule.to, allow_pool=True)
     check(("routing", "fallback"), settings.routing.fallback)
+    return problems
+
+
+def _tier_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
+    """Tier rules must parse and give each tier once; campaigns may only name tiers the rules produce."""
+    from bot.conversations.templates import check_expression
+
+    problems: list[Problem] = []
+    first_rule: dict[str, int] = {}
+    for i, rule in enumerate(settings.tiers.rules):
+        if rule.tier in first_rule:
+            line = doc.line_of(("tiers", "rules", first_rule[rule.tier], "tier"))
+            message = f'tier "{rule.tier}" already has a rule (line {line}); give each tier one rule'
+            problems.append(doc.problem(("tiers", "rules", i, "tier"), message))
+        first_rule.setdefault(rule.tier, i)
+        error = check_expression(rule.when) if rule.when is not None else None
+        if error:
+            problems.append(doc.problem(("tiers", "rules", i, "when"), f'tier rule "{rule.tier}": {error}'))
+    tiers = {settings.tiers.default, *first_rule}
+
+    def check(loc: tuple[str | int, ...], tier: str) -> None:
+        if tier not in tiers:
+            known = ", ".join(sorted(tiers))
+            message = f'unknown tier "{tier}"{did_you_mean(tier, tiers)}; tiers.default and tiers.rules give: {known}'
+            problems.append(doc.problem(loc, message))
+
+    for name, campaign in settings.campaigns.items():
+        for j, tier in enumerate(campaign.audience.tiers):
+            check(("campaigns", name, "audience", "tiers", j), tier)
+        for tier in campaign.schedule:
+            if tier != "*":
+                check(("campaigns", name, "schedule", tier), tier)
     return problems
 
 
