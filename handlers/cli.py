@@ -20,6 +20,7 @@ from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
 from handlers.cli_campaigns import campaigns
+from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_support import run_async, settings_or_exit, with_core
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
@@ -612,6 +613,8 @@ def db_upgrade(ctx: click.Context) -> None:
 main.add_command(campaigns)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
+for command in (customers_import, customers_show, customers_export, customers_delete):
+    customers.add_command(command)
 
 if __name__ == "__main__":
     main()
