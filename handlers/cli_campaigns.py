@@ -17,7 +17,7 @@ from bot.core import Core
 from bot.outreach import campaigns as service
 from bot.outreach.audience import Target, breakdown, sample
 from bot.outreach.campaigns import CampaignError, RunProgress
-from bot.outreach.planning import manual_occurrence, next_runs, plan, schedule_entries
+from bot.outreach.planning import next_runs, occurrence_to_send, plan, schedule_entries
 from handlers.cli_support import run_async, settings_or_exit, with_core
 
 
@@ -111,7 +111,7 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
             return problem, None, []
         now = core.clock.now()
         async with core.db.transaction() as session:
-            target = Target(name, campaign, now)
+            target = Target(name, campaign, now, zone=ZoneInfo(settings.business.timezone))
             found = await breakdown(session, target)
             shown = []
             for customer in await sample(session, target, size):
@@ -205,7 +205,7 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
         if problem:
             return problem, None, None
         now = core.clock.now()
-        key = occurrence or manual_occurrence(settings, now)
+        key = occurrence or await occurrence_to_send(core.db, settings, name, now)
         bar = PlanningBar(f"planning {name} {key}")
         try:
             result = await plan(core.db, settings, name, key, due_at=now, now=now, progress=bar)

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -16,8 +17,8 @@ from sqlalchemy.sql.expression import cast
 from bot.config import Campaign
 from bot.conversations import templates
 from bot.customers.models import ChannelIdentity, Customer
-from bot.outreach.campaigns import customer_view
-from bot.outreach.models import DONE, LEASED, PENDING, SENT, SKIPPED, CampaignRun, DeliveryDecision, OutboxItem
+from bot.customers.tiers import condition_view
+from bot.outreach.models import DONE, LEASED, PENDING, SENT, CampaignRun, DeliveryDecision, OutboxItem
 
 # Why a customer of the campaign's segment is left out, in the order they are checked.
 OPTED_OUT = "opted out"
@@ -26,6 +27,7 @@ NO_IDENTITY = "no chat identity"
 RECENTLY_RECEIVED = "received it recently"
 NOT_WHEN = "did not match when"
 IN_AUDIENCE = ""
+UTC_ZONE = ZoneInfo("UTC")
 LEFT_OUT_ORDER = (OPTED_OUT, UNREACHABLE, NO_IDENTITY, RECENTLY_RECEIVED, NOT_WHEN)
 
 
@@ -43,6 +45,8 @@ class Target:
     tiers: tuple[str, ...] = ()
     # The occurrence being planned: its own rows are not an earlier receipt.
     run_id: int | None = None
+    # The business's time zone, for dates in attributes (customer_since) that carry none.
+    zone: ZoneInfo = UTC_ZONE
 
     def tier_filter(self) -> list[ColumnElement[bool]]:
         wanted = [t for t in self.tiers if not t.startswith("!")]
@@ -80,16 +84,12 @@ class Target:
             DeliveryDecision.customer_id == Customer.id, DeliveryDecision.decision == SENT,
             DeliveryDecision.created_at >= since, DeliveryDecision.campaign_run_id.in_(earlier),
         )  # fmt: skip
-        # A finished row counts unless the policy skipped it (opted out then, expired...).
-        skipped = exists().where(
-            DeliveryDecision.customer_id == Customer.id, DeliveryDecision.decision == SKIPPED,
-            DeliveryDecision.outbox_id == OutboxItem.id,
-        )  # fmt: skip
+        # Rows the policy skipped (opted out then, expired...) end cancelled and do not count.
         on_its_way = exists().where(
             OutboxItem.customer_id == Customer.id, OutboxItem.campaign_run_id.in_(earlier),
             or_(
                 and_(OutboxItem.status.in_((PENDING, LEASED)), OutboxItem.created_at >= since),
-                and_(OutboxItem.status == DONE, OutboxItem.finished_at >= since, ~skipped),
+                and_(OutboxItem.status == DONE, OutboxItem.finished_at >= since),
             ),
         )  # fmt: skip
         return or_(sent, on_its_way)
@@ -106,7 +106,7 @@ class Target:
     def matches(self, customer: Customer) -> bool:
         """The `when` condition, which SQL cannot evaluate (a sandboxed template expression)."""
         when = self.campaign.audience.when
-        return when is None or templates.evaluate(when, {"customer": customer_view(customer, self.now)})
+        return when is None or templates.evaluate(when, {"customer": condition_view(customer, self.now, self.zone)})
 
 
 def _has_identity() -> ColumnElement[bool]:

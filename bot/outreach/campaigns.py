@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from numbers import Real
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from bot.conversations import answers, templates
 from bot.conversations import schema as s
 from bot.conversations.loader import LoadedFlow
 from bot.customers.models import Customer
-from bot.customers.service import template_view
+from bot.customers.tiers import condition_view
 from bot.messages import Button, Reply
 from bot.outreach.models import LEASED, PENDING, CampaignRun, DeliveryDecision, OutboxItem
 from bot.storage.base import utcnow
@@ -71,22 +71,10 @@ def content_problem(settings: Settings, name: str, known_flows: Collection[str])
     return None
 
 
-def customer_view(customer: Customer, now: datetime) -> dict[str, Any]:
-    """The customer as campaign conditions and messages see it: the flow view plus the tier-rule facts."""
-    last = customer.last_active_at or customer.last_seen_at or customer.created_at
-    value = (customer.attributes or {}).get("lifetime_value")
-    return {
-        **template_view(customer),
-        "tenure_days": (now - customer.created_at).days if customer.created_at else 0,
-        "days_inactive": (now - last).days if last else 0,
-        "lifetime_value": value if isinstance(value, Real) and not isinstance(value, bool) else 0,
-    }
-
-
 def context(settings: Settings, name: str, customer: Customer, now: datetime) -> dict[str, Any]:
     campaign = get(settings, name)
     return {
-        "customer": customer_view(customer, now),
+        "customer": condition_view(customer, now, ZoneInfo(settings.business.timezone)),
         "business": {"name": settings.business.name},
         "campaign": {"name": name, "title": campaign.title, "kind": campaign.kind},
     }
@@ -95,7 +83,10 @@ def context(settings: Settings, name: str, customer: Customer, now: datetime) ->
 async def render(
     session: AsyncSession, settings: Settings, name: str, customer: Customer, *, now: datetime | None = None
 ) -> list[Reply]:
-    """The message of a message campaign for this customer; [] for a flow campaign (it starts the flow)."""
+    """The message of a message campaign for this customer; [] for a flow campaign (it starts the flow).
+
+    The template sees `customer` as tier rules and `when` do (with tenure_days, days_inactive,
+    lifetime_value), `business.name` and `campaign.name|title|kind`."""
     campaign = get(settings, name)
     if campaign.message is None:
         return []
@@ -109,6 +100,7 @@ _FIRST_MESSAGE_STEPS = 50  # a flow that says nothing in its first steps gets no
 
 def first_message(lf: LoadedFlow, ctx: dict[str, Any]) -> Reply | None:
     """What a flow says first, for previews: its first say, question or closing text, without running it."""
+    ctx = {"answers": {}, "ticket": {}, "flow": {"id": lf.id, "title": lf.flow.title}, **ctx}  # as a fresh run
     steps, index = lf.flow.steps, 0
     for _ in range(_FIRST_MESSAGE_STEPS):
         if index >= len(steps):

@@ -71,7 +71,7 @@ async def plan(
         run = await _open_run(session, name, occurrence, tiers, due_at, now)
         if run.status != PLANNING:
             return PlanResult(run.id, name, occurrence, run.planned, 0, already_planned=True)
-        target = Target(name, campaign, now, tuple(run.tiers), run.id)
+        target = Target(name, campaign, now, tuple(run.tiers), run.id, ZoneInfo(settings.business.timezone))
         total = await count_admitted(session, target)
         done = await count_admitted(session, target, up_to_id=run.cursor) if run.cursor else 0
     added, planned = 0, run.planned
@@ -150,6 +150,18 @@ class Occurrence:
 def manual_occurrence(settings: Settings, now: datetime) -> str:
     """A send by hand is one occurrence per business day: sending again the same day adds nothing."""
     return f"{MANUAL}@{now.astimezone(ZoneInfo(settings.business.timezone)).date().isoformat()}"
+
+
+async def occurrence_to_send(db: Database, settings: Settings, name: str, now: datetime) -> str:
+    """The key a send by hand plans: an interrupted manual send of this campaign is finished first
+    (a new day's key would queue its customers again), else today's."""
+    async with db.transaction() as session:
+        query = select(CampaignRun.occurrence).where(
+            CampaignRun.campaign == name, CampaignRun.status == PLANNING,
+            CampaignRun.occurrence.startswith(f"{MANUAL}@"),
+        )  # fmt: skip
+        unfinished = (await session.execute(query.order_by(CampaignRun.id.desc()).limit(1))).scalar_one_or_none()
+    return unfinished or manual_occurrence(settings, now)
 
 
 def schedule_entries(campaign: Campaign) -> Iterator[tuple[str, str, tuple[str, ...]]]:

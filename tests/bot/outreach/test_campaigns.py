@@ -20,7 +20,7 @@ from bot.outreach import campaigns, outbox
 from bot.outreach.audience import Target, breakdown
 from bot.outreach.campaigns import CampaignError
 from bot.outreach.models import DONE, SENT, SKIPPED, CampaignRun, DeliveryDecision, OutboxItem
-from bot.outreach.planning import plan, plan_due
+from bot.outreach.planning import occurrence_to_send, plan, plan_due
 from tests.conftest import FixedClock, make_settings
 
 # The tiers campaigns may name (tier rules are not run here: each test sets its customers' tiers).
@@ -176,7 +176,10 @@ async def test_whoever_got_the_campaign_within_repeat_after_days_is_left_out_of_
             ids = dict((await session.execute(select(Customer.display_name, Customer.id))).all())
             for name, decision in (("Ana", SENT), ("Bruno", SKIPPED), ("Dev", SENT)):
                 row = rows[ids[name]]
-                await outbox.finish(session, row.id, clock.now())
+                if decision == SENT:
+                    await outbox.finish(session, row.id, clock.now())
+                else:
+                    await outbox.skip(session, row.id, clock.now(), "opted out")
                 session.add(DeliveryDecision(
                     outbox_id=row.id, customer_id=row.customer_id, campaign_run_id=first.run_id, kind="campaign",
                     decision=decision, reason="test", created_at=clock.now(),
@@ -234,6 +237,28 @@ async def test_planning_interrupted_after_a_chunk_resumes_where_it_stopped(make_
         assert await recipients(core, result.run_id) == ["c0", "c1", "c2", "c3", "c4"]
         async with core.db.transaction() as session:
             assert (await session.get(CampaignRun, result.run_id)).status == "planned"  # type: ignore[union-attr]
+
+
+async def test_a_send_by_hand_interrupted_one_day_is_finished_by_the_next_days_send(
+    make_core: Any, clock: FixedClock
+) -> None:
+    def crash(done: int, total: int) -> None:
+        raise RuntimeError("Ctrl-C")
+
+    async with make_core({"news": MESSAGE}) as core:
+        for n in range(3):
+            await add_customer(core, f"c{n}")
+        key = await occurrence_to_send(core.db, core.settings, "news", clock.now())
+        assert key == "manual@2026-03-02"
+        with pytest.raises(RuntimeError):
+            await send_now(core, "news", key, chunk=1, progress=crash)
+
+        clock.advance(days=1)
+        key = await occurrence_to_send(core.db, core.settings, "news", clock.now())
+        assert key == "manual@2026-03-02"  # not a new day's occurrence, which would queue c0 again
+        result = await send_now(core, "news", key)
+        assert (result.planned, result.added) == (3, 2)
+        assert await occurrence_to_send(core.db, core.settings, "news", clock.now()) == "manual@2026-03-03"
 
 
 @pytest.mark.parametrize(
