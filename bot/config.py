@@ -361,6 +361,10 @@ class Texts(Section):
     try_again: str = "Try again"
     skip: str = "Skip"
     resuming: str = "Now, back to where we were:"
+    # Before an unanswered proactive question is asked again (outreach.checkins).
+    reminder: str = "Just a reminder:"
+    # An answer to a question the bot had already moved on from (it is kept, nothing is re-run).
+    late_answer: str = "Thanks for letting us know, I've noted that."
     unsubscribed: str = "You won't get any more messages from us unless you write to us. Type 'subscribe' to undo."
     resubscribed: str = "Welcome back! You'll get our updates again."
     invalid_answer: dict[str, str] = {

@@ -12,9 +12,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
+from bot.conversations import activity, checkins, templates
 from bot.conversations import answers as ans
 from bot.conversations import schema as s
-from bot.conversations import templates
 from bot.conversations.intents import GlobalWords
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.locks import KeyedLocks
@@ -118,7 +118,7 @@ class ConversationEngine:
         """
         async with self.db.transaction() as session:
             customer = await customers.lock(session, customer_id)
-            turn = Turn(session, customer, self.clock.now(), channel="")
+            turn = Turn(session, customer, self.clock.now(), channel="", proactive=True)
             if not interrupt and await self._active(turn) is not None:
                 for flow_id in self.registry.indexes.events.get(event, []):
                     await self._defer_start(turn, flow_id, data)
@@ -134,13 +134,17 @@ class ConversationEngine:
             if run is None or run.status != WAITING:
                 return True
             customer = await customers.lock(session, run.customer_id)
-            turn = Turn(session, customer, self.clock.now(), channel="")
+            turn = Turn(session, customer, self.clock.now(), channel="", proactive=True)
             if customer.unreachable or not customer.subscribed:
                 self.runner.finish(turn, run, CANCELLED)  # blocked us or opted out: no more check-ins
                 return True
             active = await self._active(turn)
             if active is not None:
-                return False
+                if await activity.mid_conversation(session, customer.id, turn.now):
+                    return False
+                # A question left unanswered for a while: set it aside; it is picked up again afterwards.
+                active.run.status = SUSPENDED
+                active.run.updated_at = turn.now
             lf = await self._flow_of(turn, run)
             if lf is None:
                 return True
@@ -150,12 +154,60 @@ class ConversationEngine:
             await self._deliver_proactively(turn, f"resume:{run.id}:{run.step_index}:{turn.now.timestamp()}")
             return True
 
+    async def remind_run(self, payload: dict[str, Any]) -> bool:
+        """An unanswered proactive question: ask it again, or (give-up) go on without its answer."""
+        async with self.db.transaction() as session:
+            run = await session.get(ConversationRun, int(payload["run_id"]))
+            if run is None:
+                return True
+            customer = await customers.lock(session, run.customer_id)
+            await session.refresh(run)  # as it is now that the customer's own messages wait for us
+            if not checkins.still_asking(run, payload):
+                return True  # answered, cancelled or moved on meanwhile
+            turn = Turn(session, customer, self.clock.now(), channel="", proactive=True)
+            if customer.unreachable or not customer.subscribed:
+                self.runner.finish(turn, run, CANCELLED)
+                return True
+            lf = await self._flow_of(turn, run)
+            if lf is None:
+                return True
+            if payload.get("action") == checkins.REMIND:
+                if run.status != ACTIVE or checkins.overtaken(payload, turn.now):
+                    return True  # set aside for another flow (asked again when picked up), or overdue
+                turn.say(self.runner.question(turn, run, lf, prefix=self._text(self.settings.texts.reminder)))
+            else:
+                await self._give_up(turn, Running(run, lf))
+            await self._deliver_proactively(turn, f"remind:{payload['run_id']}:{payload['step_index']}:"
+                                                  f"{payload.get('n')}:{payload['asked']}")  # fmt: skip
+            return True
+
+    async def _give_up(self, turn: Turn, running: Running) -> None:
+        """Go on without the answer: at the question's `on_timeout` step, else where an answer leads."""
+        run, lf, step = running.run, running.lf, running.step
+        assert isinstance(step, s.AskStep)
+        checkins.give_up(run, step, turn.now, self.settings.outreach.checkins)
+        target = lf.index_of(step.on_timeout) if step.on_timeout else self.runner.next_index(lf, run.step_index)
+        if run.status == SUSPENDED:
+            # Another flow has the foreground. A check-in that only waits for its next day goes on quietly;
+            # one that would talk goes on through a resume, which waits its turn like any `wait`.
+            after = lf.flow.steps[target] if target < len(lf.flow.steps) else None
+            if after is None:
+                self.runner.finish(turn, run)
+            elif isinstance(after, s.WaitStep):
+                await self.runner.pause(turn, run, self.runner.next_index(lf, target), turn.now + after.duration)
+            else:
+                await self.runner.pause(turn, run, target, turn.now)
+            return
+        run.step_index = target
+        await self._run(turn, running)
+
     async def start_flow_for(self, customer_id: int, flow_id: str, data: dict[str, Any] | None = None) -> bool:
         """Start a flow proactively (deferred start, campaigns); False when the customer is busy."""
         async with self.db.transaction() as session:
             customer = await customers.lock(session, customer_id)
-            turn = Turn(session, customer, self.clock.now(), channel="")
-            if await self._active(turn) is not None:
+            turn = Turn(session, customer, self.clock.now(), channel="", proactive=True)
+            # Not while they are chatting; a flow left unanswered for a while is suspended by the start.
+            if await activity.mid_conversation(session, customer_id, turn.now):
                 return False
             await self._start(turn, flow_id, data)
             await self._deliver_proactively(turn, f"start:{flow_id}:{customer_id}:{turn.now.timestamp()}")
@@ -249,6 +301,8 @@ class ConversationEngine:
         if active is not None and active.run.awaiting_answer:
             await self._on_answer(turn, active, text)
             return
+        if await self._late_typed_answer(turn, text):
+            return
         hit = indexes.intents.best(text, self.settings.intents.threshold)
         if hit:
             await self._start(turn, hit.name, {"trigger": "intent", "text": text[:500]})
@@ -293,7 +347,8 @@ class ConversationEngine:
         run, step = active.run, active.step
         assert isinstance(step, s.AskStep)
         if parsed.ok:
-            run.answers = {**(run.answers or {}), (step.save or step.id or f"step{run.step_index + 1}"): parsed.value}
+            await checkins.settle(turn, run)
+            run.answers = {**(run.answers or {}), checkins.answer_key(step, run.step_index): parsed.value}
             run.awaiting_answer = False
             run.attempts = 0
             run.step_index = self.runner.next_index(active.lf, run.step_index)
@@ -320,17 +375,12 @@ class ConversationEngine:
                 and parts[0] == str(active.run.id) and parts[1] == str(active.run.step_index)
             )  # fmt: skip
             if not fresh or active is None:
-                turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
+                if not await self._late_button(turn, parts, active):
+                    turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
                 return
             step = active.step
             assert isinstance(step, s.AskStep)
-            if parts[2] == "skip" and step.optional:
-                parsed = ans.Parsed(ok=True, value=None, display=self.settings.texts.skip)
-            elif parts[2].isdigit():
-                parsed = ans.parse_choice_index(step, int(parts[2]))
-            else:
-                parsed = ans.Parsed(ok=False, error="bad_button")
-            await self._take_answer(turn, active, parsed)
+            await self._take_answer(turn, active, self._button_answer(step, parts[2]))
         elif kind == "f" and self.registry.current(rest):
             await self._start(turn, rest, {"trigger": "button"})
         elif kind == "g" and rest in ("menu", "human"):
@@ -340,6 +390,64 @@ class ConversationEngine:
             turn.say(self.runner.question(turn, active.run, active.lf))
         else:
             turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
+
+    def _button_answer(self, step: s.AskStep, code: str) -> ans.Parsed:
+        if code == "skip" and step.optional:
+            return ans.Parsed(ok=True, value=None, display=self.settings.texts.skip)
+        if code.isdigit():
+            return ans.parse_choice_index(step, int(code))
+        return ans.Parsed(ok=False, error="bad_button")
+
+    # ---- late answers (to a question the bot gave up on) -----------------------------------
+
+    async def _late_button(self, turn: Turn, parts: list[str], active: Running | None) -> bool:
+        """An answer button under a question that was given up: keep the answer, thank them."""
+        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+            return False
+        run, index = await turn.session.get(ConversationRun, int(parts[0])), int(parts[1])
+        if run is None or run.customer_id != turn.customer.id or not checkins.timed_out(run, index):
+            return False
+        step = await self._asked_step(turn, run, index)
+        parsed = self._button_answer(step, parts[2]) if step else ans.Parsed(ok=False)
+        if not parsed.ok:
+            return False
+        self._keep_late_answer(turn, run, index, parsed.value, active)
+        return True
+
+    async def _late_typed_answer(self, turn: Turn, text: str) -> bool:
+        """Typed text that answers the latest given-up question (closed questions only: free text
+        would swallow whatever the customer writes next), while no other question is open."""
+        query = (
+            select(ConversationRun)
+            .where(ConversationRun.customer_id == turn.customer.id, ConversationRun.status != CANCELLED)
+            .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())
+            .limit(3)
+        )
+        for run in (await turn.session.execute(query)).scalars():
+            index = checkins.typed_late_step(run, turn.now)
+            if index is None:
+                continue
+            step = await self._asked_step(turn, run, index)
+            if step is None or step.expect in ("text", "media"):
+                return False
+            parsed = ans.parse_text_answer(step, text, self.answer_context)
+            if not parsed.ok:
+                return False
+            self._keep_late_answer(turn, run, index, parsed.value, None)
+            return True
+        return False
+
+    async def _asked_step(self, turn: Turn, run: ConversationRun, index: int) -> s.AskStep | None:
+        lf = await self._version(turn, run.flow_id, run.flow_version)
+        step = lf.flow.steps[index] if lf is not None and index < len(lf.flow.steps) else None
+        return step if isinstance(step, s.AskStep) else None
+
+    def _keep_late_answer(
+        self, turn: Turn, run: ConversationRun, index: int, value: Any, active: Running | None
+    ) -> None:
+        checkins.record_late(run, index, value, turn.now)
+        turn.say(Reply(self._text(self.settings.texts.late_answer)))
+        self._reask_if_waiting(turn, active)  # the question that is open now, so it is not lost
 
     async def _on_media(self, turn: Turn, media: Media, active: Running | None) -> None:
         if active is not None and active.run.awaiting_answer:
@@ -476,7 +584,9 @@ class ConversationEngine:
         window = timedelta(hours=self.settings.conversation.resume_within_hours)
         latest = None
         for run in suspended:
-            lf = await self._flow_of(turn, run) if turn.now - run.updated_at <= window else None
+            # A check-in question has its own give-up time, so it is picked up however long it was set aside.
+            fresh = turn.now - run.updated_at <= window or checkins.is_proactive(run)
+            lf = await self._flow_of(turn, run) if fresh else None
             if lf is not None and isinstance(lf.flow.steps[run.step_index], s.AskStep):
                 latest = run
                 break
@@ -488,6 +598,9 @@ class ConversationEngine:
         latest.attempts = 0
         latest.updated_at = turn.now
         turn.say(self.runner.question(turn, latest, lf, prefix=self._text(self.settings.texts.resuming)))
+        step = lf.flow.steps[latest.step_index]
+        assert isinstance(step, s.AskStep)
+        await checkins.on_question(turn, latest, step, self.settings.outreach.checkins, remind=False)
 
     async def _drop_suspended(self, turn: Turn) -> None:
         query = select(ConversationRun).where(
@@ -521,22 +634,25 @@ class ConversationEngine:
         return list((await turn.session.execute(query)).scalars())
 
     async def _flow_of(self, turn: Turn, run: ConversationRun) -> LoadedFlow | None:
-        """The exact version a run started on: in memory, else read back from the database."""
-        lf = self.registry.version(run.flow_id, run.flow_version)
+        """The exact version a run started on; a run whose version is gone is closed."""
+        lf = await self._version(turn, run.flow_id, run.flow_version)
+        if lf is None or run.step_index >= len(lf.flow.steps):
+            log.error("run %s: flow %s version %s is unavailable; closing it", run.id, run.flow_id, run.flow_version)
+            self.runner.finish(turn, run, CANCELLED)
+            return None
+        return lf
+
+    async def _version(self, turn: Turn, flow_id: str, version: str) -> LoadedFlow | None:
+        """One version of a flow: in memory, else read back from the database."""
+        lf = self.registry.version(flow_id, version)
         if lf is None:
-            query = select(FlowVersion).where(
-                FlowVersion.flow_id == run.flow_id, FlowVersion.version == run.flow_version
-            )
+            query = select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.version == version)
             stored = (await turn.session.execute(query)).scalar_one_or_none()
             if stored is not None:
                 try:
                     lf = self.registry.remember(stored.flow_id, stored.version, stored.source, stored.path)
                 except Exception:
-                    log.exception("stored version %s of flow %s no longer parses", run.flow_version, run.flow_id)
-        if lf is None or run.step_index >= len(lf.flow.steps):
-            log.error("run %s: flow %s version %s is unavailable; closing it", run.id, run.flow_id, run.flow_version)
-            self.runner.finish(turn, run, CANCELLED)
-            return None
+                    log.exception("stored version %s of flow %s no longer parses", version, flow_id)
         return lf
 
     async def _persist_version(self, turn: Turn, lf: LoadedFlow) -> None:

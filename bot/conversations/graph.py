@@ -18,6 +18,8 @@ def mermaid(lf: LoadedFlow) -> str:
             if isinstance(step, s.BranchStep):
                 case = next((c for c in step.branch if lf.step_index.get(c.goto) == j), None)
                 edge = f"|{_escape(case.when)[:40]}|" if case else "|else|"
+            elif isinstance(step, s.AskStep) and step.on_timeout and lf.step_index[step.on_timeout] == j:
+                edge = "|no answer|"
             lines.append(f"    {_node(names[i])} -->{edge} {_node(names[j])}")
     return "\n".join(lines)
 

@@ -172,6 +172,8 @@ def _targets(step: s.AnyStep) -> Iterator[tuple[str, str]]:
     nxt = getattr(step, "next", None)
     if nxt:
         yield "next", nxt
+    if isinstance(step, s.AskStep) and step.on_timeout:
+        yield "on_timeout", step.on_timeout
     if isinstance(step, s.GotoStep):
         yield "goto", step.goto
     if isinstance(step, s.BranchStep):
@@ -241,7 +243,10 @@ def successors(flow: s.Flow, index: dict[str, int], i: int) -> list[int]:
         out = [index[c.goto] for c in step.branch]
         return out + ([index[step.otherwise]] if step.otherwise else fall_through)
     nxt = getattr(step, "next", None)
-    return [index[nxt]] if nxt else fall_through
+    out = [index[nxt]] if nxt else fall_through
+    if isinstance(step, s.AskStep) and step.on_timeout and index[step.on_timeout] not in out:
+        out.append(index[step.on_timeout])  # an unanswered question may go elsewhere
+    return out
 
 
 def _unreachable(doc: YamlDocument, flow: s.Flow, index: dict[str, int]) -> list[Problem]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.config import Settings
 from bot.conversations import answers as ans
+from bot.conversations import checkins, templates
 from bot.conversations import schema as s
-from bot.conversations import templates
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ACTIVE, CANCELLED, DONE, SUSPENDED, WAITING, ConversationRun
 from bot.conversations.turn import Turn
@@ -85,6 +86,7 @@ class FlowRunner:
                 run.awaiting_answer = True
                 run.attempts = 0
                 turn.say(self.question(turn, run, lf))
+                await checkins.on_question(turn, run, step, self.settings.outreach.checkins)
                 return
             if isinstance(step, s.WaitStep):
                 await self._wait(turn, run, lf, step)
@@ -132,10 +134,14 @@ class FlowRunner:
         return lf.index_of(step.otherwise) if step.otherwise else index + 1
 
     async def _wait(self, turn: Turn, run: ConversationRun, lf: LoadedFlow, step: s.WaitStep) -> None:
+        await self.pause(turn, run, self.next_index(lf, run.step_index), turn.now + step.duration)
+
+    async def pause(self, turn: Turn, run: ConversationRun, step_index: int, resume_at: datetime) -> None:
+        """Continue the run at `step_index` at `resume_at`, through the outbox (a `wait`, or a question
+        given up while another flow had the foreground)."""
         run.status = WAITING
         run.awaiting_answer = False
-        run.step_index = self.next_index(lf, run.step_index)
-        resume_at = turn.now + step.duration
+        run.step_index = step_index
         run.resume_at = resume_at
         run.updated_at = turn.now
         await turn.session.flush()

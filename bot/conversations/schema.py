@@ -6,7 +6,16 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 FLOW_ID = r"^[a-z][a-z0-9_\-]*$"
@@ -141,6 +150,26 @@ class AskStep(StepBase):
     # The customer may skip the question (a Skip button; the answer is saved as none).
     optional: bool = False
     next: str | None = None
+    # An unanswered proactive question (outreach.checkins gives the defaults): remind, then go on without it.
+    remind_after: str | None = None
+    reminders: int | None = Field(None, ge=0, le=10)
+    give_up_after: str | None = None
+    # Where to continue when the question was given up (default: where an answer would have led).
+    on_timeout: str | None = None
+
+    @field_validator("remind_after", "give_up_after")
+    @classmethod
+    def _duration(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        parse_duration(value)
+        remind_after = info.data.get("remind_after") if info.field_name == "give_up_after" else None
+        if remind_after and parse_duration(remind_after) >= parse_duration(value):
+            raise ValueError(
+                f"remind_after ({remind_after}) must be shorter than give_up_after ({value}):"
+                " a reminder is never sent after giving up"
+            )
+        return value
 
     @field_validator("choices", mode="before")
     @classmethod
@@ -160,6 +189,14 @@ class AskStep(StepBase):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
+
+    @property
+    def remind_delay(self) -> timedelta | None:
+        return parse_duration(self.remind_after) if self.remind_after else None
+
+    @property
+    def give_up_delay(self) -> timedelta | None:
+        return parse_duration(self.give_up_after) if self.give_up_after else None
 
 
 class BranchCase(Node):

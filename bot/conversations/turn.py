@@ -18,6 +18,8 @@ class Turn:
     customer: Customer
     now: datetime
     channel: str
+    # No inbound message behind this turn (a resumed wait, an event, outreach): what it asks is proactive.
+    proactive: bool = False
     replies: list[Reply] = field(default_factory=list)
     # Set when a flow opened a ticket this turn (for the hand-off texts).
     ticket: dict[str, Any] | None = None
