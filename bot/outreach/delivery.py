@@ -85,6 +85,8 @@ class Deliveries:
                     customer = await session.get(Customer, item.customer_id)
                     if customer is not None:
                         customer.unreachable = True
+                        # Their check-ins, reminders and campaign messages would only be skipped one by one.
+                        await outbox.cancel_proactive(session, customer.id, now, "customer unreachable")
                 return
             delay = timedelta(seconds=exc.retry_after) if exc.retry_after else outbox.backoff(max(1, item.attempts))
             log.info("outbox item %s retried in %s: %s", item_id, delay, exc)

@@ -135,13 +135,15 @@ async def give_up(session: AsyncSession, item_id: int, now: datetime, error: str
     )
 
 
-async def cancel_proactive(session: AsyncSession, customer_id: int, now: datetime) -> int:
-    """Opt-out: drop every pending proactive row of this customer at once."""
+async def cancel_proactive(
+    session: AsyncSession, customer_id: int, now: datetime, reason: str = "customer opted out"
+) -> int:
+    """Opt-out, or a channel that refuses the customer: drop every pending proactive row of theirs at once."""
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.customer_id == customer_id, OutboxItem.proactive.is_(True),
                OutboxItem.status.in_((PENDING, LEASED)))
-        .values(status=CANCELLED, finished_at=now, last_error="customer opted out")
+        .values(status=CANCELLED, finished_at=now, last_error=reason)
     )  # fmt: skip
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -142,7 +142,8 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
             "--compensation", "free delivery on your next order")
     )  # fmt: skip
     assert resolved == "C-1001 resolved by Maria Santos; the customer is asked if it is solved\n"
-    # Run at once: the reply and the follow-up are in the customer's transcript, nothing is left queued.
+    # Run at once: the reply and the follow-up are in the customer's transcript; only the follow-up
+    # question's reminder and give-up (for a customer who never answers) wait in the outbox.
     said = await query(database_url, select(Message.text).where(Message.direction == "out").order_by(Message.id))
     assert said[-3:] == [
         "Maria Santos: We found it.",
@@ -150,7 +151,10 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
         "As an apology: free delivery on your next order",
         "Is your problem solved?",
     ]
-    assert await query(database_url, select(OutboxItem.id).where(OutboxItem.status == PENDING)) == []
+    assert await query(database_url, select(OutboxItem.kind).where(OutboxItem.status == PENDING)) == [
+        "remind_run",
+        "remind_run",
+    ]
 
     answered = ok(run("chat", "--user", "ana", stdin="yes\n4\n"))
     assert "bot: How satisfied are you with how Maria Santos handled it?" in answered
