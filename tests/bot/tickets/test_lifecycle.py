@@ -593,3 +593,32 @@ async def test_words_that_answer_no_question_go_to_the_open_ticket_not_a_reask(c
     assert "added this to your ticket C-1001" in reply
     assert ("customer_message", "customer", "any news about my parcel?") in await events(core)
     assert [b for b in chat.buttons()] == [], "the question is not asked again over the customer's words"
+
+
+async def test_a_follow_up_nobody_answers_is_reminded_once_then_left_resolved_without_more_messages(
+    core: Core, chat: Chat, web: RecordingChannel, clock: FixedClock
+) -> None:
+    await complain(chat)
+    assert (await core.tickets.resolve("C-1001", "maria", "A new parcel is on its way.")).ok
+    assert "Is your problem solved?" in await followup(core, chat, web)
+    clock.advance(hours=25)  # outreach.checkins: a reminder after 24 h
+    assert await followup(core, chat, web) == "Just a reminder:\nIs your problem solved?"
+    clock.advance(hours=48)  # given up after 72 h: nothing more is said, the ticket stays resolved
+    assert await followup(core, chat, web) == ""
+    clock.advance(days=7)
+    assert await followup(core, chat, web) == ""
+    assert (await ticket(core)).status == "resolved"
+    assert await queued_notices(core, "reopened") == []
+
+
+async def test_a_follow_up_answered_without_a_score_still_closes_the_ticket(
+    core: Core, chat: Chat, web: RecordingChannel, clock: FixedClock
+) -> None:
+    await complain(chat)
+    assert (await core.tickets.resolve("C-1001", "maria", "A new parcel is on its way.")).ok
+    await followup(core, chat, web)
+    assert "How satisfied" in await chat.press("Yes")
+    clock.advance(hours=73)
+    assert await followup(core, chat, web) == ""  # no reminder for the follow-up question, no closing words
+    found = await ticket(core)
+    assert (found.status, found.csat_score) == ("closed", None)
