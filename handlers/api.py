@@ -28,6 +28,7 @@ from bot.customers.profile import FieldError
 log = logging.getLogger(__name__)
 # A full batch of 1,000 events of about a kilobyte each fits.
 MAX_BODY = 1024 * 1024
+STALE = f"{events.STALE_AFTER.days} days"
 
 
 class ApiKeyAuth:
@@ -83,18 +84,9 @@ def _post_events(core: Core) -> Any:
         except events.EventErrors as exc:
             return _field_errors(422, exc.errors)
         batch = isinstance(data, list)
-        now = core.clock.now()
         try:
             async with core.db.transaction() as session:
-                results = []
-                for i, event in enumerate(parsed):
-                    try:
-                        results.append(await events.record(session, core.settings, event, now))
-                    except events.EventConflict as exc:
-                        prefix = f"[{i}]." if batch else ""
-                        raise events.EventConflict(
-                            [FieldError(prefix + e.field, e.message) for e in exc.errors]
-                        ) from None
+                results = await events.record_all(session, core.settings, parsed, core.clock.now(), indexed=batch)
         except events.EventConflict as exc:
             return _field_errors(409, exc.errors)
         answers = [_answer(r) for r in results]
@@ -115,7 +107,7 @@ def _answer(recorded: events.Recorded) -> dict[str, Any]:
     }
     if not recorded.duplicate:
         answer["customer_created"] = recorded.customer_created
-        answer["flows"] = "queued" if recorded.flows_queued else "not started: the event is older than 2 days"
+        answer["flows"] = "queued" if recorded.flows_queued else f"not started: the event is older than {STALE}"
     return answer
 
 

@@ -255,6 +255,22 @@ async def record(session: AsyncSession, settings: Settings, event: CrmEvent, now
     return Recorded(row_id, customer.id, customer_created=created, flows_queued=queued)
 
 
+async def record_all(
+    session: AsyncSession, settings: Settings, batch: list[CrmEvent], now: datetime, *, indexed: bool
+) -> list[Recorded]:
+    """Record events in order in the caller's transaction; a conflict rolls them all back with it.
+    `indexed`: a conflict names the event by its place in the list ("[3].customer.telegram_chat_id")."""
+    results = []
+    for i, event in enumerate(batch):
+        try:
+            results.append(await record(session, settings, event, now))
+        except EventConflict as exc:
+            if not indexed:
+                raise
+            raise EventConflict([FieldError(f"[{i}].{e.field}", e.message) for e in exc.errors]) from None
+    return results
+
+
 def effects(name: str, data: Mapping[str, Any], attributes: Mapping[str, Any], when: datetime) -> dict[str, Any]:
     """The attributes a known event changes (custom events change none by themselves)."""
     stamp = when.isoformat()

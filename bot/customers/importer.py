@@ -122,7 +122,7 @@ def read_rows(text: str, path: str, region: str, report: ImportReport) -> Iterat
     """Good rows, in file order; bad rows go to `report.bad`. Raises ImportFileError for the file as a whole."""
     if not text.strip():
         raise ImportFileError(f"{path}: the file is empty; the first line must be a header with external_id")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text.split("\n", 1)[0]))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text.partition("\n")[0]))
     try:
         header = read_header(next(reader), path)
         report.ignored_columns = [i + 1 for i, name in enumerate(header.columns) if not name]
