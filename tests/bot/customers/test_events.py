@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -202,3 +203,14 @@ async def test_bad_events_name_every_bad_field_and_nothing_is_recorded(
         await send(core, body)
     assert [str(e) for e in raised.value.errors] == errors
     assert await count(core, Customer) == 0
+
+
+async def test_the_same_event_sent_twice_at_once_is_recorded_once_for_one_new_customer(core: Core) -> None:
+    body = {"event": "purchased", "event_id": "o-1", "customer": {"external_id": "C-1"}, "data": {"amount": 5}}
+    other = {**body, "event_id": "o-2"}
+
+    results = await asyncio.gather(send(core, body), send(core, body), send(core, other))
+
+    assert sorted(r.duplicate for [r] in results) == [False, False, True]
+    assert await count(core, Customer) == 1
+    assert (await customer(core, "C-1")).attributes["lifetime_value"] == 10
