@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import BotCommand, CallbackQuery, ChatMember, MaybeInaccessibleMessage, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.core import Core
 from bot.messages import ChannelRef, Reply
@@ -30,6 +30,8 @@ WEBHOOK_PATH = "/telegram/webhook"
 STORE_ATTEMPTS = 12  # about five minutes of backoff before an update is given up
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 MAX_WEBHOOK_BODY = 1024 * 1024
+POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
+POLL_RETRY_FIRST = 1.0  # seconds before fetching again after a failure (doubling up to a minute)
 BUILT_IN_COMMANDS = [
     BotCommand("help", "What I can do"),
     BotCommand("menu", "Show the menu"),
@@ -51,15 +53,15 @@ class TelegramAdapter:
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder().token(token.get_secret_value()).base_url(settings.telegram.api_url)
         )
-        if self.mode == "webhook":
-            builder = builder.updater(None)
+        # No Updater in either mode: polling is our own loop (`_poll`), which confirms an update only once handled.
+        builder = builder.updater(None)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update_callback))
         self.application.add_error_handler(self._on_error)
         self.channel = TelegramChannel(self.application.bot, settings.telegram)
         core.add_channel(self.channel)
         self._started = False
         self._starting: asyncio.Task[None] | None = None
+        self._polling: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -95,11 +97,12 @@ class TelegramAdapter:
             )
             log.info("Telegram webhook set to %s", url)
         else:
-            assert app.updater is not None
-            # start_polling removes any webhook first; pending updates are kept and deduplicated.
-            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0.0, timeout=10)
-            log.info("Telegram long polling started")
+            # Long polling needs the webhook gone; updates still pending are kept and deduplicated.
+            await app.bot.delete_webhook()
         await app.start()
+        if self.mode == "polling":
+            self._polling = asyncio.create_task(self._poll())
+            log.info("Telegram long polling started")
         self._started = True
 
     async def stop(self) -> None:
@@ -107,9 +110,12 @@ class TelegramAdapter:
             self._starting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._starting
+        if self._polling is not None and not self._polling.done():
+            # An update cut short here was not confirmed: Telegram delivers it again, the duplicate check decides.
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
         if app.running:
             await app.stop()
         with contextlib.suppress(Exception):
@@ -123,6 +129,38 @@ class TelegramAdapter:
                 if name and name[1:] not in commands:
                     commands[name[1:]] = BotCommand(name[1:], (lf.flow.title or lf.id)[:256])
         return list(commands.values())[:100]
+
+    async def _poll(self) -> None:
+        """Long polling that confirms an update (the next getUpdates offset) only once it is handled.
+
+        python-telegram-bot's Updater confirms a whole batch as soon as it is queued, so a crash (kill -9, out of
+        memory) lost every update fetched but not handled yet. Here a crash leaves them with Telegram, which
+        delivers them again; the one being handled may have been stored already, and the duplicate check drops it.
+        """
+        bot = self.application.bot
+        offset: int | None = None
+        delay = POLL_RETRY_FIRST
+        while True:
+            try:
+                updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
+            except TelegramError as exc:  # unreachable, 5xx, 409 (another poller): try again, backing off
+                log.error("Telegram getUpdates failed (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                continue
+            delay = POLL_RETRY_FIRST
+            for update in updates:
+                try:
+                    await self.on_update(update)
+                except (OperationalError, InterfaceError, OSError):
+                    # The database stayed down through every retry: leave this update unconfirmed and fetch again.
+                    log.error("update %s not stored; it will be fetched again", update.update_id)
+                    await asyncio.sleep(POLL_RETRY_FIRST)
+                    break
+                except Exception:
+                    # A bug with this one update must not stop the bot (nor be retried for ever).
+                    log.exception("Telegram update %s failed", update.update_id)
+                offset = update.update_id + 1
 
     # ---- webhook ----------------------------------------------------------------------------
 
@@ -145,10 +183,6 @@ class TelegramAdapter:
         return Response(status_code=200)
 
     # ---- updates ----------------------------------------------------------------------------
-
-    async def _on_update_callback(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if isinstance(update, Update):
-            await self.on_update(update)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update failed: %r", context.error, exc_info=context.error)
