@@ -28,6 +28,7 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
+        self._stopping = False
 
     def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         self._scheduler.add_job(_guarded(job, name), IntervalTrigger(seconds=seconds), id=name, name=name)
@@ -51,7 +52,10 @@ class Scheduler:
         self._scheduler.start()
 
     def shutdown(self) -> None:
-        if self._scheduler.running:
+        # AsyncIOScheduler shuts down on the loop's next turn and stays `running` until then: a second call
+        # before that turn (the server's lifespan, then Core.close) logged a SchedulerNotRunningError traceback.
+        if self._scheduler.running and not self._stopping:
+            self._stopping = True
             self._scheduler.shutdown(wait=False)
 
 

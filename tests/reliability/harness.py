@@ -328,8 +328,8 @@ def extra_copies(delivered: list[str], expected: list[str], batch: int = 3) -> i
 
 async def eventually(
     probe: Callable[[], Awaitable[T] | T],
-    timeout: float = 30,
-    what: str | Callable[[], str] = "",  # noqa: ASYNC109
+    timeout: float = 30,  # noqa: ASYNC109
+    what: str | Callable[[], str] = "",
 ) -> T:
     """Poll `probe` (sync or async) until it returns something truthy; return that. `what` (or what it returns)
     explains a timeout."""
