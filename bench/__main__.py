@@ -9,7 +9,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import bench_engine, bench_intents
+from bench import bench_engine, bench_inbound, bench_intents
 
 
 def main() -> None:
@@ -17,29 +17,47 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="customers in the engine benchmark")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--only", action="append", help="only this benchmark (repeatable): engine, intents, inbound")
+    parser.add_argument("--inbound-customers", type=int, default=50, help="customers at once in the inbound benchmark")
+    parser.add_argument("--inbound-rate", type=float, default=100, help="messages/s offered in the fixed-rate run")
+    parser.add_argument("--inbound-seconds", type=float, default=10, help="length of the fixed-rate run")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    wanted = set(args.only or ["engine", "intents", "inbound"])
+    report: dict[str, object] = {"machine": platform.platform(), "python": platform.python_version()}
 
-    print("engine: 5-message surveys per customer, SQLite, no network ...", flush=True)
-    engine = bench_engine.run(args.customers, args.concurrency)
-    print("intents: time per message against 100 / 1,000 / 10,000 example phrases ...", flush=True)
-    intents = bench_intents.run()
+    if "engine" in wanted:
+        print("engine: 5-message surveys per customer, SQLite, no network ...", flush=True)
+        report["engine"] = engine = bench_engine.run(args.customers, args.concurrency)
+    if "intents" in wanted:
+        print("intents: time per message against 100 / 1,000 / 10,000 example phrases ...", flush=True)
+        report["intents"] = intents = bench_intents.run()
+    if "inbound" in wanted:
+        print("inbound: Bot API stand-in -> bot processes (polling, webhook) ...", flush=True)
+        report["inbound"] = inbound = bench_inbound.run(
+            customers=args.inbound_customers, rate=args.inbound_rate, seconds=args.inbound_seconds
+        )
 
-    e, b = engine["engine"], engine["baseline_store_and_reply"]
     print()
-    print(f"{'benchmark':<44} {'engagebot':>12} {'baseline':>12} {'ratio':>8}")
-    print(f"{'engine msgs/s (SQLite)':<44} {e['messages_per_second']:>12} {b['messages_per_second']:>12} "
-          f"{engine['throughput_ratio_vs_baseline']:>8}")  # fmt: skip
-    print(f"{'engine p50 / p99 ms':<44} {e['p50_ms']:>5} / {e['p99_ms']:<5}{b['p50_ms']:>6} / {b['p99_ms']:<5}")
-    for row in intents:
-        label = f"intent ms/message @ {row['phrases']:,} phrases"
-        print(f"{label:<44} {row['engagebot_ms_per_message']:>12} {row['naive_loop_ms_per_message']:>12} "
-              f"{row['speedup_vs_naive']:>7}x")  # fmt: skip
-    print("(engine baseline: store inbound + one reply per message; intent baseline: naive WRatio loop)")
+    if "engine" in wanted or "intents" in wanted:
+        print(f"{'benchmark':<44} {'engagebot':>12} {'baseline':>12} {'ratio':>8}")
+    if "engine" in wanted:
+        e, b = engine["engine"], engine["baseline_store_and_reply"]
+        print(f"{'engine msgs/s (SQLite)':<44} {e['messages_per_second']:>12} {b['messages_per_second']:>12} "
+              f"{engine['throughput_ratio_vs_baseline']:>8}")  # fmt: skip
+        print(f"{'engine p50 / p99 ms':<44} {e['p50_ms']:>5} / {e['p99_ms']:<5}{b['p50_ms']:>6} / {b['p99_ms']:<5}")
+    if "intents" in wanted:
+        for row in intents:
+            label = f"intent ms/message @ {row['phrases']:,} phrases"
+            print(f"{label:<44} {row['engagebot_ms_per_message']:>12} {row['naive_loop_ms_per_message']:>12} "
+                  f"{row['speedup_vs_naive']:>7}x")  # fmt: skip
+        print("(engine baseline: store inbound + one reply per message; intent baseline: naive WRatio loop)")
+    if "inbound" in wanted:
+        print("\n".join(bench_inbound.table(inbound)))
+        print("(inbound baselines: python-telegram-bot echo bot, and the survey as a ConversationHandler)")
 
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    report = {"machine": platform.platform(), "python": platform.python_version(), "engine": engine, "intents": intents}
     path = args.out / f"bench-{stamp}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"\nwritten: {path}")

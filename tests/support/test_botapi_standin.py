@@ -99,6 +99,20 @@ async def test_get_me_and_send_message_with_inline_keyboard_recorded_parsed() ->
         assert [r["method"] for r in api.sent] == ["getMe", "sendMessage", "sendMessage"]
 
 
+async def test_listeners_see_each_answered_call_with_its_arrival_time() -> None:
+    async with BotApiStandIn() as api, real_bot(api) as bot:
+        seen: list[tuple[str, Any, bool]] = []
+        api.listeners.append(lambda record: seen.append((record["method"], record["chat_id"], record["ok"])))
+        before = time.monotonic()
+        await bot.send_message(CHAT, "Hi")
+        api.block_chat(CHAT)
+        with pytest.raises(Forbidden):
+            await bot.send_message(CHAT, "Hi again")
+
+        assert seen == [("sendMessage", CHAT, True), ("sendMessage", CHAT, False)]
+        assert before <= api.calls("sendMessage")[0]["time"] <= time.monotonic()
+
+
 async def test_429_raises_retry_after_and_is_counted() -> None:
     async with BotApiStandIn() as api, real_bot(api) as bot:
         api.fail_next("sendMessage", 429, retry_after=2)

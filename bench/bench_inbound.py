@@ -1,0 +1,433 @@
+"""Inbound: customers' messages through a Bot API stand-in into real bot processes, polling and webhook.
+
+Each bot runs as its own process against the same stand-in (tests/support/botapi_standin.py) in this one:
+engagebot (`engagebot run`, SQLite and PostgreSQL) on a 5-question survey flow, the same survey as a
+python-telegram-bot ConversationHandler with PicklePersistence, and a bare PTB echo bot (bench/survey_bots.py).
+Every bot gets the same customers and the same message script, in the same run:
+
+- saturation: `customers` customers at once, each sending the next message as soon as the reply arrives;
+- fixed rate: messages offered at `rate`/s for `seconds` s (open loop), each customer writing once a second.
+
+Latency is from the update being offered (pushed for getUpdates, or POSTed to the webhook) to the bot's reply
+reaching the stand-in (the sendMessage request's arrival, both on this process's monotonic clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import survey_bots as ptb
+from tests.reliability.harness import EngagebotProcess
+from tests.support.botapi_standin import BotApiStandIn
+
+REPO = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("ENGAGEBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+FIRST_CHAT = 100_000
+# One survey, the same answers for every bot; every message gets exactly one reply.
+SCRIPT = ("/survey", "4", "Online", "yes", "3", "Friendly staff and quick service")
+WEBHOOK_CONNECTIONS = 40  # Telegram's default max_connections for a webhook
+REPLY_TIMEOUT = 30.0
+FLOW = f"""version: 1
+flow: survey
+title: Bench survey
+triggers:
+  - command: /survey
+steps:
+  - id: rating
+    ask: "{ptb.RATING_Q}"
+    expect: rating
+  - id: heard
+    ask: "{ptb.CHANNEL_Q}"
+    expect: choice
+    choices: [{", ".join(f'{{label: "{c}", value: c{n}}}' for n, c in enumerate(ptb.CHANNELS))}]
+  - id: recommend
+    ask: "{ptb.RECOMMEND_Q}"
+    expect: yes_no
+  - id: visits
+    ask: "{ptb.VISITS_Q}"
+    expect: number
+  - id: comment
+    ask: "{ptb.COMMENT_Q}"
+    expect: text
+  - action: record_survey
+    survey: bench
+    kind: csat
+    score: "{{{{ answers.rating }}}}"
+    comment: "{{{{ answers.comment }}}}"
+  - end: "{ptb.THANKS}"
+"""
+BOTS = {
+    "echo": "python-telegram-bot echo bot",
+    "ptb_survey": "PTB ConversationHandler + PicklePersistence",
+    "engagebot_sqlite": "engagebot, SQLite",
+    "engagebot_postgres": "engagebot, PostgreSQL",
+}
+
+
+# ---- replies ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Tracker:
+    """Matches each reply to the oldest unanswered message of its chat (bots answer a chat in order)."""
+
+    offered: dict[str, deque[tuple[float, asyncio.Future[float]]]] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    replies: dict[str, list[str]] = field(default_factory=dict)
+    first_offer: float | None = None
+    last_reply: float = 0.0
+    unmatched: int = 0
+
+    def offer(self, chat: str) -> asyncio.Future[float]:
+        """Note the moment a message is offered; the future is the arrival time of its reply."""
+        now = time.monotonic()
+        self.first_offer = self.first_offer if self.first_offer is not None else now
+        future = asyncio.get_running_loop().create_future()
+        self.offered.setdefault(chat, deque()).append((now, future))
+        return future
+
+    def on_record(self, record: dict[str, Any]) -> None:
+        if record["method"] != "sendMessage" or not record["ok"]:
+            return
+        chat = str(record["chat_id"])
+        self.replies.setdefault(chat, []).append(record["text"])
+        queue = self.offered.get(chat)
+        if not queue:
+            self.unmatched += 1
+            return
+        offered, future = queue.popleft()
+        self.latencies.append(record["time"] - offered)
+        self.last_reply = max(self.last_reply, record["time"])
+        if not future.done():
+            future.set_result(record["time"])
+
+    def figures(self, expected: int) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        elapsed = self.last_reply - (self.first_offer or 0.0)
+        return {
+            "messages": expected,
+            "answered": len(ordered),
+            "seconds": round(elapsed, 2),
+            "messages_per_second": round(len(ordered) / elapsed, 1) if elapsed > 0 else 0.0,
+            "p50_ms": round(statistics.median(ordered) * 1000, 1) if ordered else None,
+            "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1) if ordered else None,
+            "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+            "unmatched_replies": self.unmatched,
+        }
+
+
+# ---- bots -------------------------------------------------------------------------------------
+
+
+class BaselineBot(EngagebotProcess):
+    """A baseline of bench/survey_bots.py in its own process, started and stopped like `engagebot run`."""
+
+    def __init__(self, kind: str, folder: Path, api: BotApiStandIn, mode: str):
+        self.args = [kind, "--mode", mode, "--api", api.base_url, "--data", str(folder)]
+        super().__init__(folder / "config.yaml", "", folder / "bot.log")
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bench.survey_bots", *self.args, "--port", str(self.port)],
+                cwd=self.config.parent, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (engagebot migrates it at start), dropped afterwards."""
+    name = f"engagebot_bench_inbound_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def _engagebot(folder: Path, api: BotApiStandIn, mode: str, database_url: str) -> EngagebotProcess:
+    (folder / "flows").mkdir()
+    (folder / "flows" / "survey.yaml").write_text(FLOW, encoding="utf-8")
+    config = {
+        "flows": {"dir": str(folder / "flows"), "hot_reload": False},
+        "webchat": {"enabled": False},
+        # The stand-in enforces no limits and the PTB bots use no rate limiter; customers here type faster
+        # than people, so the per-chat pacing (1/s after a burst of 3) would only add waiting.
+        "telegram": {"max_per_second": 10_000, "max_per_chat_per_second": 1_000, "chat_burst": 100},
+    }
+    (folder / "config.yaml").write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+    env = {"TELEGRAM_BOT_TOKEN": ptb.BOT_TOKEN, "TELEGRAM_API_URL": api.base_url, "TELEGRAM_MODE": mode,
+           "TELEGRAM_WEBHOOK_SECRET": ptb.WEBHOOK_SECRET}  # fmt: skip
+    return EngagebotProcess(folder / "config.yaml", database_url, folder / "bot.log", env)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(bot: str, mode: str, api: BotApiStandIn, folder: Path) -> AsyncIterator[EngagebotProcess]:
+    async with contextlib.AsyncExitStack() as stack:
+        process: EngagebotProcess
+        if bot == "engagebot_postgres":
+            process = _engagebot(folder, api, mode, await stack.enter_async_context(postgres_database()))
+        elif bot == "engagebot_sqlite":
+            process = _engagebot(folder, api, mode, f"sqlite+aiosqlite:///{folder / 'engagebot.db'}")
+        else:
+            process = BaselineBot("echo" if bot == "echo" else "survey", folder, api, mode)
+        stack.callback(process.stop)
+        deadline = time.monotonic() + 60
+        ready: Callable[[], object] = (lambda: api.webhook) if mode == "webhook" else (lambda: api.calls("getUpdates"))
+        while not ready():
+            if not process.alive():
+                raise RuntimeError(f"{bot} exited: {process.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{bot} did not start: {process.tail()}")
+            await asyncio.sleep(0.05)
+        yield process
+
+
+# ---- customers --------------------------------------------------------------------------------
+
+
+class Offers:
+    """Hands a customer's message to the bot the way Telegram does in `mode`."""
+
+    def __init__(self, api: BotApiStandIn, mode: str, tracker: Tracker):
+        self.api = api
+        self.mode = mode
+        self.tracker = tracker
+        self.failed = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client = httpx.AsyncClient(
+            timeout=REPLY_TIMEOUT, limits=httpx.Limits(max_connections=WEBHOOK_CONNECTIONS)
+        )
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=REPLY_TIMEOUT)
+        await self._client.aclose()
+
+    def send(self, chat: int, text: str) -> asyncio.Future[float]:
+        update = self.api.text_update(chat, text, first_name=f"Customer{chat}")
+        future = self.tracker.offer(str(chat))
+        if self.mode == "polling":
+            self.api.push_update(update)
+        else:
+            task = asyncio.create_task(self._post(update))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return future
+
+    async def _post(self, update: dict[str, Any]) -> None:
+        assert self.api.webhook is not None
+        headers = {"X-Telegram-Bot-Api-Secret-Token": ptb.WEBHOOK_SECRET}
+        for attempt in range(50):  # the bot may have set its webhook a moment before it listens
+            try:
+                response = await self._client.post(self.api.webhook["url"], json=update, headers=headers)
+            except httpx.ConnectError:
+                await asyncio.sleep(0.1 * (attempt + 1))
+                continue
+            if response.status_code != 200:
+                self.failed += 1
+            return
+        self.failed += 1
+
+
+async def _survey(offers: Offers, chat: int) -> None:
+    for text in SCRIPT:
+        await asyncio.wait_for(offers.send(chat, text), REPLY_TIMEOUT)
+
+
+async def saturation(api: BotApiStandIn, mode: str, customers: int, first_chat: int) -> dict[str, Any]:
+    """All customers at once, each answering as soon as the bot has replied (a closed loop)."""
+    tracker = Tracker()
+    api.listeners[:] = [tracker.on_record]
+    offers = Offers(api, mode, tracker)
+    try:
+        await asyncio.gather(*(_survey(offers, first_chat + n) for n in range(customers)))
+    finally:
+        await offers.close()
+    figures = tracker.figures(customers * len(SCRIPT))
+    figures["failed_posts"] = offers.failed
+    figures["replies_checked"] = _check_replies(tracker, first_chat, customers)
+    return figures
+
+
+async def fixed_rate(api: BotApiStandIn, mode: str, rate: float, seconds: float, first_chat: int) -> dict[str, Any]:
+    """Messages offered at `rate`/s whatever the replies (an open loop). `rate` customers take turns, so each
+    writes once a second; a customer who finished the survey is followed by a new one."""
+    tracker = Tracker()
+    api.listeners[:] = [tracker.on_record]
+    offers = Offers(api, mode, tracker)
+    slots = max(1, round(rate))
+    total = int(rate * seconds)
+    started = time.monotonic()
+    pending: list[asyncio.Future[float]] = []
+    for i in range(total):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        slot, turn = i % slots, i // slots
+        chat = first_chat + slot + slots * (turn // len(SCRIPT))
+        pending.append(offers.send(chat, SCRIPT[turn % len(SCRIPT)]))
+    offered_seconds = time.monotonic() - started
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(asyncio.shield(f) for f in pending)), REPLY_TIMEOUT)
+    await offers.close()
+    figures = tracker.figures(total)
+    figures["offered_per_second"] = round(total / offered_seconds, 1)
+    figures["failed_posts"] = offers.failed
+    return figures
+
+
+def _check_replies(tracker: Tracker, first_chat: int, customers: int) -> bool:
+    """Every customer got one reply per message, and the last one ends the survey (or echoes the last line)."""
+    for n in range(customers):
+        got = tracker.replies.get(str(first_chat + n), [])
+        if len(got) != len(SCRIPT) or got[-1] not in (ptb.THANKS, SCRIPT[-1]):
+            return False
+    return True
+
+
+# ---- the benchmark ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def py_spy(pid: int, out: Path | None) -> Iterator[None]:
+    """Sample the bot process with py-spy (collapsed stacks, on-CPU only) while in the block, if `out` is set."""
+    if out is None:
+        yield
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")  # installed in the venv
+    spy = subprocess.Popen([exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                            "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(0.5)  # py-spy attaches
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        spy.wait(timeout=30)
+
+
+async def measure(
+    bot: str, mode: str, customers: int, rate: float, seconds: float, profile: Path | None = None
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with BotApiStandIn() as api, running_bot(bot, mode, api, Path(tmp)) as process:
+            try:
+                # Warm-up: two customers through the whole survey (connections, caches, first queries).
+                await saturation(api, mode, 2, FIRST_CHAT - 10)
+                out = profile / f"{bot}-{mode}.txt" if profile else None
+                cpu = cpu_seconds(process.pid)
+                with py_spy(process.pid, out):
+                    result = {"saturation": await saturation(api, mode, customers, FIRST_CHAT)}
+                # CPU per message tells a bot that computes too much from one that waits too much.
+                cpu = cpu_seconds(process.pid) - cpu
+                result["saturation"]["bot_cpu_ms_per_message"] = round(cpu * 1000 / (customers * len(SCRIPT)), 2)
+                chat = FIRST_CHAT + customers
+                result["fixed_rate"] = await fixed_rate(api, mode, rate, seconds, chat)
+            except (TimeoutError, AssertionError) as exc:
+                raise RuntimeError(f"{bot} ({mode}) failed: {exc!r}\n{process.tail()}") from exc
+    return result
+
+
+async def run_async(
+    customers: int = 50, rate: float = 100, seconds: float = 10, modes: tuple[str, ...] = ("polling", "webhook"),
+    bots: tuple[str, ...] = tuple(BOTS), log: Callable[[str], None] = print, profile: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    report: dict[str, Any] = {"customers": customers, "script": list(SCRIPT), "rate": rate, "seconds": seconds}
+    for mode in modes:
+        for bot in bots:
+            log(f"  inbound {mode:<8} {bot} ...")
+            report.setdefault(mode, {})[bot] = await measure(bot, mode, customers, rate, seconds, profile)
+        report[mode]["ratios"] = _ratios(report[mode])
+    return report
+
+
+def _ratios(results: dict[str, Any]) -> dict[str, Any]:
+    def tput(bot: str) -> float | None:
+        found = results.get(bot)
+        return found["saturation"]["messages_per_second"] if found else None
+
+    ratios: dict[str, Any] = {}
+    for ours in ("engagebot_sqlite", "engagebot_postgres"):
+        mine = tput(ours)
+        for base in ("echo", "ptb_survey"):
+            other = tput(base)
+            if mine and other:
+                ratios[f"{ours}_vs_{base}"] = round(mine / other, 2)
+    return ratios
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    """Rows for `python -m bench`: saturation msgs/s and p50/p99, fixed-rate p99, ratios."""
+    head = f"inbound: {report['customers']} customers at once"
+    rate = f"@{int(report['rate'])}/s p99"
+    lines = [f"{head:<56} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {rate:>11}"]
+    for mode in ("polling", "webhook"):
+        for bot, results in report.get(mode, {}).items():
+            if bot == "ratios":
+                continue
+            s, f, label = results["saturation"], results["fixed_rate"], f"{mode} {BOTS[bot]}"
+            lines.append(f"{label:<56} {s['messages_per_second']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
+                         f"{f['p99_ms']:>11}")  # fmt: skip
+        for name, value in report.get(mode, {}).get("ratios", {}).items():
+            label = f"  {mode} throughput ratio {name}"
+            lines.append(f"{label:<56} {value:>8}")
+    return lines
+
+
+def run(**kwargs: Any) -> dict[str, Any]:
+    return asyncio.run(run_async(**kwargs))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--modes", default="polling,webhook")
+    parser.add_argument("--bots", default=",".join(BOTS))
+    parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument("--profile", type=Path, help="write py-spy stacks of each bot's saturation run here")
+    parsed = parser.parse_args()
+    found = run(
+        customers=parsed.customers, rate=parsed.rate, seconds=parsed.seconds, modes=tuple(parsed.modes.split(",")),
+        bots=tuple(parsed.bots.split(",")), profile=parsed.profile,
+    )  # fmt: skip
+    print("\n".join(table(found)))
+    if parsed.json:
+        print(json.dumps(found, indent=2))
