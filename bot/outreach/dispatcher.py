@@ -2,9 +2,10 @@
 
 Rows of different customers are worked on concurrently (`outreach.concurrency`); one customer's rows
 run in order. Proactive rows pass the delivery policy first (bot/outreach/policy.py). Sends keep to a
-rate shared by all instances (bot/outreach/ratelimit.py), and each send first renews its lease with
-the claim's attempt number as a fencing token: a worker whose lease ran out while it waited finds the
-row claimed by another and leaves it, so a slow instance never doubles a message.
+rate shared by all instances (bot/outreach/ratelimit.py). Right before a send the worker makes sure
+its lease still has at least half its length to run, renewing it (with the claim's attempt number as
+a fencing token) when not: a worker whose lease ran out while it waited finds the row claimed by
+another and leaves it, so a slow instance never doubles a message.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class Claimed:
     attempts: int
     proactive: bool
     campaign_run_id: int | None
+    # Until when the lease is known to be ours (set by the claim or the last renewal).
+    leased_until: datetime
+    # No earlier reply to the customer was waiting when the row was cleared (checked under their lock).
+    in_order: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,19 +74,23 @@ class Dispatcher:
         self.rate_limiter = rate_limiter
         self.staff_desk: StaffDesk | None = None
         self._lease = timedelta(seconds=settings.outreach.lease_seconds)
+        # Campaign occurrence -> when it was due (fixed once planned), for the expiry of its messages.
+        self._run_due: dict[int, datetime] = {}
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
         cfg = self.settings.outreach
         async with self.db.transaction() as session:
+            now = self.clock.now()
             items = await outbox.claim_due(
-                session, self.clock.now(), limit=cfg.batch_size, lease=self._lease,
+                session, now, limit=cfg.batch_size, lease=self._lease,
                 skip_locked=self.db.is_postgres, exclude_kinds=self._not_mine(),
             )  # fmt: skip
             claimed = [
-                Claimed(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts, i.proactive, i.campaign_run_id)
+                Claimed(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts, i.proactive, i.campaign_run_id,
+                        now + self._lease)
                 for i in items
-            ]
+            ]  # fmt: skip
         # One customer's rows in order, different customers side by side.
         series: dict[object, list[Claimed]] = {}
         for item in claimed:
@@ -180,6 +189,7 @@ class Dispatcher:
         async with self.db.transaction() as session:
             if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
                 return None  # our lease ran out and another worker has the row
+            item = replace(item, leased_until=now + self._lease)
             customer = await self._locked_customer(session, item.customer_id)
             campaign_name = item.payload.get("campaign") if item.kind == outbox.CAMPAIGN else None
             campaign = self.settings.campaigns.get(campaign_name) if campaign_name else None
@@ -209,18 +219,23 @@ class Dispatcher:
             return Cleared(item, decision.id)
 
     async def _locked_customer(self, session: Any, customer_id: int | None) -> Customer | None:
-        if customer_id is None or await session.get(Customer, customer_id) is None:
-            return None
-        return await customers.lock(session, customer_id)
+        # FOR UPDATE on PostgreSQL; SQLite's transactions already hold the database's write lock.
+        return None if customer_id is None else await session.get(Customer, customer_id, with_for_update=True)
 
     async def _expiry(self, session: Any, item: Claimed, campaign: Any) -> datetime | None:
         """Campaign messages go stale; check-ins and event flows do not."""
         if campaign is None:
             return None
         hours = campaign.expire_after_hours or self.settings.outreach.expire_after_hours
-        run = await session.get(CampaignRun, item.campaign_run_id) if item.campaign_run_id else None
-        due = run.due_at if run is not None else self.clock.now()
-        return due + timedelta(hours=hours)
+        run_id = item.campaign_run_id
+        due = self._run_due.get(run_id) if run_id is not None else None
+        if due is None and run_id is not None:
+            run = await session.get(CampaignRun, run_id)
+            if run is not None:
+                if len(self._run_due) > 1000:
+                    self._run_due.clear()
+                due = self._run_due[run_id] = run.due_at
+        return (due or self.clock.now()) + timedelta(hours=hours)
 
     async def _campaign_content(
         self, session: Any, item: Claimed, name: str, customer: Customer, now: datetime
@@ -237,7 +252,8 @@ class Dispatcher:
         await transcript.record_outbound(session, customer.id, ref.channel, replies, now)
         payload = outbox.send_payload(ref, replies)
         await outbox.become_send(session, item.id, payload)
-        return replace(item, kind=outbox.SEND, payload=payload, proactive=False)
+        in_order = not await earlier_unsent(session, customer.id, item.id)
+        return replace(item, kind=outbox.SEND, payload=payload, proactive=False, in_order=in_order)
 
     def _not_mine(self) -> tuple[str, ...]:
         """Staff notices wait for a process that has the staff desk (Slack) when one is configured:
@@ -273,7 +289,7 @@ class Dispatcher:
     async def _send(self, item: Claimed) -> bool:
         """Send one batch of replies; False (try again shortly) while earlier replies are undelivered."""
         payload = item.payload
-        if item.customer_id is not None:
+        if item.customer_id is not None and not item.in_order:
             async with self.db.sessions() as session:
                 if await earlier_unsent(session, item.customer_id, item.id):
                     return False
@@ -286,9 +302,11 @@ class Dispatcher:
         replies = [reply_from_dict(r) for r in payload.get("replies", [])]
         if self.rate_limiter is not None and self.rate_limiter.rate(ref.channel):
             await self.rate_limiter.acquire(ref.channel, len(replies))
+        now = self.clock.now()
+        if now + self._lease / 2 > item.leased_until:
+            # The wait may have outlasted the lease: send only if the row is still ours, and keep it long enough.
             async with self.db.transaction() as session:
-                # Waiting for the slot may outlast the lease: send only if the row is still ours.
-                if not await outbox.renew(session, item.id, item.attempts, self.clock.now() + self._lease):
+                if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
                     log.info("outbox item %s was claimed by another worker while waiting; left to it", item.id)
                     raise _Abandoned
         await channel.send(ref, replies)

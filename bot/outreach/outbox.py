@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,17 +64,24 @@ async def claim_due(
     session: AsyncSession, now: datetime, *, limit: int, lease: timedelta, skip_locked: bool,
     exclude_kinds: Sequence[str] = (),
 ) -> list[OutboxItem]:  # fmt: skip
-    """Lease up to `limit` due rows (or rows whose lease ran out: their worker died)."""
-    due = or_(
-        and_(OutboxItem.status == PENDING, OutboxItem.due_at <= now),
-        and_(OutboxItem.status == LEASED, OutboxItem.lease_until < now),
-    )
-    query = select(OutboxItem).where(due).order_by(OutboxItem.due_at, OutboxItem.id).limit(limit)
-    if exclude_kinds:
-        query = query.where(OutboxItem.kind.not_in(exclude_kinds))
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    items = list((await session.execute(query)).scalars())
+    """Lease up to `limit` due rows: rows whose lease ran out (their worker died) first, then pending ones.
+
+    One query per status, each in the order of the (status, due_at, id) index, so a claim reads about
+    the rows it takes; one query with an OR of both sorted the whole queue (seconds at a million rows).
+    """
+    expired = and_(OutboxItem.status == LEASED, OutboxItem.lease_until < now)
+    pending = and_(OutboxItem.status == PENDING, OutboxItem.due_at <= now)
+    items: list[OutboxItem] = []
+    for due in (expired, pending):
+        if len(items) >= limit:
+            break
+        query = select(OutboxItem).where(due).order_by(OutboxItem.due_at, OutboxItem.id).limit(limit - len(items))
+        if exclude_kinds:
+            query = query.where(OutboxItem.kind.not_in(exclude_kinds))
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        items += (await session.execute(query)).scalars()
+    items.sort(key=lambda item: (item.due_at, item.id))
     for item in items:
         item.status = LEASED
         item.lease_until = now + lease
