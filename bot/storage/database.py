@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,19 @@ def normalize_url(url: str) -> str:
     elif parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     return parsed.render_as_string(hide_password=False)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached, or ended our session (a restart, a failover, the network): the same
+    work, tried again a little later, can succeed. PostgreSQL's "terminating connection due to administrator
+    command" and "the database system is starting up" reach us as a plain DBAPIError: SQLSTATE classes 08
+    (connection exception) and 57P (operator intervention) tell them apart from errors in the work itself."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        code = str(getattr(exc.orig, "sqlstate", None) or "")
+        return exc.connection_invalidated or code.startswith(("08", "57P"))
+    return False
 
 
 def redact_url(url: str) -> str:

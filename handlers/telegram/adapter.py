@@ -10,7 +10,6 @@ import logging
 from functools import partial
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,6 +20,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.core import Core
 from bot.messages import ChannelRef, Reply
 from bot.ports import DeliveryError
+from bot.storage.database import is_unavailable
 from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
 from handlers.telegram.sender import TelegramChannel
 
@@ -32,6 +32,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 MAX_WEBHOOK_BODY = 1024 * 1024
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for updates
 POLL_RETRY_FIRST = 1.0  # seconds before fetching again after a failure (doubling up to a minute)
+STOP_GRACE = 10  # seconds a stop waits for the update being handled
 BUILT_IN_COMMANDS = [
     BotCommand("help", "What I can do"),
     BotCommand("menu", "Show the menu"),
@@ -62,6 +63,9 @@ class TelegramAdapter:
         self._started = False
         self._starting: asyncio.Task[None] | None = None
         self._polling: asyncio.Task[None] | None = None
+        self._handling: asyncio.Event = asyncio.Event()  # set while the poll loop hands an update to the engine
+        self._stop_polling = False
+        self._offset: int | None = None  # the next getUpdates offset: confirms every update handled so far
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -111,10 +115,7 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._starting
         if self._polling is not None and not self._polling.done():
-            # An update cut short here was not confirmed: Telegram delivers it again, the duplicate check decides.
-            self._polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._polling
+            await self._stop_poll(self._polling)
         app = self.application
         if app.running:
             await app.stop()
@@ -130,6 +131,22 @@ class TelegramAdapter:
                     commands[name[1:]] = BotCommand(name[1:], (lf.flow.title or lf.id)[:256])
         return list(commands.values())[:100]
 
+    async def _stop_poll(self, task: asyncio.Task[None]) -> None:
+        """Let the update being handled finish (its replies sent and marked), then end the loop. One still running
+        after STOP_GRACE is cut short: it was not confirmed, so Telegram delivers it again and the duplicate check
+        decides."""
+        self._stop_polling = True
+        if self._handling.is_set():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self._offset is not None:
+            # Confirm what was handled, so the next start does not fetch it again (harmless if it did).
+            with contextlib.suppress(TelegramError):
+                await self.application.bot.get_updates(offset=self._offset, timeout=0, limit=1)
+
     async def _poll(self) -> None:
         """Long polling that confirms an update (the next getUpdates offset) only once it is handled.
 
@@ -138,11 +155,12 @@ class TelegramAdapter:
         delivers them again; the one being handled may have been stored already, and the duplicate check drops it.
         """
         bot = self.application.bot
-        offset: int | None = None
         delay = POLL_RETRY_FIRST
-        while True:
+        while not self._stop_polling:
             try:
-                updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
+                updates = await bot.get_updates(
+                    offset=self._offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
             except TelegramError as exc:  # unreachable, 5xx, 409 (another poller): try again, backing off
                 log.error("Telegram getUpdates failed (%s); retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -150,17 +168,22 @@ class TelegramAdapter:
                 continue
             delay = POLL_RETRY_FIRST
             for update in updates:
+                if self._stop_polling:
+                    return  # the rest stay unconfirmed: the next start handles them
+                self._handling.set()
                 try:
                     await self.on_update(update)
-                except (OperationalError, InterfaceError, OSError):
-                    # The database stayed down through every retry: leave this update unconfirmed and fetch again.
-                    log.error("update %s not stored; it will be fetched again", update.update_id)
-                    await asyncio.sleep(POLL_RETRY_FIRST)
-                    break
-                except Exception:
+                except Exception as exc:
+                    if is_unavailable(exc):
+                        # The database stayed down through every retry: leave the update unconfirmed, fetch again.
+                        log.error("update %s not stored; it will be fetched again", update.update_id)
+                        await asyncio.sleep(POLL_RETRY_FIRST)
+                        break
                     # A bug with this one update must not stop the bot (nor be retried for ever).
                     log.exception("Telegram update %s failed", update.update_id)
-                offset = update.update_id + 1
+                finally:
+                    self._handling.clear()
+                self._offset = update.update_id + 1
 
     # ---- webhook ----------------------------------------------------------------------------
 
@@ -259,8 +282,8 @@ class TelegramAdapter:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 return await self.core.engine.handle_for_delivery(inbound)
-            except (OperationalError, InterfaceError, OSError) as exc:
-                if attempt == STORE_ATTEMPTS:
+            except Exception as exc:
+                if attempt == STORE_ATTEMPTS or not is_unavailable(exc):
                     raise
                 log.error("database unavailable (%s); retrying update in %.1fs", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
