@@ -13,10 +13,12 @@ import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.core import Core
@@ -28,6 +30,7 @@ from handlers.slack.desk import SlackDesk
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+MAX_EVENT_BODY = 1024 * 1024  # Slack's own requests are a few kilobytes
 API_TIMEOUT = 10  # seconds for one Web API call; a slower Slack counts as down and the outbox retries
 
 
@@ -103,8 +106,27 @@ class SlackAdapter:
         if self.mode != "http" or self.app is None:
             return []
         handler = AsyncSlackRequestHandler(self.app)
+        secret = self.core.settings.secrets.slack_signing_secret
+        verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
 
         async def events(request: Request) -> Response:
+            # Bolt parses the body before it checks the signature, and answers a body it cannot parse (not JSON,
+            # a `payload` that is not, a JSON list) with a 500 and a traceback: anyone could fill the log. So the
+            # size, the signature and the shape are checked here first; bolt checks the signature again.
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_EVENT_BODY:
+                return PlainTextResponse("request too large", status_code=413)
+            body = await request.body()
+            if len(body) > MAX_EVENT_BODY:
+                return PlainTextResponse("request too large", status_code=413)
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                return PlainTextResponse("invalid or expired signature", status_code=401)
+            try:
+                parsed = parse_body(body.decode("utf-8"), request.headers.get("content-type"))
+            except (UnicodeDecodeError, ValueError):
+                parsed = None
+            if not isinstance(parsed, dict):
+                return PlainTextResponse("not a Slack request: expected a JSON object or a form", status_code=400)
             return await handler.handle(request)
 
         return [Route(EVENTS_PATH, events, methods=["POST"])]
