@@ -60,6 +60,9 @@ async def inject(api: BotApiStandIn) -> None:
         start()
 
 
+# SQLite only, to keep the fast suite near three minutes: PostgreSQL under traffic and faults is
+# test_postgres_restart.py (and the outbox's row locks, test_broadcast_kill.py).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_customers_keep_chatting_through_5xx_timeouts_and_a_429_storm(
     tmp_path: Path, database_url: str, flows_dir: Path
 ) -> None:
