@@ -8,7 +8,8 @@ day names before APScheduler sees them, so "0 10 * * 1" means Monday, as in ever
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -47,32 +48,49 @@ def trigger(expression: str, timezone: tzinfo) -> CronTrigger:
 
 def cron_problem(expression: str) -> str | None:
     try:
-        trigger(expression, _utc())
+        trigger(expression, UTC)
     except ValueError as exc:
         return str(exc)
     return None
 
 
+def _just_after(moment: datetime) -> datetime:
+    """A microsecond later, counted in UTC: on a local time in the repeated autumn hour (fold=1),
+    adding to the local time would drop the fold and step back an hour."""
+    return moment.astimezone(UTC) + timedelta(microseconds=1)
+
+
+def _second_pass(moment: datetime, timezone: tzinfo) -> bool:
+    """A local time in the hour that repeats when clocks go back, on its second pass."""
+    local = moment.astimezone(timezone)
+    return local.fold == 1 and local.utcoffset() != local.replace(fold=0).utcoffset()
+
+
+def _fire_times(expression: str, timezone: tzinfo, after: datetime) -> Iterator[datetime]:
+    """Occurrences after `after`, in order. Like cron, a line with a fixed hour runs once when the
+    clocks go back (not again in the repeated hour); a line for every hour runs in both passes."""
+    cron = trigger(expression, timezone)
+    fixed_hour = "*" not in expression.split()[1]
+    current = cron.get_next_fire_time(None, _just_after(after))
+    for _ in range(_MAX_STEPS):
+        if current is None:
+            return
+        if not (fixed_hour and _second_pass(current, timezone)):
+            yield current
+        current = cron.get_next_fire_time(current, _just_after(current))
+
+
 def next_after(expression: str, timezone: tzinfo, after: datetime) -> datetime | None:
     """The first occurrence strictly after `after`."""
-    return trigger(expression, timezone).get_next_fire_time(None, after + timedelta(microseconds=1))
+    return next(_fire_times(expression, timezone, after), None)
 
 
 def latest_between(expression: str, timezone: tzinfo, after: datetime | None, until: datetime) -> datetime | None:
     """The last occurrence in (after, until]: missed runs are coalesced into this one."""
-    cron = trigger(expression, timezone)
     start = after if after is not None else until - timedelta(days=366)
     latest = None
-    current = cron.get_next_fire_time(None, start + timedelta(microseconds=1))
-    for _ in range(_MAX_STEPS):
-        if current is None or current > until:
+    for moment in _fire_times(expression, timezone, start):
+        if moment > until:
             break
-        latest = current
-        current = cron.get_next_fire_time(current, current + timedelta(microseconds=1))
+        latest = moment
     return latest
-
-
-def _utc() -> tzinfo:
-    from datetime import UTC
-
-    return UTC
