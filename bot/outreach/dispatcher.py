@@ -25,6 +25,7 @@ from bot.customers.models import Customer
 from bot.messages import ChannelRef, reply_from_dict
 from bot.outreach import campaigns, outbox, policy
 from bot.outreach.delivery import Deliveries, earlier_unsent
+from bot.outreach.finishing import Finisher
 from bot.outreach.models import DEFERRED, HELD, SKIPPED, CampaignRun, DeliveryDecision
 from bot.outreach.ratelimit import SharedRateLimiter
 from bot.ports import Channel, Clock, DeliveryError, StaffDesk
@@ -48,7 +49,7 @@ class Claimed:
     campaign_run_id: int | None
     # Until when the lease is known to be ours (set by the claim or the last renewal).
     leased_until: datetime
-    # No earlier reply to the customer was waiting when the row was cleared (checked under their lock).
+    # No earlier send to the customer was waiting when the row was claimed or cleared.
     in_order: bool = False
 
 
@@ -71,6 +72,7 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.deliveries = Deliveries(db, settings, clock)
+        self.finisher = Finisher(db, clock)
         self.rate_limiter = rate_limiter
         self.staff_desk: StaffDesk | None = None
         self._lease = timedelta(seconds=settings.outreach.lease_seconds)
@@ -86,9 +88,12 @@ class Dispatcher:
                 session, now, limit=cfg.batch_size, lease=self._lease,
                 skip_locked=self.db.is_postgres, exclude_kinds=self._not_mine(),
             )  # fmt: skip
+            # A send that is its customer's first one not yet carried out needs no order check of its own.
+            senders = {i.customer_id for i in items if i.kind == outbox.SEND and i.customer_id is not None}
+            first = await outbox.first_unsent_sends(session, list(senders)) if senders else {}
             claimed = [
                 Claimed(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts, i.proactive, i.campaign_run_id,
-                        now + self._lease)
+                        now + self._lease, in_order=i.kind == outbox.SEND and first.get(i.customer_id) == i.id)
                 for i in items
             ]  # fmt: skip
         # One customer's rows in order, different customers side by side.
@@ -134,11 +139,11 @@ class Dispatcher:
             log.exception("outbox item %s (%s) failed", item.id, item.kind)
             await self.deliveries.failed(item.id, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return
+        if done:
+            await self.finisher.finish(item.id)
+            return
         async with self.db.transaction() as session:
             now = self.clock.now()
-            if done:
-                await outbox.finish(session, item.id, now)
-                return
             starts_a_flow = item.kind != outbox.SEND and item.kind != desk.STAFF_NOTICE
             if starts_a_flow:
                 reason, delay = "deferred: customer mid-conversation", DEFER_PROACTIVE

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,6 +122,30 @@ async def finish(session: AsyncSession, item_id: int, now: datetime) -> None:
     await session.execute(
         update(OutboxItem).where(OutboxItem.id == item_id).values(status=DONE, finished_at=now, lease_until=None)
     )
+
+
+async def first_unsent_sends(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, int]:
+    """Per customer, the id of their first send not yet carried out (pending or leased)."""
+    query = (
+        select(OutboxItem.customer_id, func.min(OutboxItem.id))
+        .where(OutboxItem.customer_id.in_(customer_ids), OutboxItem.kind == SEND,
+               OutboxItem.status.in_((PENDING, LEASED)))
+        .group_by(OutboxItem.customer_id)
+    )  # fmt: skip
+    return {customer_id: first for customer_id, first in await session.execute(query)}
+
+
+# Built once: on the reply path, building the statement cost more than running it.
+_FINISH_MANY = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=DONE, finished_at=bindparam("now"), lease_until=None)
+)
+
+
+async def finish_many(session: AsyncSession, item_ids: Sequence[int], now: datetime) -> None:
+    """`finish` for many rows in one statement (replies sent at about the same time)."""
+    await session.execute(_FINISH_MANY, {"ids": list(item_ids), "now": now})
 
 
 async def retry_later(
