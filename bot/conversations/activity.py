@@ -10,23 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversations.models import ACTIVE, ConversationRun, Message
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
 
-# A message either way this recently, in a flow or about an open ticket, is a conversation in progress.
+# A message either way this recently, with a flow waiting for an answer, is a conversation in progress.
 BUSY_WINDOW = timedelta(minutes=30)
 
 
 async def mid_conversation(session: AsyncSession, customer_id: int, now: datetime) -> bool:
-    """A message in the last half hour, and a flow waiting for an answer or an open ticket.
+    """An unresolved ticket (a tip or an offer while their complaint is open would be tone-deaf), or a
+    message either way in the last half hour with a flow waiting for an answer.
 
     A question left unanswered for days is not a conversation in progress: a proactive flow may set
     it aside (it is suspended and picked up again later), rather than wait behind it for ever.
     """
+    ticket = select(Ticket.id).where(Ticket.customer_id == customer_id, Ticket.status.in_(UNRESOLVED_STATUSES))
+    if (await session.execute(ticket.limit(1))).first() is not None:
+        return True
     recent = select(Message.id).where(Message.customer_id == customer_id, Message.created_at >= now - BUSY_WINDOW)
     if (await session.execute(recent.limit(1))).first() is None:
         return False
     active = select(ConversationRun.id).where(
         ConversationRun.customer_id == customer_id, ConversationRun.status == ACTIVE
     )
-    if (await session.execute(active.limit(1))).first() is not None:
-        return True
-    ticket = select(Ticket.id).where(Ticket.customer_id == customer_id, Ticket.status.in_(UNRESOLVED_STATUSES))
-    return (await session.execute(ticket.limit(1))).first() is not None
+    return (await session.execute(active.limit(1))).first() is not None

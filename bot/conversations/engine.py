@@ -45,7 +45,6 @@ from bot.tickets.models import Ticket
 log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
-DEFER_PROACTIVE = timedelta(minutes=15)  # a check-in due mid-conversation waits this long
 # C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
 _CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
 
@@ -119,7 +118,9 @@ class ConversationEngine:
         async with self.db.transaction() as session:
             customer = await customers.lock(session, customer_id)
             turn = Turn(session, customer, self.clock.now(), channel="", proactive=True)
-            if not interrupt and await self._active(turn) is not None:
+            if not interrupt and not customer.subscribed:
+                return []  # opted out after the dispatcher cleared it
+            if not interrupt and await activity.mid_conversation(session, customer_id, turn.now):
                 for flow_id in self.registry.indexes.events.get(event, []):
                     await self._defer_start(turn, flow_id, data)
                 return []
@@ -206,6 +207,8 @@ class ConversationEngine:
         async with self.db.transaction() as session:
             customer = await customers.lock(session, customer_id)
             turn = Turn(session, customer, self.clock.now(), channel="", proactive=True)
+            if not customer.subscribed or customer.unreachable:
+                return True  # opted out (or blocked us) after the dispatcher cleared it: nothing to start
             # Not while they are chatting; a flow left unanswered for a while is suspended by the start.
             if await activity.mid_conversation(session, customer_id, turn.now):
                 return False
@@ -225,7 +228,7 @@ class ConversationEngine:
         if customer is None:
             customer = await customers.create_with_identity(
                 session, inbound.ref, now, display_name=_clip(inbound.display_name, 200),
-                language=_clip(inbound.language, 16),
+                language=_clip(inbound.language, 16), tier=self.settings.tiers.default,
             )  # fmt: skip
         else:
             customer = await customers.lock(session, customer.id)
@@ -233,7 +236,7 @@ class ConversationEngine:
         if check_seen and inbound.message_id and await self._seen(session, inbound):
             log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
-        customer.last_seen_at = now
+        customer.last_seen_at = customer.last_active_at = now
         customer.unreachable = False  # they wrote to us, so they can be reached again
         if inbound.display_name and not customer.display_name:
             customer.display_name = _clip(inbound.display_name, 200)
@@ -677,7 +680,7 @@ class ConversationEngine:
         await outbox.enqueue(
             turn.session, kind=outbox.START_FLOW,
             dedupe_key=f"start:{flow_id}:{turn.customer.id}:{turn.now.timestamp()}",
-            due_at=turn.now + DEFER_PROACTIVE, customer_id=turn.customer.id,
+            due_at=turn.now + timedelta(minutes=self.settings.outreach.defer_minutes), customer_id=turn.customer.id,
             payload={"flow_id": flow_id, "data": data or {}}, proactive=True,
         )  # fmt: skip
 

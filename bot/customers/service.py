@@ -23,11 +23,11 @@ async def find_by_identity(session: AsyncSession, ref: ChannelRef) -> Customer |
 
 async def create_with_identity(
     session: AsyncSession, ref: ChannelRef, now: datetime, *, display_name: str | None = None,
-    language: str | None = None,
+    language: str | None = None, tier: str = "standard",
 ) -> Customer:  # fmt: skip
     customer = Customer(
-        display_name=display_name, language=language, created_at=now, last_seen_at=now,
-        attributes={}, tags=[],
+        display_name=display_name, language=language, created_at=now, last_seen_at=now, last_active_at=now,
+        tier=tier, attributes={}, tags=[],
     )  # fmt: skip
     session.add(customer)
     await session.flush()

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.conversations import transcript
-from bot.conversations.engine import DEFER_PROACTIVE, ConversationEngine
+from bot.conversations.engine import ConversationEngine
 from bot.customers import service as customers
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, reply_from_dict
@@ -146,7 +146,8 @@ class Dispatcher:
             now = self.clock.now()
             starts_a_flow = item.kind != outbox.SEND and item.kind != desk.STAFF_NOTICE
             if starts_a_flow:
-                reason, delay = "deferred: customer mid-conversation", DEFER_PROACTIVE
+                reason = "deferred: customer mid-conversation"
+                delay = timedelta(minutes=self.settings.outreach.defer_minutes)
             else:
                 reason, delay = "waiting for earlier rows", SEND_ORDER_RETRY
             if decision_id is not None and starts_a_flow:
@@ -192,14 +193,22 @@ class Dispatcher:
         """
         now = self.clock.now()
         async with self.db.transaction() as session:
+            # The customer first, then the row: the order an opt-out takes them in (no deadlock).
+            customer = await self._locked_customer(session, item.customer_id)
             if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
                 return None  # our lease ran out and another worker has the row
             item = replace(item, leased_until=now + self._lease)
-            customer = await self._locked_customer(session, item.customer_id)
+            if item.kind == EVENT and not self.engine.registry.indexes.events.get(item.payload.get("event", "")):
+                # A CRM event no flow listens to (purchased, ...) sends nothing: nothing to judge or count.
+                await outbox.finish(session, item.id, now)
+                return None
             campaign_name = item.payload.get("campaign") if item.kind == outbox.CAMPAIGN else None
             campaign = self.settings.campaigns.get(campaign_name) if campaign_name else None
+            flow = campaign.flow if campaign is not None else item.payload.get("flow_id")
             if campaign_name and (campaign is None or not campaign.enabled):
                 verdict = policy.Verdict(SKIPPED, f"campaign {campaign_name!r} was removed or disabled")
+            elif flow and self.engine.registry.current(flow) is None:
+                verdict = policy.Verdict(SKIPPED, f"flow {flow!r} is not loaded (see engagebot flows check)")
             else:
                 expires_at = await self._expiry(session, item, campaign)
                 verdict = await policy.judge(

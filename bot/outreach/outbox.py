@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -172,7 +172,9 @@ async def cancel_proactive(
     """Opt-out, or a channel that refuses the customer: drop every pending proactive row of theirs at once."""
     result = await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.customer_id == customer_id, OutboxItem.proactive.is_(True),
+        .where(OutboxItem.customer_id == customer_id,
+               # Proactive rows, and campaign messages already cleared (now plain sends) but not yet out.
+               or_(OutboxItem.proactive.is_(True), OutboxItem.campaign_run_id.is_not(None)),
                OutboxItem.status.in_((PENDING, LEASED)))
         .values(status=CANCELLED, finished_at=now, last_error=reason)
     )  # fmt: skip
