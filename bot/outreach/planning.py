@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -82,7 +82,8 @@ async def plan(
                 planned = run.planned
                 break
             found = await next_chunk(session, target, run.cursor, chunk)
-            inserted = await _queue(session, run, found.customer_ids, now) if found.customer_ids else 0
+            pace = settings.telegram.max_per_second * settings.outreach.broadcast_share
+            inserted = await _queue(session, run, found.customer_ids, now, pace) if found.customer_ids else 0
             run.planned += inserted
             if found.last_id is not None:
                 run.cursor = found.last_id
@@ -118,14 +119,22 @@ async def _locked(session: AsyncSession, run_id: int) -> CampaignRun:
     return (await session.execute(query)).scalar_one()
 
 
-async def _queue(session: AsyncSession, run: CampaignRun, customer_ids: list[int], now: datetime) -> int:
-    """One outbox row per customer; rows that exist already (same dedupe key) are left as they are."""
+async def _queue(session: AsyncSession, run: CampaignRun, customer_ids: list[int], now: datetime, pace: float) -> int:
+    """One outbox row per customer; rows that exist already (same dedupe key) are left as they are.
+
+    Due times are spread at `pace` per second (the proactive send rate) from the occurrence's moment:
+    the outbox is claimed in due order, so a reply or ticket update queued during a big campaign
+    waits behind the messages due before it, not behind the whole campaign."""
     table = OutboxItem.__table__
     common = dict(
         kind=CAMPAIGN, payload={"campaign": run.campaign}, campaign_run_id=run.id, proactive=True, status=PENDING,
-        attempts=0, due_at=run.due_at, created_at=now,
+        attempts=0, created_at=now,
     )  # fmt: skip
-    rows = [{**common, "customer_id": c, "dedupe_key": f"campaign:{run.id}:{c}"} for c in customer_ids]
+    rows = [
+        {**common, "customer_id": c, "dedupe_key": f"campaign:{run.id}:{c}",
+         "due_at": run.due_at + timedelta(seconds=(run.planned + n) / pace)}
+        for n, c in enumerate(customer_ids)
+    ]  # fmt: skip
     stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
     return len((await session.execute(stmt, rows)).all())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,8 @@ from bot.conversations.models import Message
 from bot.core import Core
 from bot.customers import service as customers
 from bot.messages import ChannelRef, Reply
-from bot.outreach import campaigns, planning
+from bot.outreach import campaigns, outbox, planning
+from bot.outreach.models import OutboxItem
 from tests.conftest import Chat, FixedClock, make_settings
 
 CAMPAIGNS = {
@@ -69,6 +70,7 @@ async def a_customer(core: Core, clock: FixedClock, address: str, name: str, tim
 async def send(core: Core, name: str, occurrence: str = "manual@test") -> int:
     now = core.clock.now()
     result = await planning.plan(core.db, core.settings, name, occurrence, due_at=now, now=now)
+    core.clock.advance(seconds=5)  # type: ignore[attr-defined]  # the messages are due at the proactive rate
     await core.dispatcher.drain()
     return result.run_id
 
@@ -152,3 +154,28 @@ async def test_a_campaign_message_held_past_its_expiry_is_skipped_not_sent_late(
     progress = await campaigns.progress(core.db, run_id)
     assert progress.decisions[("skipped", "expired: held past its expiry")] == 1
     assert progress.outbox == {"done": 1, "cancelled": 1}
+
+
+async def test_a_reply_queued_during_a_big_campaign_does_not_wait_behind_all_of_it(
+    core: Core, clock: FixedClock, inbox: WebInbox
+) -> None:
+    for n in range(60):
+        await a_customer(core, clock, f"c{n}", f"Customer {n}")
+    clock.advance(hours=1)
+    now = clock.now()
+    await planning.plan(core.db, core.settings, "thanks", "manual@test", due_at=now, now=now)
+    # The campaign's messages are due at the proactive rate (30/s x 0.8 = 24/s), not all at once ...
+    async with core.db.sessions() as session:
+        due = sorted((await session.execute(select(OutboxItem.due_at).where(OutboxItem.kind == "campaign"))).scalars())
+    assert due[0] == now and due[-1] == now + timedelta(seconds=59 / 24)
+    # ... so a staff reply queued a second later goes out before the messages due after it.
+    clock.advance(seconds=1)
+    async with core.db.transaction() as session:
+        await outbox.enqueue_send(
+            session, customer_id=1, ref=ChannelRef("web", "c0"), replies=[Reply("Maria: your refund is on its way")],
+            dedupe_key="staff-reply", due_at=clock.now(),
+        )  # fmt: skip
+    await core.dispatcher.tick()
+    texts = [reply.text for _, reply in inbox.sent]
+    assert "Maria: your refund is on its way" in texts
+    assert sum(text.startswith("Thank you,") for text in texts) <= 25
