@@ -260,6 +260,12 @@ async def record_all(
 ) -> list[Recorded]:
     """Record events in order in the caller's transaction; a conflict rolls them all back with it.
     `indexed`: a conflict names the event by its place in the list ("[3].customer.telegram_chat_id")."""
+    if len(batch) > 1 and session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Lock the batch's known customers up front, in id order: two batches naming the same customers
+        # in different orders would otherwise deadlock. (SQLite transactions hold the whole database.)
+        external_ids = sorted({event.external_id for event in batch})
+        query = select(Customer.id).where(Customer.external_id.in_(external_ids)).order_by(Customer.id)
+        await session.execute(query.with_for_update())
     results = []
     for i, event in enumerate(batch):
         try:
@@ -275,10 +281,9 @@ def effects(name: str, data: Mapping[str, Any], attributes: Mapping[str, Any], w
     """The attributes a known event changes (custom events change none by themselves)."""
     stamp = when.isoformat()
     if name == "purchased":
-        orders = attributes.get("orders")
         return {
             "lifetime_value": profile.add_numbers(attributes.get("lifetime_value"), profile.number(data["amount"])),
-            "orders": (orders if isinstance(orders, int) and not isinstance(orders, bool) else 0) + 1,
+            "orders": profile.add_numbers(attributes.get("orders"), 1),
             "last_purchase_at": _latest(attributes.get("last_purchase_at"), stamp),
         }
     if name == "signed_up":

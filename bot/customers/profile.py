@@ -129,8 +129,15 @@ def as_number(exact: Decimal) -> int | float:
 
 def add_numbers(total: Any, amount: int | float) -> int | float:
     """total + amount in decimal arithmetic (19.99 + 5.01 is 25, not 25.000000000000004)."""
-    base = total if isinstance(total, int | float) and not isinstance(total, bool) else 0
-    return as_number(Decimal(str(base)) + Decimal(str(amount)))
+    return as_number(Decimal(str(lenient_number(total))) + Decimal(str(amount)))
+
+
+def lenient_number(value: Any) -> int | float:
+    """A stored count or total, which a flow or an import may have written as text ("1200"); 0 if none."""
+    try:
+        return number(value)
+    except ValueError:
+        return 0
 
 
 def iso_date(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -214,3 +214,11 @@ async def test_the_same_event_sent_twice_at_once_is_recorded_once_for_one_new_cu
     assert sorted(r.duplicate for [r] in results) == [False, False, True]
     assert await count(core, Customer) == 1
     assert (await customer(core, "C-1")).attributes["lifetime_value"] == 10
+
+
+def test_a_purchase_adds_to_totals_stored_as_text() -> None:
+    # A flow's set_attribute or an import may have stored "1200": the purchase adds to it, never resets it.
+    changed = events.effects(
+        "purchased", {"amount": 50}, {"lifetime_value": "1200", "orders": "3"}, datetime(2026, 6, 1, tzinfo=UTC)
+    )
+    assert (changed["lifetime_value"], changed["orders"]) == (1250, 4)
