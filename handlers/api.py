@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,13 +116,26 @@ def _with_customer(core: Core, act: Callable[[AsyncSession, Customer, Request], 
     """A route on /customers/{ref}: the customer is found (or 400/404 answered) in one transaction with `act`."""
 
     async def handle(request: Request) -> Response:
+        ref, exporting = _ref_as_sent(request)
+        action = act if exporting or act is not _export else _show_or_delete
         async with core.db.transaction() as session:
-            found = await _find(session, request.path_params["ref"])
+            found = await _find(session, ref)
             if isinstance(found, Response):
                 return found
-            return await act(session, found, request)
+            return await action(session, found, request)
 
     return handle
+
+
+def _ref_as_sent(request: Request) -> tuple[str, bool]:
+    """The reference from the raw path, and whether the export was asked for. Routing sees the decoded
+    path, where an external id with an encoded "/" (ext:team%2Fexport) would look like an export."""
+    raw = request.scope.get("raw_path")
+    if not raw:
+        return request.path_params["ref"], request.url.path.endswith("/export")
+    tail = raw.decode("latin-1").split("?", 1)[0].split("/customers/", 1)[-1]
+    exporting = tail.endswith("/export")
+    return unquote(tail.removesuffix("/export") if exporting else tail), exporting
 
 
 async def _show_or_delete(session: AsyncSession, customer: Customer, request: Request) -> Response:

@@ -229,6 +229,18 @@ async def test_an_unknown_or_malformed_reference(http: httpx.AsyncClient, path: 
         assert response.json()["error"]
 
 
+async def test_an_external_id_ending_in_slash_export_is_that_customer_not_another_ones_export(
+    http: httpx.AsyncClient,
+) -> None:
+    for external_id, chat in (("team", "2001"), ("team/export", "2002")):
+        body = purchase(external_id, customer={"external_id": external_id, "telegram_chat_id": chat})
+        assert (await http.post("/api/events", json=body, headers=AUTH)).status_code == 201
+    profile = (await http.get("/api/customers/ext:team%2Fexport", headers=AUTH)).json()
+    assert profile["external_id"] == "team/export" and "messages" not in profile
+    exported = (await http.get("/api/customers/ext:team%2Fexport/export", headers=AUTH)).json()
+    assert exported["customer"]["external_id"] == "team/export"
+
+
 async def test_export_then_delete(http: httpx.AsyncClient) -> None:
     await http.post("/api/events", json=purchase(event_id="o-1"), headers=AUTH)
     await http.post("/api/events", json=purchase("C-2"), headers=AUTH)
