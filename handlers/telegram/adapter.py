@@ -167,23 +167,57 @@ class TelegramAdapter:
                 delay = min(delay * 2, 60)
                 continue
             delay = POLL_RETRY_FIRST
-            for update in updates:
+            if not updates or self._stop_polling:
+                continue  # on a stop, what was fetched stays unconfirmed: the next start handles it
+            self._handling.set()
+            try:
+                stored = await self._handle_batch(updates)
+            finally:
+                self._handling.clear()
+            if not stored:
+                await asyncio.sleep(POLL_RETRY_FIRST)
+
+    async def _handle_batch(self, updates: list[Update]) -> bool:
+        """Handle fetched updates, up to `telegram.concurrent_updates` chats at once and each chat's in order,
+        then confirm those handled (the offset stops at the first one that was not). False when the database
+        stayed down through every retry: the updates left are fetched again.
+
+        One at a time, every customer waited for all the others' database work and replies in the batch; a
+        customer's own messages still go one after another, so their replies keep their order."""
+        chats: dict[object, list[Update]] = {}
+        for update in updates:
+            chat = update.effective_chat
+            chats.setdefault(chat.id if chat is not None else ("update", update.update_id), []).append(update)
+        handled: set[int] = set()
+        stored = True
+        gate = asyncio.Semaphore(self.settings.telegram.concurrent_updates)
+
+        async def handle_chat(queue: list[Update]) -> None:
+            async with gate:
+                await handle_in_order(queue)
+
+        async def handle_in_order(queue: list[Update]) -> None:
+            nonlocal stored
+            for update in queue:
                 if self._stop_polling:
-                    return  # the rest stay unconfirmed: the next start handles them
-                self._handling.set()
+                    return  # unconfirmed: the next start handles it
                 try:
                     await self.on_update(update)
                 except Exception as exc:
                     if is_unavailable(exc):
-                        # The database stayed down through every retry: leave the update unconfirmed, fetch again.
                         log.error("update %s not stored; it will be fetched again", update.update_id)
-                        await asyncio.sleep(POLL_RETRY_FIRST)
-                        break
+                        stored = False
+                        return  # this chat's later updates wait too, to keep their order
                     # A bug with this one update must not stop the bot (nor be retried for ever).
                     log.exception("Telegram update %s failed", update.update_id)
-                finally:
-                    self._handling.clear()
-                self._offset = update.update_id + 1
+                handled.add(update.update_id)
+
+        try:
+            await asyncio.gather(*(handle_chat(queue) for queue in chats.values()))
+        finally:  # a stop cutting the batch short confirms what was handled too
+            left = [update.update_id for update in updates if update.update_id not in handled]
+            self._offset = min(left) if left else updates[-1].update_id + 1
+        return stored
 
     # ---- webhook ----------------------------------------------------------------------------
 

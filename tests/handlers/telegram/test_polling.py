@@ -157,6 +157,26 @@ async def test_the_same_update_delivered_twice_is_answered_once(
         assert ana.messages()[0].startswith(WELCOME) and ana.messages()[1] == USE_CASE
 
 
+async def test_customers_fetched_in_one_batch_are_answered_at_once_each_in_order(
+    tmp_path: Path, database_url: str, flows_dir: Path, api: BotApiStandIn, clock: FixedClock
+) -> None:
+    app = build_app(tg_settings(tmp_path, database_url, flows_dir, api), clock=clock, background=False)
+    ana, bo = TgUser(api, 42), TgUser(api, 43, "Bo")
+    async with running(app, api):
+        await ana.say("hi", 2)
+        await bo.say("hi", 2)
+        answered: list[str] = []
+        api.listeners.append(lambda r: answered.append(str(r["chat_id"])) if r["method"] == "sendMessage" else None)
+        api.delay_next("sendMessage", 1.0)  # the first reply of the batch is slow to send
+        api.push_updates(ana.say_update("/nps"), ana.say_update("9"), bo.say_update("/nps"))
+        ana_got, bo_got = await ana.expect(2, 2), await bo.expect(2, 1)
+
+    slow = str(api.calls("sendMessage")[-3]["chat_id"])  # the first of the three to reach the API
+    assert answered[-3] != slow  # the other customer did not wait for it
+    assert ana_got[0].startswith(NPS_Q) and bo_got[0].startswith(NPS_Q)
+    assert ana_got[1] == "Thank you, that means a lot! What do you like most about us?"  # in order
+
+
 # ---- 6. a restart in the middle of a flow, with updates arriving while the bot is down ------------------------
 
 
