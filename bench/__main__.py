@@ -9,7 +9,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import bench_engine, bench_inbound, bench_intents
+from bench import bench_engine, bench_inbound, bench_intents, bench_memory, bench_outbound, bench_scale
 
 
 def main() -> None:
@@ -17,13 +17,21 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="customers in the engine benchmark")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--only", action="append", help="only this benchmark (repeatable): engine, intents, inbound")
+    names = "engine, intents, inbound, outbound, scale, memory"
+    parser.add_argument("--only", action="append", help=f"only this benchmark (repeatable): {names}")
     parser.add_argument("--inbound-customers", type=int, default=50, help="customers at once in the inbound benchmark")
     parser.add_argument("--inbound-rate", type=float, default=100, help="messages/s offered in the fixed-rate run")
     parser.add_argument("--inbound-seconds", type=float, default=10, help="length of the fixed-rate run")
+    # Outbound, scale, memory: PostgreSQL (ENGAGEBOT_BENCH_POSTGRES, default 127.0.0.1:5432); full sizes in README.
+    parser.add_argument("--outbound-customers", type=int, default=6000, help="campaign messages (full: 100000)")
+    parser.add_argument("--outbound-limit", type=float, default=200, help="the stand-in's overall limit, msgs/s")
+    parser.add_argument("--outbound-instances", type=int, default=1, help="engagebot processes sending")
+    parser.add_argument("--scale-customers", type=int, default=200_000, help="check-ins to plan (full: 1000000)")
+    parser.add_argument("--scale-claim-rows", type=int, default=20_000, help="rows per claim-throughput run")
+    parser.add_argument("--memory-messages", type=int, default=5000, help="inbound messages (full: 100000)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    wanted = set(args.only or ["engine", "intents", "inbound"])
+    wanted = set(args.only or ["engine", "intents", "inbound", "outbound", "scale", "memory"])
     report: dict[str, object] = {"machine": platform.platform(), "python": platform.python_version()}
 
     if "engine" in wanted:
@@ -37,6 +45,18 @@ def main() -> None:
         report["inbound"] = inbound = bench_inbound.run(
             customers=args.inbound_customers, rate=args.inbound_rate, seconds=args.inbound_seconds
         )
+
+    if "outbound" in wanted:
+        print("outbound: a campaign through engagebot run to a Bot API stand-in enforcing the limits ...", flush=True)
+        report["outbound"] = bench_outbound.run(
+            customers=args.outbound_customers, limit=args.outbound_limit, instances=args.outbound_instances
+        )
+    if "scale" in wanted:
+        print("scale: planning check-ins, claim throughput with 1, 2, 4 dispatchers (PostgreSQL) ...", flush=True)
+        report["scale"] = bench_scale.run(customers=args.scale_customers, claim_rows=args.scale_claim_rows)
+    if "memory" in wanted:
+        print("memory: engagebot run idle, then answering web chat messages ...", flush=True)
+        report["memory"] = bench_memory.run(messages=args.memory_messages)
 
     print()
     if "engine" in wanted or "intents" in wanted:
@@ -55,6 +75,9 @@ def main() -> None:
     if "inbound" in wanted:
         print("\n".join(bench_inbound.table(inbound)))
         print("(inbound baselines: python-telegram-bot echo bot, and the survey as a ConversationHandler)")
+    for name, module in (("outbound", bench_outbound), ("scale", bench_scale), ("memory", bench_memory)):
+        if name in wanted:
+            print("\n".join(module.table(report[name])))  # type: ignore[arg-type]
 
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
