@@ -78,9 +78,42 @@ class Dispatcher:
         self._lease = timedelta(seconds=settings.outreach.lease_seconds)
         # Campaign occurrence -> when it was due (fixed once planned), for the expiry of its messages.
         self._run_due: dict[int, datetime] = {}
+        # Rows worked on at once, across overlapping batches: also what a kill -9 can leave sent but unmarked.
+        self._workers = asyncio.Semaphore(settings.outreach.concurrency)
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
+        claimed = await self._claim()
+        await self._work_on(claimed, asyncio.Event())
+        return len(claimed)
+
+    async def drain(self, max_rounds: int = 100) -> int:
+        """Claim and process batches until nothing is due (the dispatch tick, tests, `engagebot outbox run`).
+
+        The next batch is claimed as soon as every row of the current one has a worker, so its first sends
+        book the slots right after the last ones of the batch before: a gap between batches would be send
+        rate lost for good (the shared rate never bursts to catch up)."""
+        total = 0
+        batches: list[asyncio.Task[None]] = []
+        try:
+            for _ in range(max_rounds):
+                claimed = await self._claim()
+                if not claimed and not batches:
+                    break
+                if not claimed:
+                    # What the running batches do may queue more (a started flow's replies): look again after.
+                    await asyncio.gather(*batches)
+                    batches.clear()
+                    continue
+                total += len(claimed)
+                started = asyncio.Event()
+                batches.append(asyncio.create_task(self._work_on(claimed, started)))
+                await started.wait()
+        finally:
+            await asyncio.gather(*batches)
+        return total
+
+    async def _claim(self) -> list[Claimed]:
         cfg = self.settings.outreach
         async with self.db.transaction() as session:
             now = self.clock.now()
@@ -96,30 +129,30 @@ class Dispatcher:
                         now + self._lease, in_order=i.kind == outbox.SEND and first.get(i.customer_id) == i.id)
                 for i in items
             ]  # fmt: skip
-        # One customer's rows in order, different customers side by side.
+        return claimed
+
+    async def _work_on(self, claimed: list[Claimed], started: asyncio.Event) -> None:
+        """One customer's rows in order, different customers side by side; `started` is set once every
+        customer's rows have a worker (or the batch ended)."""
         series: dict[object, list[Claimed]] = {}
         for item in claimed:
             key = ("customer", item.customer_id) if item.customer_id is not None else ("row", item.id)
             series.setdefault(key, []).append(item)
-        slots = asyncio.Semaphore(cfg.concurrency)
+        waiting = len(series)
 
         async def work(rows: list[Claimed]) -> None:
-            async with slots:
+            nonlocal waiting
+            async with self._workers:
+                waiting -= 1
+                if not waiting:
+                    started.set()
                 for row in rows:
                     await self._process(row)
 
-        await asyncio.gather(*(work(rows) for rows in series.values()))
-        return len(claimed)
-
-    async def drain(self, max_rounds: int = 100) -> int:
-        """Tick until nothing is due (tests, `engagebot outbox run`)."""
-        total = 0
-        for _ in range(max_rounds):
-            handled = await self.tick()
-            total += handled
-            if not handled:
-                break
-        return total
+        try:
+            await asyncio.gather(*(work(rows) for rows in series.values()))
+        finally:
+            started.set()
 
     async def _process(self, item: Claimed) -> None:
         decision_id: int | None = None
