@@ -11,14 +11,18 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from bot.storage import sqlite_inline
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant: serialises migrations when several instances start at once on PostgreSQL.
 MIGRATION_LOCK_KEY = 7_311_042
+SQLITE_BUSY_TIMEOUT = 30  # seconds a SQLite statement waits for another connection's lock
+POSTGRES_POOL_SIZE = 20  # connections per process: polling handles 16 customers at once, webhook requests wait
 
 
 def normalize_url(url: str) -> str:
@@ -55,13 +59,19 @@ class Database:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+        file = _sqlite_file(self.url) if self.is_sqlite else None
+        if file is not None:
+            kwargs["async_creator"] = sqlite_inline.connector(file, SQLITE_BUSY_TIMEOUT)
+        elif self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No overflow: connections past pool_size were closed on return and opened again on the next burst.
+            kwargs.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout=file is None)  # inline connections wait in a thread
+        else:
+            _drop_closed_postgres_connections(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer. Queueing writers of this process here is far cheaper than letting
         # them collide on the file lock, where SQLite's busy handler sleeps in growing steps.
@@ -121,19 +131,38 @@ def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _drop_closed_postgres_connections(engine: AsyncEngine) -> None:
+    """A pooled connection the server ended (a restart, a failover) is replaced at checkout.
+
+    pool_pre_ping did this with BEGIN, a ping and ROLLBACK: three round trips before every transaction.
+    asyncpg already knows when the server closed the socket; a connection lost without a word fails on
+    first use instead, and is_unavailable() makes the caller try again."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.driver_connection is not None and record.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a plain SQLite URL (no query options, not in memory): what runs inline."""
+    parsed = make_url(url)
+    if parsed.query or not parsed.database or parsed.database == ":memory:":
+        return None
+    return parsed.database
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout: bool) -> None:
     """WAL for concurrent readers; BEGIN IMMEDIATE so writers queue on the lock instead of failing."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=30000",
-        ):
+        pragmas = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"]
+        if busy_timeout:
+            pragmas.append(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 
