@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
 # C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
 _CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
+# Built once, as it runs for every message: building a statement costs more Python than SQLite takes to run it.
+_ACTIVE_RUNS = (
+    select(ConversationRun)
+    .where(ConversationRun.customer_id == bindparam("customer_id"), ConversationRun.status == ACTIVE)
+    .order_by(ConversationRun.id.desc())
+)
 
 
 @dataclass
@@ -220,7 +226,9 @@ class ConversationEngine:
 
     async def _handle(self, session: Any, inbound: Inbound, push: bool, check_seen: bool) -> Delivery:
         now = self.clock.now()
-        customer = await customers.find_by_identity(session, inbound.ref)
+        # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already).
+        customer = await customers.find_by_identity(session, inbound.ref, lock=True)
+        locked = customer is not None
         if customer is None and inbound.start_payload:
             # A deep link carrying a link code: this chat joins a customer we already know.
             customer = await links.redeem(session, inbound.start_payload, inbound.ref, now)
@@ -231,7 +239,8 @@ class ConversationEngine:
                 language=_clip(inbound.language, 16), tier=self.settings.tiers.default,
             )  # fmt: skip
         else:
-            customer = await customers.lock(session, customer.id)
+            if not locked:
+                customer = await customers.lock(session, customer.id)
             await customers.touch_identity(session, inbound.ref, now)
         if check_seen and inbound.message_id and await self._seen(session, inbound):
             log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
@@ -244,8 +253,9 @@ class ConversationEngine:
         turn = Turn(session, customer, now, inbound.channel)
         started = await self._start_event_flows(turn, "first_contact", None) if is_new else False
         await self._respond(turn, inbound, only_interrupts=started)
-        await self._record_replies(turn, inbound.channel)
+        self._add_replies(turn, inbound.channel)
         if not push or not turn.replies:
+            await session.flush()
             return Delivery(tuple(turn.replies))
         item = OutboxItem(
             kind=outbox.SEND, customer_id=customer.id, proactive=False, status=LEASED, attempts=1,
@@ -613,12 +623,7 @@ class ConversationEngine:
             self.runner.finish(turn, run, CANCELLED)
 
     async def _active(self, turn: Turn) -> Running | None:
-        query = (
-            select(ConversationRun)
-            .where(ConversationRun.customer_id == turn.customer.id, ConversationRun.status == ACTIVE)
-            .order_by(ConversationRun.id.desc())
-        )
-        runs = list((await turn.session.execute(query)).scalars())
+        runs = list((await turn.session.execute(_ACTIVE_RUNS, {"customer_id": turn.customer.id})).scalars())
         for extra in runs[1:]:
             self.runner.finish(turn, extra, CANCELLED)  # at most one foreground run per customer
         if not runs:
@@ -720,13 +725,13 @@ class ConversationEngine:
         ))  # fmt: skip
         await session.flush()
 
-    async def _record_replies(self, turn: Turn, channel: str) -> None:
+    def _add_replies(self, turn: Turn, channel: str) -> None:
+        """The replies to the transcript, written with the session's next flush."""
         for reply in turn.replies:
             turn.session.add(Message(
                 customer_id=turn.customer.id, direction="out", channel=channel, text=reply.text,
                 payload=reply_to_dict(reply), created_at=turn.now,
             ))  # fmt: skip
-        await turn.session.flush()
 
     async def _deliver_proactively(self, turn: Turn, key: str) -> None:
         """Record replies made without an inbound message and queue them for sending."""
@@ -735,7 +740,8 @@ class ConversationEngine:
         ref = await customers.preferred_ref(turn.session, turn.customer.id)
         if ref is None:
             return
-        await self._record_replies(turn, ref.channel)
+        self._add_replies(turn, ref.channel)
+        await turn.session.flush()
         await outbox.enqueue_send(
             turn.session, customer_id=turn.customer.id, ref=ref, replies=turn.replies,
             dedupe_key=f"send:{key}", due_at=turn.now, proactive=False,

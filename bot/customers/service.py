@@ -5,20 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef
 
+# Built once: they run for every inbound message, where building a statement cost more than running it.
+_BY_IDENTITY = (
+    select(Customer)
+    .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
+    .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.address == bindparam("address"))
+)
+_BY_IDENTITY_LOCKED = _BY_IDENTITY.with_for_update(of=Customer)
+_TOUCH_IDENTITY = (  # an UPDATE's parameters may not be named after its columns
+    update(ChannelIdentity)
+    .where(ChannelIdentity.channel == bindparam("in_channel"), ChannelIdentity.address == bindparam("at_address"))
+    .values(last_used_at=bindparam("now"))
+)
 
-async def find_by_identity(session: AsyncSession, ref: ChannelRef) -> Customer | None:
-    query = (
-        select(Customer)
-        .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
-        .where(ChannelIdentity.channel == ref.channel, ChannelIdentity.address == ref.address)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
+
+async def find_by_identity(session: AsyncSession, ref: ChannelRef, *, lock: bool = False) -> Customer | None:
+    """The customer behind a chat; with `lock`, read and locked as `lock` does, in the same statement."""
+    query = _BY_IDENTITY_LOCKED if lock else _BY_IDENTITY
+    params = {"channel": ref.channel, "address": ref.address}
+    return (await session.execute(query, params)).scalar_one_or_none()
 
 
 async def create_with_identity(
@@ -52,11 +63,7 @@ async def lock(session: AsyncSession, customer_id: int) -> Customer:
 
 
 async def touch_identity(session: AsyncSession, ref: ChannelRef, now: datetime) -> None:
-    await session.execute(
-        update(ChannelIdentity)
-        .where(ChannelIdentity.channel == ref.channel, ChannelIdentity.address == ref.address)
-        .values(last_used_at=now)
-    )
+    await session.execute(_TOUCH_IDENTITY, {"in_channel": ref.channel, "at_address": ref.address, "now": now})
 
 
 async def preferred_ref(session: AsyncSession, customer_id: int) -> ChannelRef | None:

@@ -8,11 +8,12 @@ flight at a crash can arrive twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, or_, select
 
 from bot.config import Settings
 from bot.customers.models import Customer
@@ -38,16 +39,20 @@ class Delivery:
     duplicate: bool = False
 
 
-async def earlier_unsent(session: object, customer_id: int, before_id: int) -> bool:
-    query = select(
-        exists().where(
-            OutboxItem.customer_id == customer_id,
-            OutboxItem.kind == outbox.SEND,
-            OutboxItem.id < before_id,
-            OutboxItem.status.in_((PENDING, LEASED)),
-        )
+# Built once: it runs for every reply, and building it (and expanding an IN list) cost more than running it.
+_EARLIER_UNSENT = select(
+    exists().where(
+        OutboxItem.customer_id == bindparam("customer_id"),
+        OutboxItem.kind == outbox.SEND,
+        OutboxItem.id < bindparam("before_id"),
+        or_(OutboxItem.status == PENDING, OutboxItem.status == LEASED),
     )
-    return bool((await session.execute(query)).scalar())  # type: ignore[attr-defined]
+)
+
+
+async def earlier_unsent(session: object, customer_id: int, before_id: int) -> bool:
+    params = {"customer_id": customer_id, "before_id": before_id}
+    return bool((await session.execute(_EARLIER_UNSENT, params)).scalar())  # type: ignore[attr-defined]
 
 
 class Deliveries:
@@ -55,6 +60,7 @@ class Deliveries:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self._unmarked: dict[int, asyncio.Future[None]] = {}  # sent, not yet marked done
 
     def _max_attempts(self, kind: str) -> int:
         # Staff must hear about every ticket: their notices outlast a long Slack outage (backoff caps at
@@ -62,10 +68,29 @@ class Deliveries:
         return STAFF_NOTICE_ATTEMPTS if kind == "staff_notice" else self.settings.outreach.max_attempts
 
     async def mark_sent(self, item_id: int | None) -> None:
+        """Returns once the row is marked done (committed).
+
+        Group commit: whoever gets the transaction first (on SQLite, in the order they asked for the single
+        writer, as a lone update would) marks every row waiting then; the others find theirs done. On SQLite
+        one transaction per sent reply queued behind every inbound message."""
         if item_id is None:
             return
-        async with self.db.transaction() as session:
-            await outbox.finish(session, item_id, self.clock.now())
+        done = self._unmarked.setdefault(item_id, asyncio.get_running_loop().create_future())
+        batch: dict[int, asyncio.Future[None]] = {}
+        try:
+            async with self.db.transaction() as session:
+                batch, self._unmarked = self._unmarked, {}
+                if batch:
+                    await outbox.finish_many(session, list(batch), self.clock.now())
+        except BaseException as exc:
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc) if isinstance(exc, Exception) else future.cancel()
+            raise
+        for future in batch.values():
+            if not future.done():
+                future.set_result(None)
+        await done  # marked in another caller's transaction: wait for it to commit
 
     async def failed(self, item_id: int, exc: DeliveryError) -> None:
         """Keep only the unsent replies, then retry later or give up (and mark the customer unreachable)."""
