@@ -355,8 +355,8 @@ async def measure(
                 # CPU per message tells a bot that computes too much from one that waits too much.
                 cpu = cpu_seconds(process.pid) - cpu
                 result["saturation"]["bot_cpu_ms_per_message"] = round(cpu * 1000 / (customers * len(SCRIPT)), 2)
-                chat = FIRST_CHAT + customers
-                result["fixed_rate"] = await fixed_rate(api, mode, rate, seconds, chat)
+                if seconds > 0:
+                    result["fixed_rate"] = await fixed_rate(api, mode, rate, seconds, FIRST_CHAT + customers)
             except (TimeoutError, AssertionError) as exc:
                 raise RuntimeError(f"{bot} ({mode}) failed: {exc!r}\n{process.tail()}") from exc
     return result
@@ -399,9 +399,9 @@ def table(report: dict[str, Any]) -> list[str]:
         for bot, results in report.get(mode, {}).items():
             if bot == "ratios":
                 continue
-            s, f, label = results["saturation"], results["fixed_rate"], f"{mode} {BOTS[bot]}"
-            lines.append(f"{label:<56} {s['messages_per_second']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
-                         f"{f['p99_ms']:>11}")  # fmt: skip
+            s, label = results["saturation"], f"{mode} {BOTS[bot]}"
+            fixed = results.get("fixed_rate", {}).get("p99_ms", "-")
+            lines.append(f"{label:<56} {s['messages_per_second']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} {fixed:>11}")
         for name, value in report.get(mode, {}).get("ratios", {}).items():
             label = f"  {mode} throughput ratio {name}"
             lines.append(f"{label:<56} {value:>8}")
