@@ -44,7 +44,7 @@ ADMIN_URL = os.environ.get("ENGAGEBOT_BENCH_POSTGRES", "postgresql://postgres@12
 FIRST_CHAT = 100_000
 # One survey, the same answers for every bot; every message gets exactly one reply.
 SCRIPT = ("/survey", "4", "Online", "yes", "3", "Friendly staff and quick service")
-WEBHOOK_CONNECTIONS = 40  # Telegram's default max_connections for a webhook
+DEFAULT_WEBHOOK_CONNECTIONS = 40  # Telegram's max_connections when setWebhook does not say
 REPLY_TIMEOUT = 30.0
 FLOW = f"""version: 1
 flow: survey
@@ -228,9 +228,9 @@ class Offers:
         self.tracker = tracker
         self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._client = httpx.AsyncClient(
-            timeout=REPLY_TIMEOUT, limits=httpx.Limits(max_connections=WEBHOOK_CONNECTIONS)
-        )
+        # Like Telegram: at most the webhook's max_connections requests at once.
+        connections = (api.webhook or {}).get("max_connections") or DEFAULT_WEBHOOK_CONNECTIONS
+        self._client = httpx.AsyncClient(timeout=REPLY_TIMEOUT, limits=httpx.Limits(max_connections=connections))
 
     async def close(self) -> None:
         if self._tasks:

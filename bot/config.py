@@ -406,8 +406,8 @@ class TelegramSettings(Section):
     chat_burst: int = Field(3, ge=1)
     # A 429 asking to wait at most this long is waited out in place; longer goes to the outbox.
     max_inline_retry_seconds: float = Field(10, ge=0)
-    # Polling: customers whose updates are handled at once (each customer's one after another). A kill -9
-    # can send again at most this many reply batches, whose sending was not confirmed yet.
+    # Customers whose updates are handled at once (each customer's one after another); in webhook mode the
+    # webhook's max_connections. A kill -9 can send again at most this many unconfirmed reply batches.
     concurrent_updates: int = Field(16, ge=1, le=100)
 
 

@@ -98,6 +98,8 @@ class TelegramAdapter:
                 url,
                 secret_token=secret.get_secret_value() if secret else None,
                 allowed_updates=ALLOWED_UPDATES,
+                # As many updates at once as polling handles (Telegram's default of 40 only adds contention).
+                max_connections=self.settings.telegram.concurrent_updates,
             )
             log.info("Telegram webhook set to %s", url)
         else:

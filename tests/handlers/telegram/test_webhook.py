@@ -29,6 +29,7 @@ async def test_webhook_mode_registers_checks_the_secret_and_answers_once(
         assert api.webhook["url"] == f"{PUBLIC}/telegram/webhook"
         assert api.webhook["secret_token"] == SECRET
         assert set(api.webhook["allowed_updates"]) == {"message", "edited_message", "callback_query", "my_chat_member"}
+        assert api.webhook["max_connections"] == 16  # telegram.concurrent_updates, as polling handles at once
 
         # Wrong or missing secret: refused, nothing handled.
         for secret in ("wrong-secret", None, SECRET + "x", ""):
