@@ -13,6 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,23 @@ from tests.reliability.harness import TOKEN, telegram_env, write_config
 from tests.support.botapi_standin import BotApiStandIn
 
 FIRST_CHAT = 10_000
-SHARE = 1.0
 
 
-def _config(folder: Path, limit: float, concurrency: int, batch: int) -> Path:
+@dataclass(frozen=True)
+class Setup:
+    customers: int = 6000
+    limit: float = 200  # the stand-in's overall limit, and engagebot's telegram.max_per_second
+    instances: int = 1
+    concurrency: int = 8
+    batch: int = 100
+    share: float = 1.0  # engagebot's outreach.broadcast_share
+
+
+def _config(folder: Path, setup: Setup) -> Path:
     return write_config(
         folder,
-        outreach={"concurrency": concurrency, "batch_size": batch, "broadcast_share": SHARE},
-        telegram={"max_per_second": limit, "max_per_chat_per_second": 1},
+        outreach={"concurrency": setup.concurrency, "batch_size": setup.batch, "broadcast_share": setup.share},
+        telegram={"max_per_second": setup.limit, "max_per_chat_per_second": 1},
         campaigns={"news": {"kind": "news", "message": "News for {{ customer.first_name }}"}},
         webchat={"enabled": False},
     )  # fmt: skip
@@ -62,11 +72,11 @@ def _figures(api: BotApiStandIn, wanted: set[str], limit: float, share: float) -
     }
 
 
-async def _engagebot(folder: Path, customers: int, limit: float, instances: int, concurrency: int,
-                     batch: int, code: Path = REPO) -> dict[str, Any]:  # fmt: skip
+async def _engagebot(folder: Path, setup: Setup, code: Path = REPO) -> dict[str, Any]:
+    customers, limit = setup.customers, setup.limit
     async with temp_database("outbound", code) as url:
         await seed_customers(url, customers, first_chat=FIRST_CHAT)
-        config = _config(folder, limit, concurrency, batch)
+        config = _config(folder, setup)
         settings = load_settings(config, env={"DATABASE_URL": url})
         db = Database(url)
         now = datetime.now(UTC)
@@ -78,7 +88,7 @@ async def _engagebot(folder: Path, customers: int, limit: float, instances: int,
         async with BotApiStandIn() as api:
             api.enforce_limits(global_per_second=int(limit), per_chat_per_second=1)
             env = telegram_env(api, "webhook")
-            fleet = [Instance(config, url, folder / f"instance{i}.log", env, code) for i in range(instances)]
+            fleet = [Instance(config, url, folder / f"instance{i}.log", env, code) for i in range(setup.instances)]
             try:
                 await asyncio.gather(*(i.wait_healthy() for i in fleet))
                 deadline = time.monotonic() + customers / limit * 4 + 60
@@ -90,7 +100,7 @@ async def _engagebot(folder: Path, customers: int, limit: float, instances: int,
                 rss = [round(i.rss_mb(), 1) for i in fleet]
             finally:
                 stop_all(fleet)
-            figures = _figures(api, await _finished_chats(url), limit, SHARE)
+            figures = _figures(api, await _finished_chats(url), limit, setup.share)
         figures["planning_seconds"] = round(planned_seconds, 2)
         figures["instance_rss_mb"] = rss
         figures["unfinished_at_deadline"] = left
@@ -136,17 +146,17 @@ async def _naive_loop(customers: int, limit: float) -> dict[str, Any]:
         return figures
 
 
-async def run_async(customers: int = 6000, limit: float = 200, instances: int = 1, concurrency: int = 8,
-                    batch: int = 100, before: Path | None = None) -> dict[str, Any]:  # fmt: skip
-    """`before`: another checkout (e.g. `git archive` of an older commit) measured the same way, same run."""
-    report: dict[str, Any] = {"customers": customers, "limit_per_second": limit, "instances": instances,
-                              "broadcast_share": SHARE}  # fmt: skip
+async def run_async(before: Path | None = None, **setup: Any) -> dict[str, Any]:
+    """`setup`: Setup's fields; `before`: another checkout (`git archive` of an older commit), measured the
+    same way in the same run."""
+    chosen = Setup(**setup)
+    report: dict[str, Any] = {"customers": chosen.customers, "limit_per_second": chosen.limit,
+                              "instances": chosen.instances, "broadcast_share": chosen.share}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         if before is not None:
-            report["before"] = await _engagebot(Path(tmp) / "before", customers, limit, instances, concurrency, batch,
-                                                before)  # fmt: skip
-        report["engagebot"] = await _engagebot(Path(tmp) / "now", customers, limit, instances, concurrency, batch)
-    report["baseline_ptb_aioratelimiter"] = baseline = await _naive_loop(customers, limit)
+            report["before"] = await _engagebot(Path(tmp) / "before", chosen, before)
+        report["engagebot"] = await _engagebot(Path(tmp) / "now", chosen)
+    report["baseline_ptb_aioratelimiter"] = baseline = await _naive_loop(chosen.customers, chosen.limit)
     rate = report["engagebot"]["rate_per_second"]
     report["rate_ratio_vs_baseline"] = round(rate / max(baseline["rate_per_second"], 0.1), 3)
     return report
@@ -157,7 +167,8 @@ def table(report: dict[str, Any]) -> list[str]:
     limit, n = report["limit_per_second"], report["customers"]
     lines = [f"{'outbound: ' + f'{n:,} messages, limit {limit:g}/s':<44} {'rate/limit':>10} {'429s':>6} "
              f"{'dupl.':>6} {'lost':>6}"]  # fmt: skip
-    sides = [("engagebot", f"engagebot x{report['instances']} (share 1.0)"), ("before", "  same, before the fixes"),
+    ours = f"engagebot x{report['instances']} (share {report['broadcast_share']:g})"
+    sides = [("engagebot", ours), ("before", "  same, before the fixes"),
              ("baseline_ptb_aioratelimiter", "PTB Bot + AIORateLimiter loop")]  # fmt: skip
     for key, label in sides:
         if key in report:
@@ -176,12 +187,7 @@ if __name__ == "__main__":
     import json
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=6000)
-    parser.add_argument("--limit", type=float, default=200)
-    parser.add_argument("--instances", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--batch", type=int, default=100)
+    for name, default in vars(Setup()).items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
     parser.add_argument("--before", type=Path, help="another checkout to measure in the same run")
-    a = parser.parse_args()
-    print(json.dumps(run(customers=a.customers, limit=a.limit, instances=a.instances, concurrency=a.concurrency,
-                         batch=a.batch, before=a.before), indent=2))  # fmt: skip
+    print(json.dumps(run(**vars(parser.parse_args())), indent=2))
