@@ -69,7 +69,7 @@ class Database:
             kwargs.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine, busy_timeout=file is None)  # inline connections wait in a thread
+            _configure_sqlite(self.engine, busy_timeout=file is None)  # inline ones wait without blocking
         else:
             _drop_closed_postgres_connections(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -2,9 +2,10 @@
 
 aiosqlite hands every call (cursor, execute, fetch, close, commit) to a worker thread and waits for the loop to be
 woken: some fifty thread switches per inbound message, each waiting for the GIL, cost more than the statements
-themselves (bench/bench_inbound.py). Our statements take microseconds, so they run inline. One that must wait for
-another connection's lock (SQLITE_BUSY: the CLI writing next to `engagebot run`) waits in a worker thread with the
-usual busy timeout instead, so the loop never sleeps on a lock.
+themselves (bench/bench_inbound.py). Our statements take microseconds, so they run inline. One that meets another
+connection's lock (SQLITE_BUSY: the CLI writing next to `engagebot run`) is tried again after short sleeps, as
+SQLite's busy handler would, but the loop goes on meanwhile; it fails after the same busy timeout. No thread ever
+touches a connection, so a cancelled caller or a pool shutdown cannot close one under a running statement.
 
 The objects below offer the part of aiosqlite's interface that SQLAlchemy's aiosqlite dialect uses.
 """
@@ -16,15 +17,16 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-# Inline attempts do not wait at all: SQLITE_BUSY comes back at once and the statement moves to a thread.
-_NO_WAIT = "PRAGMA busy_timeout = 0"
+FIRST_RETRY = 0.001  # seconds before trying a busy statement again, doubling up to LAST_RETRY
+LAST_RETRY = 0.05
 
 
 def connector(path: str, timeout: float) -> Callable[[], Awaitable[InlineConnection]]:
     """An `async_creator` for create_async_engine: a connection to the database file at `path`."""
 
     async def connect() -> InlineConnection:
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        # busy_timeout 0: SQLITE_BUSY comes back at once, and `run` waits without blocking the loop.
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
         return InlineConnection(conn, timeout)
 
     return connect
@@ -39,8 +41,7 @@ class InlineConnection:
         self._conn = conn
         self._connection: sqlite3.Connection | None = conn  # SQLAlchemy checks it before commit and rollback
         self._tx = _RunNow()  # SQLAlchemy sets isolation_level through aiosqlite's queue
-        self._timeout_ms = int(timeout * 1000)
-        conn.execute(_NO_WAIT)
+        self.timeout = timeout
 
     def cursor(self) -> _CursorContext:
         return _CursorContext(self)
@@ -52,11 +53,10 @@ class InlineConnection:
         await self.run(self._conn.rollback)
 
     async def close(self) -> None:
-        self._conn.close()
-        self._connection = None
+        self.stop()
 
     def stop(self) -> None:
-        """Terminate (SQLAlchemy's hard close): nothing runs in the background, so just close."""
+        """Close (SQLAlchemy's hard close too): nothing runs in the background."""
         self._conn.close()
         self._connection = None
 
@@ -68,22 +68,21 @@ class InlineConnection:
         return self._conn.isolation_level
 
     async def run(self, call: Callable[[], Any]) -> Any:
-        """`call` now; if the database is locked by another connection, in a thread that waits for the lock.
+        """`call` now; while another connection holds the lock, again after growing sleeps, up to the timeout.
 
         A statement refused with SQLITE_BUSY changed nothing, so running it again is safe."""
-        try:
-            return call()
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        return await asyncio.to_thread(self._waiting, call)
-
-    def _waiting(self, call: Callable[[], Any]) -> Any:
-        self._conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
-        try:
-            return call()
-        finally:
-            self._conn.execute(_NO_WAIT)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        delay = FIRST_RETRY
+        while True:
+            try:
+                return call()
+            except sqlite3.OperationalError as exc:
+                left = deadline - loop.time()
+                if not _busy(exc) or left <= 0:
+                    raise
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, LAST_RETRY)
 
 
 class _RunNow:
@@ -120,9 +119,18 @@ class InlineCursor:
         return self
 
     async def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> InlineCursor:
-        # Rows before a busy one would already be written: executemany always runs where it may wait.
         rows = list(seq_of_parameters)
-        await asyncio.to_thread(self._connection._waiting, lambda: self._cursor.executemany(sql, rows))
+        if self._connection._conn.in_transaction:
+            # Our transactions begin IMMEDIATE: holding the write lock, no row can meet a busy lock.
+            await self._connection.run(lambda: self._cursor.executemany(sql, rows))
+        else:
+            # Each row commits on its own, so a retry after a busy row would write the earlier ones twice: wait
+            # in SQLite's busy handler instead (it blocks the loop; SQLAlchemy never gets here, it always BEGINs).
+            self._connection._conn.execute(f"PRAGMA busy_timeout = {int(self._connection.timeout * 1000)}")
+            try:
+                self._cursor.executemany(sql, rows)
+            finally:
+                self._connection._conn.execute("PRAGMA busy_timeout = 0")
         return self
 
     async def fetchall(self) -> list[Any]:

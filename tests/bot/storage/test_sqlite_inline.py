@@ -1,8 +1,10 @@
-"""SQLite statements run in the event loop's thread, except one that must wait for another connection's lock."""
+"""SQLite statements run in the event loop's thread; one that meets another connection's lock waits without
+blocking the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
@@ -62,6 +64,29 @@ async def test_a_statement_locked_out_by_another_process_waits_without_blocking_
     ticker.cancel()
     async with db.transaction() as session:
         assert (await session.execute(text("SELECT body FROM notes"))).scalars().all() == ["waited"]
+    other.close()
+
+
+async def test_a_caller_cancelled_while_waiting_for_a_lock_leaves_the_database_usable(
+    db: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO notes (body) VALUES ('never')"))
+
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0.2)  # its BEGIN waits for the lock
+    writer.cancel()  # the caller gives up (a timeout, a shutdown): SQLAlchemy rolls back and closes
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+    other.execute("COMMIT")
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO notes (body) VALUES ('later')"))
+        assert (await session.execute(text("SELECT body FROM notes"))).scalars().all() == ["later"]
+    await db.dispose()
     other.close()
 
 
