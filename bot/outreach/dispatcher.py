@@ -13,20 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from bot.config import Settings
-from bot.conversations import transcript
 from bot.conversations.engine import ConversationEngine
-from bot.customers import service as customers
-from bot.customers.models import Customer
 from bot.messages import ChannelRef, reply_from_dict
-from bot.outreach import campaigns, outbox, policy
+from bot.outreach import outbox
+from bot.outreach.claims import Claimed
+from bot.outreach.clearing import Clearing, Outcome
 from bot.outreach.delivery import Deliveries, earlier_unsent
 from bot.outreach.finishing import Finisher
-from bot.outreach.models import DEFERRED, HELD, SKIPPED, CampaignRun, DeliveryDecision
+from bot.outreach.grouping import ClearingGroups
+from bot.outreach.models import DEFERRED, DeliveryDecision
 from bot.outreach.ratelimit import SharedRateLimiter
 from bot.ports import Channel, Clock, DeliveryError, StaffDesk
 from bot.storage.database import Database
@@ -36,29 +34,6 @@ from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 SEND_ORDER_RETRY = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    customer_id: int | None
-    attempts: int
-    proactive: bool
-    campaign_run_id: int | None
-    # Until when the lease is known to be ours (set by the claim or the last renewal).
-    leased_until: datetime
-    # No earlier send to the customer was waiting when the row was claimed or cleared.
-    in_order: bool = False
-
-
-@dataclass(frozen=True)
-class Cleared:
-    """A proactive row the policy let through (after a campaign message became a plain send)."""
-
-    item: Claimed
-    decision_id: int
 
 
 class Dispatcher:
@@ -76,8 +51,7 @@ class Dispatcher:
         self.rate_limiter = rate_limiter
         self.staff_desk: StaffDesk | None = None
         self._lease = timedelta(seconds=settings.outreach.lease_seconds)
-        # Campaign occurrence -> when it was due (fixed once planned), for the expiry of its messages.
-        self._run_due: dict[int, datetime] = {}
+        self.clearing = Clearing(settings, engine, self._lease)
         # Rows worked on at once, across overlapping batches: also what a kill -9 can leave sent but unmarked.
         self._workers = asyncio.Semaphore(settings.outreach.concurrency)
 
@@ -139,6 +113,8 @@ class Dispatcher:
             key = ("customer", item.customer_id) if item.customer_id is not None else ("row", item.id)
             series.setdefault(key, []).append(item)
         waiting = len(series)
+        firsts = [rows[0] for rows in series.values() if rows[0].proactive]
+        groups = ClearingGroups(firsts, self.settings.outreach.concurrency, self._clear)
 
         async def work(rows: list[Claimed]) -> None:
             nonlocal waiting
@@ -147,18 +123,21 @@ class Dispatcher:
                 if not waiting:
                     started.set()
                 for row in rows:
-                    await self._process(row)
+                    await self._process(row, groups)
 
         try:
             await asyncio.gather(*(work(rows) for rows in series.values()))
         finally:
             started.set()
 
-    async def _process(self, item: Claimed) -> None:
+    async def _process(self, item: Claimed, groups: ClearingGroups | None = None) -> None:
+        """Carry out one row; `groups`: its batch's clearing groups (else a proactive row is cleared alone)."""
         decision_id: int | None = None
         try:
             if item.proactive:
-                cleared = await self._clear(item)
+                cleared = await (groups or ClearingGroups([], 1, self._clear)).outcome(item)
+                if isinstance(cleared, Exception):
+                    raise cleared
                 if cleared is None:
                     return
                 item, decision_id = cleared.item, cleared.decision_id
@@ -218,89 +197,10 @@ class Dispatcher:
 
     # ---- the delivery policy --------------------------------------------------------------------
 
-    async def _clear(self, item: Claimed) -> Cleared | None:
-        """Apply the delivery policy with the customer locked; None when the row is held or skipped.
-
-        The verdict, the row's new state and (for a message campaign) the rendered message are written
-        in one transaction: an opt-out committed before it is seen, one committed after it waits for it.
-        """
-        now = self.clock.now()
+    async def _clear(self, items: list[Claimed]) -> dict[int, Outcome]:
+        """Apply the delivery policy to rows of different customers, in one transaction (bot/outreach/clearing.py)."""
         async with self.db.transaction() as session:
-            # The customer first, then the row: the order an opt-out takes them in (no deadlock).
-            customer = await self._locked_customer(session, item.customer_id)
-            if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
-                return None  # our lease ran out and another worker has the row
-            item = replace(item, leased_until=now + self._lease)
-            if item.kind == EVENT and not self.engine.registry.indexes.events.get(item.payload.get("event", "")):
-                # A CRM event no flow listens to (purchased, ...) sends nothing: nothing to judge or count.
-                await outbox.finish(session, item.id, now)
-                return None
-            campaign_name = item.payload.get("campaign") if item.kind == outbox.CAMPAIGN else None
-            campaign = self.settings.campaigns.get(campaign_name) if campaign_name else None
-            flow = campaign.flow if campaign is not None else item.payload.get("flow_id")
-            if campaign_name and (campaign is None or not campaign.enabled):
-                verdict = policy.Verdict(SKIPPED, f"campaign {campaign_name!r} was removed or disabled")
-            elif flow and self.engine.registry.current(flow) is None:
-                verdict = policy.Verdict(SKIPPED, f"flow {flow!r} is not loaded (see engagebot flows check)")
-            else:
-                expires_at = await self._expiry(session, item, campaign)
-                verdict = await policy.judge(
-                    session, self.settings, kind=item.kind, customer=customer, now=now, expires_at=expires_at
-                )
-            decision = await policy.record(
-                session, verdict, outbox_id=item.id, customer_id=item.customer_id, kind=item.kind,
-                campaign_run_id=item.campaign_run_id, now=now,
-            )  # fmt: skip
-            if verdict.decision == SKIPPED:
-                await outbox.skip(session, item.id, now, verdict.reason)
-                return None
-            if verdict.decision in (HELD, DEFERRED):
-                assert verdict.until is not None
-                await outbox.retry_later(session, item.id, verdict.until, verdict.reason, failed=False)
-                return None
-            if campaign is not None and customer is not None:
-                item = await self._campaign_content(session, item, campaign_name or "", customer, now)
-                if item.kind == outbox.SEND and not item.payload.get("replies"):
-                    await outbox.skip(session, item.id, now, "nothing to send")
-                    return None
-            return Cleared(item, decision.id)
-
-    async def _locked_customer(self, session: Any, customer_id: int | None) -> Customer | None:
-        # FOR UPDATE on PostgreSQL; SQLite's transactions already hold the database's write lock.
-        return None if customer_id is None else await session.get(Customer, customer_id, with_for_update=True)
-
-    async def _expiry(self, session: Any, item: Claimed, campaign: Any) -> datetime | None:
-        """Campaign messages go stale; check-ins and event flows do not."""
-        if campaign is None:
-            return None
-        hours = campaign.expire_after_hours or self.settings.outreach.expire_after_hours
-        run_id = item.campaign_run_id
-        due = self._run_due.get(run_id) if run_id is not None else None
-        if due is None and run_id is not None:
-            run = await session.get(CampaignRun, run_id)
-            if run is not None:
-                if len(self._run_due) > 1000:
-                    self._run_due.clear()
-                due = self._run_due[run_id] = run.due_at
-        return (due or self.clock.now()) + timedelta(hours=hours)
-
-    async def _campaign_content(
-        self, session: Any, item: Claimed, name: str, customer: Customer, now: datetime
-    ) -> Claimed:
-        """A message campaign becomes a plain send of the rendered message (recorded in the transcript);
-        a flow campaign stays a campaign row and starts its flow when carried out."""
-        campaign = self.settings.campaigns[name]
-        if campaign.flow:
-            return replace(item, payload={**item.payload, "flow": campaign.flow})
-        replies = await campaigns.render(session, self.settings, name, customer, now=now)
-        ref = await customers.preferred_ref(session, customer.id)
-        if ref is None:
-            return replace(item, kind=outbox.SEND, payload={"replies": []})
-        await transcript.record_outbound(session, customer.id, ref.channel, replies, now)
-        payload = outbox.send_payload(ref, replies)
-        await outbox.become_send(session, item.id, payload)
-        in_order = not await earlier_unsent(session, customer.id, item.id)
-        return replace(item, kind=outbox.SEND, payload=payload, proactive=False, in_order=in_order)
+            return await self.clearing.clear(session, items, self.clock.now())
 
     def _not_mine(self) -> tuple[str, ...]:
         """Staff notices wait for a process that has the staff desk (Slack) when one is configured:

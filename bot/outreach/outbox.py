@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,21 +101,70 @@ async def renew(session: AsyncSession, item_id: int, attempts: int, until: datet
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+# Built once, each run with many rows (executemany): the statements of clearing a group of proactive rows.
+_TABLE = OutboxItem.__table__
+_RENEW_MANY = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.status == LEASED,
+           _TABLE.c.attempts == bindparam("claim_attempts"))
+    .values(lease_until=bindparam("until"))
+    .returning(_TABLE.c.id)
+)  # fmt: skip
+_SKIP = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("item_id"))
+    .values(status=CANCELLED, finished_at=bindparam("now"), lease_until=None, last_error=bindparam("reason"))
+)
+_POSTPONE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("item_id"))
+    .values(status=PENDING, due_at=bindparam("due_again"), lease_until=None, last_error=bindparam("reason"),
+            attempts=_TABLE.c.attempts - 1)
+)  # fmt: skip
+_BECOME_SEND = (
+    update(_TABLE).where(_TABLE.c.id == bindparam("item_id")).values(kind=SEND, payload=bindparam("send_payload"),
+                                                                    proactive=False)
+)  # fmt: skip
+
+
+async def renew_many(session: AsyncSession, leases: Mapping[int, int], until: datetime) -> set[int]:
+    """`renew` for many rows (row id -> the claim's attempts); the ids still ours. One statement per distinct
+    attempt number: rows claimed together mostly share one."""
+    by_attempts: dict[int, list[int]] = {}
+    for item_id, attempts in leases.items():
+        by_attempts.setdefault(attempts, []).append(item_id)
+    ours: set[int] = set()
+    for attempts, ids in by_attempts.items():
+        params = {"ids": ids, "claim_attempts": attempts, "until": until}
+        ours.update((await session.execute(_RENEW_MANY, params)).scalars())
+    return ours
+
+
 async def skip(session: AsyncSession, item_id: int, now: datetime, reason: str) -> None:
     """Not sent, on purpose (the delivery policy said no): the row ends, with the reason."""
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .values(status=CANCELLED, finished_at=now, lease_until=None, last_error=reason[:2000])
-    )
+    await skip_many(session, {item_id: reason}, now)
 
 
-async def become_send(session: AsyncSession, item_id: int, payload: dict[str, Any]) -> None:
-    """A cleared campaign row turns into the plain send of its rendered message (sent, retried and
-    ordered like any reply from here on; the policy has had its say)."""
-    await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id).values(kind=SEND, payload=payload, proactive=False)
-    )
+async def skip_many(session: AsyncSession, reasons: Mapping[int, str], now: datetime) -> None:
+    """`skip` for many rows (row id -> reason) in one executemany."""
+    if reasons:
+        params = [{"item_id": i, "now": now, "reason": reason[:2000]} for i, reason in reasons.items()]
+        await session.execute(_SKIP, params)
+
+
+async def postpone_many(session: AsyncSession, until: Mapping[int, tuple[datetime, str]]) -> None:
+    """Held or deferred by the delivery policy (row id -> (due again, reason)): `retry_later` with
+    failed=False for many rows, so the wait uses up none of the attempts."""
+    if until:
+        params = [{"item_id": i, "due_again": due, "reason": reason[:2000]} for i, (due, reason) in until.items()]
+        await session.execute(_POSTPONE, params)
+
+
+async def become_sends(session: AsyncSession, payloads: Mapping[int, dict[str, Any]]) -> None:
+    """Cleared campaign rows turn into plain sends of their rendered messages (sent, retried and ordered
+    like any reply from here on; the policy has had its say)."""
+    if payloads:
+        await session.execute(_BECOME_SEND, [{"item_id": i, "send_payload": p} for i, p in payloads.items()])
 
 
 async def finish(session: AsyncSession, item_id: int, now: datetime) -> None:

@@ -10,16 +10,17 @@ frequency cap counts them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import QuietHours, Settings
-from bot.conversations import activity
-from bot.customers.models import ChannelIdentity, Customer
+from bot.customers.models import Customer
+from bot.outreach.facts import Facts
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, DeliveryDecision
 
 # Kinds the frequency cap holds. Check-ins and their reminders count toward it but are paced by
@@ -75,20 +76,21 @@ def quiet_until(now: datetime, zone: tzinfo, quiet: QuietHours) -> datetime | No
     return opening.astimezone(UTC)
 
 
-async def judge(
-    session: AsyncSession, settings: Settings, *, kind: str, customer: Customer | None, now: datetime,
+def judge(
+    settings: Settings, *, kind: str, customer: Customer | None, facts: Facts | None, now: datetime,
     expires_at: datetime | None = None,
 ) -> Verdict:  # fmt: skip
-    """The verdict for one proactive row of `kind` for this (locked) customer, in the order a person
-    would ask: may we at all, is it still worth sending, is it a decent hour, are they busy, too many?"""
+    """The verdict for one proactive row of `kind` for this (locked) customer and what was read about them
+    (bot/outreach/facts.py), in the order a person would ask: may we at all, is it still worth sending, is
+    it a decent hour, are they busy, too many? No I/O: the facts of many customers are read at once."""
     cfg = settings.outreach
-    if customer is None:
+    if customer is None or facts is None:
         return Verdict(SKIPPED, "customer no longer exists")
     if not customer.subscribed:
         return Verdict(SKIPPED, "opted out")
     if customer.unreachable:
         return Verdict(SKIPPED, "unreachable (the channel refused the last message)")
-    if not await _has_identity(session, customer.id):
+    if facts.ref is None:
         return Verdict(SKIPPED, "no chat identity (never wrote to the bot)")
     if expires_at is not None and now >= expires_at:
         return Verdict(SKIPPED, "expired: held past its expiry")
@@ -100,47 +102,41 @@ async def judge(
                 return Verdict(SKIPPED, "expired: quiet hours last past its expiry")
             local = now.astimezone(zone).strftime("%H:%M")
             return Verdict(HELD, f"quiet hours ({local} in {zone})", opening)
-    if await activity.mid_conversation(session, customer.id, now):
+    if facts.busy:
         return Verdict(DEFERRED, "customer mid-conversation", now + timedelta(minutes=cfg.defer_minutes))
     cap = cfg.frequency_cap
-    if cap is not None and kind in CAPPED_KINDS:
-        window = timedelta(days=cap.window_days)
-        sent = await _recent_sends(session, customer.id, now - window, cap.max_messages)
-        if len(sent) >= cap.max_messages:
-            # Held until the oldest send in the window drops out of it.
-            until = sent[-1] + window
-            return Verdict(HELD, f"frequency cap ({cap.max_messages} in {cap.window_days:g} days)", until)
+    if cap is not None and kind in CAPPED_KINDS and facts.cap_oldest is not None:
+        # Held until the oldest send in the window drops out of it.
+        until = facts.cap_oldest + timedelta(days=cap.window_days)
+        return Verdict(HELD, f"frequency cap ({cap.max_messages} in {cap.window_days:g} days)", until)
     return Verdict(SENT, "allowed")
 
 
-async def record(
-    session: AsyncSession, verdict: Verdict, *, outbox_id: int | None, customer_id: int | None, kind: str,
-    campaign_run_id: int | None, now: datetime,
-) -> DeliveryDecision:  # fmt: skip
-    decision = DeliveryDecision(
-        outbox_id=outbox_id, customer_id=customer_id, campaign_run_id=campaign_run_id, kind=kind,
-        decision=verdict.decision, reason=verdict.reason[:200], until=verdict.until, created_at=now,
-    )  # fmt: skip
-    session.add(decision)
-    await session.flush()
-    return decision
+@dataclass(frozen=True)
+class Judged:
+    """A verdict about one outbox row, to be recorded."""
+
+    outbox_id: int
+    customer_id: int | None
+    kind: str
+    campaign_run_id: int | None
+    verdict: Verdict
 
 
-async def _has_identity(session: AsyncSession, customer_id: int) -> bool:
-    query = select(ChannelIdentity.id).where(ChannelIdentity.customer_id == customer_id).limit(1)
-    return (await session.execute(query)).first() is not None
+# Built once; RETURNING the outbox id too, so each decision is matched to its row whatever order comes back.
+_RECORD = insert(DeliveryDecision.__table__).returning(
+    DeliveryDecision.__table__.c.id, DeliveryDecision.__table__.c.outbox_id
+)
 
 
-async def _recent_sends(session: AsyncSession, customer_id: int, since: datetime, limit: int) -> list[datetime]:
-    """The newest `limit` proactive sends since `since`, newest first (the last is the oldest that counts)."""
-    query = (
-        select(DeliveryDecision.created_at)
-        .where(
-            DeliveryDecision.customer_id == customer_id,
-            DeliveryDecision.decision == SENT,
-            DeliveryDecision.created_at > since,
-        )
-        .order_by(DeliveryDecision.created_at.desc())
-        .limit(limit)
-    )
-    return list((await session.execute(query)).scalars())
+async def record(session: AsyncSession, judged: Sequence[Judged], now: datetime) -> dict[int, int]:
+    """Every verdict as a `delivery_decisions` row, in one multi-row INSERT; outbox id -> decision id."""
+    if not judged:
+        return {}
+    rows = [
+        {"outbox_id": j.outbox_id, "customer_id": j.customer_id, "campaign_run_id": j.campaign_run_id,
+         "kind": j.kind, "decision": j.verdict.decision, "reason": j.verdict.reason[:200],
+         "until": j.verdict.until, "created_at": now}
+        for j in judged
+    ]  # fmt: skip
+    return {outbox_id: decision_id for decision_id, outbox_id in await session.execute(_RECORD, rows)}
