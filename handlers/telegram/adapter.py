@@ -22,6 +22,7 @@ from bot.messages import ChannelRef, Reply
 from bot.ports import DeliveryError
 from bot.storage.database import is_unavailable
 from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
+from handlers.telegram.http import AiohttpRequest
 from handlers.telegram.sender import TelegramChannel
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class TelegramAdapter:
             ApplicationBuilder().token(token.get_secret_value()).base_url(settings.telegram.api_url)
         )
         # No Updater in either mode: polling is our own loop (`_poll`), which confirms an update only once handled.
-        builder = builder.updater(None)
+        builder = builder.updater(None).request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_error_handler(self._on_error)
         self.channel = TelegramChannel(self.application.bot, settings.telegram)

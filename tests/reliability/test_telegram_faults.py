@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.storage.database import Database
@@ -75,7 +74,7 @@ async def test_customers_keep_chatting_through_5xx_timeouts_and_a_429_storm(
                       "max_inline_retry_seconds": 2},
         )  # fmt: skip
         app = build_app(settings)
-        app.state.telegram.application.bot.request._client.timeout = httpx.Timeout(SEND_TIMEOUT)
+        app.state.telegram.application.bot.request.read_timeout = SEND_TIMEOUT
         customers = [Customer(api, FIRST_CHAT + n, name=f"Customer{n}") for n in range(CUSTOMERS)]
         faults = asyncio.create_task(inject(api))
         sent: list[int] = []

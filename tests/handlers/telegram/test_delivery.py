@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -129,8 +128,8 @@ async def test_a_timed_out_send_is_retried_and_nothing_is_lost_or_reordered(
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     app = build_app(tg_settings(tmp_path, url, flows_dir, api), clock=clock, background=False)
     core = core_of(app)
-    # PTB's default read timeout is 5 s; a short one keeps the test fast (PTB reads its defaults from the client).
-    app.state.telegram.application.bot.request._client.timeout = httpx.Timeout(0.3)
+    # The default read timeout is 5 s; a short one keeps the test fast.
+    app.state.telegram.application.bot.request.read_timeout = 0.3
     ana = TgUser(api, 42)
     async with running(app, api):
         api.delay_next("sendMessage", 0.8)
