@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.core import Core
-from handlers.slack import actions, commands, relay
+from handlers.slack import actions, commands, relay, shape
 from handlers.slack.background import Drainer
 from handlers.slack.dedupe import IgnoreRepeatedEvents, Seen
 from handlers.slack.desk import SlackDesk
@@ -127,6 +127,9 @@ class SlackAdapter:
                 parsed = None
             if not isinstance(parsed, dict):
                 return PlainTextResponse("not a Slack request: expected a JSON object or a form", status_code=400)
+            if (wrong := shape.problem(parsed)) is not None:
+                log.warning("Slack request refused: %s", wrong)
+                return PlainTextResponse(f"malformed Slack request: {wrong}", status_code=400)
             return await handler.handle(request)
 
         return [Route(EVENTS_PATH, events, methods=["POST"])]
