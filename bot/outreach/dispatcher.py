@@ -22,7 +22,7 @@ from bot.outreach import outbox
 from bot.outreach.claims import Claimed
 from bot.outreach.clearing import Clearing, Outcome
 from bot.outreach.delivery import Deliveries, earlier_unsent
-from bot.outreach.finishing import Finisher
+from bot.outreach.finishing import Finisher, Worker
 from bot.outreach.grouping import ClearingGroups
 from bot.outreach.models import DEFERRED, DeliveryDecision
 from bot.outreach.ratelimit import SharedRateLimiter
@@ -47,18 +47,21 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.deliveries = Deliveries(db, settings, clock)
-        self.finisher = Finisher(db, clock)
+        # Its workers are the rows worked on at once, across overlapping batches, each with at most one row
+        # carried out but not yet marked done: what a kill -9 can double (bot/outreach/finishing.py).
+        self.finisher = Finisher(db, clock, settings.outreach.concurrency)
         self.rate_limiter = rate_limiter
         self.staff_desk: StaffDesk | None = None
         self._lease = timedelta(seconds=settings.outreach.lease_seconds)
         self.clearing = Clearing(settings, engine, self._lease)
-        # Rows worked on at once, across overlapping batches: also what a kill -9 can leave sent but unmarked.
-        self._workers = asyncio.Semaphore(settings.outreach.concurrency)
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
         claimed = await self._claim()
-        await self._work_on(claimed, asyncio.Event())
+        try:
+            await self._work_on(claimed, asyncio.Event())
+        finally:
+            await self.finisher.flush()
         return len(claimed)
 
     async def drain(self, max_rounds: int = 100) -> int:
@@ -85,6 +88,7 @@ class Dispatcher:
                 await started.wait()
         finally:
             await asyncio.gather(*batches)
+            await self.finisher.flush()
         return total
 
     async def _claim(self) -> list[Claimed]:
@@ -118,20 +122,21 @@ class Dispatcher:
 
         async def work(rows: list[Claimed]) -> None:
             nonlocal waiting
-            async with self._workers:
+            async with self.finisher.worker() as worker:
                 waiting -= 1
                 if not waiting:
                     started.set()
                 for row in rows:
-                    await self._process(row, groups)
+                    await self._process(row, groups, worker)
 
         try:
             await asyncio.gather(*(work(rows) for rows in series.values()))
         finally:
             started.set()
 
-    async def _process(self, item: Claimed, groups: ClearingGroups | None = None) -> None:
-        """Carry out one row; `groups`: its batch's clearing groups (else a proactive row is cleared alone)."""
+    async def _process(self, item: Claimed, groups: ClearingGroups | None = None, worker: Worker | None = None) -> None:
+        """Carry out one row; `groups`: its batch's clearing groups (else a proactive row is cleared alone);
+        `worker`: the one doing it (else the row is marked done before this returns)."""
         decision_id: int | None = None
         try:
             if item.proactive:
@@ -141,7 +146,7 @@ class Dispatcher:
                 if cleared is None:
                     return
                 item, decision_id = cleared.item, cleared.decision_id
-            done = await self._carry_out(item)
+            done = await self._carry_out(item, worker)
         except _Abandoned:
             return
         except DeliveryError as exc:
@@ -152,7 +157,10 @@ class Dispatcher:
             await self.deliveries.failed(item.id, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return
         if done:
-            await self.finisher.finish(item.id)
+            if worker is None:
+                await self.finisher.finish(item.id)
+            else:
+                worker.done(item.id)
             return
         async with self.db.transaction() as session:
             now = self.clock.now()
@@ -170,9 +178,16 @@ class Dispatcher:
                     decision.decision, decision.reason, decision.until = DEFERRED, reason, now + delay
             await outbox.retry_later(session, item.id, now + delay, reason, failed=False)
 
-    async def _carry_out(self, item: Claimed) -> bool:
-        """Do what the row says; False when it must wait (customer busy, earlier rows unsent)."""
+    async def _carry_out(self, item: Claimed, worker: Worker | None) -> bool:
+        """Do what the row says; False when it must wait (customer busy, earlier rows unsent).
+
+        The worker's previous row is marked done before this one is carried out: for a send, right before it
+        goes (after its slot), when the other workers' rows have finished too and share the mark's transaction."""
         payload, customer_id = item.payload, item.customer_id
+        if item.kind == outbox.SEND:
+            return await self._send(item, worker)
+        if worker is not None:
+            await worker.settle()
         if item.kind == outbox.RESUME_RUN:
             return await self.engine.resume_run(int(payload["run_id"]))
         if item.kind == outbox.REMIND_RUN:
@@ -183,8 +198,6 @@ class Dispatcher:
             # A campaign that starts a flow (a message campaign became a plain send when cleared).
             data = {"campaign": payload["campaign"]}
             return await self.engine.start_flow_for(customer_id, payload["flow"], data)
-        if item.kind == outbox.SEND:
-            return await self._send(item)
         if item.kind == EVENT and customer_id is not None:
             # Ticket events are about what the customer is waiting for, so they may interrupt; CRM
             # events (signed_up, ...) are proactive and wait for a free moment.
@@ -233,10 +246,12 @@ class Dispatcher:
                     ticket.desk_channel, ticket.desk_thread = where.get("channel"), where.get("thread")
         return True
 
-    async def _send(self, item: Claimed) -> bool:
+    async def _send(self, item: Claimed, worker: Worker | None) -> bool:
         """Send one batch of replies; False (try again shortly) while earlier replies are undelivered."""
         payload = item.payload
         if item.customer_id is not None and not item.in_order:
+            # Rows sent here whose marks still wait (the customer's previous one, say) must not count as unsent.
+            await self.finisher.flush()
             async with self.db.sessions() as session:
                 if await earlier_unsent(session, item.customer_id, item.id):
                     return False
@@ -256,6 +271,8 @@ class Dispatcher:
                 if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
                     log.info("outbox item %s was claimed by another worker while waiting; left to it", item.id)
                     raise _Abandoned
+        if worker is not None:
+            await worker.settle()
         await channel.send(ref, replies)
         return True
 
