@@ -34,7 +34,7 @@ from bot.customers import links
 from bot.customers import service as customers
 from bot.messages import Button, ChannelRef, Inbound, Media, Reply, reply_to_dict
 from bot.outreach import outbox
-from bot.outreach.delivery import INLINE_LEASE, Delivery, earlier_unsent
+from bot.outreach.delivery import INLINE_LEASE, Delivery, insert_send
 from bot.outreach.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
@@ -56,7 +56,6 @@ _ACTIVE_RUNS = (
 # The transcript and the reply's outbox row are written as plain rows, not through the ORM's unit of work,
 # which cost more than a millisecond of Python per message (bench/bench_inbound.py --profile).
 _INSERT_MESSAGES = insert(Message.__table__)
-_INSERT_OUTBOX = insert(OutboxItem.__table__).returning(OutboxItem.__table__.c.id)
 _QUEUE_OUTBOX = (
     update(OutboxItem.__table__)
     .where(OutboxItem.__table__.c.id == bindparam("item_id"))
@@ -277,8 +276,7 @@ class ConversationEngine:
             "lease_until": now + INLINE_LEASE, "created_at": now,
         }  # fmt: skip
         await session.flush()  # the conversation's changes first, as the dispatcher would read them
-        item_id = (await session.execute(_INSERT_OUTBOX, item)).scalar_one()
-        held = await earlier_unsent(session, customer.id, item_id)
+        item_id, held = await insert_send(session, item)
         if held:  # behind earlier undelivered replies: the dispatcher sends in order
             await session.execute(_QUEUE_OUTBOX, {"item_id": item_id})
         return Delivery(tuple(turn.replies), item_id, held=held)
