@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ def _figures(api: BotApiStandIn, wanted: set[str], limit: float, share: float) -
         "rate_per_second": round(rate, 1),
         "rate_of_limit": round(rate / limit, 3),
         "rate_of_configured_share": round(rate / (limit * share), 3),
+        # The spacing of accepted messages: 1000/limit ms each at best; a long tail is send rate lost for good.
+        "gap_ms_p50_p90_p99": _percentiles([(b["time"] - a["time"]) * 1000 for a, b in pairwise(ok)]),
         "too_many_requests": api.too_many_requests,
         "duplicates": sum(n - 1 for n in per_chat.values()),
         "lost": len(wanted - set(per_chat)),
@@ -113,6 +116,11 @@ async def _engagebot(folder: Path, setup: Setup, code: Path = REPO) -> dict[str,
         if left:
             figures["log_tail"] = fleet[0].tail(1500)
         return figures
+
+
+def _percentiles(values: list[float]) -> list[float]:
+    ordered = sorted(values)
+    return [round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 2) for q in (0.5, 0.9, 0.99) if ordered]
 
 
 def _cpu_seconds(pid: int) -> float:

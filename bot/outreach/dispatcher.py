@@ -25,7 +25,7 @@ from bot.outreach.delivery import Deliveries, earlier_unsent
 from bot.outreach.finishing import Finisher, Worker
 from bot.outreach.grouping import ClearingGroups
 from bot.outreach.models import DEFERRED, DeliveryDecision
-from bot.outreach.ratelimit import SharedRateLimiter
+from bot.outreach.ratelimit import SharedRateLimiter, wait_until
 from bot.ports import Channel, Clock, DeliveryError, StaffDesk
 from bot.storage.database import Database
 from bot.tickets import desk
@@ -34,6 +34,7 @@ from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 SEND_ORDER_RETRY = timedelta(seconds=1)
+SETTLE_AHEAD = timedelta(milliseconds=15)
 
 
 class Dispatcher:
@@ -262,8 +263,15 @@ class Dispatcher:
             # process that runs it sends the row; trying here must not use up its attempts.
             return False
         replies = [reply_from_dict(r) for r in payload.get("replies", [])]
-        if self.rate_limiter is not None and self.rate_limiter.rate(ref.channel):
-            await self.rate_limiter.acquire(ref.channel, len(replies))
+        slot = await self.rate_limiter.book(ref.channel, len(replies)) if self.rate_limiter is not None else None
+        if slot is not None and worker is not None:
+            # The worker's previous row is marked a little before this slot: late enough that the rows the others
+            # sent meanwhile share the transaction, early enough that the write never makes this send late (a
+            # late send is rate lost for good: the next slots do not move up).
+            await wait_until(slot - SETTLE_AHEAD)
+            await worker.settle()
+        if slot is not None:
+            await wait_until(slot)
         now = self.clock.now()
         if now + self._lease / 2 > item.leased_until:
             # The wait may have outlasted the lease: send only if the row is still ours, and keep it long enough.

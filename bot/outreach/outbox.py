@@ -173,15 +173,21 @@ async def finish(session: AsyncSession, item_id: int, now: datetime) -> None:
     )
 
 
+# Built once: it runs for every claim and every group of cleared campaign messages.
+_FIRST_UNSENT_SENDS = (
+    select(_TABLE.c.customer_id, func.min(_TABLE.c.id))
+    .where(_TABLE.c.customer_id.in_(bindparam("customer_ids", expanding=True)), _TABLE.c.kind == SEND,
+           _TABLE.c.status.in_((PENDING, LEASED)))
+    .group_by(_TABLE.c.customer_id)
+)  # fmt: skip
+
+
 async def first_unsent_sends(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, int]:
     """Per customer, the id of their first send not yet carried out (pending or leased)."""
-    query = (
-        select(OutboxItem.customer_id, func.min(OutboxItem.id))
-        .where(OutboxItem.customer_id.in_(customer_ids), OutboxItem.kind == SEND,
-               OutboxItem.status.in_((PENDING, LEASED)))
-        .group_by(OutboxItem.customer_id)
-    )  # fmt: skip
-    return {customer_id: first for customer_id, first in await session.execute(query)}
+    if not customer_ids:
+        return {}
+    rows = await session.execute(_FIRST_UNSENT_SENDS, {"customer_ids": list(customer_ids)})
+    return {customer_id: first for customer_id, first in rows}
 
 
 # Built once: on the reply path, building the statement cost more than running it.

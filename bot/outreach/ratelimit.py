@@ -58,14 +58,16 @@ class SharedRateLimiter:
 
     async def acquire(self, key: str, n: int = 1) -> float:
         """Wait for the slot of `n` sends on `key`; returns the seconds waited."""
+        slot = await self.book(key, n)
+        return 0.0 if slot is None else await wait_until(slot)
+
+    async def book(self, key: str, n: int = 1) -> datetime | None:
+        """The moment `n` sends on `key` may go, booked for the caller, who may use the wait (and must
+        not send before it: `wait_until`); None when `key` is not limited."""
         rate = self.rates.get(key)
         if not rate or n <= 0:
-            return 0.0
-        slot = await self._slot(key, n, rate)
-        delay = (slot - datetime.now(UTC)).total_seconds()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return max(0.0, delay)
+            return None
+        return await self._slot(key, n, rate)
 
     async def _slot(self, key: str, n: int, rate: float) -> datetime:
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -91,3 +93,11 @@ class SharedRateLimiter:
             row.next_at = start + timedelta(seconds=n / rate)
             await session.flush()
             return _Block(start, row.next_at)
+
+
+async def wait_until(moment: datetime) -> float:
+    """Sleep until `moment` (wall clock, as slots are); returns the seconds slept."""
+    delay = (moment - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    return max(0.0, delay)
