@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz, process
 
 from bot.config import GlobalWords as GlobalWordSettings
-from bot.conversations.intents import GlobalWords, IntentIndex
+from bot.conversations.intents import CANDIDATES_FROM, SHORT_QUERY, GlobalWords, IntentIndex
 from bot.conversations.registry import FlowRegistry
+from bot.conversations.textmatch import fold
 
 FLOWS = Path(__file__).resolve().parents[3] / "flows"
 
@@ -59,6 +61,38 @@ def test_explain_lists_one_candidate_per_flow_best_first(registry: FlowRegistry)
     assert found[0].name == "complaint"
     assert len({m.name for m in found}) == len(found)
     assert found == sorted(found, key=lambda m: -m.score)
+
+
+def test_a_large_index_finds_what_scoring_every_phrase_finds() -> None:
+    """From CANDIDATES_FROM phrases on only likely candidates are scored: the answer must not change."""
+    verbs = ["cancel", "change", "track", "return", "refund", "pay", "update", "close", "pause", "report"]
+    things = ["my order", "the invoice", "my account", "the delivery", "my password", "a parcel", "my card"]
+    extras = ["", " today", " again", " online", " by phone", " this week"]
+    phrases = [(f"intent_{i % 40}", f"{verb} {thing}{extra} {i}") for i, (verb, thing, extra) in enumerate(
+        (v, t, e) for v in verbs for t in things for e in extras)]  # fmt: skip
+    assert len(phrases) >= CANDIDATES_FROM
+    index = IntentIndex(phrases)
+    everything = [fold(phrase) for _name, phrase in phrases]
+    messages = [
+        "cancel my order",
+        "cancelorder",
+        "refnd the invoce",
+        "trackparcel",
+        "pay card asap",
+        "I need to update my acount by phone",
+        "retrun the delivery 17",
+        "where is it",
+        "change pasword 9",
+    ]
+    for text in messages:
+        query = fold(text)
+        scorer = fuzz.ratio if len(query) <= SHORT_QUERY else fuzz.WRatio
+        expected = process.extractOne(query, everything, scorer=scorer, score_cutoff=70)
+        found = index.best(text, 70)
+        if expected is None:
+            assert found is None, text
+        else:
+            assert found is not None and (found.phrase, found.score) == (phrases[expected[2]][1], expected[1]), text
 
 
 def test_an_index_of_no_phrases_matches_nothing() -> None:
