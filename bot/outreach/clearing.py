@@ -26,7 +26,6 @@ from bot.config import Campaign, Settings
 from bot.conversations.engine import ConversationEngine
 from bot.conversations.models import Message
 from bot.customers.models import Customer
-from bot.messages import ChannelRef
 from bot.outreach import campaigns, facts, outbox, policy
 from bot.outreach.claims import Claimed, Cleared
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, CampaignRun
@@ -62,7 +61,7 @@ class Clearing:
         # Rows another worker claimed after our lease ran out are left to it.
         live = {item.id: replace(item, leased_until=now + self.lease) for item in items if item.id in ours}
 
-        verdicts, no_listener, refs = await self._judge(session, list(live.values()), customers, now)
+        verdicts, no_listener, known = await self._judge(session, list(live.values()), customers, now)
         # What the rows let through say, before anything is written: a template that fails fails its row alone.
         cleared: dict[int, Claimed] = {}
         for item_id, verdict in list(verdicts.items()):
@@ -70,7 +69,7 @@ class Clearing:
                 continue
             item = live[item_id]
             try:
-                cleared[item_id] = await self._content(session, item, customers.get(item.customer_id or 0), refs, now)
+                cleared[item_id] = await self._content(session, item, customers.get(item.customer_id or 0), known, now)
             except Exception as exc:
                 outcome[item_id] = exc
                 del verdicts[item_id]
@@ -89,19 +88,19 @@ class Clearing:
         await outbox.postpone_many(session, held)
         sends = {i: item for i, item in cleared.items() if item.kind == outbox.SEND}
         await self._become_sends(session, sends, now)
-        # A send that is its customer's first one not yet carried out needs no order check of its own.
-        first = await outbox.first_unsent_sends(session, [i.customer_id for i in sends.values() if i.customer_id])
         for item_id, item in cleared.items():
             if item_id in sends:
-                item = replace(item, in_order=first.get(item.customer_id or 0) == item_id)
+                # No earlier send of theirs waiting: it needs no order check of its own.
+                first = known[item.customer_id or 0].first_unsent_send
+                item = replace(item, in_order=first is None or first > item_id)
             outcome[item_id] = Cleared(item, decisions[item_id])
         return outcome
 
     async def _judge(
         self, session: AsyncSession, items: Sequence[Claimed], customers: dict[int, Customer], now: datetime
-    ) -> tuple[dict[int, policy.Verdict], list[int], dict[int, ChannelRef]]:
+    ) -> tuple[dict[int, policy.Verdict], list[int], dict[int, facts.Facts]]:
         """Verdicts per row id, the rows of CRM events no flow listens to (nothing to judge or count), and
-        where each judged customer's proactive messages go."""
+        what was read about the judged customers."""
         registry = self.engine.registry
         verdicts: dict[int, policy.Verdict] = {}
         no_listener: list[int] = []
@@ -135,8 +134,7 @@ class Clearing:
                 self.settings, kind=item.kind, customer=customers.get(customer_id) if customer_id else None,
                 facts=known.get(customer_id) if customer_id else None, now=now, expires_at=expires_at,
             )  # fmt: skip
-        refs = {customer_id: found.ref for customer_id, found in known.items() if found.ref is not None}
-        return verdicts, no_listener, refs
+        return verdicts, no_listener, known
 
     async def _runs_due(self, session: AsyncSession, run_ids: Collection[int]) -> dict[int, datetime]:
         missing = [run_id for run_id in run_ids if run_id not in self._run_due]
@@ -147,7 +145,7 @@ class Clearing:
         return {run_id: self._run_due[run_id] for run_id in run_ids if run_id in self._run_due}
 
     async def _content(
-        self, session: AsyncSession, item: Claimed, customer: Customer | None, refs: dict[int, ChannelRef],
+        self, session: AsyncSession, item: Claimed, customer: Customer | None, known: dict[int, facts.Facts],
         now: datetime,
     ) -> Claimed:  # fmt: skip
         """A flow campaign's row names its flow (the dispatcher starts it); a message campaign's row becomes the
@@ -159,8 +157,9 @@ class Clearing:
         if campaign.flow:
             return replace(item, payload={**item.payload, "flow": campaign.flow})
         replies = await campaigns.render(session, self.settings, name or "", customer, now=now)
-        # Let through, so the facts read in this transaction found their chat.
-        payload = outbox.send_payload(refs[customer.id], replies)
+        ref = known[customer.id].ref
+        assert ref is not None  # let through: the facts read in this transaction found their chat
+        payload = outbox.send_payload(ref, replies)
         return replace(item, kind=outbox.SEND, payload=payload, proactive=False)
 
     async def _become_sends(self, session: AsyncSession, sends: dict[int, Claimed], now: datetime) -> None:

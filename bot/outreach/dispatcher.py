@@ -94,7 +94,7 @@ class Dispatcher:
 
     async def _claim(self) -> list[Claimed]:
         cfg = self.settings.outreach
-        async with self.db.transaction() as session:
+        async with self.finisher.transaction() as session:
             now = self.clock.now()
             items = await outbox.claim_due(
                 session, now, limit=cfg.batch_size, lease=self._lease,
@@ -213,7 +213,7 @@ class Dispatcher:
 
     async def _clear(self, items: list[Claimed]) -> dict[int, Outcome]:
         """Apply the delivery policy to rows of different customers, in one transaction (bot/outreach/clearing.py)."""
-        async with self.db.transaction() as session:
+        async with self.finisher.transaction() as session:
             return await self.clearing.clear(session, items, self.clock.now())
 
     def _not_mine(self) -> tuple[str, ...]:

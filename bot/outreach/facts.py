@@ -1,5 +1,5 @@
-"""What the delivery policy reads about customers (their chat, whether they are busy, the cap's count),
-for many customers in one statement.
+"""What the delivery policy reads about customers (their chat, whether they are busy, the cap's count, their
+first unsent send), for many customers in one statement.
 
 Read after the customers' rows are locked, in a statement of its own: on PostgreSQL each statement of a
 READ COMMITTED transaction sees what was committed before it began, so sends another instance recorded
@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,7 +21,8 @@ from bot.conversations.activity import BUSY_WINDOW
 from bot.conversations.models import ACTIVE, ConversationRun, Message
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef
-from bot.outreach.models import SENT, DeliveryDecision
+from bot.outreach.models import LEASED, PENDING, SENT, DeliveryDecision, OutboxItem
+from bot.outreach.outbox import SEND
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
 
 
@@ -35,6 +36,9 @@ class Facts:
     # With a frequency cap: the oldest of the newest `max_messages` sends in the window, when they are that
     # many (held until it leaves the window); None while there is room.
     cap_oldest: datetime | None
+    # Their first send not yet carried out, if any: a campaign message cleared after it waits for it (the
+    # dispatcher's per-customer order), one with a lower id is in order already. Read here to save a round trip.
+    first_unsent_send: int | None
 
 
 def _query():  # type: ignore[no-untyped-def]
@@ -63,8 +67,15 @@ def _query():  # type: ignore[no-untyped-def]
         .offset(bindparam("cap_nth"))
         .scalar_subquery()
     )
+    first_unsent_send = (
+        select(func.min(OutboxItem.id))
+        .where(OutboxItem.customer_id == Customer.id, OutboxItem.kind == SEND,
+               OutboxItem.status.in_((PENDING, LEASED)))
+        .scalar_subquery()
+    )  # fmt: skip
+    busy = or_(open_ticket, and_(recent, waiting))
     return (
-        select(Customer.id, identity.channel, identity.address, or_(open_ticket, and_(recent, waiting)), cap_oldest)
+        select(Customer.id, identity.channel, identity.address, busy, cap_oldest, first_unsent_send)
         .select_from(Customer)
         .outerjoin(identity, identity.id == preferred)
         .where(Customer.id.in_(bindparam("ids", expanding=True)))
@@ -89,7 +100,7 @@ async def read(
         "cap_nth": (cap.max_messages - 1) if cap else 0,
     }
     found: dict[int, Facts] = {}
-    for customer_id, channel, address, busy, cap_oldest in await session.execute(_FACTS, params):
+    for customer_id, channel, address, busy, cap_oldest, first_unsent_send in await session.execute(_FACTS, params):
         ref = ChannelRef(channel, address) if channel is not None else None
-        found[customer_id] = Facts(ref, bool(busy), cap_oldest if cap else None)
+        found[customer_id] = Facts(ref, bool(busy), cap_oldest if cap else None, first_unsent_send)
     return found

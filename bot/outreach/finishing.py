@@ -7,7 +7,8 @@ writing it then, with every mark that came meanwhile, if nobody has yet. Rate-li
 so by then the other workers' rows have finished too: one transaction marks about one row per worker, where
 marking each row before the next one (about one row per transaction at a high send rate) cost a third of
 the dispatcher's time. What a kill -9 can double stays one row per worker: `outreach.concurrency` rows per
-instance. Marks nobody asks for are written within LINGER anyway, and `flush` writes them all.
+instance. Marks nobody asks for are written within LINGER anyway, and `flush` writes them all. The
+dispatcher's claims and clearings write the marks waiting at the end of their own transactions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outreach import outbox
 from bot.ports import Clock
@@ -83,6 +86,27 @@ class Finisher:
         if not marked.done() and any(waiting is marked for waiting in self._pending.values()):
             self._write_soon()
         await marked
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """`db.transaction()` that, after the caller's work, also marks done every row waiting: one transaction
+        of the dispatcher's own (a claim, a clearing) instead of one more. Marks are resolved once it commits."""
+        batch: dict[int, asyncio.Future[None]] = {}
+        try:
+            async with self.db.transaction() as session:
+                yield session
+                batch, self._pending = self._pending, {}
+                if batch:
+                    await outbox.finish_many(session, list(batch), self.clock.now())
+        except BaseException:
+            # Not written: they wait for the next write like any mark.
+            self._pending.update(batch)
+            if self._pending and self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(LINGER, self._write_soon)
+            raise
+        for marked in batch.values():
+            if not marked.done():
+                marked.set_result(None)
 
     async def flush(self) -> None:
         """Write every mark waiting (a drain ends with its rows marked)."""
