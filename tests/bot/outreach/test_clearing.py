@@ -1,0 +1,137 @@
+"""Clearing proactive rows in groups and marking sent rows done in shared transactions, as customers and
+operators notice it: everyone gets a campaign once, a customer's later rows are judged after the earlier
+ones went out, and no more rows than workers are ever sent but not yet marked (the kill -9 bound)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.core import Core
+from bot.customers import service as customers
+from bot.messages import ChannelRef, Reply
+from bot.outreach import outbox
+from bot.outreach.models import DONE, DeliveryDecision, OutboxItem
+from tests.conftest import Chat, FixedClock, make_settings
+
+WORKERS = 3
+CAMPAIGNS = ("thanks", "tips")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, flows_dir: Path) -> Settings:
+    return make_settings(
+        tmp_path, database_url, flows_dir,
+        outreach={"frequency_cap": {"max_messages": 1, "window_days": 7}, "concurrency": WORKERS},
+        business={"timezone": "UTC"},
+        campaigns={"thanks": {"kind": "thank_you", "message": "Thank you, {{ customer.first_name }}!"},
+                   "tips": {"kind": "news", "message": "A tip for you"}},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+
+
+@dataclass
+class CountingChannel:
+    """The web chat; before each send, counts the rows already sent but not yet marked done."""
+
+    core: Core
+    name: str = "web"
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    most_unmarked: int = 0
+
+    async def send(self, ref: ChannelRef, replies: Sequence[Reply]) -> None:
+        addresses = {address for address, _ in self.sent}
+        async with self.core.db.sessions() as session:
+            ids = [await customers.find_by_identity(session, ChannelRef("web", a)) for a in addresses]
+            query = select(func.count()).where(
+                OutboxItem.customer_id.in_([c.id for c in ids if c is not None]),
+                OutboxItem.dedupe_key.in_([f"{c}:{i.id}" for c in CAMPAIGNS for i in ids if i is not None]),
+                OutboxItem.status != DONE,
+            )  # fmt: skip
+            self.most_unmarked = max(self.most_unmarked, (await session.execute(query)).scalar_one())
+        self.sent += [(ref.address, reply.text) for reply in replies]
+
+
+async def customer(core: Core, clock: FixedClock, address: str) -> int:
+    """A customer who wrote once (and declined the welcome questions), then went quiet for an hour."""
+    chat = Chat(core, address=address)
+    await chat.say("hi")
+    await chat.say("cancel")
+    async with core.db.transaction() as session:
+        row = await customers.find_by_identity(session, ChannelRef("web", address))
+        assert row is not None
+        return row.id
+
+
+async def propose(core: Core, customer_id: int, campaign: str) -> None:
+    async with core.db.transaction() as session:
+        await outbox.enqueue(
+            session, kind=outbox.CAMPAIGN, dedupe_key=f"{campaign}:{customer_id}", due_at=core.clock.now(),
+            customer_id=customer_id, payload={"campaign": campaign}, proactive=True,
+        )  # fmt: skip
+
+
+def group_sizes(core: Core) -> list[int]:
+    """Records how many rows each clearing transaction judged."""
+    sizes: list[int] = []
+    clear = core.dispatcher.clearing.clear
+
+    async def counted(session: object, items: Sequence[object], now: datetime) -> object:
+        sizes.append(len(items))
+        return await clear(session, items, now)  # type: ignore[arg-type]
+
+    core.dispatcher.clearing.clear = counted  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_a_campaign_is_judged_a_workers_worth_of_customers_at_a_time_and_reaches_each_once(
+    core: Core, clock: FixedClock
+) -> None:
+    channel = CountingChannel(core)
+    core.add_channel(channel)
+    ids = [await customer(core, clock, f"c{n}") for n in range(7)]
+    clock.advance(hours=1)
+    for customer_id in ids:
+        await propose(core, customer_id, "thanks")
+    sizes = group_sizes(core)
+
+    await core.dispatcher.drain()
+    assert sorted(address for address, _ in channel.sent) == [f"c{n}" for n in range(7)]
+    assert sizes == [WORKERS, WORKERS, 1]
+    # The kill -9 bound: a worker marks its last row before it sends the next one.
+    assert channel.most_unmarked <= WORKERS
+    async with core.db.sessions() as session:
+        statuses = await session.execute(select(OutboxItem.status).where(OutboxItem.dedupe_key.startswith("thanks:")))
+        assert list(statuses.scalars()) == [DONE] * 7  # drain returns with every sent row marked
+        sent = select(func.count()).where(DeliveryDecision.decision == "sent")
+        assert (await session.execute(sent)).scalar_one() == 7
+
+
+async def test_a_customers_second_message_in_a_batch_is_judged_after_the_first_went_out(
+    core: Core, clock: FixedClock
+) -> None:
+    channel = CountingChannel(core)
+    core.add_channel(channel)
+    ana, bo = await customer(core, clock, "ana"), await customer(core, clock, "bo")
+    clock.advance(hours=1)
+    await propose(core, ana, "thanks")
+    await propose(core, bo, "thanks")
+    await propose(core, ana, "tips")  # same batch; the cap (1 in 7 days) must count ana's first message
+
+    await core.dispatcher.drain()
+    assert sorted(address for address, _ in channel.sent) == ["ana", "bo"]
+    assert all(text.startswith("Thank you") for _, text in channel.sent)
+    async with core.db.sessions() as session:
+        query = select(DeliveryDecision.decision, DeliveryDecision.reason).where(DeliveryDecision.customer_id == ana)
+        decisions = [tuple(row) for row in await session.execute(query.order_by(DeliveryDecision.id))]
+    assert decisions == [("sent", "allowed"), ("held", "frequency cap (1 in 7 days)")]
