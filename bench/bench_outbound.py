@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -156,7 +156,7 @@ async def _naive_loop(customers: int, limit: float) -> dict[str, Any]:
             async with gate:
                 try:
                     await bot.send_message(FIRST_CHAT + n, f"News for Customer {n + 1}")
-                except RetryAfter:
+                except (RetryAfter, NetworkError):  # a dropped connection must not lose the other side's figures
                     failed += 1
 
         async with bot:

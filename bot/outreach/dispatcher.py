@@ -94,7 +94,9 @@ class Dispatcher:
 
     async def _claim(self) -> list[Claimed]:
         cfg = self.settings.outreach
-        async with self.finisher.transaction() as session:
+        # Not finisher.transaction(): marking rows (not SKIP LOCKED) after locking newly claimed ones could
+        # deadlock with an opt-out, which locks the customer and then all their rows.
+        async with self.db.transaction() as session:
             now = self.clock.now()
             items = await outbox.claim_due(
                 session, now, limit=cfg.batch_size, lease=self._lease,

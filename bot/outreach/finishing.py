@@ -8,7 +8,7 @@ so by then the other workers' rows have finished too: one transaction marks abou
 marking each row before the next one (about one row per transaction at a high send rate) cost a third of
 the dispatcher's time. What a kill -9 can double stays one row per worker: `outreach.concurrency` rows per
 instance. Marks nobody asks for are written within LINGER anyway, and `flush` writes them all. The
-dispatcher's claims and clearings write the marks waiting at the end of their own transactions.
+dispatcher's clearings write the marks waiting at the end of their own transactions.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ class Finisher:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """`db.transaction()` that, after the caller's work, also marks done every row waiting: one transaction
-        of the dispatcher's own (a claim, a clearing) instead of one more. Marks are resolved once it commits."""
+        of the dispatcher's own (a clearing) instead of one more. Marks are resolved once it commits.
+
+        Only for work that locks customers before rows, as an opt-out does: the marked rows are locked last."""
         batch: dict[int, asyncio.Future[None]] = {}
         try:
             async with self.db.transaction() as session:
