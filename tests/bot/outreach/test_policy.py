@@ -4,7 +4,7 @@ no more than the cap, nothing after an opt-out, no interruption mid-conversation
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,8 +18,9 @@ from bot.customers import service as customers
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
 from bot.outreach import outbox
+from bot.outreach.facts import Facts
 from bot.outreach.models import CANCELLED, DONE, PENDING, DeliveryDecision, OutboxItem
-from bot.outreach.policy import quiet_until
+from bot.outreach.policy import judge, quiet_until
 from tests.conftest import Chat, FixedClock, make_settings
 
 THANKS_FLOW = """\
@@ -300,3 +301,40 @@ async def test_transactional_messages_pass_at_night_and_over_the_cap(core: Core,
     async with core.db.sessions() as session:
         row = (await session.execute(select(OutboxItem).where(OutboxItem.dedupe_key == "ticket-update"))).scalar_one()
     assert row.status == DONE
+
+
+# ---- the verdict itself: no I/O, the facts of many customers are read at once --------------------
+
+
+def _customer(**fields: object) -> Customer:
+    return Customer(**{"subscribed": True, "unreachable": False, "timezone": None, **fields})
+
+
+NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+FACTS = Facts(ref=ChannelRef("web", "ana"), busy=False, cap_oldest=None, first_unsent_send=None)
+
+
+@pytest.mark.parametrize(
+    ("customer", "facts", "kind", "expected"),
+    [
+        (_customer(), FACTS, outbox.CAMPAIGN, ("sent", "allowed")),
+        (None, None, outbox.CAMPAIGN, ("skipped", "customer no longer exists")),
+        (_customer(subscribed=False), replace(FACTS, busy=True), outbox.CAMPAIGN, ("skipped", "opted out")),
+        (_customer(), replace(FACTS, ref=None), outbox.CAMPAIGN,
+         ("skipped", "no chat identity (never wrote to the bot)")),
+        (_customer(timezone="Asia/Tokyo"), FACTS, outbox.CAMPAIGN, ("held", "quiet hours (21:00 in Asia/Tokyo)")),
+        (_customer(), replace(FACTS, busy=True), outbox.CAMPAIGN, ("deferred", "customer mid-conversation")),
+        (_customer(), replace(FACTS, cap_oldest=NOON - timedelta(days=1)), outbox.CAMPAIGN,
+         ("held", "frequency cap (2 in 7 days)")),
+        # Check-ins and their reminders count toward the cap but are paced by their flow, never held by it.
+        (_customer(), replace(FACTS, cap_oldest=NOON - timedelta(days=1)), outbox.REMIND_RUN, ("sent", "allowed")),
+    ],
+)  # fmt: skip
+def test_the_verdict_asks_in_a_persons_order(
+    settings: Settings, customer: Customer | None, facts: Facts | None, kind: str, expected: tuple[str, str]
+) -> None:
+    night = settings.model_copy(
+        update={"outreach": settings.outreach.model_copy(update={"quiet_hours": NIGHT})}
+    )  # fmt: skip
+    verdict = judge(night, kind=kind, customer=customer, facts=facts, now=NOON)
+    assert (verdict.decision, verdict.reason) == expected
