@@ -19,6 +19,7 @@ from bot.config import TelegramSettings
 from bot.messages import ChannelRef, Reply
 from bot.ports import DeliveryError
 from handlers.telegram.convert import CHANNEL, keyboard_for, split_text
+from handlers.telegram.pacing import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 MAX_TRACKED_CHATS = 10_000
@@ -42,10 +43,8 @@ class TelegramChannel:
     def __init__(self, bot: Bot, settings: TelegramSettings):
         self.bot = bot
         self.settings = settings
-        # A leaky bucket lets `max_rate` through at once and then `max_rate` per period, so AsyncLimiter(30, 1)
-        # allowed ~60 messages in the first second of a burst and Telegram answered 429. One at a time, every
-        # 1/max_per_second seconds, never exceeds max_per_second in any one-second window.
-        self._overall = AsyncLimiter(1, 1 / settings.max_per_second)
+        # Never more than max_per_second in any one-second window, and a late caller may catch up (pacing.py).
+        self._overall = SlidingWindowLimiter(settings.max_per_second)
         self._per_chat: OrderedDict[str, tuple[AsyncLimiter, asyncio.Lock]] = OrderedDict()
 
     def _chat(self, chat_id: str) -> tuple[AsyncLimiter, asyncio.Lock]:
