@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import Base, utcnow
@@ -17,10 +17,17 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 
+_UNSENT = text(f"status IN ('{PENDING}', '{LEASED}')")
+
+
 class OutboxItem(Base):
     __tablename__ = "outbox"
     # The claim's order: a claim reads the few index entries it takes, however long the queue.
-    __table_args__ = (Index("ix_outbox_status_due_id", "status", "due_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due_id", "status", "due_at", "id"),
+        # A customer's unsent rows (their first unsent send, the per-customer order): only rows still to do.
+        Index("ix_outbox_unsent_customer_id", "customer_id", "id", postgresql_where=_UNSENT, sqlite_where=_UNSENT),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # resume_run | send | start_flow
