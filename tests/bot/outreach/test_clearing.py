@@ -18,7 +18,8 @@ from bot.customers import service as customers
 from bot.messages import ChannelRef, Reply
 from bot.outreach import outbox
 from bot.outreach.models import DONE, DeliveryDecision, OutboxItem
-from tests.conftest import Chat, FixedClock, make_settings
+from tests.bot.outreach.test_policy import customer
+from tests.conftest import FixedClock, make_settings
 
 WORKERS = 3
 CAMPAIGNS = ("thanks", "tips")
@@ -60,17 +61,6 @@ class CountingChannel:
             )  # fmt: skip
             self.most_unmarked = max(self.most_unmarked, (await session.execute(query)).scalar_one())
         self.sent += [(ref.address, reply.text) for reply in replies]
-
-
-async def customer(core: Core, clock: FixedClock, address: str) -> int:
-    """A customer who wrote once (and declined the welcome questions), then went quiet for an hour."""
-    chat = Chat(core, address=address)
-    await chat.say("hi")
-    await chat.say("cancel")
-    async with core.db.transaction() as session:
-        row = await customers.find_by_identity(session, ChannelRef("web", address))
-        assert row is not None
-        return row.id
 
 
 async def propose(core: Core, customer_id: int, campaign: str) -> None:
