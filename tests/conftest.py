@@ -29,6 +29,17 @@ def postgres_required() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("ENGAGEBOT_REQUIRE_POSTGRES"))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Where PostgreSQL is required (CI), a PostgreSQL test that skips, for whatever reason, fails instead: that part of
+    the suite can never pass unnoticed without having run."""
+    report: pytest.TestReport = yield
+    if report.skipped and postgres_required() and item.get_closest_marker("postgres") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"a PostgreSQL test skipped where PostgreSQL is required: {report.longrepr}"
+    return report
+
+
 class FixedClock:
     """The Clock port, moved by hand so waits and SLAs are tested without sleeping."""
 

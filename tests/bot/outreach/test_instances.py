@@ -59,8 +59,11 @@ async def test_one_instance_leads_and_another_takes_over_when_it_dies(database_u
         # The leader's process dies: the server ends its session (here: terminated from outside).
         conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
         try:
+            # Only this test's database (tests run in parallel), and wait until the backend is gone: without a
+            # timeout pg_terminate_backend only sends the signal, and the follower could ask before the lock is freed.
             await conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 0x656E6762,
             )
         finally:
