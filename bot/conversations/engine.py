@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
-from bot.conversations import activity, checkins, templates
+from bot.conversations import activity, buttons, checkins, offers, templates
 from bot.conversations import answers as ans
 from bot.conversations import schema as s
 from bot.conversations.intents import GlobalWords
@@ -384,58 +384,85 @@ class ConversationEngine:
         if run.attempts > retries:
             texts = self.settings.texts
             turn.say(Reply(self._text(texts.trouble), (
-                Button(texts.talk_to_human, "g:human"), Button(texts.try_again, "g:retry"),
+                Button(texts.talk_to_human, buttons.WordButton("human").value),
+                Button(texts.try_again, buttons.WordButton("retry").value),
             )))  # fmt: skip
             return
         turn.say(self.runner.reask(turn, run, active.lf))
 
-    async def _on_button(self, turn: Turn, payload: str, active: Running | None) -> None:
-        kind, _, rest = payload.partition(":")
-        if kind == "a":
-            parts = rest.split(":")
-            fresh = (
-                len(parts) == 3 and active is not None and active.run.awaiting_answer
-                and parts[0] == str(active.run.id) and parts[1] == str(active.run.step_index)
-            )  # fmt: skip
-            if not fresh or active is None:
-                if not await self._late_button(turn, parts, active):
-                    turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
-                return
-            step = active.step
-            assert isinstance(step, s.AskStep)
-            await self._take_answer(turn, active, self._button_answer(step, parts[2]))
-        elif kind == "f" and self.registry.current(rest):
-            await self._start(turn, rest, {"trigger": "button"})
-        elif kind == "g" and rest in ("menu", "human"):
-            await self._on_global_word(turn, rest, active)
-        elif kind == "g" and rest == "retry" and active is not None and active.run.awaiting_answer:
+    # ---- buttons: acted on only when the bot could have shown them to this customer -------------
+
+    async def _on_button(self, turn: Turn, value: str, active: Running | None) -> None:
+        """A pressed button. A payload the bot never showed this customer (forged, garbled, out of range, another
+        customer's run) is refused with one log line and changes nothing."""
+        try:
+            pressed = buttons.parse(value)
+        except buttons.InvalidButton as exc:
+            self._ignore_button(turn, value, str(exc), forged=True)
+            return
+        if isinstance(pressed, buttons.AnswerButton):
+            await self._on_answer_button(turn, value, pressed, active)
+        elif isinstance(pressed, buttons.FlowButton):
+            await self._on_flow_button(turn, value, pressed)
+        elif pressed.word != "retry":
+            await self._on_global_word(turn, pressed.word, active)
+        elif active is not None and active.run.awaiting_answer:  # "Try again" after the retries ran out
             active.run.attempts = 0
             turn.say(self.runner.question(turn, active.run, active.lf))
         else:
-            turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
+            self._ignore_button(turn, value, "no question to try again")
 
-    def _button_answer(self, step: s.AskStep, code: str) -> ans.Parsed:
-        if code == "skip" and step.optional:
+    async def _on_answer_button(
+        self, turn: Turn, value: str, pressed: buttons.AnswerButton, active: Running | None
+    ) -> None:
+        """The answer to the open question, or a late answer to one the bot gave up on; otherwise stale."""
+        own = active is not None and active.run.id == pressed.run_id
+        run = active.run if active is not None and own else await turn.session.get(ConversationRun, pressed.run_id)
+        if run is None or run.customer_id != turn.customer.id:
+            self._ignore_button(turn, value, "not a run of this customer", forged=True)
+            return
+        step = await self._asked_step(turn, run, pressed.step_index)
+        if step is None or not (parsed := self._button_answer(step, pressed)).ok:
+            self._ignore_button(turn, value, "no such question or option in the run's flow", forged=True)
+            return
+        asking_now = run.step_index == pressed.step_index
+        if active is not None and own and run.awaiting_answer and asking_now:
+            await self._take_answer(turn, active, parsed)
+        elif checkins.timed_out(run, pressed.step_index):
+            self._keep_late_answer(turn, run, pressed.step_index, parsed.value, active)
+        elif asking_now or checkins.answer_key(step, pressed.step_index) in (run.answers or {}):
+            # Pressed twice, or under a question that was answered, given up or left (its run was set aside or
+            # cancelled while asking it): an ordinary stale button.
+            self._ignore_button(turn, value, "the question is no longer open")
+        else:
+            self._ignore_button(turn, value, "a question this run has not asked", forged=True)
+
+    async def _on_flow_button(self, turn: Turn, value: str, pressed: buttons.FlowButton) -> None:
+        """Start the flow if the customer may start it themselves or the bot offered them this button: a forged
+        `f:` must not start an internal flow (a ticket follow-up without a ticket, someone else's campaign)."""
+        lf = self.registry.current(pressed.flow_id)
+        if lf is None:
+            self._ignore_button(turn, value, "no such flow in force", forged=True)
+        elif offers.customer_may_start(lf.flow) or await offers.was_offered(turn.session, turn.customer.id, pressed):
+            await self._start(turn, lf.id, {"trigger": "button"})
+        else:
+            self._ignore_button(turn, value, "a flow this customer was never offered", forged=True)
+
+    def _button_answer(self, step: s.AskStep, pressed: buttons.AnswerButton) -> ans.Parsed:
+        if pressed.option is not None:
+            return ans.parse_choice_index(step, pressed.option)
+        if step.optional:
             return ans.Parsed(ok=True, value=None, display=self.settings.texts.skip)
-        if code.isdigit():
-            return ans.parse_choice_index(step, int(code))
         return ans.Parsed(ok=False, error="bad_button")
 
-    # ---- late answers (to a question the bot gave up on) -----------------------------------
+    def _ignore_button(self, turn: Turn, value: str, reason: str, *, forged: bool = False) -> None:
+        """One log line, and the polite notice of a stale button, whatever the reason: a real customer pressing an
+        old button learns what happened, and a forger cannot tell another customer's run from a missing one."""
+        level = logging.WARNING if forged else logging.INFO
+        log.log(level, "button ignored for customer %s (%s): %r", turn.customer.id, reason, value[:80])
+        turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
 
-    async def _late_button(self, turn: Turn, parts: list[str], active: Running | None) -> bool:
-        """An answer button under a question that was given up: keep the answer, thank them."""
-        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
-            return False
-        run, index = await turn.session.get(ConversationRun, int(parts[0])), int(parts[1])
-        if run is None or run.customer_id != turn.customer.id or not checkins.timed_out(run, index):
-            return False
-        step = await self._asked_step(turn, run, index)
-        parsed = self._button_answer(step, parts[2]) if step else ans.Parsed(ok=False)
-        if not parsed.ok:
-            return False
-        self._keep_late_answer(turn, run, index, parsed.value, active)
-        return True
+    # ---- late answers (to a question the bot gave up on) -----------------------------------
 
     async def _late_typed_answer(self, turn: Turn, text: str) -> bool:
         """Typed text that answers the latest given-up question (closed questions only: free text
@@ -706,9 +733,9 @@ class ConversationEngine:
         return templates.render(template, context)
 
     def _menu(self, text: str) -> Reply:
-        buttons = [Button(label, f"f:{flow_id}") for label, flow_id in self.registry.indexes.menu]
-        buttons.append(Button(self.settings.texts.talk_to_human, "g:human"))
-        return Reply(text, tuple(buttons))
+        menu = [Button(label, buttons.FlowButton(flow_id).value) for label, flow_id in self.registry.indexes.menu]
+        menu.append(Button(self.settings.texts.talk_to_human, buttons.WordButton("human").value))
+        return Reply(text, tuple(menu))
 
     def _reask_if_waiting(self, turn: Turn, active: Running | None) -> None:
         if active is not None and active.run.awaiting_answer:

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.conversations import answers as ans
 from bot.conversations import checkins, templates
 from bot.conversations import schema as s
+from bot.conversations.buttons import AnswerButton, FlowButton, WordButton
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ACTIVE, CANCELLED, DONE, SUSPENDED, WAITING, ConversationRun
 from bot.conversations.turn import Turn
@@ -19,7 +20,7 @@ from bot.customers import service as customers
 from bot.messages import Button, Media, Reply
 from bot.outreach import outbox
 from bot.surveys import service as surveys
-from bot.tickets import lifecycle
+from bot.tickets import intake, lifecycle
 from bot.tickets import service as tickets
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,11 @@ class FlowRunner:
         assert isinstance(step, s.AskStep)
         text = templates.render(step.ask, self.context(turn, run, lf))
         buttons = [
-            Button(label, f"a:{run.id}:{run.step_index}:{i}")
+            Button(label, AnswerButton(run.id, run.step_index, i).value)
             for i, (label, _value) in enumerate(ans.answer_options(step))
         ]
         if step.optional:
-            buttons.append(Button(self.settings.texts.skip, f"a:{run.id}:{run.step_index}:skip"))
+            buttons.append(Button(self.settings.texts.skip, AnswerButton(run.id, run.step_index, None).value))
         return Reply(f"{prefix}\n{text}".strip(), tuple(buttons), answer_kind=step.expect)
 
     def reask(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> Reply:
@@ -123,7 +124,7 @@ class FlowRunner:
         run.updated_at = turn.now
 
     def _say(self, step: s.SayStep, ctx: dict[str, Any]) -> Reply:
-        buttons = tuple(Button(b.label, f"f:{b.flow}" if b.flow else f"g:{b.action}") for b in step.buttons)
+        buttons = tuple(Button(b.label, _say_button(b).value) for b in step.buttons)
         media = Media("photo", step.media) if step.media else None
         return Reply(templates.render(step.say, ctx), buttons, media=media)
 
@@ -172,39 +173,63 @@ class FlowRunner:
         elif step.action == "unsubscribe":
             await unsubscribe(turn, keep_run_id=run.id)
         elif step.action == "record_survey":
+            about, ticket_id = await self._followed_ticket(turn, run, lf)
+            if about and ticket_id is None:
+                return  # a ticket's score without a ticket of this customer's: nothing to record
             await surveys.record(
                 turn.session, customer_id=customer.id, survey=step.survey or lf.id,
                 kind=step.kind or "text", now=turn.now, score=_score(step.score, ctx),
                 comment=templates.render(step.comment, ctx) if step.comment else None,
-                run_id=run.id, ticket_id=(run.context or {}).get("ticket_id"),
+                run_id=run.id, ticket_id=ticket_id,
             )  # fmt: skip
         elif step.action == "start_flow" and step.flow:
             raise FlowHandOff(step.flow)
         elif step.action == "ticket_feedback":
-            ticket_id = (run.context or {}).get("ticket_id")
+            _about, ticket_id = await self._followed_ticket(turn, run, lf)
             if ticket_id is not None:
                 solved = _truth(templates.render(step.solved, ctx)) if step.solved else None
                 outcome = await lifecycle.apply_feedback(
-                    turn.session, self.settings, int(ticket_id), turn.now, solved=solved, score=_score(step.score, ctx)
+                    turn.session, self.settings, ticket_id, turn.now, solved=solved, score=_score(step.score, ctx)
                 )
                 run.answers = {**(run.answers or {}), "ticket_outcome": outcome}
 
+    async def _followed_ticket(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> tuple[bool, int | None]:
+        """(is the run about a ticket, that ticket's id if it is a real one of this customer's). A run is about a
+        ticket when it carries one or its flow starts on a ticket event (the follow-up after a resolution): such a
+        run without a ticket of the customer's own (started by a forged button, say) must record nothing."""
+        claimed = (run.context or {}).get("ticket_id")
+        ticket = await lifecycle.ticket_of_customer(turn.session, turn.customer.id, claimed)
+        about = claimed is not None or any(
+            isinstance(t, s.EventTrigger) and t.event in lifecycle.TICKET_EVENTS for t in lf.flow.triggers
+        )
+        if about and ticket is None:
+            log.warning("run %s of flow %s (customer %s) has no ticket of this customer's (%r): records nothing",
+                        run.id, lf.id, turn.customer.id, claimed)  # fmt: skip
+        return about, ticket.id if ticket is not None else None
+
     async def _open_ticket(self, turn: Turn, run: ConversationRun, step: s.ActionStep, ctx: dict[str, Any]) -> None:
+        """A ticket for what the flow collected, or the customer's open ticket with it added (bot/tickets/intake.py);
+        flow texts see which through `ticket.joined` and `ticket.at_limit`."""
         answers = run.answers or {}
         description = templates.render(step.description, ctx) if step.description else _answers_text(answers)
         attachments = []
         if step.attachment and isinstance(answers.get(step.attachment), dict):
             attachments.append(answers[step.attachment])
-        ticket = await tickets.open_ticket(
-            turn.session, self.settings, customer_id=turn.customer.id, now=turn.now,
+        complaint = intake.Complaint(
             kind="handoff" if step.action == "handoff" else "complaint",
             category=templates.render(step.category, ctx) if step.category else "general",
             severity=step.severity or "normal",
             summary=templates.render(step.summary, ctx) if step.summary else description[:200],
-            description=description, attachments=attachments, channel=turn.channel,
+            description=description, attachments=tuple(attachments), channel=turn.channel,
         )  # fmt: skip
-        view = await tickets.template_view(turn.session, ticket, self.settings)
-        run.context = {**(run.context or {}), "ticket": view, "ticket_id": ticket.id}
+        customer_id, joined = turn.customer.id, (run.context or {}).get("joined_event_id")
+        if step.separate:
+            taken = await intake.open_separately(turn.session, self.settings, customer_id, complaint, turn.now, joined)
+        else:
+            taken = await intake.open_or_join(turn.session, self.settings, customer_id, complaint, turn.now)
+        view = {**await tickets.template_view(turn.session, taken.ticket, self.settings), **taken.template_facts()}
+        run.context = {**(run.context or {}), "ticket": view, "ticket_id": taken.ticket.id,
+                       "joined_event_id": taken.joined_event_id}  # fmt: skip
         turn.ticket = view
 
 
@@ -227,6 +252,13 @@ async def unsubscribe(turn: Turn, keep_run_id: int | None = None) -> None:
     for other in (await turn.session.execute(query)).scalars():
         other.status = CANCELLED
         other.ended_at = turn.now
+
+
+def _say_button(spec: s.ButtonSpec) -> FlowButton | WordButton:
+    if spec.flow:
+        return FlowButton(spec.flow)
+    assert spec.action is not None  # the schema wants exactly one of flow and action
+    return WordButton(spec.action)
 
 
 def _render_value(value: Any, ctx: dict[str, Any]) -> Any:

@@ -111,7 +111,8 @@ class StepBase(Node):
 class ButtonSpec(Node):
     label: str = Field(min_length=1, max_length=60)
     # A button under a `say` starts another flow, or does what a global word does.
-    flow: str | None = None
+    # A flow id as Flow.flow allows, so its payload (bot/conversations/buttons.py) always fits a Telegram button.
+    flow: str | None = Field(None, pattern=FLOW_ID, max_length=60)
     action: Literal["menu", "human"] | None = None
 
     @model_validator(mode="after")
@@ -229,6 +230,9 @@ class ActionStep(StepBase):
     summary: str | None = None
     description: str | None = None
     attachment: str | None = None
+    # Always a ticket of its own, never added to the customer's open one (the customer said it is a different
+    # problem); up to tickets.max_open_per_customer (bot/tickets/intake.py).
+    separate: bool = False
     # tag / untag
     tag: str | None = None
     # set_attribute

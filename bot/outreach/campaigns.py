@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Campaign, Settings
 from bot.conversations import answers, templates
 from bot.conversations import schema as s
+from bot.conversations.buttons import FlowButton
 from bot.conversations.loader import LoadedFlow
 from bot.customers.models import Customer
 from bot.customers.tiers import condition_view
@@ -91,8 +92,8 @@ async def render(
     if campaign.message is None:
         return []
     text = templates.render(campaign.message, context(settings, name, customer, now or utcnow()))
-    # Buttons start flows the same way menu buttons do ("f:<flow>").
-    return [Reply(text, tuple(Button(b.label, f"f:{b.flow}") for b in campaign.buttons))]
+    # Buttons start flows the same way menu buttons do.
+    return [Reply(text, tuple(Button(b.label, FlowButton(b.flow).value) for b in campaign.buttons))]
 
 
 _FIRST_MESSAGE_STEPS = 50  # a flow that says nothing in its first steps gets no preview
