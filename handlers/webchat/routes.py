@@ -1,4 +1,9 @@
-"""Web chat routes: the page, sending a message, and polling for new ones (history, proactive)."""
+"""Web chat routes: the page, sending a message, and polling for new ones (history, proactive).
+
+The visitor id is a random token the page keeps in localStorage; whoever has it reads that transcript, so on GET the
+page sends it in the X-Engagebot-Visitor header rather than the query string (which proxies and access logs
+record). `?visitor=` is still accepted: it is the documented contract.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,20 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.config import WebchatRateLimits
 from bot.conversations.transcript import messages_after
 from bot.messages import ChannelRef, Inbound, Reply, reply_to_dict
 from bot.storage.database import Database
+from handlers.webchat.limits import WebChatLimits
 
 CHANNEL = "web"
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MESSAGE_ID = re.compile(r"[0-9]{1,18}")
-MAX_BODY = 64 * 1024
 MAX_MESSAGE_ID = 2**31 - 1  # messages.id is a 32-bit integer; a larger `after` would overflow the query
+VISITOR_HEADER = "X-Engagebot-Visitor"
+BAD_VISITOR = "visitor must be 16-64 characters of A-Z a-z 0-9 _ -"
+# The answer to a poll depends on the visitor header: no cache may keep it, or hand one visitor's to another.
+POLL_HEADERS = {"Cache-Control": "no-store", "Vary": VISITOR_HEADER}
 
 
 class MessageHandler(Protocol):
@@ -38,17 +48,27 @@ class WebChatChannel:
         return None
 
 
-def webchat_routes(engine: MessageHandler, db: Database, title: str) -> list[Route]:
-    page = files("handlers.webchat").joinpath("static/chat.html").read_text(encoding="utf-8")
-    page = page.replace("{{TITLE}}", _html_escape(title))
+def webchat_routes(
+    engine: MessageHandler, db: Database, title: str, limits: WebchatRateLimits | None = None
+) -> list[Route]:
+    """The page and its API; `limits` (webchat.rate_limits) defaults to the settings' defaults."""
+    page = chat_page_html(title)
+
+    async def is_known_visitor(visitor: str) -> bool:
+        """A visitor the bot has a conversation with (the first message of their transcript is enough)."""
+        return bool(await messages_after(db, ChannelRef(CHANNEL, visitor), 0, limit=1))
+
+    guard = WebChatLimits(limits or WebchatRateLimits(), is_known_visitor)
 
     async def chat_page(_request: Request) -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def post_message(request: Request) -> Response:
-        body = await _read_body(request)
-        if body is None:
-            return _error(413, f"message too large (over {MAX_BODY} bytes)")
+        client = guard.client(request)
+        refused = guard.message_from(client)  # before the body is read: a flood costs as little as possible
+        if refused is not None:
+            return refused
+        body = await request.body()  # bounded as it streams in (handlers.bodylimit: /chat, 64 KiB by default)
         try:
             data = json.loads(body or b"{}")
         except (ValueError, RecursionError):  # RecursionError: deeply nested arrays such as [[[[...]]]]
@@ -58,7 +78,7 @@ def webchat_routes(engine: MessageHandler, db: Database, title: str) -> list[Rou
         visitor = data.get("visitor")
         # fullmatch: with match and `$`, a visitor id ending in a newline would pass.
         if not isinstance(visitor, str) or not VISITOR_ID.fullmatch(visitor):
-            return _error(400, "visitor must be 16-64 characters of A-Z a-z 0-9 _ -")
+            return _error(400, BAD_VISITOR)
         text, choice, name = data.get("text"), data.get("choice"), data.get("name")
         if text is not None and not isinstance(text, str):
             return _error(400, "text must be a string")
@@ -66,6 +86,9 @@ def webchat_routes(engine: MessageHandler, db: Database, title: str) -> list[Rou
             return _error(400, "choice must be a string")
         if text is None and choice is None:
             return _error(400, "send text or choice")
+        refused = await guard.message_by(client, visitor)
+        if refused is not None:
+            return refused
         message_id = data.get("client_id")
         inbound = Inbound(
             channel=CHANNEL, address=visitor, text=text, choice=choice[:200] if choice else None,
@@ -76,24 +99,36 @@ def webchat_routes(engine: MessageHandler, db: Database, title: str) -> list[Rou
         return JSONResponse({"replies": [reply_to_dict(r) for r in replies]})
 
     async def get_messages(request: Request) -> Response:
-        visitor = request.query_params.get("visitor", "")
-        if not VISITOR_ID.fullmatch(visitor):
-            return _error(400, "visitor must be 16-64 characters of A-Z a-z 0-9 _ -")
+        client = guard.client(request)
+        refused = guard.poll_from(client)
+        if refused is not None:
+            return refused
+        visitor = _visitor_of(request)
+        if visitor is None:
+            return _error(400, f"{BAD_VISITOR} (send it in the {VISITOR_HEADER} header, or ?visitor=)")
         after_raw = request.query_params.get("after", "0")
         # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
         if not MESSAGE_ID.fullmatch(after_raw):
             return _error(400, "after must be a message id (a whole number)")
+        refused = guard.poll_by(visitor)
+        if refused is not None:
+            return refused
         after = min(int(after_raw), MAX_MESSAGE_ID)
         rows = await messages_after(db, ChannelRef(CHANNEL, visitor), after)
         messages: list[dict[str, Any]] = []
+        own_prefix = f"{visitor}:"
         for m in rows:
             item: dict[str, Any] = {"id": m.id, "direction": m.direction, "text": m.text or ""}
             if m.direction == "out":
                 item.update(reply_to_dict(Reply(m.text or "")) | (m.payload or {}))
-            elif (m.payload or {}).get("media"):
-                item["media"] = m.payload["media"]
+            else:
+                if (m.payload or {}).get("media"):
+                    item["media"] = m.payload["media"]
+                if m.platform_message_id and m.platform_message_id.startswith(own_prefix):
+                    # The page's own client_id: it knows a message it is still retrying has arrived after all.
+                    item["client_id"] = m.platform_message_id.removeprefix(own_prefix)
             messages.append(item)
-        return JSONResponse({"messages": messages})
+        return JSONResponse({"messages": messages}, headers=POLL_HEADERS)
 
     return [
         Route("/chat", chat_page, methods=["GET"]),
@@ -102,19 +137,20 @@ def webchat_routes(engine: MessageHandler, db: Database, title: str) -> list[Rou
     ]
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is over MAX_BODY; stops reading there rather than buffering it all."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+def chat_page_html(title: str) -> str:
+    """The chat page as served; its inline script and style are what the CSP's hashes allow (server.py)."""
+    page = files("handlers.webchat").joinpath("static/chat.html").read_text(encoding="utf-8")
+    return page.replace("{{TITLE}}", _html_escape(title))
+
+
+def _visitor_of(request: Request) -> str | None:
+    """The visitor id from the header, else from ?visitor=; None when missing, malformed, or the two disagree."""
+    header = request.headers.get(VISITOR_HEADER)
+    query = request.query_params.get("visitor")
+    if header is not None and query is not None and header != query:
         return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    visitor = header if header is not None else query
+    return visitor if visitor is not None and VISITOR_ID.fullmatch(visitor) else None
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-from bot.config import Settings
+from bot.config import Settings, WebchatRateLimits, load_settings
+from bot.yamlsource import SourceError
 from handlers.server import build_app
-from tests.conftest import STARTER_FLOWS, FixedClock
+from tests.conftest import STARTER_FLOWS, FixedClock, make_settings
+from tests.support.upload import post_streaming
 
 VISITOR = "visitor_0123456789abcdef"
 
 
-@pytest.fixture
-async def base_url(settings: Settings, clock: FixedClock) -> AsyncIterator[str]:
-    """The whole app served on a free local port for the length of one test."""
+@asynccontextmanager
+async def serving(settings: Settings, clock: FixedClock | None = None) -> AsyncIterator[str]:
+    """The whole app served on a free local port (uvicorn's defaults: X-Forwarded-For from 127.0.0.1 is applied)."""
     app = build_app(settings, clock=clock, background=False)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -38,6 +43,13 @@ async def base_url(settings: Settings, clock: FixedClock) -> AsyncIterator[str]:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
         sock.close()
+
+
+@pytest.fixture
+async def base_url(settings: Settings, clock: FixedClock) -> AsyncIterator[str]:
+    """The whole app served on a free local port for the length of one test."""
+    async with serving(settings, clock) as url:
+        yield url
 
 
 @pytest.fixture
@@ -143,11 +155,6 @@ async def test_nul_bytes_and_lone_surrogates_over_http_are_answered_and_stored_c
 TOO_BIG = json.dumps({"visitor": VISITOR, "text": "x" * (64 * 1024)}).encode()
 
 
-async def chunks_of(data: bytes, size: int = 8192) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
-
-
 BAD_POSTS: list[tuple[str, Any, int, str]] = [
     # (case, request body, status, error)
     ("not JSON", b"hello", 400, "body must be JSON"),
@@ -162,7 +169,7 @@ BAD_POSTS: list[tuple[str, Any, int, str]] = [
     ("text not a string", {"visitor": VISITOR, "text": 42}, 400, "text must be a string"),
     ("text a list", {"visitor": VISITOR, "text": ["hi"]}, 400, "text must be a string"),
     ("choice not a string", {"visitor": VISITOR, "choice": {"a": 1}}, 400, "choice must be a string"),
-    ("over 64 KiB", TOO_BIG, 413, "message too large"),
+    ("over 64 KiB", TOO_BIG, 413, "body too large (over 65536 bytes)"),
 ]
 
 
@@ -173,8 +180,10 @@ async def test_bad_posts_get_clear_json_errors_and_the_server_keeps_answering(ht
         assert response.status_code == status, case
         assert error in response.json()["error"], case
     # Streamed without a Content-Length, the size limit still holds.
-    response = await http.post("/chat/api/messages", content=chunks_of(TOO_BIG))
-    assert (response.status_code, response.json()["error"]) == (413, "message too large (over 65536 bytes)")
+    # (A plain socket reading while it sends: after the 413 the server closes the connection.)
+    url = str(http.base_url.join("/chat/api/messages"))
+    streamed = await asyncio.to_thread(post_streaming, url, total=len(TOO_BIG) * 4)
+    assert (streamed.status, streamed.json()["error"]) == (413, "body too large (over 65536 bytes)")
 
     assert (await post(http, text="hi")).status_code == 200
     assert (await http.get("/healthz")).json()["status"] == "ok"
@@ -202,3 +211,207 @@ async def test_bad_polls_get_clear_json_errors_and_the_server_keeps_answering(ht
     assert everything.json()["messages"][0]["text"] == "hi"
     stranger = await http.get("/chat/api/messages", params={"visitor": "nobody_0123456789abcdef"})
     assert (stranger.status_code, stranger.json()) == (200, {"messages": []})
+
+
+# ---- the visitor id on a poll, and the client_id ----------------------------------------------------------------
+
+
+async def test_a_poll_takes_the_visitor_from_the_header_or_the_query_string(http: httpx.AsyncClient) -> None:
+    assert (await post(http, text="hi", client_id="c-1")).status_code == 200
+    by_header = await http.get("/chat/api/messages", params={"after": 0}, headers={"X-Engagebot-Visitor": VISITOR})
+    by_query = await http.get("/chat/api/messages", params={"visitor": VISITOR, "after": 0})  # the documented way
+    assert by_header.status_code == by_query.status_code == 200
+    assert by_header.json() == by_query.json()
+    first = by_header.json()["messages"][0]
+    assert (first["direction"], first["text"], first["client_id"]) == ("in", "hi", "c-1")
+    # The answer depends on a header: no cache may keep it or give it to another visitor.
+    assert by_header.headers["cache-control"] == "no-store"
+    assert "x-engagebot-visitor" in by_header.headers["vary"].lower()
+
+    both = await http.get("/chat/api/messages", params={"visitor": VISITOR}, headers={"X-Engagebot-Visitor": VISITOR})
+    assert both.status_code == 200
+    for case, params, headers in [
+        ("neither", {}, {}),
+        ("header and query disagree", {"visitor": "another_visitor_0123"}, {"X-Engagebot-Visitor": VISITOR}),
+        ("a bad header", {}, {"X-Engagebot-Visitor": "short"}),
+    ]:
+        answer = await http.get("/chat/api/messages", params=params, headers=headers)
+        assert answer.status_code == 400, case
+        assert "X-Engagebot-Visitor header" in answer.json()["error"], case
+
+
+async def test_a_message_sent_again_with_the_same_client_id_is_stored_and_answered_once(
+    http: httpx.AsyncClient,
+) -> None:
+    """What the page does after a network error or a 5xx: the same client_id again. The first try may have been
+    handled (only its answer lost): the repeat is not answered again, and the page finds the replies to the first
+    try in the transcript it polls."""
+    first = await post(http, text="/complain", client_id="k-1")
+    assert "What happened?" in texts(first)[-1]
+    again = await post(http, text="/complain", client_id="k-1")
+    assert (again.status_code, again.json()) == (200, {"replies": []})
+    # Both tries at once (the first still being handled when the page gave up on it): one is answered.
+    both = await asyncio.gather(*(post(http, text="My parcel never arrived", client_id="k-2") for _ in range(2)))
+    assert sorted(len(r.json()["replies"]) > 0 for r in both) == [False, True]
+
+    transcript = (await http.get("/chat/api/messages", headers={"X-Engagebot-Visitor": VISITOR})).json()["messages"]
+    said = [(m["text"], m["client_id"]) for m in transcript if m["direction"] == "in"]
+    assert said == [("/complain", "k-1"), ("My parcel never arrived", "k-2")]
+    asked = [m["text"] for m in transcript if m["direction"] == "out" and "What happened?" in m["text"]]
+    assert len(asked) == 1
+    assert [m["text"] for m in transcript if m["direction"] == "out"][-1] == texts(
+        next(r for r in both if r.json()["replies"])
+    )[-1]
+
+
+# ---- rate limits ------------------------------------------------------------------------------------------------
+
+
+def limited(tmp_path: Path, database_url: str, flows_dir: Path, **rate_limits: Any) -> Settings:
+    return make_settings(tmp_path, database_url, flows_dir, webchat={"rate_limits": rate_limits})
+
+
+def from_address(address: str) -> dict[str, str]:
+    """As a trusted reverse proxy on 127.0.0.1 says it: uvicorn makes it the request's client address."""
+    return {"X-Forwarded-For": address}
+
+
+async def say_as(http: httpx.AsyncClient, visitor: str, address: str | None = None, text: str = "hi") -> httpx.Response:
+    headers = from_address(address) if address else {}
+    return await http.post("/chat/api/messages", json={"visitor": visitor, "text": text}, headers=headers)
+
+
+def assert_too_many(answer: httpx.Response, error: str, at_most: int) -> int:
+    """A 429 with Retry-After in whole seconds, the same in the JSON body; returns it."""
+    assert answer.status_code == 429, answer.text
+    seconds = int(answer.headers["retry-after"])
+    assert 1 <= seconds <= at_most
+    assert answer.json() == {"error": error, "retry_after": seconds}
+    return seconds
+
+
+def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "engagebot.webchat" and "limit reached" in r.message]
+
+
+async def test_past_a_visitors_limit_messages_are_refused_with_429_and_one_log_line(
+    tmp_path: Path, database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "engagebot.webchat")
+    settings = limited(tmp_path, database_url, flows_dir, visitor_messages={"rate": 1, "per": "minute", "burst": 3})
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        answers = [await say_as(http, VISITOR) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200] * 3
+        for _ in range(5):
+            assert_too_many(await say_as(http, VISITOR), "you are sending messages too quickly", at_most=60)
+        assert (await say_as(http, "another_visitor_0123")).status_code == 200  # counted apart
+        inbound = await http.get("/chat/api/messages", params={"visitor": VISITOR})
+        assert [m["text"] for m in inbound.json()["messages"] if m["direction"] == "in"] == ["hi"] * 3  # none stored
+
+    lines = refusal_lines(caplog)
+    assert len(lines) == 1, lines  # one line for the burst of refusals, not one per request
+    assert "visitor limit reached by visito…" in lines[0] and VISITOR not in lines[0]  # the id is a credential
+
+
+async def test_past_an_addresss_limit_its_visitors_are_refused_but_other_addresses_and_private_ones_are_not(
+    tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    settings = limited(tmp_path, database_url, flows_dir, address_messages={"rate": 1, "per": "hour", "burst": 4})
+    visitors = [f"visitor_{n}_0123456789abcdef" for n in range(3)]
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        for visitor in visitors[:2]:
+            for _ in range(2):
+                assert (await say_as(http, visitor, "203.0.113.7")).status_code == 200
+        for visitor in visitors:
+            assert_too_many(await say_as(http, visitor, "203.0.113.7"), "too many messages from your network", 3600)
+        assert (await say_as(http, visitors[2], "198.51.100.20")).status_code == 200
+        # Without X-Forwarded-For the client is 127.0.0.1: a proxy hiding the client's address, or the shop's own
+        # network. Private addresses skip the per-address limits (the per-visitor ones still hold).
+        for visitor in visitors:
+            for _ in range(2):
+                assert (await say_as(http, visitor)).status_code == 200
+
+
+async def test_one_address_may_start_only_so_many_new_conversations_and_returning_visitors_never_count(
+    tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    settings = limited(tmp_path, database_url, flows_dir, new_visitors={"rate": 1, "per": "hour", "burst": 2})
+    ana, bob, cai, dan, eve = (f"{name}_visitor_0123456789" for name in ("ana", "bob", "cai", "dan", "eve"))
+    office = "203.0.113.7"
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        assert [(await say_as(http, v, office)).status_code for v in (ana, bob)] == [200, 200]
+        seconds = assert_too_many(await say_as(http, cai, office), "too many new conversations from your network", 3600)
+        assert seconds > 3000  # one new visitor an hour: the next one in about an hour
+        assert (await say_as(http, ana, office, "menu")).status_code == 200  # a returning visitor goes on
+        assert (await say_as(http, cai, "198.51.100.20")).status_code == 200  # another address has its own count
+    # A restart (or another instance) forgets who was seen: the database still knows Ana and Bob.
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        for visitor in (ana, bob, ana):
+            assert (await say_as(http, visitor, office)).status_code == 200
+        assert [(await say_as(http, v, office)).status_code for v in (dan, eve)] == [200, 200]
+        assert (await say_as(http, "fay_visitor_0123456789", office)).status_code == 429
+
+
+async def test_an_ipv6_client_counts_as_its_64_network(tmp_path: Path, database_url: str, flows_dir: Path) -> None:
+    settings = limited(tmp_path, database_url, flows_dir, new_visitors={"rate": 1, "per": "hour", "burst": 2})
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        statuses = [(await say_as(http, f"v6_visitor_{n}_0123456789", f"2001:db8:0:7::{n + 1}")).status_code
+                    for n in range(3)]  # fmt: skip
+        assert statuses == [200, 200, 429]  # one line's addresses: one count
+        assert (await say_as(http, "v6_visitor_x_0123456789", "2001:db8:0:8::1")).status_code == 200
+
+
+async def test_polls_are_limited_per_visitor_and_per_address(
+    tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    settings = limited(tmp_path, database_url, flows_dir, visitor_polls={"rate": 1, "per": "hour", "burst": 3},
+                       address_polls={"rate": 1, "per": "hour", "burst": 5})  # fmt: skip
+    ana, bob = "ana_visitor_0123456789", "bob_visitor_0123456789"
+
+    async def poll(http: httpx.AsyncClient, visitor: str, address: str) -> httpx.Response:
+        return await http.get("/chat/api/messages", headers={"X-Engagebot-Visitor": visitor, **from_address(address)})
+
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        assert [(await poll(http, ana, "203.0.113.7")).status_code for _ in range(3)] == [200] * 3
+        assert_too_many(await poll(http, ana, "203.0.113.7"), "too many requests", 3600)
+        assert (await poll(http, bob, "203.0.113.7")).status_code == 200  # the address's fifth
+        assert_too_many(await poll(http, bob, "203.0.113.7"), "too many requests from your network", 3600)
+        assert (await poll(http, bob, "198.51.100.20")).status_code == 200
+
+
+async def test_limits_set_to_null_or_false_are_off_and_enabled_false_turns_them_all_off(
+    tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    tiny = {"rate": 1, "per": "day", "burst": 1}
+    for limits in (
+        {"visitor_messages": None, "address_messages": False, "new_visitors": "off"},
+        {"enabled": False, "visitor_messages": tiny, "address_messages": tiny, "new_visitors": tiny},
+    ):
+        settings = limited(tmp_path, database_url, flows_dir, **limits)
+        async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+            for n in range(3):
+                for _ in range(3):
+                    assert (await say_as(http, f"visitor_{n}_0123456789abc", "203.0.113.7")).status_code == 200
+
+
+def test_rate_limits_in_config_yaml_are_checked_with_their_line(tmp_path: Path, flows_dir: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"flows: {{dir: {flows_dir}}}\n"
+        "webchat:\n"
+        "  rate_limits:\n"
+        "    visitor_messages: off\n"
+        "    new_visitors: {rate: 30, per: hour, burst: 10}\n"
+        "    exempt_networks: [203.0.113.0/24, '2001:db8::/48']\n",
+        encoding="utf-8",
+    )
+    limits = load_settings(config, env={}).webchat.rate_limits
+    assert limits.visitor_messages is None
+    assert limits.new_visitors is not None and limits.new_visitors.per_seconds / limits.new_visitors.rate == 120
+    assert limits.address_messages == WebchatRateLimits().address_messages  # the default
+
+    config.write_text("webchat:\n  rate_limits:\n    exempt_networks: [the office]\n", encoding="utf-8")
+    with pytest.raises(SourceError) as bad:
+        load_settings(config, env={})
+    assert "line 3" in str(bad.value) or ":3:" in str(bad.value)
+    assert "'the office' is not an address or network" in str(bad.value)
