@@ -95,8 +95,10 @@ class WebChatLimits:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         exempt = address is not None and any(address in network for network in self._exempt)
-        if exempt and self.enabled and not self._warned_private and any(address in n for n in PRIVATE_NETWORKS):
-            self._warn_private(request, str(address))
+        if self.enabled and not self._warned_private and address is not None and any(
+            address in n for n in PRIVATE_NETWORKS
+        ):
+            self._warn_private(request, str(address), exempt)
         return Client(client_key(host), exempt)
 
     # ---- the checks, in the order a request meets them ---------------------------------------------------------
@@ -155,12 +157,16 @@ class WebChatLimits:
                                kind, shown, error, max(1, math.ceil(wait)))  # fmt: skip
         return too_many(wait, error)
 
-    def _warn_private(self, request: Request, address: str) -> None:
-        """Once per process: a proxy that hides the client's address turns the per-address limits off."""
+    def _warn_private(self, request: Request, address: str, exempt: bool) -> None:
+        """Once per process: behind a proxy that hides the client's address, every customer is one address."""
         self._warned_private = True
         if request.headers.get("x-forwarded-for"):
             hint = ("it sent X-Forwarded-For, which is ignored unless the proxy's address is in FORWARDED_ALLOW_IPS "
                     "(default 127.0.0.1,::1)")  # fmt: skip
         else:
             hint = "if a reverse proxy forwards these requests, make it send X-Forwarded-For"
-        log.info("web chat: requests from %s, a private address, skip the per-address limits; %s", address, hint)
+        if exempt:
+            log.info("web chat: requests from %s, a private address, skip the per-address limits; %s", address, hint)
+        else:
+            log.info("web chat: requests from %s, a private address, share its per-address limits; %s, or list the "
+                     "address under webchat.rate_limits.exempt_networks", address, hint)  # fmt: skip

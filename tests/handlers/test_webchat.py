@@ -313,7 +313,7 @@ async def test_past_a_visitors_limit_messages_are_refused_with_429_and_one_log_l
     assert "visitor limit reached by visito…" in lines[0] and VISITOR not in lines[0]  # the id is a credential
 
 
-async def test_past_an_addresss_limit_its_visitors_are_refused_but_other_addresses_and_private_ones_are_not(
+async def test_past_an_addresss_limit_its_visitors_are_refused_but_other_addresses_are_not(
     tmp_path: Path, database_url: str, flows_dir: Path
 ) -> None:
     settings = limited(tmp_path, database_url, flows_dir, address_messages={"rate": 1, "per": "hour", "burst": 4})
@@ -325,11 +325,27 @@ async def test_past_an_addresss_limit_its_visitors_are_refused_but_other_address
         for visitor in visitors:
             assert_too_many(await say_as(http, visitor, "203.0.113.7"), "too many messages from your network", 3600)
         assert (await say_as(http, visitors[2], "198.51.100.20")).status_code == 200
-        # Without X-Forwarded-For the client is 127.0.0.1: a proxy hiding the client's address, or the shop's own
-        # network. Private addresses skip the per-address limits (the per-visitor ones still hold).
+        # Without X-Forwarded-For the client is 127.0.0.1, a script on the bot's own host: limited like anyone.
+        for visitor in visitors[:2]:
+            for _ in range(2):
+                assert (await say_as(http, visitor)).status_code == 200
+        assert_too_many(await say_as(http, visitors[2]), "too many messages from your network", 3600)
+
+
+async def test_private_addresses_skip_the_per_address_limits_when_told_to(
+    tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    """Behind a proxy that cannot forward the client's address, every customer would be one private address."""
+    settings = limited(tmp_path, database_url, flows_dir, address_messages={"rate": 1, "per": "hour", "burst": 2},
+                       exempt_private_addresses=True)  # fmt: skip
+    visitors = [f"visitor_{n}_0123456789abcdef" for n in range(3)]
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         for visitor in visitors:
             for _ in range(2):
                 assert (await say_as(http, visitor)).status_code == 200
+        for _ in range(2):
+            assert (await say_as(http, visitors[0], "203.0.113.7")).status_code == 200
+        assert (await say_as(http, visitors[1], "203.0.113.7")).status_code == 429  # public ones are still limited
 
 
 async def test_one_address_may_start_only_so_many_new_conversations_and_returning_visitors_never_count(

@@ -60,7 +60,12 @@ def write_config(folder: Path, **sections: Any) -> Path:
     """A config.yaml (JSON is YAML) with the starter flows, fast ticks, no quiet hours or cap, plus `sections`."""
     folder.mkdir(parents=True, exist_ok=True)
     outreach = {"tick_seconds": 0.2, "quiet_hours": None, "frequency_cap": None, **sections.pop("outreach", {})}
-    config = {"flows": {"dir": str(STARTER_FLOWS), "hot_reload": False}, "outreach": outreach, **sections}
+    # Every test client is 127.0.0.1: its many visitors are not one abusive address here (the flood tests send
+    # X-Forwarded-For with public addresses, which stay limited).
+    webchat = sections.pop("webchat", {})
+    webchat["rate_limits"] = {"exempt_private_addresses": True, **webchat.get("rate_limits", {})}
+    config = {"flows": {"dir": str(STARTER_FLOWS), "hot_reload": False}, "outreach": outreach, "webchat": webchat,
+              **sections}  # fmt: skip
     path = folder / "config.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")
     return path
@@ -78,6 +83,8 @@ def slack_env(api: SlackApiStandIn) -> dict[str, str]:
 class EngagebotProcess:
     """One real `engagebot run` on its own port, its output in a log file; killed or stopped like in production."""
 
+    launcher: tuple[str, ...] = ()  # a command the process is started through (e.g. setpriv, to drop privileges)
+
     def __init__(self, config: Path, database_url: str, log: Path, env: Mapping[str, str] | None = None):
         self.config = config
         self.log = log
@@ -93,7 +100,7 @@ class EngagebotProcess:
         """(Re)start the process on the same port, appending to the same log."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "handlers.cli", "run"], cwd=self.config.parent, env=self.env,
+                [*self.launcher, sys.executable, "-m", "handlers.cli", "run"], cwd=self.config.parent, env=self.env,
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
