@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base, utcnow
+from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 
 # Run statuses. At most one run per customer is ACTIVE (in the foreground, may await an answer).
 ACTIVE = "active"
@@ -21,7 +21,7 @@ OPEN_STATUSES = (ACTIVE, WAITING, SUSPENDED)
 
 class ConversationRun(Base):
     __tablename__ = "conversation_runs"
-    __table_args__ = (Index("ix_conversation_runs_customer_status", "customer_id", "status"),)
+    __table_args__ = (Index("ix_conversation_runs_customer_status", "customer_id", "status"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -48,6 +48,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "platform_message_id"),
         Index("ix_messages_customer_id_id", "customer_id", "id"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +65,7 @@ class FlowVersion(Base):
     """The source of every flow version a conversation ran on, so a restart can finish it."""
 
     __tablename__ = "flow_versions"
-    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+    __table_args__ = (UniqueConstraint("flow_id", "version"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_id: Mapped[str] = mapped_column(String(100))

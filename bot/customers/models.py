@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.storage.base import Base, utcnow
+from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The business's own id for this customer (CRM), for imports and the API.
@@ -45,7 +46,7 @@ class ChannelIdentity(Base):
     """One address of a customer on one channel (a Telegram chat id, a web chat visitor id)."""
 
     __tablename__ = "channel_identities"
-    __table_args__ = (UniqueConstraint("channel", "address"),)
+    __table_args__ = (UniqueConstraint("channel", "address"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
@@ -61,7 +62,7 @@ class CustomerEvent(Base):
     """Something the business's own systems told us about a customer (signed_up, purchased, ...)."""
 
     __tablename__ = "customer_events"
-    __table_args__ = (Index("ix_customer_events_customer_occurred", "customer_id", "occurred_at"),)
+    __table_args__ = (Index("ix_customer_events_customer_occurred", "customer_id", "occurred_at"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base, utcnow
+from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 
 PENDING = "pending"
 LEASED = "leased"
@@ -27,6 +27,7 @@ class OutboxItem(Base):
         Index("ix_outbox_status_due_id", "status", "due_at", "id"),
         # A customer's unsent rows (their first unsent send, the per-customer order): only rows still to do.
         Index("ix_outbox_unsent_customer_id", "customer_id", "id", postgresql_where=_UNSENT, sqlite_where=_UNSENT),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +63,7 @@ class DeliveryDecision(Base):
     __table_args__ = (
         Index("ix_delivery_decisions_customer_decision_at", "customer_id", "decision", "created_at"),
         Index("ix_delivery_decisions_run_decision", "campaign_run_id", "decision"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,7 +82,7 @@ class CampaignRun(Base):
     """One occurrence of a campaign (a cron firing for a tier, a one-off, a manual send): planned once."""
 
     __tablename__ = "campaign_runs"
-    __table_args__ = (UniqueConstraint("campaign", "occurrence"),)
+    __table_args__ = (UniqueConstraint("campaign", "occurrence"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign: Mapped[str] = mapped_column(String(100))

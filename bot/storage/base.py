@@ -19,6 +19,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The table args of every table with an integer id. Without AUTOINCREMENT, SQLite gives the next row the highest
+# id in use plus one, so after the newest row is deleted (a customer erased) its id is given again, and whatever
+# still names it (a ticket reference on a Slack button, a button payload, a transcript cursor) reaches someone
+# else's row. PostgreSQL's sequences never give a value twice. Migration 0007 rebuilt the existing tables.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset, so we restore it)."""

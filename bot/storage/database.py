@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.storage import sqlite_inline
 
@@ -95,12 +95,29 @@ class Database:
         async with self._write_lock, self.sessions() as session, session.begin():
             yield session
 
-    async def upgrade(self) -> None:
-        """Apply Alembic migrations up to head (safe to call from several instances at once)."""
-        async with self.engine.begin() as conn:
-            if self.is_postgres:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            await conn.run_sync(_run_alembic_upgrade)
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to `revision` (safe to call from several instances at once)."""
+        await self._migrate("upgrade", revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Undo migrations down to `revision` (going back a release)."""
+        await self._migrate("downgrade", revision)
+
+    async def _migrate(self, direction: str, revision: str) -> None:
+        async with self.engine.connect() as conn:
+            # A migration that rebuilds a SQLite table drops the old one, and with foreign keys on SQLite would
+            # first delete its rows and cascade to every child table. The pragma is ignored inside a transaction,
+            # so it is set before; such a migration runs PRAGMA foreign_key_check itself before it commits.
+            if self.is_sqlite:
+                await conn.run_sync(_sqlite_foreign_keys, False)
+            try:
+                async with conn.begin():
+                    if self.is_postgres:
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                    await conn.run_sync(_run_alembic, direction, revision)
+            finally:
+                if self.is_sqlite:
+                    await _sqlite_foreign_keys_back_on(conn)
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -119,10 +136,28 @@ def _alembic_config(connection: Connection) -> Any:
     return cfg
 
 
-def _run_alembic_upgrade(connection: Connection) -> None:
+def _run_alembic(connection: Connection, direction: str, revision: str) -> None:
     from alembic import command
 
-    command.upgrade(_alembic_config(connection), "head")
+    getattr(command, direction)(_alembic_config(connection), revision)
+
+
+async def _sqlite_foreign_keys_back_on(conn: AsyncConnection) -> None:
+    """A connection that cannot turn them back on is closed rather than handed out again with the keys off."""
+    try:
+        await conn.run_sync(_sqlite_foreign_keys, True)
+    except Exception as exc:  # whatever failed, the connection must not be reused
+        log.warning("closing a SQLite connection whose foreign keys could not be turned back on: %s", exc)
+        await conn.invalidate()
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """On the DB-API connection itself: through SQLAlchemy the statement would begin a transaction first."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def _current_revision(connection: Connection) -> str | None:

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base, utcnow
+from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 
 
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
-    __table_args__ = (Index("ix_survey_responses_survey_created", "survey", "created_at"),)
+    __table_args__ = (Index("ix_survey_responses_survey_created", "survey", "created_at"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)

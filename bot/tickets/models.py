@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base, utcnow
+from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 
 OPEN = "open"
 ASSIGNED = "assigned"
@@ -23,6 +23,7 @@ UNRESOLVED_STATUSES = (OPEN, ASSIGNED, CLAIMED, WAITING_ON_CUSTOMER, IN_PROGRESS
 
 class Staff(Base):
     __tablename__ = "staff"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -34,7 +35,7 @@ class Staff(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)
+    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -70,6 +71,7 @@ class TicketEvent(Base):
     """One entry of a ticket's timeline (opened, customer message, assigned, resolved, ...)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
