@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -22,13 +23,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.core import Core
-from bot.customers import events, privacy
+from bot.customers import amounts, events, privacy
 from bot.customers.models import Customer
 from bot.customers.profile import FieldError
 
 log = logging.getLogger(__name__)
-# A full batch of 1,000 events of about a kilobyte each fits.
-MAX_BODY = 1024 * 1024
 STALE = f"{events.STALE_AFTER.days} days"
 
 
@@ -46,6 +45,7 @@ class ApiKeyAuth:
         if self.key is None:
             response: Response = _error(503, "the API is off: set ENGAGEBOT_API_KEY in the environment to turn it on")
         elif not hmac.compare_digest(_presented_key(Request(scope)), self.key):
+            log.warning("api: %s %s without the right API key refused", scope["method"], scope["path"])
             response = _error(401, "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="engagebot"'
         else:
@@ -73,12 +73,11 @@ def api_mount(core: Core) -> Mount:
 
 def _post_events(core: Core) -> Any:
     async def post_events(request: Request) -> Response:
-        body = await _read_body(request)
-        if body is None:
-            return _error(413, f"body too large (over {MAX_BODY} bytes); send fewer events per request")
+        body = await request.body()  # bounded as it streams in (handlers.bodylimit: server.max_body_bytes)
         try:
-            data = json.loads(body)
+            data = json.loads(body, parse_int=amounts.read_json_int)  # 100,000 digits: refused by field, not slow
         except (ValueError, RecursionError):
+            log.info("api: refused a body that is not JSON (400)")
             return _error(400, "body must be JSON: one event object or a list of events")
         try:
             parsed = events.parse_body(data, core.settings.business.default_region)
@@ -90,17 +89,25 @@ def _post_events(core: Core) -> Any:
                 results = await events.record_all(session, core.settings, parsed, core.clock.now(), indexed=batch)
         except events.EventConflict as exc:
             return _field_errors(409, exc.errors)
+        except events.EventErrors as exc:  # valid alone, but a total would pass its limit: nothing recorded
+            return _field_errors(422, exc.errors)
+        if not batch and isinstance(results[0], events.Conflict):
+            return _field_errors(409, [results[0].error])
         answers = [_answer(r) for r in results]
-        duplicates = sum(r.duplicate for r in results)
-        log.info("api: %d CRM events recorded, %d duplicates", len(results) - duplicates, duplicates)
+        counts = Counter(answer["status"] for answer in answers)
+        log.info("api: %d CRM events recorded, %d duplicates, %d conflicts", counts["recorded"], counts["duplicate"],
+                 counts["conflict"])  # fmt: skip
         if batch:
-            return JSONResponse({"recorded": len(results) - duplicates, "duplicates": duplicates, "results": answers})
-        return JSONResponse(answers[0], status_code=200 if results[0].duplicate else 201)
+            return JSONResponse({"recorded": counts["recorded"], "duplicates": counts["duplicate"],
+                                 "conflicts": counts["conflict"], "results": answers})  # fmt: skip
+        return JSONResponse(answers[0], status_code=200 if answers[0]["status"] == "duplicate" else 201)
 
     return post_events
 
 
-def _answer(recorded: events.Recorded) -> dict[str, Any]:
+def _answer(recorded: events.Outcome) -> dict[str, Any]:
+    if isinstance(recorded, events.Conflict):  # in a batch: this event is not recorded, the others are
+        return {"status": "conflict", "field": recorded.error.field, "error": str(recorded.error)}
     answer: dict[str, Any] = {
         "status": "duplicate" if recorded.duplicate else "recorded",
         "id": recorded.id,
@@ -155,25 +162,16 @@ async def _find(session: AsyncSession, ref: str) -> Customer | Response:
     try:
         parsed = privacy.parse_ref(ref)
     except ValueError as exc:
+        log.info("api: refused a malformed customer reference (400)")
         return _error(400, str(exc))
     customer = await privacy.find(session, parsed)
     return customer if customer is not None else _error(404, f"no customer {ref}")
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None past MAX_BODY (reading stops there instead of buffering the rest)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return None
-    return bytes(body)
-
-
 def _field_errors(status: int, errors: list[FieldError]) -> JSONResponse:
+    # One line per refusal, naming the fields but not their values (customer data stays out of the log).
+    fields = ", ".join(e.field for e in errors[:5]) + (f" and {len(errors) - 5} more" if len(errors) > 5 else "")
+    log.info("api: refused (%d): %s", status, fields.encode("unicode_escape").decode("ascii"))
     return JSONResponse(
         {
             "error": "; ".join(str(e) for e in errors),

@@ -7,10 +7,12 @@ flows with an `event:` trigger start (signed_up starts onboarding) under the del
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,12 +21,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.customers import profile
+from bot.customers import amounts, profile, storable
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.customers.profile import FieldError, ProfileChange
 from bot.outreach import outbox
 from bot.tickets.lifecycle import EVENT
 from bot.yamlsource import did_you_mean
+
+log = logging.getLogger(__name__)
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -36,6 +40,8 @@ RESERVED = frozenset({"first_contact", "ticket_resolved"})
 # year's signups must not welcome everyone today.
 STALE_AFTER = timedelta(days=2)
 MAX_BATCH = 1000
+ATTRIBUTE_NUMBERS = f"is out of range: numbers in attributes must be finite and below 10^{amounts.SIZE_DIGITS} in size"
+DATA_NUMBERS = f"cannot be stored: numbers must be finite, and integers at most {amounts.MAX_JSON_INT} digits long"
 EVENT_KEYS = ("event", "customer", "data", "attributes", "event_id", "occurred_at")
 CUSTOMER_KEYS = ("external_id", "name", "display_name", "email", "phone", "language", "timezone", "subscribed",
                  "attributes", "telegram_chat_id")  # fmt: skip
@@ -59,6 +65,16 @@ class Recorded:
     duplicate: bool = False
     customer_created: bool = False
     flows_queued: bool = False
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Not recorded: its event_id is already another customer's event (a batch reports it and goes on)."""
+
+    error: FieldError
+
+
+Outcome = Recorded | Conflict
 
 
 class EventErrors(ValueError):
@@ -100,6 +116,9 @@ def parse_body(body: Any, region: str) -> list[CrmEvent]:
 def parse_event(raw: Any, region: str, prefix: str = "") -> CrmEvent:
     if not isinstance(raw, dict):
         raise EventErrors([FieldError(prefix.rstrip(".") or "body", "must be a JSON object (an event)")])
+    # First, and alone: every other check would quote the same text back, and no database can store it.
+    if unstorable := storable.text_problems(raw, prefix.rstrip(".")):
+        raise EventErrors(unstorable)
     errors: list[FieldError] = []
 
     def bad(name: str, message: str) -> None:
@@ -127,8 +146,11 @@ def parse_event(raw: Any, region: str, prefix: str = "") -> CrmEvent:
     if not isinstance(data, dict):
         bad("data", "must be an object")
         data = {}
-    elif name == "purchased":
-        _check_purchase(data, bad)
+    else:
+        if name == "purchased":
+            _check_purchase(data, bad)
+        details = {k: v for k, v in data.items() if not (name == "purchased" and k == "amount")}
+        errors += storable.number_problems(details, prefix + "data", DATA_NUMBERS)
     change.attributes.update(_read_attributes(raw.get("attributes"), "attributes", bad))
     event_id = raw.get("event_id")
     if event_id is not None and (not isinstance(event_id, str | int) or isinstance(event_id, bool)
@@ -176,13 +198,22 @@ def _read_attributes(raw: Any, where: str, bad: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         bad(where, "must be an object of attribute names and values (null removes one)")
         return {}
-    for key in raw:
+    values = dict(raw)
+    for key, value in raw.items():
         if not ATTRIBUTE.fullmatch(key):
             bad(
                 f"{where}.{key}",
                 "is not an attribute name (letters, digits and _, up to 64, not starting with a digit)",
             )
-    return dict(raw)
+        elif key in profile.TOTALS and value is not None:
+            try:  # a purchase adds to these: numbers within the limits, numeric text read as the number
+                values[key] = profile.number(value)
+            except ValueError as exc:
+                bad(f"{where}.{key}", str(exc))
+        else:  # tier rules rank by attributes: numbers that a float holds
+            for e in storable.number_problems(value, f"{where}.{key}", ATTRIBUTE_NUMBERS, below=amounts.MAX_SIZE):
+                bad(e.field, e.message)
+    return values
 
 
 def _check_purchase(data: dict[str, Any], bad: Any) -> None:
@@ -218,16 +249,19 @@ def _read_moment(raw: Any, bad: Any) -> datetime | None:
 # ---- recording --------------------------------------------------------------------------------
 
 
-async def record(session: AsyncSession, settings: Settings, event: CrmEvent, now: datetime) -> Recorded:
-    """Apply one event. A repeated event_id changes nothing and comes back as a duplicate."""
-    if event.event_id is not None and (seen := await _recorded(session, event.event_id)) is not None:
+async def record(session: AsyncSession, settings: Settings, event: CrmEvent, now: datetime) -> Outcome:
+    """Apply one event. A repeated event_id changes nothing and comes back as a duplicate; an event_id that is
+    already another customer's event comes back as a Conflict, and nothing is written for it."""
+    if event.event_id is not None and (seen := await _recorded(session, event)) is not None:
         return seen
     owner = await _telegram_owner(session, event.telegram_chat_id)
     if owner is not None and owner[1] is None:
         await _adopt(session, owner[0], event.external_id)
     customer, created = await _customer(session, event.external_id, settings.tiers.default, now)
     # Checked again under the customer's lock: a concurrent retry of this event has committed by now.
-    if event.event_id is not None and (seen := await _recorded(session, event.event_id)) is not None:
+    if event.event_id is not None and (seen := await _recorded(session, event)) is not None:
+        if isinstance(seen, Conflict):  # the customer may have just been created for it: undo all with the caller
+            raise EventConflict([seen.error])
         return seen
     if event.telegram_chat_id is not None and owner is None:
         session.add(ChannelIdentity(customer_id=customer.id, channel=profile.TELEGRAM,
@@ -236,11 +270,20 @@ async def record(session: AsyncSession, settings: Settings, event: CrmEvent, now
         taken = f"{event.telegram_chat_id} already belongs to customer #{owner[0]}"
         raise EventConflict([FieldError("customer.telegram_chat_id", taken)])
     occurred = min(event.occurred_at or now, now)
-    attributes = dict(customer.attributes or {})
-    patch = {**effects(event.name, event.data, attributes, occurred), **event.profile.attributes}
+    stored = customer.attributes
+    # Text stored before the checks (NUL, lone surrogates) is cleaned here and written back with this change.
+    attributes = storable.attributes_of(stored)
+    if event.name == "purchased":
+        _warn_unusable(customer.id, attributes)
+    try:
+        patch = {**effects(event.name, event.data, attributes, occurred), **event.profile.attributes}
+    except amounts.OutOfRange as exc:
+        raise EventErrors([FieldError("data.amount", f"{profile.quoted(event.data['amount'])} {exc}")]) from None
     current = {c: getattr(customer, c) for c in (*profile.TEXT_COLUMNS, "subscribed", "opted_out_at")}
     change = ProfileChange(event.profile.columns, event.profile.subscribed, patch)
     applied = profile.apply({**current, "attributes": attributes}, change)
+    if attributes != stored and "attributes" not in applied.changed:
+        applied.changed["attributes"] = attributes
     for column, value in applied.changed.items():
         setattr(customer, column, value)
     if customer.last_active_at is None or customer.last_active_at < occurred:
@@ -257,9 +300,10 @@ async def record(session: AsyncSession, settings: Settings, event: CrmEvent, now
 
 async def record_all(
     session: AsyncSession, settings: Settings, batch: list[CrmEvent], now: datetime, *, indexed: bool
-) -> list[Recorded]:
-    """Record events in order in the caller's transaction; a conflict rolls them all back with it.
-    `indexed`: a conflict names the event by its place in the list ("[3].customer.telegram_chat_id")."""
+) -> list[Outcome]:
+    """Record events in order in the caller's transaction; EventErrors (a conflict over a chat id, a total out of
+    range) rolls them all back with it. An event_id that is another customer's is a Conflict in the list, and the
+    rest is recorded. `indexed`: an error names the event by its place in the list ("[3].customer...")."""
     if len(batch) > 1 and session.bind is not None and session.bind.dialect.name == "postgresql":
         # Lock the batch's known customers up front, in id order: two batches naming the same customers
         # in different orders would otherwise deadlock. (SQLite transactions hold the whole database.)
@@ -270,20 +314,21 @@ async def record_all(
     for i, event in enumerate(batch):
         try:
             results.append(await record(session, settings, event, now))
-        except EventConflict as exc:
+        except EventErrors as exc:
             if not indexed:
                 raise
-            raise EventConflict([FieldError(f"[{i}].{e.field}", e.message) for e in exc.errors]) from None
+            raise type(exc)([FieldError(f"[{i}].{e.field}", e.message) for e in exc.errors]) from None
     return results
 
 
 def effects(name: str, data: Mapping[str, Any], attributes: Mapping[str, Any], when: datetime) -> dict[str, Any]:
-    """The attributes a known event changes (custom events change none by themselves)."""
+    """The attributes a known event changes (custom events change none by themselves). A stored total that is not
+    a usable number (amounts.usable) counts as 0; amounts.OutOfRange when a total would pass the limit."""
     stamp = when.isoformat()
     if name == "purchased":
         return {
-            "lifetime_value": profile.add_numbers(attributes.get("lifetime_value"), profile.number(data["amount"])),
-            "orders": profile.add_numbers(attributes.get("orders"), 1),
+            "lifetime_value": _add(attributes.get("lifetime_value"), amounts.parse(data["amount"])),
+            "orders": _add(attributes.get("orders"), Decimal(1)),
             "last_purchase_at": _latest(attributes.get("last_purchase_at"), stamp),
         }
     if name == "signed_up":
@@ -293,6 +338,20 @@ def effects(name: str, data: Mapping[str, Any], attributes: Mapping[str, Any], w
         key = f"{name}_at"
         return {key: _latest(attributes.get(key), stamp)}
     return {}
+
+
+def _add(total: Any, amount: Decimal) -> int | float:
+    """A stored total plus an amount, in decimal arithmetic (19.99 + 5.01 is 25, not 25.000000000000004)."""
+    return amounts.to_json(amounts.add(amounts.usable(total) or Decimal(0), amount))
+
+
+def _warn_unusable(customer_id: int, attributes: Mapping[str, Any]) -> None:
+    """One line for the totals a purchase cannot add to (stored before the limits: huge, NaN, a word)."""
+    unusable = [f"{key} {profile.quoted(attributes[key])}" for key in profile.TOTALS
+                if attributes.get(key) is not None and amounts.usable(attributes[key]) is None]  # fmt: skip
+    if unusable:
+        log.warning("customer #%d: the stored %s %s; this purchase counts from 0", customer_id, " and ".join(unusable),
+                    "is not a usable number" if len(unusable) == 1 else "are not usable numbers")  # fmt: skip
 
 
 def _latest(old: Any, new: str) -> str:
@@ -328,10 +387,22 @@ async def _adopt(session: AsyncSession, customer_id: int, external_id: str) -> N
         )
 
 
-async def _recorded(session: AsyncSession, event_id: str) -> Recorded | None:
-    query = select(CustomerEvent.id, CustomerEvent.customer_id).where(CustomerEvent.event_id == event_id)
+async def _recorded(session: AsyncSession, event: CrmEvent) -> Outcome | None:
+    """What became of an event with this event_id before: the same customer's (a retry, a duplicate), another
+    customer's (a Conflict: an event_id names one event of one customer), or None when it is new."""
+    query = (
+        select(CustomerEvent.id, CustomerEvent.customer_id, Customer.external_id)
+        .join(Customer, Customer.id == CustomerEvent.customer_id)
+        .where(CustomerEvent.event_id == event.event_id)
+    )
     found = (await session.execute(query)).one_or_none()
-    return Recorded(found.id, found.customer_id, duplicate=True) if found else None
+    if found is None:
+        return None
+    if found.external_id == event.external_id:
+        return Recorded(found.id, found.customer_id, duplicate=True)
+    owner = f"external_id {profile.quoted(found.external_id)}" if found.external_id else f"#{found.customer_id}"
+    taken = f"{profile.quoted(event.event_id)} is already the id of an event of another customer ({owner})"
+    return Conflict(FieldError("event_id", f"{taken}; send this event with an id of its own"))
 
 
 def _insert(session: AsyncSession) -> Any:

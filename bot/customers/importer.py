@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.customers import profile
+from bot.customers import profile, storable
 from bot.customers.models import ChannelIdentity, Customer
 from bot.customers.profile import FieldError, ProfileChange
 from bot.storage.database import Database
@@ -104,7 +104,7 @@ def delimiter_of(first_line: str) -> str:
 
 def read_header(cells: Sequence[str], path: str) -> Header:
     columns = tuple(normalise(c) for c in cells)
-    original = {n: c.strip() for n, c in zip(columns, cells, strict=True) if n}
+    original = {n: storable.clean_text(c.strip()) for n, c in zip(columns, cells, strict=True) if n}
     seen: set[str] = set()
     for name in columns:
         if name and name in seen:
@@ -171,6 +171,10 @@ def read_row(header: Header, cells: Sequence[str], line: int, region: str) -> Ro
         raise RowError([f"this row has {len(cells)} cells but the header has {len(header.columns)} "
                         "(a value with a comma in it needs double quotes)"])  # fmt: skip
     values = {name: cell.strip() for name, cell in zip(header.columns, cells, strict=False) if name}
+    # First, and alone: no database stores these, and every other check would quote them back.
+    unstorable = [f"{header.original[c]}: {p}" for c, v in values.items() if (p := storable.text_problem(v))]
+    if unstorable:
+        raise RowError(unstorable)
     if "name" in values:
         values["display_name"] = values.pop("name")
     names = {c: header.original.get(c, c) for c in PROFILE_COLUMNS}
@@ -190,7 +194,7 @@ def read_row(header: Header, cells: Sequence[str], line: int, region: str) -> Ro
         except ValueError as exc:
             problems.append(f"{header.original['telegram_chat_id']}: {exc}")
     readers: dict[str, Callable[[str], Any]] = {"subscribed": profile.boolean, "customer_since": profile.iso_date,
-                                                "lifetime_value": profile.number}  # fmt: skip
+                                                **dict.fromkeys(profile.TOTALS, profile.number)}  # fmt: skip
     for column, value in values.items():
         if not value or column in SPECIAL_COLUMNS - readers.keys():
             continue
@@ -307,7 +311,10 @@ async def _stored(session: AsyncSession, where: Any, lock: bool) -> list[dict[st
     """The stored columns of the matching customers. Locked until the batch commits: a chat turn (an
     opt-out, a flow setting an attribute) waits instead of being overwritten by values read before it."""
     query = select(*STORED).where(where)
-    return [dict(r._mapping) for r in await session.execute(query.with_for_update() if lock else query)]
+    rows = [dict(r._mapping) for r in await session.execute(query.with_for_update() if lock else query)]
+    for row in rows:  # stored before the input checks: merged clean, and written clean with the next change
+        row["attributes"] = storable.attributes_of(row["attributes"])
+    return rows
 
 
 def _new_customer(row: Row, now: datetime, tier: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import delete as delete_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import bot.models  # noqa: F401  (every model registered in the metadata, so no table is missed)
-from bot.customers import service
+from bot.customers import service, storable
 from bot.customers.models import ChannelIdentity, Customer
 from bot.storage.base import Base
 
@@ -25,6 +25,8 @@ MAX_ID = 2**31 - 1  # customers.id is a 32-bit integer
 
 def parse_ref(ref: str) -> int | str:
     """ "42" -> 42 (our id); "ext:C-1" -> "C-1" (the business's own id). ValueError otherwise."""
+    if (problem := storable.text_problem(ref)) is not None:  # no customer has it, and no database takes it
+        raise ValueError(f"the customer reference {problem}")
     if ref.startswith(EXTERNAL) and ref[len(EXTERNAL) :].strip():
         return ref[len(EXTERNAL) :]
     if ref.isascii() and ref.isdigit():
@@ -57,7 +59,9 @@ def child_tables(parent: Table) -> list[tuple[Table, str, str]]:
 
 
 def jsonable(row: Any) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+    """A row as JSON can carry it; values stored before the input checks (NaN, NUL, lone surrogates) cleaned, so an
+    export never fails on them."""
+    return {k: v.isoformat() if isinstance(v, datetime) else storable.cleaned(v) for k, v in row._mapping.items()}
 
 
 async def profile(session: AsyncSession, customer: Customer) -> dict[str, Any]:

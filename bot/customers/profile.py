@@ -7,14 +7,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from bot.customers import amounts
+
 EXTERNAL_ID_MAX = 200
+# Attributes the bot computes with (a purchase adds to them): numbers within amounts.LIMITS wherever they come from.
+TOTALS = ("lifetime_value", "orders")
 TELEGRAM = "telegram"  # the channel name of Telegram identities
 # Column name -> maximum length, as in the customers table.
 TEXT_COLUMNS = {"display_name": 200, "email": 320, "phone": 40, "language": 16, "timezone": 64}
@@ -111,33 +114,14 @@ def boolean(text: str) -> bool:
 
 
 def number(value: Any) -> int | float:
-    """A JSON number or a decimal string: whole numbers come back as int."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{quoted(value)} is not a number")
+    """An amount or total from outside (a JSON number or numeric text) within amounts.LIMITS, as the JSON number
+    stored: whole numbers come back as int. ValueError naming the value and the limit otherwise."""
     try:
-        exact = Decimal(str(value).strip())
-    except InvalidOperation:
+        return amounts.to_json(amounts.parse(value))
+    except amounts.NotANumber:
         raise ValueError(f"{quoted(value)} is not a number (write it like 1234.50)") from None
-    if not exact.is_finite():
-        raise ValueError(f"{quoted(value)} is not a number")
-    return as_number(exact)
-
-
-def as_number(exact: Decimal) -> int | float:
-    return int(exact) if exact == exact.to_integral_value() else float(exact)
-
-
-def add_numbers(total: Any, amount: int | float) -> int | float:
-    """total + amount in decimal arithmetic (19.99 + 5.01 is 25, not 25.000000000000004)."""
-    return as_number(Decimal(str(lenient_number(total))) + Decimal(str(amount)))
-
-
-def lenient_number(value: Any) -> int | float:
-    """A stored count or total, which a flow or an import may have written as text ("1200"); 0 if none."""
-    try:
-        return number(value)
-    except ValueError:
-        return 0
+    except amounts.OutOfRange as exc:
+        raise ValueError(f"{quoted(value)} is out of range: {exc}") from None
 
 
 def iso_date(text: str) -> str:
@@ -154,16 +138,18 @@ def iso_date(text: str) -> str:
 
 def attribute_value(text: str) -> bool | int | float | str:
     """Light typing of a spreadsheet cell: 42 -> int, 4.5 -> float, true/false/yes/no -> bool, else text.
-    Numbers with leading zeros (zip codes, account numbers) stay text, so nothing is lost."""
+    Numbers with leading zeros (zip codes) or more than 15 significant digits (long account numbers) stay text,
+    so nothing is lost."""
     word = text.lower()
     if word in ("true", "yes"):
         return True
     if word in ("false", "no"):
         return False
-    if INTEGER.fullmatch(text) and len(text) <= 18:
+    digits = text.lstrip("+-")
+    if INTEGER.fullmatch(text) and len(digits) <= amounts.MAX_DIGITS:
         return int(text)
-    if DECIMAL.fullmatch(text) and len(text) <= 30:
-        return float(text)
+    if DECIMAL.fullmatch(text) and len(digits.replace(".", "").lstrip("0")) <= amounts.MAX_DIGITS:
+        return float(text)  # 15 significant digits at most: the float is exactly what the cell says
     return text
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.customers import storable
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef
 
@@ -110,7 +111,8 @@ def remove_tag(customer: Customer, tag: str) -> None:
 
 
 def template_view(customer: Customer) -> dict[str, Any]:
-    """What flow texts can see of a customer (customer.name, customer.tier, customer.attributes...)."""
+    """What flow texts can see of a customer (customer.name, customer.tier, customer.attributes...). Attributes
+    stored before the input checks are cleaned (storable.cleaned): "pro\x00" is "pro" to a flow or a condition."""
     name = customer.display_name or ""
     return {
         "id": customer.id,
@@ -121,7 +123,7 @@ def template_view(customer: Customer) -> dict[str, Any]:
         "timezone": customer.timezone,
         "email": customer.email,
         "phone": customer.phone,
-        "attributes": dict(customer.attributes or {}),
+        "attributes": storable.attributes_of(customer.attributes),
         "tags": list(customer.tags or []),
         "subscribed": customer.subscribed,
     }

@@ -5,7 +5,8 @@ How rules read (docs/operations.md, "Tiers"):
 - `top_percent: P` ranks all customers (not only those earlier rules left over) by the numeric
   attribute `by`. A customer is in the top P% when fewer than ceil(N * P / 100) customers have a
   higher value, so customers tied at the boundary are all in: equal value, equal tier. Missing,
-  non-numeric and non-positive values rank as 0 and are never top.
+  non-numeric and non-positive values rank as 0 and are never top; so do values stored before the
+  input limits that are not usable numbers (huge, NaN: amounts.usable_float), logged once per recompute.
 - `top_percent` and `when` in one rule: both must hold (of the top P%, those the condition fits).
 - A condition that fails for a customer (e.g. comparing a missing value) does not match it; each
   failing rule is logged once per recompute with how many customers it failed for.
@@ -24,12 +25,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Undefined
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Text, case, cast, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.config import Settings, TierRule
 from bot.conversations import templates
+from bot.customers import amounts
 from bot.customers.models import Customer
+from bot.customers.profile import quoted
 from bot.customers.service import template_view
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 # Customers per SELECT: bounded memory, few round trips, and the event loop is free again between
 # chunks (one chunk of rule evaluation takes about 0.1 s).
 READ_CHUNK = 2000
+# A json document PostgreSQL cannot decode: an escaped NUL or surrogate (a lone one fails; pairs are rare and merely
+# take the slow way). Any json operator on such a document fails the whole query, so those are read whole instead.
+UNDECODABLE = r"\\u(0000|[dD][89abAB])"
 WRITE_CHUNK = 1000  # ids per UPDATE ... WHERE id IN (...): well under SQLite's and asyncpg's parameter limits
 
 # What template_view and the condition context read; the plain tier-by-value case needs none of it.
@@ -73,7 +79,7 @@ async def reassign(session: AsyncSession, settings: Settings, now: datetime) -> 
     connection = await session.connection()  # Core rows: no ORM bookkeeping for 100,000 customers
     readers = await _rank(connection, rules)
     with_conditions = any(r.condition is not None for r in rules)
-    columns = [Customer.tier, *(r.column for r in readers), *(CONDITION_COLUMNS if with_conditions else ())]
+    columns = [Customer.tier, *(c for r in readers for c in r.columns), *(CONDITION_COLUMNS if with_conditions else ())]
     zone = ZoneInfo(settings.business.timezone)
     default = settings.tiers.default
     result = Reassignment(counts={tier: 0 for tier in (default, *(r.tier for r in rules))})
@@ -100,7 +106,10 @@ async def best(
     """How many customers there are, and the `count` with the highest positive `by` (highest first)."""
     connection = await session.connection()
     reader = _ValueReader.of(by, 0, connection.dialect.name)
-    scored = [(reader.value(row), row.id) async for chunk in _chunks(connection, reader.column) for row in chunk]
+    unusable = _Unusable(by)
+    scored = [(unusable.value(reader, row), row.id) async for chunk in _chunks(connection, *reader.columns)
+              for row in chunk]  # fmt: skip
+    unusable.log()
     top = heapq.nsmallest(count, ((-value, id_) for value, id_ in scored if value > 0))  # equal values: oldest first
     rows = await session.execute(select(Customer).where(Customer.id.in_([id_ for _, id_ in top])))
     found = {c.id: c for c in rows.scalars()}
@@ -108,14 +117,9 @@ async def best(
 
 
 def number(value: object) -> float | None:
-    """A numeric attribute as a float: numbers and numeric text (CSV imports); not booleans, NaN or words."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        result = float(value)
-    except ValueError:
-        return None
-    return result if math.isfinite(result) else None
+    """A numeric attribute as a float: numbers and numeric text (CSV imports); not booleans, words, NaN or values
+    beyond amounts.MAX_SIZE (stored before the input limits): those are no value. Never slow, whatever the size."""
+    return amounts.usable_float(value)
 
 
 def top_cutoff(values: Sequence[float], percent: float) -> float:
@@ -129,8 +133,8 @@ def top_cutoff(values: Sequence[float], percent: float) -> float:
 def condition_view(customer: Any, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
     """The customer as conditions see it: the flow template view plus tenure_days, days_inactive and
     lifetime_value. `customer` is a Customer or a row with the same column names."""
-    attributes = customer.attributes or {}
     view = template_view(customer)
+    attributes = view["attributes"]  # cleaned there
     view.update(
         tenure_days=tenure_days(attributes, customer.created_at, now, zone),
         days_inactive=days_inactive(customer, now),
@@ -210,26 +214,62 @@ class _Rule:
 
 @dataclass(frozen=True)
 class _ValueReader:
-    """Reads the attribute `by` of each customer as a number (0 when missing or not a number)."""
+    """Reads the attribute `by` of each customer as a number (0 when missing or not a usable number)."""
 
     by: str
-    column: Any
+    columns: tuple[Any, ...]
     name: str
-    element: str | None  # None: the column is the element itself
+    element: str | None  # None: the first column is the element itself
+    whole: str | None = None  # PostgreSQL: the column with the whole document, when the element could not be read
 
     @classmethod
     def of(cls, by: str, index: int, dialect: str) -> _ValueReader:
         name = f"by_{index}"
-        if dialect == "postgresql":  # only the element, extracted as text (->>): no JSON document to decode
-            return cls(by, Customer.attributes[by].as_string().label(name), name, None)
+        if dialect == "postgresql":  # only the element, extracted as text (->>): no JSON document to decode...
+            undecodable = cast(Customer.attributes, Text).regexp_match(UNDECODABLE)
+            element = case((undecodable, null()), else_=Customer.attributes[by].as_string()).label(name)
+            # ...except where PostgreSQL cannot decode it: that document comes whole and Python decodes it.
+            whole = case((undecodable, Customer.attributes), else_=null()).label(f"{name}_whole")
+            return cls(by, (element, whole), name, None, whole.name)
         # SQLite's JSON extraction turns `true` into 1, so the document is read and the element taken here.
-        return cls(by, Customer.attributes.label(name), name, by)
+        return cls(by, (Customer.attributes.label(name),), name, by)
 
-    def value(self, row: Row[Any]) -> float:
-        raw = row._mapping[self.name]
+    def raw(self, row: Row[Any]) -> Any:
+        mapping = row._mapping
+        if self.whole is not None and mapping[self.whole] is not None:
+            document = mapping[self.whole]
+            return document.get(self.by) if isinstance(document, dict) else None
+        raw = mapping[self.name]
         if self.element is not None:
             raw = raw.get(self.element) if isinstance(raw, dict) else None
-        return number(raw) or 0.0
+        return raw
+
+    def value(self, row: Row[Any]) -> float:
+        return number(self.raw(row)) or 0.0
+
+
+@dataclass
+class _Unusable:
+    """Customers whose `by` is there but is no usable number: counted, and logged in one line."""
+
+    by: str
+    count: int = 0
+    first: tuple[int, Any] = (0, None)
+
+    def value(self, reader: _ValueReader, row: Row[Any]) -> float:
+        raw = reader.raw(row)
+        value = number(raw)
+        if value is None and raw is not None:
+            if not self.count:
+                self.first = (row.id, raw)
+            self.count += 1
+        return value or 0.0
+
+    def log(self) -> None:
+        if self.count:
+            log.warning("tiers: %s of %d customers is not a usable number (out of range, NaN or not a number), so "
+                        "they rank as 0; the first, customer #%d: %s", self.by, self.count, self.first[0],
+                        quoted(self.first[1]))  # fmt: skip
 
 
 async def _rank(connection: AsyncConnection, rules: list[_Rule]) -> list[_ValueReader]:
@@ -237,7 +277,9 @@ async def _rank(connection: AsyncConnection, rules: list[_Rule]) -> list[_ValueR
     ranked_by = sorted({r.by for r in rules if r.percent is not None})
     readers = [_ValueReader.of(by, i, connection.dialect.name) for i, by in enumerate(ranked_by)]
     for reader in readers:
-        values = [reader.value(row) async for chunk in _chunks(connection, reader.column) for row in chunk]
+        unusable = _Unusable(reader.by)
+        values = [unusable.value(reader, row) async for chunk in _chunks(connection, *reader.columns) for row in chunk]
+        unusable.log()
         for r in rules:
             if r.by == reader.by and r.percent is not None:
                 r.cutoff, r.reader = top_cutoff(values, r.percent), reader

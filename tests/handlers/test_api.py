@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -11,11 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from bot.config import Settings, load_settings
+from bot.customers.amounts import LIMITS
+from bot.customers.models import Customer
+from bot.storage.database import Database
 from handlers.server import build_app
 from tests.conftest import FixedClock, make_settings
 from tests.support.botapi_standin import serve_asgi
+from tests.support.upload import post_streaming
 
 KEY = "k3y-For-the-API-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -175,15 +182,13 @@ async def test_an_oversized_body_is_refused_before_it_is_read(http: httpx.AsyncC
     huge = json.dumps(purchase(note="x" * 1_100_000))
     response = await http.post("/api/events", content=huge, headers={**AUTH, "Content-Type": "application/json"})
 
-    assert response.status_code == 413
-    assert "send fewer events per request" in response.json()["error"]
+    assert (response.status_code, response.json()) == (413, {"error": "body too large (over 1048576 bytes)"})
 
-    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while reading
-        for _ in range(20):
-            yield b" " * 100_000
-
-    streamed = await http.post("/api/events", content=chunks(), headers=AUTH)
-    assert streamed.status_code == 413
+    # No Content-Length: counted while reading, refused at the limit, and the connection closed.
+    url = str(http.base_url.join("/api/events"))
+    streamed = await asyncio.to_thread(post_streaming, url, total=20_000_000, headers=AUTH)
+    assert (streamed.status, streamed.headers["connection"]) == (413, "close")
+    assert streamed.sent < 8_000_000
 
 
 async def test_a_chat_id_that_belongs_to_someone_else_is_a_conflict(http: httpx.AsyncClient) -> None:
@@ -260,3 +265,132 @@ async def test_export_then_delete(http: httpx.AsyncClient) -> None:
     # The event id is free again: a retry after an erasure records the customer anew.
     again = await http.post("/api/events", json=purchase(event_id="o-1"), headers=AUTH)
     assert (again.status_code, again.json()["customer_created"]) == (201, True)
+
+
+# ---- limits: numbers, text no database stores, event ids ------------------------------------------------------
+
+
+def raw_purchase(amount: str) -> bytes:
+    """A purchase with its amount written into the JSON text as is (literals no encoder writes: NaN, 1e1000000)."""
+    return b'{"event": "purchased", "customer": {"external_id": "C-1"}, "data": {"amount": ' + amount.encode() + b"}}"
+
+
+@pytest.mark.parametrize(
+    "amount", ['"1e1000000"', "1e1000000", "9" * 100_000, '"1e400"', "NaN", '"-Infinity"', '"0.00001"', "1e15"],
+    ids=lambda amount: amount[:12],
+)  # fmt: skip
+async def test_an_amount_beyond_the_limits_is_422_at_once_naming_the_field_and_the_limit(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, amount: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.api")
+    started = time.monotonic()
+    response = await http.post("/api/events", content=raw_purchase(amount), headers=AUTH)
+
+    assert time.monotonic() - started < 2
+    assert response.status_code == 422, response.text
+    [error] = response.json()["fields"]
+    assert error["field"] == "data.amount"
+    assert error["message"].endswith("is out of range: " + LIMITS)
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.api"] == ["api: refused (422): data.amount"]
+    assert (await http.get("/api/customers/ext:C-1", headers=AUTH)).status_code == 404
+
+
+async def test_numbers_in_attributes_and_data_must_be_storable(http: httpx.AsyncClient) -> None:
+    body = (
+        b'{"event": "x", "customer": {"external_id": "C-1", "attributes": {"orders": "1e100000", "lat": 52.5200081}},'
+        b' "attributes": {"score": Infinity, "big": 1e15}, "data": {"qty": NaN, "order": 12345678901234567890}}'
+    )
+    response = await http.post("/api/events", content=body, headers=AUTH)
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["fields"]] == [
+        "customer.attributes.orders", "data.qty", "attributes.score", "attributes.big",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800", "\udfff"], ids=["nul", "high-surrogate", "low-surrogate"])
+@pytest.mark.parametrize(
+    "field",
+    ["customer.external_id", "event_id", "customer.name", "customer.email", "customer.timezone",
+     "customer.attributes.note", "data.items[0].sku"],
+)  # fmt: skip
+async def test_text_no_database_stores_is_422_naming_the_field(http: httpx.AsyncClient, bad: str, field: str) -> None:
+    event: dict[str, Any] = {"event": "signed_up", "event_id": "e-1", "customer": {"external_id": "C-1"},
+                             "data": {"items": [{"sku": "A"}]}}  # fmt: skip
+    value = f"x{bad}@example.com"
+    if field == "event_id":
+        event["event_id"] = value
+    elif field == "customer.attributes.note":
+        event["customer"]["attributes"] = {"note": value}
+    elif field == "data.items[0].sku":
+        event["data"]["items"][0]["sku"] = value
+    else:
+        event["customer"][field.removeprefix("customer.")] = value
+
+    response = await http.post("/api/events", content=json.dumps(event).encode(), headers=AUTH)
+
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["fields"]] == [field]
+    assert (await http.get("/api/customers/ext:C-1", headers=AUTH)).status_code == 404
+
+
+async def test_a_reference_with_text_no_database_stores_is_400(http: httpx.AsyncClient) -> None:
+    for path in ("/api/customers/ext:C%001", "/api/customers/ext:C%001/export"):
+        response = await http.get(path, headers=AUTH)
+        assert response.status_code == 400
+        assert "NUL" in response.json()["error"]
+
+
+async def test_an_event_id_reused_for_another_customer_is_409_and_reported_per_event_in_a_batch(
+    http: httpx.AsyncClient,
+) -> None:
+    assert (await http.post("/api/events", json=purchase("C-1", event_id="o-1"), headers=AUTH)).status_code == 201
+
+    reused = await http.post("/api/events", json=purchase("C-2", event_id="o-1"), headers=AUTH)
+
+    assert reused.status_code == 409
+    assert reused.json() == {
+        "error": 'event_id: "o-1" is already the id of an event of another customer (external_id "C-1"); send '
+        "this event with an id of its own",
+        "fields": [{"field": "event_id", "message": '"o-1" is already the id of an event of another customer '
+                    '(external_id "C-1"); send this event with an id of its own'}],
+    }  # fmt: skip
+    batch = [purchase("C-2", event_id="o-2"), purchase("C-2", event_id="o-1"), purchase("C-1", event_id="o-1")]
+    answer = (await http.post("/api/events", json=batch, headers=AUTH)).json()
+    assert (answer["recorded"], answer["duplicates"], answer["conflicts"]) == (1, 1, 1)
+    assert [r["status"] for r in answer["results"]] == ["recorded", "conflict", "duplicate"]
+    assert answer["results"][1] == {"status": "conflict", "field": "event_id", "error": reused.json()["error"]}
+    assert (await http.get("/api/customers/ext:C-2", headers=AUTH)).json()["attributes"]["orders"] == 1
+
+
+async def test_a_total_that_would_pass_the_limit_is_422_and_the_batch_is_not_recorded(http: httpx.AsyncClient) -> None:
+    batch = [purchase("C-2", 1), purchase("C-1", 999999999999999), purchase("C-1", 1)]
+
+    response = await http.post("/api/events", json=batch, headers=AUTH)
+
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["field"] == "[2].data.amount"
+    assert (await http.get("/api/customers/ext:C-2", headers=AUTH)).status_code == 404
+
+
+async def test_values_stored_before_the_checks_are_shown_and_exported_cleaned(
+    http: httpx.AsyncClient, database_url: str
+) -> None:
+    await http.post("/api/events", json=purchase("C-1"), headers=AUTH)
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:  # as an older version could leave them
+            stored = {"lifetime_value": 10**400, "plan": "pro\x00", "name\ud800": "\udfff"}
+            await session.execute(update(Customer).where(Customer.external_id == "C-1").values(attributes=stored))
+    finally:
+        await db.dispose()
+
+    shown = await http.get("/api/customers/ext:C-1", headers=AUTH)
+    exported = await http.get("/api/customers/ext:C-1/export", headers=AUTH)
+
+    assert shown.status_code == exported.status_code == 200
+    expected = {"lifetime_value": 10**400, "plan": "pro", "name\ufffd": "\ufffd"}
+    assert shown.json()["attributes"] == exported.json()["customer"]["attributes"] == expected
+    again = await http.post("/api/events", json=purchase("C-1", 5), headers=AUTH)
+    assert again.status_code == 201
+    assert (await http.get("/api/customers/ext:C-1", headers=AUTH)).json()["attributes"]["lifetime_value"] == 5

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.handlers.test_cli_tickets import engagebot
+from sqlalchemy import update
+
+from bot.customers.amounts import LIMITS
+from bot.customers.models import Customer
+from tests.handlers.test_cli_tickets import engagebot, query
 
 CSV = """\
 external_id,name,email,timezone,telegram_chat_id,subscribed,plan
@@ -89,3 +93,42 @@ def test_export_and_delete(tmp_path: Path, database_url: str) -> None:
     assert gone.returncode == 1
     bad_ref = engagebot(tmp_path, "customers", "show", "Ana", database_url=database_url)
     assert (bad_ref.returncode, "use a customer id (42) or ext:<external_id>" in bad_ref.stderr) == (1, True)
+
+
+def test_import_skips_rows_with_totals_out_of_range_or_text_no_database_stores(
+    tmp_path: Path, database_url: str
+) -> None:
+    path = csv_file(tmp_path, "external_id,name,lifetime_value\nC-1,Ana,1e400\nC-2,Ben\x00,10\nC-3,Cleo,12.5\n")
+
+    result = engagebot(tmp_path, "customers", "import", str(path), database_url=database_url)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        f'{path}:2: lifetime_value: "1e400" is out of range: {LIMITS}',
+        f"{path}:3: name: contains a NUL character (\\u0000), which cannot be stored",
+        f"{path}: 3 rows: 1 created, 0 updated, 0 unchanged, 2 bad rows skipped",
+    ]
+
+
+async def test_show_and_export_a_customer_whose_stored_values_predate_the_checks(
+    tmp_path: Path, database_url: str
+) -> None:
+    engagebot(tmp_path, "customers", "import", str(csv_file(tmp_path)), database_url=database_url)
+    await query(database_url, update(Customer).where(Customer.external_id == "C-1").values(
+        attributes={"plan": "pro\x00", "name\ud800": "\udfff", "lifetime_value": 10**400}))  # fmt: skip
+
+    shown = engagebot(tmp_path, "customers", "show", "ext:C-1", database_url=database_url)
+    exported = engagebot(tmp_path, "customers", "export", "ext:C-1", database_url=database_url)
+
+    assert shown.returncode == exported.returncode == 0, shown.stderr + exported.stderr
+    assert '  plan: "pro"' in shown.stdout.splitlines() and '  name\ufffd: "\ufffd"' in shown.stdout.splitlines()
+    assert json.loads(exported.stdout)["customer"]["attributes"]["plan"] == "pro"
+
+
+def test_a_reference_no_database_stores_exits_1_with_the_reason(tmp_path: Path, database_url: str) -> None:
+    # A command line cannot hold a NUL; bytes that are not UTF-8 reach Python as lone surrogates.
+    result = engagebot(tmp_path, "customers", "show", "ext:C-\udcff", database_url=database_url)
+
+    assert result.returncode == 1
+    assert "engagebot: the customer reference contains a lone surrogate (\\udcff)" in result.stderr
+    assert "Traceback" not in result.stderr

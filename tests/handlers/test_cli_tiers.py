@@ -104,3 +104,21 @@ async def test_tiers_shows_the_distribution_and_recompute_shows_what_changed(wor
 
     again = ok(engagebot(workdir, "customers", "tiers", "--recompute", database_url=database_url))
     assert again.startswith("recomputed: 0 of 10 customers changed tier\ntier ")
+
+
+async def test_values_stored_before_the_input_limits_rank_as_nothing_and_say_so(
+    workdir: Path, database_url: str
+) -> None:
+    await seed(database_url, *(customer(n, n * 100) for n in range(1, 10)),
+               customer(10, 10**400), customer(11, "1e100000"), customer(12, "NaN"))  # fmt: skip
+
+    top = engagebot(workdir, "customers", "top", "2", database_url=database_url)
+    recomputed = engagebot(workdir, "customers", "tiers", "--recompute", database_url=database_url)
+
+    assert [line.split()[1] for line in ok(top).splitlines()[1:]] == ["CRM-9", "CRM-8"]
+    assert ok(recomputed).startswith("recomputed: 3 of 12 customers changed tier")
+    for result in (top, recomputed):
+        [warning] = [line for line in result.stderr.splitlines() if "not a usable number" in line]
+        assert "lifetime_value of 3 customers" in warning and "the first, customer #10" in warning, warning
+    tiers = await tiers_in(database_url)
+    assert {e for e, t in tiers.items() if t == "core"} == {"CRM-9", "CRM-8", "CRM-7"}

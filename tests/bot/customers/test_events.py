@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from bot.core import Core
 from bot.customers import events
-from bot.customers.events import EventConflict, EventErrors, Recorded
+from bot.customers.amounts import LIMITS
+from bot.customers.events import Conflict, EventConflict, EventErrors, Recorded
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.messages import ChannelRef, Reply
 from bot.outreach.models import OutboxItem
@@ -194,6 +195,22 @@ async def test_a_chat_id_that_is_another_customers_is_refused(core: Core) -> Non
         ([{"event": "x", "customer": {"external_id": "C-1"}}, {"event": "x", "customer": {"email": "nope"}}],
          ["[1].customer.external_id: is required (the customer's id in your own system)",
           '[1].customer.email: "nope" is not an email address']),
+
+        ({"event": "purchased", "customer": {"external_id": "C-1"}, "data": {"amount": "1e400", "qty": float("nan")}},
+         [f'data.amount: "1e400" is out of range: {LIMITS}',
+          'data.qty: "nan" cannot be stored: numbers must be finite, and integers at most 40 digits long']),
+        ({"event": "x", "customer": {"external_id": "C-1", "attributes": {"lifetime_value": "1e100000"}},
+          "attributes": {"orders": "many", "score": 1e15, "ok": [1.5, {"deep": -1e300}]}},
+         [f'customer.attributes.lifetime_value: "1e100000" is out of range: {LIMITS}',
+          'attributes.orders: "many" is not a number (write it like 1234.50)',
+          'attributes.score: "1000000000000000.0" ' + events.ATTRIBUTE_NUMBERS,
+          'attributes.ok[1].deep: "-1e+300" ' + events.ATTRIBUTE_NUMBERS]),
+        ([{"event": "x", "customer": {"external_id": "C-1"}},
+          {"event": "x", "event_id": "e\x00", "customer": {"external_id": "C\ud800", "name": "Ana", "email": "nope"},
+           "data": {"items": [{"sku": "\x00"}]}}],
+         ["[1].event_id: contains a NUL character (\\u0000), which cannot be stored",
+          "[1].customer.external_id: contains a lone surrogate (\\ud800), which is not Unicode text",
+          "[1].data.items[0].sku: contains a NUL character (\\u0000), which cannot be stored"]),
     ],
 )  # fmt: skip
 async def test_bad_events_name_every_bad_field_and_nothing_is_recorded(
@@ -222,3 +239,65 @@ def test_a_purchase_adds_to_totals_stored_as_text() -> None:
         "purchased", {"amount": 50}, {"lifetime_value": "1200", "orders": "3"}, datetime(2026, 6, 1, tzinfo=UTC)
     )
     assert (changed["lifetime_value"], changed["orders"]) == (1250, 4)
+
+
+def purchase(external_id: str, amount: Any, event_id: str | None = None) -> dict[str, Any]:
+    body = {"event": "purchased", "customer": {"external_id": external_id}, "data": {"amount": amount}}
+    return body if event_id is None else {**body, "event_id": event_id}
+
+
+async def test_an_event_id_names_one_event_of_one_customer(core: Core) -> None:
+    [first] = await send(core, purchase("C-1", 10, "order-1"))
+    [again] = await send(core, purchase("C-1", 10, "order-1"))
+    [reused] = await send(core, purchase("C-2", 10, "order-1"))
+
+    assert isinstance(first, Recorded) and isinstance(again, Recorded) and again.duplicate
+    assert isinstance(reused, Conflict)
+    assert str(reused.error) == ('event_id: "order-1" is already the id of an event of another customer '
+                                 '(external_id "C-1"); send this event with an id of its own')  # fmt: skip
+    assert await count(core, Customer) == 1  # C-2 was not created for it
+    assert (await customer(core, "C-1")).attributes["lifetime_value"] == 10
+
+
+async def test_in_a_batch_a_reused_event_id_is_reported_and_the_others_are_recorded(core: Core) -> None:
+    await send(core, purchase("C-1", 10, "order-1"))
+    batch = [purchase("C-2", 5, "order-2"), purchase("C-3", 5, "order-1"), purchase("C-2", 5, "order-3")]
+    parsed = events.parse_body(batch, core.settings.business.default_region)
+    async with core.db.transaction() as session:
+        results = await events.record_all(session, core.settings, parsed, core.clock.now(), indexed=True)
+
+    assert [type(r).__name__ for r in results] == ["Recorded", "Conflict", "Recorded"]
+    assert (await customer(core, "C-2")).attributes["lifetime_value"] == 10
+    assert await count(core, Customer) == 2  # no C-3
+
+
+async def test_a_purchase_that_would_take_a_total_past_the_limit_is_refused(core: Core) -> None:
+    await send(core, purchase("C-1", "999999999999999"))
+    with pytest.raises(EventErrors, match=r'data\.amount: "1" would make the total 1000000000000000, and totals'):
+        await send(core, purchase("C-1", 1))
+    assert (await customer(core, "C-1")).attributes["lifetime_value"] == 999999999999999
+    assert await count(core, CustomerEvent) == 1
+
+
+@pytest.mark.parametrize("stored", [10**400, "1e100000", "NaN", {"oops": [1]}, True],
+                         ids=["huge", "text", "nan", "object", "true"])  # fmt: skip
+async def test_a_stored_total_that_is_no_usable_number_counts_from_0_and_says_so_once(
+    core: Core, caplog: pytest.LogCaptureFixture, stored: Any
+) -> None:
+    await send(core, {"event": "signed_up", "customer": {"external_id": "C-1"}})
+    async with core.db.transaction() as session:  # as an older version, or a hand edit, left it
+        found = (await session.execute(select(Customer).where(Customer.external_id == "C-1"))).scalar_one()
+        found.attributes = {"lifetime_value": stored, "orders": stored, "plan": "pro\x00", "note\ud800": "x"}
+
+    [done] = await send(core, purchase("C-1", "10.50"))
+    [other] = await send(core, purchase("C-2", 3))
+
+    assert isinstance(done, Recorded) and isinstance(other, Recorded)
+    attributes = (await customer(core, "C-1")).attributes
+    assert (attributes["lifetime_value"], attributes["orders"], attributes["plan"]) == (10.5, 1, "pro")
+    assert "note\ufffd" in attributes  # cleaned when read, and written back clean
+    warnings = [r.getMessage() for r in caplog.records if "usable number" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("customer #1: the stored lifetime_value "), warnings
+    assert warnings[0].endswith(" are not usable numbers; this purchase counts from 0"), warnings
+    assert (await customer(core, "C-2")).attributes["lifetime_value"] == 3

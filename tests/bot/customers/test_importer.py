@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import Core
+from bot.customers.amounts import LIMITS
 from bot.customers.importer import ImportFileError, ImportReport, import_csv
 from bot.customers.models import ChannelIdentity, Customer
 from tests.conftest import Chat
@@ -214,3 +215,29 @@ async def test_a_file_that_cannot_be_imported_says_why_and_imports_nothing(
 async def test_a_missing_file_is_an_error(core: Core, tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match=r"nope\.csv: cannot read the file: No such file or directory"):
         await run(core, tmp_path / "nope.csv")
+
+
+async def test_totals_out_of_range_and_text_no_database_stores_are_bad_rows(core: Core, tmp_path: Path) -> None:
+    nines = "9" * 100_000
+    path = write(tmp_path, "external_id,name,lifetime_value,orders,account,score\n"
+                           "C-1,Ana,1e400,,,\n"
+                           "C-2,Ben\x00,10,,,\n"
+                           "C-3,Cleo,10,many,,\n"
+                           "C-4,Dan,12.50,3,1234567890123456789,52.520008\n"
+                           "C-5\x00,Eve,,,,\n"
+                           f"C-6,Fay,{nines},,,\n")  # fmt: skip
+
+    report = await run(core, path)
+
+    assert list(report.problem_lines()) == [
+        f'{path}:2: lifetime_value: "1e400" is out of range: {LIMITS}',
+        f"{path}:3: name: contains a NUL character (\\u0000), which cannot be stored",
+        f'{path}:4: orders: "many" is not a number (write it like 1234.50)',
+        f"{path}:6: external_id: contains a NUL character (\\u0000), which cannot be stored",
+        f'{path}:7: lifetime_value: "{nines[:57]}..." is out of range: {LIMITS}',
+    ]
+    found = await customers(core)
+    assert list(found) == ["C-4"]
+    # A number no float holds exactly stays text, as written; a coordinate is a number.
+    assert found["C-4"].attributes == {"lifetime_value": 12.5, "orders": 3, "account": "1234567890123456789",
+                                       "score": 52.520008}  # fmt: skip

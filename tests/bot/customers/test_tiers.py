@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.config import Settings
 from bot.customers import tiers
@@ -298,3 +298,53 @@ async def test_a_condition_that_fails_for_some_customers_matches_none_of_them_an
     assert len(warnings) == 1, warnings
     assert "tier rule 1 (frequent)" in warnings[0] and "failed for 5 customers" in warnings[0]
     assert any("1 of 7 customers changed tier (standard -> frequent 1)" in r.getMessage() for r in caplog.records)
+
+
+# ---- values stored before the input limits -----------------------------------------------------------------------
+
+# Attribute documents as JSON text, as older versions or a hand edit may have left them; NUL and lone surrogate
+# escapes make PostgreSQL fail any json operator on the whole document.
+STORED_BEFORE = {
+    "x-inf": '{"lifetime_value": 1e400}',
+    "x-huge": '{"lifetime_value": 1' + "0" * 400 + "}",
+    "x-text": '{"lifetime_value": "1e100000"}',
+    "x-nan": '{"lifetime_value": "NaN", "plan": "pro"}',
+    "x-garbage": '{"lifetime_value": {"oops": [1, 2]}}',
+    "x-nul": '{"lifetime_value": 50, "plan": "pro\\u0000"}',
+    "x-surrogate": '{"lifetime_value": 850, "name": "\\ud800"}',
+}
+
+
+async def store(db: Database, documents: dict[str, str]) -> None:
+    await add(db, **{external_id: {} for external_id in documents})
+    async with db.transaction() as session:
+        value = "CAST(:doc AS json)" if db.is_postgres else ":doc"
+        for external_id, document in documents.items():
+            statement = text(f"UPDATE customers SET attributes = {value} WHERE external_id = :ext")
+            await session.execute(statement, {"doc": document, "ext": external_id})
+
+
+async def test_values_stored_before_the_limits_rank_as_nothing_and_the_others_are_ranked_right(
+    db: Database, configure: Configure, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add(db, **valued(100, 200, 300, 400, 500, 600, 700, 800))
+    await store(db, STORED_BEFORE)
+    settings = configure(TOP_20, {"tier": "big", "when": "customer.lifetime_value >= 600"},
+                         {"tier": "pro", "when": "customer.attributes.plan == 'pro'"})  # fmt: skip
+
+    with caplog.at_level(logging.WARNING, logger="bot.customers.tiers"):
+        counts = await recompute(db, settings)
+
+    # 15 customers: the top 20% are the 3 best (850, 800, 700); big: 600; pro: "pro" and "pro\x00", cleaned.
+    assert counts == {"standard": 9, "core": 3, "big": 1, "pro": 2}
+    tiers_now = await tier_of(db)
+    assert {e for e, t in tiers_now.items() if t == "core"} == {"x-surrogate", "c7", "c6"}
+    assert {e for e, t in tiers_now.items() if t == "pro"} == {"x-nan", "x-nul"}
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("tiers: lifetime_value of 5 customers is not a usable number"), warning
+
+    async with db.transaction() as session:
+        total, best = await tiers.best(session, 3)
+    assert (total, [(c.external_id, value) for c, value in best]) == (
+        15, [("x-surrogate", 850.0), ("c7", 800.0), ("c6", 700.0)],
+    )  # fmt: skip
