@@ -23,6 +23,10 @@ from bot.yamlsource import (
 
 DEFAULT_CONFIG_NAME = "config.yaml"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///engagebot.db"
+MAX_BODY_LIMIT = 64 * 1024 * 1024  # no request body limit may be set above this (bytes)
+BODY_LIMITS_BY_PATH = {"/chat": 64 * 1024}  # built-in server.max_body_bytes_by_path
+BodyLimit = Annotated[int, Field(ge=1024, le=MAX_BODY_LIMIT)]
+BodyPath = Annotated[str, Field(pattern=r"^/[!-~]*$", max_length=200)]  # a path prefix: printable ASCII, no spaces
 
 
 class Section(BaseModel):
@@ -137,6 +141,9 @@ class TicketSettings(Section):
     sla_check_seconds: float = Field(60, gt=0)
     # A reply with CSAT at or below this reopens the ticket to the same person.
     reopen_at_or_below: int = Field(2, ge=1, le=5)
+    # A complaint from a customer who already has an open ticket is added to it, unless they say it is a different
+    # problem; then it gets its own ticket, up to this many open at once (beyond, it always joins the latest).
+    max_open_per_customer: int = Field(3, ge=1, le=100)
 
 
 class StaffMember(Section):
@@ -192,6 +199,18 @@ class ServerSettings(Section):
     port: int = Field(8000, ge=0, le=65535)
     # The public https URL, used for webhooks and printed links; empty: http://host:port.
     public_url: str = ""
+    # The largest request body (bytes) any route accepts: a larger one is refused with 413 as it streams in,
+    # before it is buffered (docs/operations.md, "Limits and abuse protection").
+    max_body_bytes: BodyLimit = 1024 * 1024
+    # Other limits by path prefix (the longest matching prefix wins), added to the built-in ones: the web chat's
+    # messages are small, so /chat takes at most 64 KiB.
+    max_body_bytes_by_path: dict[BodyPath, BodyLimit] = dict(BODY_LIMITS_BY_PATH)
+
+    @field_validator("max_body_bytes_by_path")
+    @classmethod
+    def _keep_built_in_limits(cls, limits: dict[str, int]) -> dict[str, int]:
+        # Naming one path must not lift the others' limits: what is given is added to (or replaces) the built-ins.
+        return {**BODY_LIMITS_BY_PATH, **limits}
 
 
 class DatabaseSettings(Section):
@@ -199,9 +218,76 @@ class DatabaseSettings(Section):
     url: str = Field(DEFAULT_DATABASE_URL, repr=False)
 
 
+PER_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+class RateLimit(Section):
+    """A token bucket: up to `burst` requests at once, refilled at `rate` per `per` (20 a minute, 5 at once)."""
+
+    rate: float = Field(gt=0)
+    per: Literal["second", "minute", "hour", "day"] = "minute"
+    burst: int = Field(ge=1)
+
+    @property
+    def per_seconds(self) -> float:
+        return PER_SECONDS[self.per]
+
+
+class WebchatRateLimits(Section):
+    """Limits on the public web chat (429 with Retry-After past them). Counted in each instance's memory: several
+    instances each count on their own. A limit set to null (or false) is off."""
+
+    enabled: bool = True
+    # Messages per visitor id (one browser).
+    visitor_messages: RateLimit | None = RateLimit(rate=20, per="minute", burst=10)
+    # Messages per client address, all its visitors together (an IPv6 client counts as its /64).
+    address_messages: RateLimit | None = RateLimit(rate=120, per="minute", burst=60)
+    # Visitor ids new to the bot per client address: what stops one address from opening tickets or answering
+    # surveys as hundreds of scripted visitors. Returning visitors never count.
+    new_visitors: RateLimit | None = RateLimit(rate=10, per="hour", burst=5)
+    # Polls for new messages (the page polls every 3 s while open) per visitor and per client address.
+    visitor_polls: RateLimit | None = RateLimit(rate=60, per="minute", burst=30)
+    address_polls: RateLimit | None = RateLimit(rate=1200, per="minute", burst=300)
+    # Whether loopback and private addresses skip the per-address limits. Off: a script on the bot's own host or
+    # network is limited like anyone. Turn it on only behind a reverse proxy that cannot forward the client's address
+    # (X-Forwarded-For, trusted from FORWARDED_ALLOW_IPS), which would otherwise make every visitor one address.
+    exempt_private_addresses: bool = False
+    # More addresses or networks that skip the per-address limits, e.g. an office or in-store tablets behind one NAT.
+    exempt_networks: tuple[str, ...] = ()
+    # Keys (visitors, addresses) each limit remembers at most; the least recently seen is forgotten first.
+    max_tracked_keys: int = Field(10_000, ge=100, le=10_000_000)
+
+    @field_validator(
+        "visitor_messages", "address_messages", "new_visitors", "visitor_polls", "address_polls", mode="before"
+    )
+    @classmethod
+    def _off(cls, value: object) -> object:
+        """`false` or `off` turns a limit off, like null (YAML 1.2 reads an unquoted off as a string)."""
+        return None if value is False or value == "off" else value
+
+    @field_validator("exempt_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an address or network (e.g. 203.0.113.0/24)") from None
+        return value
+
+
+# An origin a page may be framed by: scheme://host[:port], the host possibly starting with "*." (CSP source syntax).
+FRAME_ORIGIN = r"^https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+
+
 class WebchatSettings(Section):
     enabled: bool = True
     title: str = "Chat with us"
+    rate_limits: WebchatRateLimits = WebchatRateLimits()
+    # Origins of the sites that may show the chat in a frame (https://shop.example.com); empty: only this server.
+    frame_ancestors: tuple[Annotated[str, Field(pattern=FRAME_ORIGIN, max_length=200)], ...] = ()
 
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -295,7 +381,8 @@ class CampaignAudience(Section):
 
 class CampaignButton(Section):
     label: str = Field(min_length=1, max_length=64)
-    flow: str
+    # A flow id (as in flows/*.yaml), so the button's payload always fits Telegram's 64-byte callback data.
+    flow: str = Field(pattern=r"^[a-z][a-z0-9_\-]*$", max_length=60)
 
 
 class Campaign(Section):
@@ -391,6 +478,7 @@ class Secrets(BaseModel):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     api_key: SecretStr | None = None
+    metrics_token: SecretStr | None = None
 
 
 class TelegramSettings(Section):
@@ -411,6 +499,17 @@ class TelegramSettings(Section):
     concurrent_updates: int = Field(16, ge=1, le=100)
 
 
+class FoldSettings(Section):
+    """When many new tickets (or SLA reminders and breaches) come at once for one channel, they are summarised in
+    one post, and one DM per assignee, instead of one post each (docs/slack.md, "Floods")."""
+
+    # Up to this many such notices per channel within `window_seconds` are posted one by one; more are folded.
+    max_posts: int = Field(5, ge=1, le=1000)
+    window_seconds: float = Field(60, gt=0, le=86400)
+    # How long the first summary of a flood collects notices before it is posted; later ones follow a window apart.
+    collect_seconds: float = Field(10, ge=0, le=3600)
+
+
 class SlackSettings(Section):
     api_url: str = "https://slack.com/api/"
     # Escalation channel per ticket category; "default" for the rest (channel ids or #names).
@@ -419,6 +518,7 @@ class SlackSettings(Section):
     command: str = "/engage"
     # How many recent customer messages a new-ticket post shows.
     transcript_lines: int = Field(6, ge=0, le=50)
+    fold: FoldSettings = FoldSettings()
 
 
 class Settings(Section):
@@ -463,6 +563,7 @@ ENV_SECRETS = {
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "slack_app_token": "SLACK_APP_TOKEN",
     "api_key": "ENGAGEBOT_API_KEY",
+    "metrics_token": "ENGAGEBOT_METRICS_TOKEN",
 }
 
 

@@ -52,7 +52,7 @@ class StaffNotice:
     assignee, backup, deadlines, recent messages, desk thread...)."""
 
     # opened | claimed | reassigned | customer_message | staff_reply | note | resolved | reopened | csat
-    # | sla_reminder | sla_breach
+    # | sla_reminder | sla_breach | shown (someone asked to see it in the desk) | moved (a complaint left it)
     kind: str
     ticket: dict[str, Any]
     text: str = ""
@@ -60,10 +60,34 @@ class StaffNotice:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StaffDigest:
+    """Notices folded into one summary because many came at once for one place (a flood of new tickets or of SLA
+    alarms): posted once where they would have gone, and once to each assignee concerned.
+
+    `tickets`: short views of the notices listed (ref, summary, severity, source channel, assignee, `notice` kind),
+    at most a hundred; `counts`: every folded notice per kind, listed or not; `assignees`: per staff key, their
+    person view and counts; `sources`: new tickets per customer channel (web, telegram)."""
+
+    key: str  # the digest's identity: a retry makes only the calls still missing
+    place: str  # the escalation channel, or the Slack id of the person whose DM holds the tickets
+    since: datetime
+    until: datetime
+    counts: dict[str, int]
+    tickets: tuple[dict[str, Any], ...]
+    assignees: dict[str, dict[str, Any]]
+    sources: dict[str, int]
+    max_posts: int  # the threshold that folded them, for the explanation
+    window_seconds: float
+
+
 class StaffDesk(Protocol):
     """Where staff work on tickets (Slack). Raises DeliveryError when it cannot be reached.
 
-    For "opened" it returns where the ticket's conversation lives ({"channel": ..., "thread": ...}).
+    `notify` returns where the ticket's conversation lives ({"channel": ..., "thread": ...}) when it started it: for
+    "opened", or for a later notice about a ticket that had no thread yet (its opening was folded into a digest).
     """
 
     async def notify(self, notice: StaffNotice) -> dict[str, str] | None: ...
+
+    async def digest(self, digest: StaffDigest) -> None: ...

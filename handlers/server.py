@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,11 +22,17 @@ from bot.core import Core
 from bot.messages import Inbound, Reply
 from bot.ports import Clock
 from bot.storage.database import redact_url
+from bot.storage.health import NotWritable, write_heartbeat
 from handlers import metrics
 from handlers.api import api_mount
+from handlers.bodylimit import BodyLimit, BodyLimits
+from handlers.lastresort import LastResort
+from handlers.securityheaders import SecurityHeaders
 from handlers.webchat import WebChatChannel, webchat_routes
+from handlers.webchat.routes import chat_page_html
 
 log = logging.getLogger("engagebot")
+HEALTH_WRITE_TIMEOUT = 5  # seconds /healthz waits for its write; a database slower than that is not healthy
 
 
 class MeasuredEngine:
@@ -48,12 +57,12 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
             "/", lambda _r: RedirectResponse("/chat") if settings.webchat.enabled else PlainTextResponse("engagebot")
         ),
         Route("/healthz", _healthz(core)),
-        Route("/metrics", lambda _r: Response(metrics.render(), media_type="text/plain; version=0.0.4")),
+        Route("/metrics", _metrics(settings.secrets.metrics_token)),
         api_mount(core),  # /api: CRM events and customer data (503 until ENGAGEBOT_API_KEY is set)
     ]
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
-        routes += webchat_routes(MeasuredEngine(core), core.db, settings.webchat.title)
+        routes += webchat_routes(MeasuredEngine(core), core.db, settings.webchat.title, settings.webchat.rate_limits)
     telegram = None
     if settings.secrets.telegram_bot_token is not None:
         from handlers.telegram import TelegramAdapter
@@ -90,25 +99,69 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
                 await slack.stop()
             await core.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=_guards(settings))
     app.state.core = core
     app.state.telegram = telegram
     app.state.slack = slack
     return app
 
 
-def _healthz(core: Core):  # type: ignore[no-untyped-def]
-    async def healthz(_request: Request) -> Response:
-        try:
-            async with core.db.sessions() as session:
-                from sqlalchemy import text
+def _guards(settings: Settings) -> list[Middleware]:
+    """Around every route, those added later included (outermost first): security headers on every answer, a JSON
+    500 with one log line for anything unhandled, and bodies bounded as they stream in."""
+    server, webchat = settings.server, settings.webchat
+    pages = [chat_page_html(webchat.title)] if webchat.enabled else []
+    return [
+        Middleware(SecurityHeaders, trusted_pages=pages, embeddable=["/chat"], frame_ancestors=webchat.frame_ancestors),
+        Middleware(LastResort),
+        Middleware(BodyLimit, limits=BodyLimits(server.max_body_bytes, server.max_body_bytes_by_path)),
+    ]
 
-                await session.execute(text("SELECT 1"))
-        except Exception as exc:
-            return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
+
+def _healthz(core: Core):  # type: ignore[no-untyped-def]
+    """200 while the database accepts a write (a heartbeat row), else 503 with the reason; logged when it changes."""
+    healthy = True
+
+    async def healthz(_request: Request) -> Response:
+        nonlocal healthy
+        try:
+            await asyncio.wait_for(write_heartbeat(core.db, core.clock.now()), HEALTH_WRITE_TIMEOUT)
+        except (NotWritable, TimeoutError) as exc:
+            kind = exc.kind if isinstance(exc, NotWritable) else "timeout"
+            if healthy:
+                log.error("health: the database does not accept writes (%s)", exc if kind != "timeout" else kind)
+            healthy = False
+            return JSONResponse({"status": "error", "database": kind, "reason": _REASONS[kind]}, status_code=503)
+        if not healthy:
+            log.info("health: the database accepts writes again")
+        healthy = True
         return JSONResponse({"status": "ok", "flows": len(core.registry.all())})
 
     return healthz
+
+
+_REASONS = {
+    "read-only": "the database is read-only: messages cannot be stored",
+    "unavailable": "the database is unreachable",
+    "timeout": f"the database did not accept a write within {HEALTH_WRITE_TIMEOUT} s",
+    "error": "the database refused a write",
+}
+
+
+def _metrics(token: SecretStr | None):  # type: ignore[no-untyped-def]
+    """Prometheus metrics; with ENGAGEBOT_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    expected = token.get_secret_value().encode() if token is not None else None
+
+    async def render(request: Request) -> Response:
+        if expected is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+                log.warning("metrics: request without the right token refused")
+                return JSONResponse({"error": "send Authorization: Bearer <ENGAGEBOT_METRICS_TOKEN>"}, status_code=401,
+                                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'})  # fmt: skip
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return render
 
 
 def channel_report(settings: Settings) -> list[str]:
@@ -120,7 +173,8 @@ def channel_report(settings: Settings) -> list[str]:
         lines.append(f"web chat: {url}/chat")
     else:
         lines.append("web chat: off (webchat.enabled is false in the config)")
-    lines.append(f"health: {url}/healthz   metrics: {url}/metrics")
+    guarded = " (needs Authorization: Bearer <ENGAGEBOT_METRICS_TOKEN>)" if settings.secrets.metrics_token else ""
+    lines.append(f"health: {url}/healthz   metrics: {url}/metrics{guarded}")
     if settings.secrets.api_key is None:
         lines.append("api: off (no ENGAGEBOT_API_KEY in the environment; /api answers 503)")
     else:
@@ -164,13 +218,17 @@ def _host(api_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-async def serve(settings: Settings) -> int:
-    app = build_app(settings)
-    config = uvicorn.Config(
+def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
+    # log_config=None: uvicorn's loggers keep no handlers of their own and propagate to ours (handlers.logsetup), in
+    # the same format and masked like every other; with its own handlers a token in a header was logged in clear.
+    return uvicorn.Config(
         app, host=settings.server.host, port=settings.server.port, log_level="warning", lifespan="on",
-        proxy_headers=True,
+        proxy_headers=True, log_config=None, access_log=False,
     )  # fmt: skip
-    server = uvicorn.Server(config)
+
+
+async def serve(settings: Settings) -> int:
+    server = uvicorn.Server(uvicorn_config(build_app(settings), settings))
     for line in channel_report(settings):
         print(line, flush=True)
     try:

@@ -40,7 +40,6 @@ from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
 from bot.tickets import lifecycle
 from bot.tickets import service as tickets
-from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -595,9 +594,9 @@ class ConversationEngine:
             self.runner.finish(turn, other, CANCELLED)
         await self._persist_version(turn, lf)
         context: dict[str, Any] = {"trigger": data or {}}
-        ticket_id = (data or {}).get("ticket_id")
-        ticket = await turn.session.get(Ticket, int(ticket_id)) if ticket_id is not None else None
-        if ticket is not None:  # a flow about a ticket (the follow-up after a resolution) can show it
+        # Only a real ticket of this customer's: a flow about a ticket (the follow-up after a resolution) shows it.
+        ticket = await lifecycle.ticket_of_customer(turn.session, turn.customer.id, (data or {}).get("ticket_id"))
+        if ticket is not None:
             context.update(ticket_id=ticket.id, ticket=await tickets.template_view(turn.session, ticket, self.settings))
         run = ConversationRun(
             customer_id=turn.customer.id, flow_id=lf.id, flow_version=lf.version, step_index=0,

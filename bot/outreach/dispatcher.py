@@ -28,9 +28,9 @@ from bot.outreach.models import DEFERRED, DeliveryDecision
 from bot.outreach.ratelimit import SharedRateLimiter, wait_until
 from bot.ports import Channel, Clock, DeliveryError, StaffDesk
 from bot.storage.database import Database
-from bot.tickets import desk
+from bot.tickets import desk, folding
 from bot.tickets.lifecycle import EVENT
-from bot.tickets.models import Ticket
+from bot.tickets.posting import StaffNotices
 
 log = logging.getLogger(__name__)
 SEND_ORDER_RETRY = timedelta(seconds=1)
@@ -53,6 +53,7 @@ class Dispatcher:
         self.finisher = Finisher(db, clock, settings.outreach.concurrency)
         self.rate_limiter = rate_limiter
         self.staff_desk: StaffDesk | None = None
+        self.staff_notices = StaffNotices(db, settings, clock)  # staff_notice and staff_digest rows
         self._lease = timedelta(seconds=settings.outreach.lease_seconds)
         self.clearing = Clearing(settings, engine, self._lease)
 
@@ -208,7 +209,9 @@ class Dispatcher:
             await self.engine.fire_event(customer_id, payload["event"], payload.get("data"), interrupt=interrupt)
             return True
         if item.kind == desk.STAFF_NOTICE:
-            return await self._notify_staff(item.id, payload)
+            return await self.staff_notices.deliver(item.id, payload, self.staff_desk)
+        if item.kind == folding.DIGEST:
+            return await self.staff_notices.deliver_digest(f"{folding.DIGEST}:{item.id}", payload, self.staff_desk)
         raise DeliveryError(f"unknown outbox kind {item.kind!r}", permanent=True)
 
     # ---- the delivery policy --------------------------------------------------------------------
@@ -222,32 +225,10 @@ class Dispatcher:
         """Staff notices wait for a process that has the staff desk (Slack) when one is configured:
         a CLI command's drain must not mark them done unposted."""
         if self.staff_desk is None and self.settings.secrets.slack_bot_token is not None:
-            return (desk.STAFF_NOTICE,)
+            return (desk.STAFF_NOTICE, folding.DIGEST)
         return ()
 
     # ---- carrying out ---------------------------------------------------------------------------
-
-    async def _notify_staff(self, item_id: int, payload: dict) -> bool:
-        async with self.db.sessions() as session:
-            # Notices about one ticket arrive in order: a retried "opened" is never overtaken.
-            if await outbox.earlier_pending(session, item_id, f"staff:{payload['ticket_id']}:"):
-                return False
-            notice = await desk.build_notice(session, self.settings, payload)
-        if notice is None:
-            return True
-        if notice.kind == "opened" and notice.ticket.get("desk_thread"):
-            return True  # already posted (a retry after a crash must not post it twice)
-        if self.staff_desk is None:
-            log.info("ticket %s: %s (no staff desk configured; see `engagebot tickets list`)",
-                     notice.ticket["ref"], notice.kind)  # fmt: skip
-            return True
-        where = await self.staff_desk.notify(notice)
-        if notice.kind == "opened" and where:
-            async with self.db.transaction() as session:
-                ticket = await session.get(Ticket, notice.ticket["id"])
-                if ticket is not None:
-                    ticket.desk_channel, ticket.desk_thread = where.get("channel"), where.get("thread")
-        return True
 
     async def _send(self, item: Claimed, worker: Worker | None) -> bool:
         """Send one batch of replies; False (try again shortly) while earlier replies are undelivered."""

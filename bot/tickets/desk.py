@@ -48,7 +48,7 @@ async def ticket_view(session: AsyncSession, settings: Settings, ticket: Ticket)
     assignee = await session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     member = next((m for m in settings.staff if assignee and m.key == assignee.key), None)
     backup = next((m for m in settings.staff if member and m.key == member.backup), None)
-    zone = ZoneInfo(settings.business.timezone)
+    zone = zone_of(settings)
     recent = (
         await session.execute(
             select(Message)
@@ -69,6 +69,7 @@ async def ticket_view(session: AsyncSession, settings: Settings, ticket: Ticket)
         "severity": ticket.severity,
         "summary": ticket.summary,
         "description": ticket.description,
+        "channel": ticket.channel,  # where the customer complained (web, telegram)
         "attachments": list(ticket.attachments or []),
         "customer": {
             "id": ticket.customer_id,
@@ -79,8 +80,8 @@ async def ticket_view(session: AsyncSession, settings: Settings, ticket: Ticket)
         },
         "assignee": _person(member, assignee),
         "backup": _person(backup, None),
-        "first_response_due": _when(ticket.first_response_due, zone),
-        "resolution_due": _when(ticket.resolution_due, zone),
+        "first_response_due": when(ticket.first_response_due, zone),
+        "resolution_due": when(ticket.resolution_due, zone),
         "first_responded": ticket.first_responded_at is not None,
         "sla_breached": ticket.sla_breached,
         "resolution": ticket.resolution or "",
@@ -105,7 +106,20 @@ def _person(member: Any, row: Staff | None) -> dict[str, Any] | None:
     }
 
 
-def _when(moment: datetime | None, zone: ZoneInfo) -> dict[str, str] | None:
+def person_of(settings: Settings, row: Staff | None) -> dict[str, Any] | None:
+    """A staff member as notices show them (key, name, Slack id), config.yaml first, else the stored row."""
+    return _person(next((m for m in settings.staff if row and m.key == row.key), None), row)
+
+
+def person_by_key(settings: Settings, key: str) -> dict[str, Any] | None:
+    return _person(next((m for m in settings.staff if m.key == key), None), None)
+
+
+def zone_of(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings.business.timezone)
+
+
+def when(moment: datetime | None, zone: ZoneInfo) -> dict[str, str] | None:
     if moment is None:
         return None
     return {"iso": moment.isoformat(), "text": moment.astimezone(zone).strftime("%a %d %b %H:%M %Z")}

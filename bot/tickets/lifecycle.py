@@ -4,7 +4,7 @@ staff directory may act."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +29,15 @@ from bot.tickets.models import (
     WAITING_ON_CUSTOMER,
     Staff,
     Ticket,
+    TicketEvent,
 )
 
 EVENT = "event"  # outbox kind: fire a conversation event (ticket_resolved starts the follow-up flow)
+
+
+HELD = "held_reply"  # timeline entry: a thread reply kept back until its author says reply or note
+TICKET_EVENTS = frozenset({"ticket_resolved"})  # conversation events whose flows are about one ticket
+MAX_ID = 2**31 - 1  # ids are INTEGER columns on PostgreSQL: a larger number must not reach a query
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,11 @@ class Outcome:
     ok: bool
     message: str
     ticket: dict[str, Any] | None = None
+    held_id: int | None = None  # `hold`: the held reply, for the author's decision
+
+
+class _Refused(Exception):
+    """An action that found the ticket but must not change it: the message says why (nothing is written)."""
 
 
 class TicketActions:
@@ -86,22 +97,7 @@ class TicketActions:
             return Outcome(False, "an empty reply was not sent")
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            if source_id and await _seen_source(session, ticket, source_id):
-                return f"already sent to the customer of {ticket.ref}"
-            if ticket.first_responded_at is None:
-                ticket.first_responded_at = now
-            if ticket.assignee_id is None:
-                ticket.assignee_id = staff.id
-            # A word after the resolution ("the refund shows in 3 days") keeps it resolved: the follow-up
-            # only closes a ticket that is still resolved when the customer answers.
-            if ticket.status not in (RESOLVED, CLOSED):
-                ticket.status = WAITING_ON_CUSTOMER
-            await service.add_event(
-                session, ticket, "staff_reply", now, actor=staff.key, body=text, data={"source_id": source_id}
-            )
-            key = f"reply:{source_id or uuid_hex()}"
-            await send_to_customer(session, ticket, Reply(f"{staff.name}: {text}"), now, key)
-            return f"sent to the customer of {ticket.ref}"
+            return await _reply(session, ticket, staff, now, text, source_id)
 
         return await self._act(ref, staff_key, act)
 
@@ -110,12 +106,58 @@ class TicketActions:
             return Outcome(False, "an empty note was not added")
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            if source_id and await _seen_source(session, ticket, source_id):
-                return f"note already on {ticket.ref}"
-            await service.add_event(
-                session, ticket, "note", now, actor=staff.key, body=text.strip(), data={"source_id": source_id}
-            )
-            return f"internal note added to {ticket.ref}"
+            return await _note(session, ticket, staff, now, text.strip(), source_id)
+
+        return await self._act(ref, staff_key, act)
+
+    async def hold(self, ref: str, staff_key: str, text: str, source_id: str | None = None) -> Outcome:
+        """A thread reply that may have been meant as an internal note: neither sent nor noted until its author
+        says which (`release`). The outcome's `held_id` names it; the same source is held once."""
+        text = text.strip()
+        if not text:
+            return Outcome(False, "an empty reply was not sent")
+        held: list[int] = []
+
+        async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
+            found = await _events_from(session, ticket, source_id, (HELD,)) if source_id else []
+            event = found[0] if found else await service.add_event(
+                session, ticket, HELD, now, actor=staff.key, body=text, data={"source_id": source_id}
+            )  # fmt: skip
+            held.append(event.id)
+            return f"held back from the customer of {ticket.ref} until {staff.name} decides"
+
+        outcome = await self._act(ref, staff_key, act)
+        return replace(outcome, held_id=held[0]) if held else outcome
+
+    async def release(self, ref: str, staff_key: str, held_id: int, *, send: bool) -> Outcome:
+        """The author's decision on a held reply: send it to the customer, or keep it as an internal note. Only the
+        author decides, once."""
+
+        async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
+            event = await session.get(TicketEvent, held_id) if 0 < held_id <= MAX_ID else None
+            if event is None or event.ticket_id != ticket.id or event.kind != HELD:
+                raise _Refused(f"{ticket.ref} has no such held reply")
+            if event.actor != staff.key:
+                raise _Refused(f"only its author can decide what happens to that reply on {ticket.ref}")
+            decided = (event.data or {}).get("decided")
+            if decided:
+                raise _Refused(f"that reply was already {'sent' if decided == 'sent' else 'kept as a note'}")
+            event.data = {**(event.data or {}), "decided": "sent" if send else "note"}
+            source = (event.data or {}).get("source_id")
+            if send:
+                return await _reply(session, ticket, staff, now, event.body, source)
+            return await _note(session, ticket, staff, now, event.body, source)
+
+        return await self._act(ref, staff_key, act)
+
+    async def show(self, ref: str, staff_key: str) -> Outcome:
+        """Someone wants to work on a ticket the desk only listed in a summary (a flood was folded): the desk
+        shows it, with its buttons, and points the person to it."""
+
+        async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
+            await desk.queue_notice(session, ticket, "shown", now, actor=staff.name,
+                                    data={"slack_user_id": staff.slack_user_id})  # fmt: skip
+            return f"{ticket.ref} is on its way to {staff.name}"
 
         return await self._act(ref, staff_key, act)
 
@@ -166,7 +208,10 @@ class TicketActions:
                 return Outcome(False, "only active people in the staff directory can do that")
             if not allow_resolved and ticket.status in (RESOLVED, CLOSED):
                 return Outcome(False, f"{ticket.ref} is already {ticket.status}")
-            message = await act(session, ticket, staff, self.clock.now())
+            try:
+                message = await act(session, ticket, staff, self.clock.now())
+            except _Refused as refused:
+                return Outcome(False, str(refused))
             return Outcome(True, message, await desk.ticket_view(session, self.settings, ticket))
 
 
@@ -213,14 +258,53 @@ async def send_to_customer(session: AsyncSession, ticket: Ticket, reply: Reply, 
                               dedupe_key=f"ticket:{ticket.id}:{key}", due_at=now)  # fmt: skip
 
 
-async def _seen_source(session: AsyncSession, ticket: Ticket, source_id: str) -> bool:
-    """Whether this ticket already has the reply or note from this source (a replayed event)."""
-    from bot.tickets.models import TicketEvent
+async def ticket_of_customer(session: AsyncSession, customer_id: int, ticket_id: object) -> Ticket | None:
+    """The ticket `ticket_id` names, only if it exists and is this customer's (a conversation's answers about a
+    ticket must never reach another customer's ticket, nor count without one)."""
+    if isinstance(ticket_id, str) and ticket_id.isascii() and ticket_id.isdigit():
+        ticket_id = int(ticket_id)
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or not 0 < ticket_id <= MAX_ID:
+        return None
+    ticket = await session.get(Ticket, ticket_id)
+    return ticket if ticket is not None and ticket.customer_id == customer_id else None
 
-    query = select(TicketEvent.data).where(
-        TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("staff_reply", "note"))
+
+async def _reply(
+    session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime, text: str, source_id: str | None
+) -> str:
+    if source_id and await _events_from(session, ticket, source_id, ("staff_reply", "note")):
+        return f"already sent to the customer of {ticket.ref}"
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+    if ticket.assignee_id is None:
+        ticket.assignee_id = staff.id
+    # A word after the resolution ("the refund shows in 3 days") keeps it resolved: the follow-up
+    # only closes a ticket that is still resolved when the customer answers.
+    if ticket.status not in (RESOLVED, CLOSED):
+        ticket.status = WAITING_ON_CUSTOMER
+    await service.add_event(
+        session, ticket, "staff_reply", now, actor=staff.key, body=text, data={"source_id": source_id}
     )
-    return any((data or {}).get("source_id") == source_id for data in (await session.execute(query)).scalars())
+    key = f"reply:{source_id or uuid_hex()}"
+    await send_to_customer(session, ticket, Reply(f"{staff.name}: {text}"), now, key)
+    return f"sent to the customer of {ticket.ref}"
+
+
+async def _note(
+    session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime, text: str, source_id: str | None
+) -> str:
+    if source_id and await _events_from(session, ticket, source_id, ("staff_reply", "note")):
+        return f"note already on {ticket.ref}"
+    await service.add_event(session, ticket, "note", now, actor=staff.key, body=text, data={"source_id": source_id})
+    return f"internal note added to {ticket.ref}"
+
+
+async def _events_from(
+    session: AsyncSession, ticket: Ticket, source_id: str, kinds: tuple[str, ...]
+) -> list[TicketEvent]:
+    """This ticket's entries of `kinds` made from this source (a replayed event finds the first one's)."""
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(kinds))
+    return [e for e in (await session.execute(query)).scalars() if (e.data or {}).get("source_id") == source_id]
 
 
 def uuid_hex() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,8 @@ from bot.customers.models import Customer
 from bot.tickets import desk, directory, sla
 from bot.tickets.models import ASSIGNED, OPEN, UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
 from bot.tickets.routing import RoutingDecision, TicketFacts, TicketRouter
+
+log = logging.getLogger(__name__)
 
 
 async def open_ticket(
@@ -46,7 +49,7 @@ async def open_ticket(
     ticket.first_response_due, ticket.resolution_due = first, resolution
     session.add(ticket)
     await session.flush()
-    ticket.ref = f"{settings.tickets.reference_prefix}{settings.tickets.reference_start + ticket.id}"
+    ticket.ref = await _reference(session, settings, ticket.id)
     await add_event(session, ticket, "opened", now, body=summary or description[:500], data={"kind": kind})
     decision = await route(session, settings, ticket, customer, now)
     if decision.staff_key is not None:
@@ -57,6 +60,27 @@ async def open_ticket(
             await add_event(session, ticket, "assigned", now, body=staff.name, data={"reasons": list(decision.reasons)})
     await desk.queue_notice(session, ticket, "opened", now)
     return ticket
+
+
+async def _reference(session: AsyncSession, settings: Settings, ticket_id: int) -> str:
+    """The reference staff and the customer use: the prefix and reference_start + the ticket's id (C-1002).
+
+    An id is never given twice (a sequence on PostgreSQL, AUTOINCREMENT on SQLite), so neither is a reference, and
+    tickets.ref is unique besides. Only lowering tickets.reference_start could lead back to a reference already
+    given: then the ticket takes the next number above every one given, rather than failing the complaint.
+    """
+    prefix = settings.tickets.reference_prefix
+    ref = f"{prefix}{settings.tickets.reference_start + ticket_id}"
+    if (await session.execute(select(Ticket.id).where(Ticket.ref == ref))).first() is None:
+        return ref
+    given = (await session.execute(select(Ticket.ref).where(Ticket.ref.startswith(prefix, autoescape=True)))).scalars()
+    numbers = [int(r[len(prefix) :]) for r in given if r is not None and r[len(prefix) :].isdigit()]
+    highest = max(numbers)
+    log.warning(
+        "ticket reference %s was given before (tickets.reference_start lowered?): this ticket is %s%d; "
+        "set tickets.reference_start to %d or more", ref, prefix, highest + 1, highest - ticket_id + 1,
+    )  # fmt: skip
+    return f"{prefix}{highest + 1}"
 
 
 async def route(

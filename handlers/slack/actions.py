@@ -1,5 +1,6 @@
-"""The buttons on an escalation message (Claim, Reassign, Resolve) and the Resolve modal: ack at once, then act
-through the core. Only people in the staff directory may act; anyone else gets a private refusal."""
+"""The buttons on an escalation message (Claim, Reassign, Resolve), the Resolve modal and a digest's menu (work on
+one of the tickets it lists): ack at once, then act through the core. Only people in the staff directory may act;
+anyone else gets a private refusal."""
 
 from __future__ import annotations
 
@@ -25,18 +26,24 @@ from handlers.slack.blocks import (
     RESOLVE_VIEW,
     resolve_modal,
 )
+from handlers.slack.digest import OPEN_TICKET
 from handlers.slack.staff import member, refusal, tell
 
 log = logging.getLogger(__name__)
 EMPTY_RESOLUTION = "Write what was done: the customer reads it."
+# A button or form names its ticket by reference; only an erasure removes a ticket, and ids and references are never
+# given again (migration 0007), so the answer is this, never an action on another ticket.
+GONE = "{ref} no longer exists: its customer's data was erased. Nothing was done."
 
 
 def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
     settings = core.settings
 
-    async def after(client: AsyncWebClient, channel: str | None, user: str, outcome: Outcome) -> None:
+    async def after(client: AsyncWebClient, channel: str | None, user: str, ref: str, outcome: Outcome) -> None:
         if outcome.ok:
             kick()  # the staff notice (and the customer's messages) go out now
+        elif await lookup.ticket_view(core, ref) is None:
+            await tell(client, channel, user, GONE.format(ref=ref))
         else:
             await tell(client, channel, user, f"Not done: {outcome.message}.")
 
@@ -48,7 +55,8 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
         if staff is None:
             await tell(client, channel, user, refusal(user))
             return
-        await after(client, channel, user, await core.tickets.claim(body["actions"][0]["value"], staff.key))
+        ref = body["actions"][0]["value"]
+        await after(client, channel, user, ref, await core.tickets.claim(ref, staff.key))
 
     @app.action(REASSIGN)
     async def reassign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -64,7 +72,20 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
         if current.get("key") == to_key:
             await tell(client, channel, user, f"{ref} is already with {current.get('name')}.")
             return
-        await after(client, channel, user, await core.tickets.reassign(ref, staff.key, to_key))
+        await after(client, channel, user, ref, await core.tickets.reassign(ref, staff.key, to_key))
+
+    @app.action(OPEN_TICKET)
+    async def open_ticket(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A ticket picked from a digest's menu: its escalation message is posted (once) and the person pointed
+        to it, so it can be claimed and resolved like any other."""
+        await ack()
+        user, channel = _who(body)
+        staff = member(settings, user)
+        if staff is None:
+            await tell(client, channel, user, refusal(user))
+            return
+        ref = str((body["actions"][0].get("selected_option") or {}).get("value") or "")
+        await after(client, channel, user, ref, await core.tickets.show(ref, staff.key))
 
     @app.action(RESOLVE)
     async def resolve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -74,6 +95,9 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
             await tell(client, channel, user, refusal(user))
             return
         ref = body["actions"][0]["value"]
+        if await lookup.ticket_view(core, ref) is None:
+            await tell(client, channel, user, GONE.format(ref=ref))
+            return
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=resolve_modal(ref, {"channel": channel or ""}))
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -95,7 +119,7 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
         await ack()
         metadata = json.loads(view.get("private_metadata") or "{}")
         outcome = await core.tickets.resolve(metadata["ref"], staff.key, resolution, compensation)
-        await after(client, metadata.get("channel") or None, user, outcome)
+        await after(client, metadata.get("channel") or None, user, metadata["ref"], outcome)
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackClientError
 from slack_sdk.signature import SignatureVerifier
@@ -22,7 +23,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.core import Core
-from handlers.slack import actions, commands, relay, shape
+from handlers.lastresort import where
+from handlers.slack import actions, commands, relay, shape, signature
 from handlers.slack.background import Drainer
 from handlers.slack.dedupe import IgnoreRepeatedEvents, Seen
 from handlers.slack.desk import SlackDesk
@@ -30,7 +32,6 @@ from handlers.slack.desk import SlackDesk
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-MAX_EVENT_BODY = 1024 * 1024  # Slack's own requests are a few kilobytes
 API_TIMEOUT = 10  # seconds for one Web API call; a slower Slack counts as down and the outbox retries
 
 
@@ -82,7 +83,11 @@ class SlackAdapter:
             request_verification_enabled=self.mode == "http",
             # Ack first, work after: Slack wants an answer within 3 seconds.
             process_before_response=False,
+            # Requests no listener takes go to the error handler (one line) instead of bolt's warning, which prints
+            # about ten lines with example code.
+            raise_error_for_unhandled_request=True,
         )
+        app.error(_log_error)
         app.use(IgnoreRepeatedEvents(self.seen))
         actions.register(app, self.core, self.drainer.kick)
         relay.register(app, self.core, self.drainer.kick, self.seen)
@@ -112,24 +117,13 @@ class SlackAdapter:
         async def events(request: Request) -> Response:
             # Bolt parses the body before it checks the signature, and answers a body it cannot parse (not JSON,
             # a `payload` that is not, a JSON list) with a 500 and a traceback: anyone could fill the log. So the
-            # size, the signature and the shape are checked here first; bolt checks the signature again.
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_EVENT_BODY:
-                return PlainTextResponse("request too large", status_code=413)
+            # signature and the shape are checked here first (the size as the body streams in: handlers.bodylimit);
+            # bolt checks the signature again.
             body = await request.body()
-            if len(body) > MAX_EVENT_BODY:
-                return PlainTextResponse("request too large", status_code=413)
-            if not verifier.is_valid_request(body, dict(request.headers)):
-                return PlainTextResponse("invalid or expired signature", status_code=401)
-            try:
-                parsed = parse_body(body.decode("utf-8"), request.headers.get("content-type"))
-            except (UnicodeDecodeError, ValueError):
-                parsed = None
-            if not isinstance(parsed, dict):
-                return PlainTextResponse("not a Slack request: expected a JSON object or a form", status_code=400)
-            if (wrong := shape.problem(parsed)) is not None:
-                log.warning("Slack request refused: %s", wrong)
-                return PlainTextResponse(f"malformed Slack request: {wrong}", status_code=400)
+            refused = signature.refusal(verifier, body, request.headers) or _shape_refusal(body, request)
+            if refused is not None:
+                log.warning("Slack request refused (%d): %s", refused.status, refused.reason)
+                return PlainTextResponse(refused.reason, status_code=refused.status)
             return await handler.handle(request)
 
         return [Route(EVENTS_PATH, events, methods=["POST"])]
@@ -164,3 +158,26 @@ class SlackAdapter:
             with contextlib.suppress(Exception):
                 await self._socket.close_async()
         await self.drainer.close()
+
+
+async def _log_error(error: Exception, body: dict[str, Any]) -> None:
+    """Bolt's error handler: one line, no traceback (which would quote the request), whatever went wrong."""
+    kind = str(body.get("type") or body.get("command") or "?")[:40] if isinstance(body, dict) else "?"
+    if isinstance(error, BoltUnhandledRequestError):
+        log.info("Slack request %r not handled: no listener for it", kind)
+    elif isinstance(error, SlackUnreachable):
+        log.error("Slack request %r answered 500 so Slack delivers it again: %s", kind, error)
+    else:
+        log.error("Slack request %r failed: %s at %s", kind, type(error).__name__, where(error.__traceback__))
+
+
+def _shape_refusal(body: bytes, request: Request) -> signature.Refusal | None:
+    """Why a signed request is not one bolt can match safely (not a JSON object or form, or misshapen), or None."""
+    try:
+        parsed = parse_body(body.decode("utf-8"), request.headers.get("content-type"))
+    except (ValueError, RecursionError):  # not UTF-8 or not JSON; RecursionError: [[[[...]]]] nested deep
+        parsed = None
+    if not isinstance(parsed, dict):
+        return signature.Refusal(400, "not a Slack request: expected a JSON object or a form")
+    wrong = shape.problem(parsed)
+    return None if wrong is None else signature.Refusal(400, f"malformed Slack request: {wrong}")

@@ -95,7 +95,8 @@ def ticket_message(ticket: Ticket, staff: Sequence[tuple[str, str]] = ()) -> tup
     blocks.append(context(status_line(ticket)))
     if ticket.get("status") in OPEN_STATUSES:
         blocks.append(actions(ticket, staff))
-    text = f"{ticket_title(ticket)} (for {person(ticket.get('assignee'), 'nobody yet')})"
+    # The fallback text is mrkdwn too (notifications, clients without blocks): the customer's summary is escaped.
+    text = f"{escape(ticket_title(ticket))} (for {person(ticket.get('assignee'), 'nobody yet')})"
     return truncate(text, 3000), blocks
 
 

@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import StaffMember
-from bot.ports import DeliveryError, StaffNotice
+from bot.ports import DeliveryError, StaffDigest, StaffNotice
 from handlers.slack.blocks import JSON, assignee_dm, reassigned_dm, ticket_message
+from handlers.slack.digest import assignee_message, summary_message
+from handlers.slack.mrkdwn import escape
 from handlers.slack.notices import REDRAW_ROOT, thread_text
 
 log = logging.getLogger(__name__)
@@ -77,74 +79,119 @@ class SlackDesk:
         try:
             if notice.kind == "opened":
                 return await self._opened(notice, done)
-            await self._follow_up(notice, done)
-            return None
+            return await self._follow_up(notice, done)
         except DeliveryError:
-            if done:
-                self._progress[key] = done
-                while len(self._progress) > MAX_PROGRESS:
-                    self._progress.popitem(last=False)
+            self._remember(key, done)
             raise
+
+    async def digest(self, digest: StaffDigest) -> None:
+        """One summary where the folded notices would have gone, then one DM to each assignee about theirs."""
+        done = self._progress.pop(digest.key, None) or {}
+        told = {_slack_id(entry.get("person")) for entry in digest.assignees.values()} - {None, digest.place}
+        try:
+            if "summary" not in done:
+                try:
+                    done["summary"] = await self.post(digest.place, *summary_message(digest))
+                except PlaceUnavailable as exc:
+                    if not told:
+                        raise
+                    log.error("cannot post a summary of %d notices in %s (%s); only their assignees are told. "
+                              "Invite the bot there.", sum(digest.counts.values()), digest.place, exc)  # fmt: skip
+                    done["summary"] = None
+            link = await self.permalink(*done["summary"]) if done["summary"] else None
+            for key, entry in sorted(digest.assignees.items()):
+                slack_id = _slack_id(entry.get("person"))
+                if slack_id not in told or f"dm:{slack_id}" in done:
+                    continue  # nobody to tell, or the summary is already in their DM
+                message = assignee_message(digest, key, link)
+                if message is not None:
+                    await self.post(slack_id, *message)
+                done[f"dm:{slack_id}"] = True
+        except DeliveryError:
+            self._remember(digest.key, done)
+            raise
+
+    def _remember(self, key: str, done: dict[str, Any]) -> None:
+        """The calls that succeeded before a failure, so the outbox's retry makes only the missing ones."""
+        if done:
+            self._progress[key] = done
+            while len(self._progress) > MAX_PROGRESS:
+                self._progress.popitem(last=False)
 
     # ---- the escalation message -------------------------------------------------------------
 
     async def _opened(self, notice: StaffNotice, done: dict[str, Any]) -> dict[str, str] | None:
         ticket = notice.ticket
+        root = await self._root(ticket, done)
+        if root is None:
+            return None
+        where, ts = root
         assignee = _slack_id(ticket.get("assignee"))
-        channel = str(ticket.get("desk_channel") or "")
-        if "root" not in done:
-            text, blocks = ticket_message(ticket, self.staff_options)
-            target = channel or assignee
-            if not target:
-                log.warning("ticket %s: no Slack channel (slack.channels) and no assignee with a slack_user_id; "
-                            "nobody was told in Slack", ticket["ref"])  # fmt: skip
-                return None
-            try:
-                done["root"] = await self.post(target, text, blocks)
-            except PlaceUnavailable as exc:
-                if not channel or not assignee:
-                    raise
-                log.error("ticket %s: cannot post in %s (%s); posted to %s's DM instead. Invite the bot there.",
-                          ticket["ref"], channel, exc, assignee)  # fmt: skip
-                done["root"] = await self.post(assignee, text, blocks)
-            done["in_dm"] = not channel or done["root"][0].startswith("D")
-        where, ts = done["root"]
         if assignee and not done["in_dm"] and "dm" not in done:
             await self.post(assignee, assignee_dm(ticket, await self.permalink(where, ts)))
             done["dm"] = True
         return {"channel": where, "thread": ts}
 
+    async def _root(self, ticket: Mapping[str, Any], done: dict[str, Any]) -> tuple[str, str] | None:
+        """The ticket's escalation message, posted once: in its channel, else (or when the bot may not post there)
+        in its assignee's DM. None when there is neither."""
+        if "root" in done:
+            return done["root"]  # type: ignore[no-any-return]
+        assignee = _slack_id(ticket.get("assignee"))
+        channel = str(ticket.get("desk_channel") or "")
+        text, blocks = ticket_message(ticket, self.staff_options)
+        target = channel or assignee
+        if not target:
+            log.warning("ticket %s: no Slack channel (slack.channels) and no assignee with a slack_user_id; "
+                        "nobody was told in Slack", ticket["ref"])  # fmt: skip
+            return None
+        try:
+            done["root"] = await self.post(target, text, blocks)
+        except PlaceUnavailable as exc:
+            if not channel or not assignee:
+                raise
+            log.error("ticket %s: cannot post in %s (%s); posted to %s's DM instead. Invite the bot there.",
+                      ticket["ref"], channel, exc, assignee)  # fmt: skip
+            done["root"] = await self.post(assignee, text, blocks)
+        done["in_dm"] = not channel or done["root"][0].startswith("D")
+        return done["root"]  # type: ignore[no-any-return]
+
     # ---- everything after: the thread --------------------------------------------------------
 
-    async def _follow_up(self, notice: StaffNotice, done: dict[str, Any]) -> None:
+    async def _follow_up(self, notice: StaffNotice, done: dict[str, Any]) -> dict[str, str] | None:
+        """The notice in the ticket's thread. A ticket without a thread (its opening was folded into a summary)
+        gets its escalation message first: the core sends only notices worth starting one for. Returns where the
+        thread is when it started it here."""
         ticket = notice.ticket
         text = thread_text(notice)
-        if text is None:
-            log.debug("ticket %s: nothing to post for %r", ticket["ref"], notice.kind)
-            return
         channel, thread = str(ticket.get("desk_channel") or ""), str(ticket.get("desk_thread") or "")
         assignee = _slack_id(ticket.get("assignee"))
-        if not channel or not thread:
-            if channel or assignee:
-                # Its escalation message is still waiting in the outbox (Slack was down): keep the order.
-                raise DeliveryError(f"{ticket['ref']}: waiting for its Slack thread before posting {notice.kind}")
-            log.info("ticket %s: %s (not posted: the ticket has no place in Slack)", ticket["ref"], notice.kind)
-            return
-        if "thread" not in done:
+        started: dict[str, str] | None = None
+        if not thread:
+            if not channel and not assignee:
+                log.info("ticket %s: %s (not posted: the ticket has no place in Slack)", ticket["ref"], notice.kind)
+                return None
+            root = await self._root(ticket, done)
+            assert root is not None  # there is a channel or an assignee to post to
+            channel, thread = root
+            started = {"channel": channel, "thread": thread}
+        if text is not None and "thread" not in done:
             try:
                 await self.post(channel, text, thread_ts=thread, broadcast=notice.kind == "sla_breach")
             except PlaceUnavailable as exc:
                 if not assignee:
                     raise
                 log.error("ticket %s: cannot post in %s (%s); told %s by DM", ticket["ref"], channel, exc, assignee)
-                await self.post(assignee, f"*{ticket['ref']}*: {text}")
+                await self.post(assignee, f"*{escape(str(ticket['ref']))}*: {text}")
             done["thread"] = True
-        if notice.kind in REDRAW_ROOT and "root" not in done:
+        # A message posted just now shows the ticket as it is: only an older one is redrawn.
+        if notice.kind in REDRAW_ROOT and started is None and "redrawn" not in done:
             await self.redraw(channel, thread, ticket)
-            done["root"] = True
+            done["redrawn"] = True
         if notice.kind == "reassigned" and assignee and "dm" not in done:
             await self.post(assignee, reassigned_dm(ticket, notice.actor, await self.permalink(channel, thread)))
             done["dm"] = True
+        return started
 
     # ---- Slack calls --------------------------------------------------------------------------
 

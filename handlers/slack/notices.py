@@ -109,6 +109,17 @@ def _sla_breach(notice: StaffNotice) -> str:
     return text
 
 
+def _shown(notice: StaffNotice) -> str:
+    # Mentioned, so the person who picked it from a summary is taken straight to it.
+    who = person({"name": notice.actor, "slack_user_id": notice.data.get("slack_user_id")}, "Someone")
+    return f":eyes: {who} asked to work on this ticket."
+
+
+def _moved(notice: StaffNotice) -> str:
+    return (f":twisted_rightwards_arrows: {_customer(notice)} says their last complaint here is a different problem: "
+            f"it is now ticket {escape(notice.text)}, followed up there.")  # fmt: skip
+
+
 _RENDERERS: dict[str, Callable[[StaffNotice], str]] = {
     "claimed": _claimed,
     "reassigned": _reassigned,
@@ -120,4 +131,6 @@ _RENDERERS: dict[str, Callable[[StaffNotice], str]] = {
     "reopened": _reopened,
     "sla_reminder": _sla_reminder,
     "sla_breach": _sla_breach,
+    "shown": _shown,
+    "moved": _moved,
 }

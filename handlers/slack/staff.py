@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackClientError
@@ -27,13 +28,14 @@ def refusal(slack_user_id: str) -> str:
 
 
 async def tell(
-    client: AsyncWebClient, channel: str | None, user: str, text: str, *, thread_ts: str | None = None
-) -> None:
+    client: AsyncWebClient, channel: str | None, user: str, text: str, *, thread_ts: str | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:  # fmt: skip
     """An ephemeral message only `user` sees (in `channel`, else by DM). Best effort: it is only feedback."""
     try:
         if channel:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+            await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts, blocks=blocks)
         else:
-            await client.chat_postMessage(channel=user, text=text)
+            await client.chat_postMessage(channel=user, text=text, blocks=blocks)
     except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
         log.warning("could not tell %s in Slack: %s", user, exc)

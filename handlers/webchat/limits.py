@@ -95,8 +95,11 @@ class WebChatLimits:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         exempt = address is not None and any(address in network for network in self._exempt)
-        if self.enabled and not self._warned_private and address is not None and any(
-            address in n for n in PRIVATE_NETWORKS
+        if (
+            self.enabled
+            and not self._warned_private
+            and address is not None
+            and any(address in n for n in PRIVATE_NETWORKS)
         ):
             self._warn_private(request, str(address), exempt)
         return Client(client_key(host), exempt)

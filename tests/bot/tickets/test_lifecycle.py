@@ -5,7 +5,6 @@ step once through the StaffDesk port, SLA clocks remind and escalate once, Slack
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from bot.surveys.models import SurveyResponse
 from bot.tickets import desk as desk_notices
 from bot.tickets import service
 from bot.tickets.models import Staff, Ticket, TicketEvent
-from tests.conftest import STARTER_FLOWS, Chat, FixedClock, make_settings, texts
+from tests.conftest import Chat, FixedClock, make_settings, texts
 
 STAFF = [
     {"key": "maria", "name": "Maria Santos", "slack_user_id": "U0EXAMPLE2", "categories": ["delivery", "product"],
@@ -36,21 +35,10 @@ STAFF = [
     {"key": "dana", "name": "Dana Okafor", "slack_user_id": "U0EXAMPLE1"},
     {"key": "olga", "name": "Olga Berg", "active": False},
 ]  # fmt: skip
-TICKET_FLOWS = ("complaint.yaml", "ticket_followup.yaml")
 ROUTING = {
     "rules": [{"match": {"category": "delivery"}, "to": "maria"}, {"match": {"category": "billing"}, "to": "tom"}],
     "fallback": "dana",
 }
-
-
-@pytest.fixture
-def flows_dir(tmp_path: Path) -> Path:
-    """The starter flows a complaint's life runs through (the others only slow every test's start)."""
-    target = tmp_path / "flows"
-    target.mkdir()
-    for name in TICKET_FLOWS:
-        shutil.copy(STARTER_FLOWS / name, target / name)
-    return target
 
 
 @pytest.fixture
@@ -187,12 +175,14 @@ async def test_a_complaint_goes_to_a_named_person_and_the_customer_is_told_who_a
 async def test_the_next_complaint_goes_to_whoever_handled_the_last_one(core: Core, chat: Chat) -> None:
     await complain(chat, "Billing & payments")  # Tom, by the billing rule; still open
     # No rule covers service: Dana (no open tickets) would be the least loaded of those who handle it,
-    # but Tom knows this customer's story.
-    said = await complain(chat, "Service & staff", text="Nobody called me back")
+    # but Tom knows this customer's story. (While C-1001 is open a complaint joins it, unless it is another problem.)
+    assert "so I've added this to it" in await complain(chat, "Service & staff", text="Nobody called me back")
+    said = await chat.press("It's a different problem")
     assert "Your reference is C-1002.\nIt's with Tom Becker" in said
     assert "-> Tom Becker (tom): handled the customer's last ticket" in await routing_reasons(core, "C-1002")
     # Tom does not handle product questions, so the next one goes by the rules and skills.
-    said = await complain(chat, "Product quality", text="The new kettle leaks")
+    await complain(chat, "Product quality", text="The new kettle leaks")
+    said = await chat.press("It's a different problem")
     assert "Your reference is C-1003.\nIt's with Maria Santos" in said
     reasons = await routing_reasons(core, "C-1003")
     assert "previous handler tom: does not handle this category, tier or language" in reasons
@@ -497,7 +487,7 @@ async def test_without_a_staff_desk_notices_are_logged_and_finished(
     core: Core, chat: Chat, caplog: pytest.LogCaptureFixture
 ) -> None:
     await complain(chat)
-    with caplog.at_level("INFO", logger="bot.outreach.dispatcher"):
+    with caplog.at_level("INFO", logger="bot.tickets.posting"):
         await core.dispatcher.drain()
     assert "ticket C-1001: opened (no staff desk configured" in caplog.text
     async with core.db.transaction() as session:

@@ -209,3 +209,13 @@ async def eventually(predicate: Any, timeout: float = 5) -> Any:  # noqa: ASYNC1
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    """Every mrkdwn text in Block Kit `node` (what Slack parses for mentions; plain_text is shown as written)."""
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") == "mrkdwn" else []
+        return own + [t for value in node.values() for t in mrkdwn_texts(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in mrkdwn_texts(value)]
+    return []

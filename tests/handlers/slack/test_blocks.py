@@ -26,7 +26,7 @@ from handlers.slack.commands import parse
 from handlers.slack.dedupe import Seen
 from handlers.slack.mrkdwn import escape, to_plain
 from handlers.slack.notices import thread_text
-from handlers.slack.relay import is_thread_reply, split_note
+from handlers.slack.relay import is_thread_reply
 
 ANA = {"key": "ana", "name": "Ana Lima", "slack_user_id": "U0ANA"}
 RUI = {"key": "rui", "name": "Rui Costa", "slack_user_id": "U0RUI"}
@@ -262,15 +262,6 @@ def test_customer_text_is_escaped_for_slack() -> None:
 )  # fmt: skip
 def test_which_slack_messages_are_staff_writing_in_a_thread(event: dict[str, Any], relayed: bool) -> None:
     assert is_thread_reply(event) is relayed
-
-
-@pytest.mark.parametrize(
-    ("text", "split"),
-    [("note: courier called", (True, "courier called")), ("NOTE:x", (True, "x")), ("  Note : y", (True, "y")),
-     ("Notes are ready", (False, "Notes are ready")), ("a note: z", (False, "a note: z"))],
-)  # fmt: skip
-def test_note_prefix(text: str, split: tuple[bool, str]) -> None:
-    assert split_note(text) == split
 
 
 def test_seen_remembers_a_bounded_number_of_keys() -> None:

@@ -12,7 +12,7 @@ from bot.ports import DeliveryError, StaffNotice
 from handlers.slack.desk import PlaceUnavailable, SlackDesk
 from tests.handlers.slack.harness import ANA, SUPPORT, TOKEN
 from tests.handlers.slack.test_blocks import ticket
-from tests.support.slack_standin import SlackApiStandIn
+from tests.support.slack_standin import SlackApiStandIn, SlackError
 
 
 def desk_for(api: SlackApiStandIn | str) -> SlackDesk:
@@ -88,11 +88,30 @@ async def test_a_ticket_with_no_place_in_slack_is_logged_not_retried(slack: Slac
     assert slack.requests == []
 
 
-async def test_a_notice_waits_for_its_thread(slack: SlackApiStandIn) -> None:
-    early = StaffNotice(kind="customer_message", text="hello", ticket=ticket(desk_thread=None))
-    with pytest.raises(DeliveryError, match="waiting for its Slack thread"):
-        await desk_for(slack).notify(early)
-    assert slack.requests == []
+async def test_a_notice_about_a_ticket_without_a_thread_starts_it(slack: SlackApiStandIn) -> None:
+    """Its opening was folded into a summary: the first notice that needs the thread posts the escalation message
+    (with its buttons, no second DM), then itself in the thread; a retry after a failure half-way posts neither
+    twice. (The core keeps notices about one ticket in order, so none overtakes its own "opened".)"""
+    desk = desk_for(slack)
+    later = StaffNotice(kind="customer_message", text="hello", ticket=ticket(desk_thread=None))
+    post, failed = slack._methods["chat.postMessage"], []
+
+    def thread_post_fails_once(params: dict[str, Any]) -> Any:
+        if params.get("thread_ts") and not failed:
+            failed.append(params)
+            raise SlackError("service_unavailable", 503)
+        return post(params)
+
+    slack.set_handler("chat.postMessage", thread_post_fails_once)
+    with pytest.raises(DeliveryError):
+        await desk.notify(later)  # the escalation message went out, its thread post did not
+    where = await desk.notify(later)
+
+    root, reply = slack.posts(SUPPORT)
+    assert root["blocks"] and not root["thread_ts"] and "C-1042" in root["text"]
+    assert where == {"channel": SUPPORT, "thread": root["ts"]}
+    assert reply["thread_ts"] == root["ts"] and reply["text"].endswith(">hello")
+    assert slack.dms_to(ANA) == [] and slack.updates() == []  # posted as it is now: nothing to redraw
 
 
 async def test_a_redraw_slack_refuses_is_only_logged(slack: SlackApiStandIn) -> None:

@@ -1,0 +1,45 @@
+"""A request that raises gets a 500 in JSON and exactly one log line naming the error and the path, never the
+server's traceback (which may quote what the client sent), and the server keeps answering."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from handlers.lastresort import LastResort
+from tests.support.botapi_standin import serve_asgi
+
+
+async def explode(request: Request) -> Response:
+    raise ValueError(f"invalid literal for int(): {request.headers.get('x-token')!r}")
+
+
+async def fine(_request: Request) -> Response:
+    return PlainTextResponse("fine")
+
+
+async def test_an_unhandled_error_is_a_json_500_with_one_log_line_and_no_request_data(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Starlette(routes=[Route("/boom", explode), Route("/fine", fine)], middleware=[Middleware(LastResort)])
+    caplog.set_level(logging.DEBUG)
+    async with serve_asgi(app) as url, httpx.AsyncClient(base_url=url) as http:
+        answer = await http.get("/boom", headers={"X-Token": "s3cr3t-from-the-client"})
+        after = await http.get("/fine")
+
+    assert (answer.status_code, answer.json()) == (500, {"error": "internal error; it has been logged"})
+    assert after.text == "fine"
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(logged) == 1, [r.getMessage() for r in logged]
+    line = logged[0].getMessage()
+    assert line.startswith("unhandled ValueError at handlers/test_lastresort.py:")
+    assert line.endswith(" in GET /boom: answered 500")
+    assert logged[0].exc_info is None
+    assert "s3cr3t" not in caplog.text
