@@ -40,6 +40,8 @@ class LastResort:
             # Type and place only: the message and the traceback may carry what the client sent.
             log.error("unhandled %s at %s in %s %s: answered 500", type(exc).__name__, where(exc.__traceback__),
                       scope["method"], scope["path"])  # fmt: skip
+            # The whole story only for whoever asked for it (`engagebot -v run`); masked like every record.
+            log.debug("traceback of that 500", exc_info=exc)
             if not started:
                 response = JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
                 await response(scope, receive, send)

@@ -50,11 +50,24 @@ def csat(scores: list[int]) -> float | None:
     return round(100 * sum(1 for s in scores if s >= 4) / len(scores), 1)
 
 
+def one_voice_each(rows: list[SurveyResponse]) -> list[SurveyResponse]:
+    """A scored survey counts each customer once (once per ticket for a ticket's CSAT): their latest answer. Asking
+    again after a change is the point of a survey; answering it again and again must not move the score."""
+    latest: dict[tuple[str, str, int | None, int | None], SurveyResponse] = {}
+    kept: list[SurveyResponse] = []
+    for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
+        if row.kind in ("nps", "csat") and row.customer_id is not None:
+            latest[(row.survey, row.kind, row.customer_id, row.ticket_id)] = row
+        else:
+            kept.append(row)
+    return kept + list(latest.values())
+
+
 async def summaries(session: AsyncSession, since: datetime | None = None) -> list[SurveySummary]:
     query = select(SurveyResponse)
     if since is not None:
         query = query.where(SurveyResponse.created_at >= since)
-    rows = list((await session.execute(query)).scalars())
+    rows = one_voice_each(list((await session.execute(query)).scalars()))
     groups: dict[tuple[str, str], list[SurveyResponse]] = {}
     for row in rows:
         groups.setdefault((row.survey, row.kind), []).append(row)
