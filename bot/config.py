@@ -240,7 +240,8 @@ class WebchatRateLimits(Section):
     enabled: bool = True
     # Messages per visitor id (one browser).
     visitor_messages: RateLimit | None = RateLimit(rate=20, per="minute", burst=10)
-    # Messages per client address, all its visitors together (an IPv6 client counts as its /64).
+    # Messages per client address, all its visitors together (an IPv6 client counts as its /64, and its /56 as a
+    # whole at 4 times each per-address limit, so one party cannot spread over many /64s).
     address_messages: RateLimit | None = RateLimit(rate=120, per="minute", burst=60)
     # Visitor ids new to the bot per client address: what stops one address from opening tickets or answering
     # surveys as hundreds of scripted visitors. Returning visitors never count.
@@ -248,12 +249,17 @@ class WebchatRateLimits(Section):
     # Polls for new messages (the page polls every 3 s while open) per visitor and per client address.
     visitor_polls: RateLimit | None = RateLimit(rate=60, per="minute", burst=30)
     address_polls: RateLimit | None = RateLimit(rate=1200, per="minute", burst=300)
-    # Whether loopback and private addresses skip the per-address limits. Off: a script on the bot's own host or
-    # network is limited like anyone. Turn it on only behind a reverse proxy that cannot forward the client's address
-    # (X-Forwarded-For, trusted from FORWARDED_ALLOW_IPS), which would otherwise make every visitor one address.
+    # Whether private addresses (10/8, 172.16/12, 192.168/16, fc00::/7, link-local; loopback too) skip the
+    # per-address limits. Off: a script elsewhere on the bot's network is limited like anyone. Turn it on only behind
+    # a reverse proxy that cannot forward the client's address (X-Forwarded-For, trusted from FORWARDED_ALLOW_IPS),
+    # which would otherwise make every visitor one address.
     exempt_private_addresses: bool = False
-    # More addresses or networks that skip the per-address limits, e.g. an office or in-store tablets behind one NAT.
-    exempt_networks: tuple[str, ...] = ()
+    # Addresses or networks that skip the per-address limits (the per-visitor ones still hold). By default the bot's
+    # own host: an operator's curl, a same-host proxy without X-Forwarded-For, a test harness would otherwise share
+    # one address's 5 new visitors, and limiting loopback stops nobody (a local script can send X-Forwarded-For,
+    # which uvicorn trusts from 127.0.0.1). A list you give replaces this one: keep both in it next to, e.g., an
+    # office or in-store tablets behind one NAT; [] limits loopback like anyone.
+    exempt_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     # Keys (visitors, addresses) each limit remembers at most; the least recently seen is forgotten first.
     max_tracked_keys: int = Field(10_000, ge=100, le=10_000_000)
 

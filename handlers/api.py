@@ -26,6 +26,7 @@ from bot.core import Core
 from bot.customers import amounts, events, privacy
 from bot.customers.models import Customer
 from bot.customers.profile import FieldError
+from handlers.ratelimit import RefusalLog
 
 log = logging.getLogger(__name__)
 STALE = f"{events.STALE_AFTER.days} days"
@@ -37,6 +38,7 @@ class ApiKeyAuth:
     def __init__(self, app: ASGIApp, key: SecretStr | None):
         self.app = app
         self.key = key.get_secret_value().encode() if key is not None else None
+        self.refusals = RefusalLog(log)  # anyone can guess keys: a flood of wrong ones is a few lines, not one each
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +47,9 @@ class ApiKeyAuth:
         if self.key is None:
             response: Response = _error(503, "the API is off: set ENGAGEBOT_API_KEY in the environment to turn it on")
         elif not hmac.compare_digest(_presented_key(Request(scope)), self.key):
-            log.warning("api: %s %s without the right API key refused", scope["method"], scope["path"])
+            client = (scope.get("client") or ("-", 0))[0]
+            self.refusals.refused(client, 0, "api: %s %s without the right API key refused; from %s", scope["method"],
+                                  scope["path"], client)  # fmt: skip
             response = _error(401, "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="engagebot"'
         else:

@@ -15,6 +15,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from handlers.ratelimit import RefusalLog
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,7 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, limits: BodyLimits):
         self.app = app
         self.limits = limits
+        self.refusals = RefusalLog(log)  # anyone can send big bodies: a flood of them is a few lines, not one each
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,7 +58,7 @@ class BodyLimit:
         limit = self.limits.for_path(scope["path"])
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(scope, receive, send, limit, f"declared {declared} bytes")
+            await self._refuse(scope, receive, send, limit, f"declared {declared} bytes")
             return
         received = 0
         exceeded = started = False
@@ -89,18 +92,23 @@ class BodyLimit:
                 raise
         if exceeded:
             if started:
-                log.warning("request body over %d bytes cut off: %s %s", limit, scope["method"], scope["path"])
+                client = _client(scope)
+                self.refusals.refused((scope["path"], client), 0, "request body over %d bytes cut off: %s %s from %s",
+                                      limit, scope["method"], scope["path"], client)  # fmt: skip
             else:
-                await _refuse(scope, receive, send, limit, "streamed")
+                await self._refuse(scope, receive, send, limit, "streamed")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int, how: str) -> None:
+        client = _client(scope)
+        self.refusals.refused((scope["path"], client), 0, "request body over %d bytes (%s) refused: %s %s from %s",
+                              limit, how, scope["method"], scope["path"], client)  # fmt: skip
+        response = JSONResponse({"error": f"body too large (over {limit} bytes)"}, status_code=413,
+                                headers={"Connection": "close"})  # fmt: skip
+        await response(scope, receive, send)
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int, how: str) -> None:
-    client = scope.get("client") or ("-", 0)
-    log.warning("request body over %d bytes (%s) refused: %s %s from %s", limit, how, scope["method"], scope["path"],
-                client[0])  # fmt: skip
-    response = JSONResponse({"error": f"body too large (over {limit} bytes)"}, status_code=413,
-                            headers={"Connection": "close"})  # fmt: skip
-    await response(scope, receive, send)
+def _client(scope: Scope) -> str:
+    return str((scope.get("client") or ("-", 0))[0])
 
 
 def _declared_length(scope: Scope) -> int | None:

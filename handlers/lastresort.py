@@ -2,7 +2,8 @@
 traceback (about sixty lines, which may quote request data, e.g. a header in the exception's message).
 
 Bad input must never get here: each route answers it with a 4xx. This catches what slipped through, and what is
-not the client's fault (a database gone mid-request); the line names the code that raised so it can be fixed.
+not the client's fault (a database gone mid-request); the line names the code that raised so it can be fixed. A
+client that hangs up mid-body is nobody's fault: no answer, one DEBUG line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +38,10 @@ class LastResort:
 
         try:
             await self.app(scope, receive, watched)
+        except ClientDisconnect:
+            # The client hung up while sending its body (a dropped upload, a closed tab): nobody is left to answer,
+            # and nothing went wrong here. An ERROR line for it would let anyone fill the log.
+            log.debug("client hung up while sending %s %s", scope["method"], scope["path"])
         except Exception as exc:
             # Type and place only: the message and the traceback may carry what the client sent.
             log.error("unhandled %s at %s in %s %s: answered 500", type(exc).__name__, where(exc.__traceback__),

@@ -106,8 +106,10 @@ class RefusalLog:
     """One log line per refused burst, not per refused request, so a flood does not flood the log either.
 
     A key's refusals belong to one burst while each comes within `gap` seconds after the key could have tried
-    again. New bursts are logged at most `lines_per_minute` times a minute; the ones left out are counted in the
-    next line.
+    again (a refusal with nothing to wait for, such as a wrong key, passes 0). New bursts are logged at most
+    `lines_per_minute` times a minute; the ones left out are counted in the next line. Used for every refusal anyone
+    can provoke without credentials (rate limits, wrong keys and signatures, oversized bodies), keyed by what was
+    refused and the client's address.
     """
 
     def __init__(

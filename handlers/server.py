@@ -27,6 +27,7 @@ from handlers import metrics
 from handlers.api import api_mount
 from handlers.bodylimit import BodyLimit, BodyLimits
 from handlers.lastresort import LastResort
+from handlers.ratelimit import RefusalLog
 from handlers.securityheaders import SecurityHeaders
 from handlers.webchat import WebChatChannel, webchat_routes
 from handlers.webchat.routes import chat_page_html
@@ -151,12 +152,14 @@ _REASONS = {
 def _metrics(token: SecretStr | None):  # type: ignore[no-untyped-def]
     """Prometheus metrics; with ENGAGEBOT_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
     expected = token.get_secret_value().encode() if token is not None else None
+    refusals = RefusalLog(log)  # anyone who reaches the port can guess: a flood is a few lines, not one each
 
     async def render(request: Request) -> Response:
         if expected is not None:
             scheme, _, given = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-                log.warning("metrics: request without the right token refused")
+                client = request.client.host if request.client else "-"
+                refusals.refused(client, 0, "metrics: request without the right token refused; from %s", client)
                 return JSONResponse({"error": "send Authorization: Bearer <ENGAGEBOT_METRICS_TOKEN>"}, status_code=401,
                                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'})  # fmt: skip
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")

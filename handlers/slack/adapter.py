@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from bot.core import Core
 from handlers.lastresort import where
+from handlers.ratelimit import RefusalLog
 from handlers.slack import actions, commands, relay, shape, signature
 from handlers.slack.background import Drainer
 from handlers.slack.dedupe import IgnoreRepeatedEvents, Seen
@@ -113,6 +114,7 @@ class SlackAdapter:
         handler = AsyncSlackRequestHandler(self.app)
         secret = self.core.settings.secrets.slack_signing_secret
         verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
+        refusals = RefusalLog(log)  # anyone can send bad requests: a flood of them is a few lines, not one each
 
         async def events(request: Request) -> Response:
             # Bolt parses the body before it checks the signature, and answers a body it cannot parse (not JSON,
@@ -122,7 +124,9 @@ class SlackAdapter:
             body = await request.body()
             refused = signature.refusal(verifier, body, request.headers) or _shape_refusal(body, request)
             if refused is not None:
-                log.warning("Slack request refused (%d): %s", refused.status, refused.reason)
+                client = request.client.host if request.client else "-"
+                refusals.refused((refused.reason, client), 0, "Slack request refused (%d): %s; from %s",
+                                 refused.status, refused.reason, client)  # fmt: skip
                 return PlainTextResponse(refused.reason, status_code=refused.status)
             return await handler.handle(request)
 

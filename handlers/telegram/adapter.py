@@ -21,6 +21,7 @@ from bot.core import Core
 from bot.messages import ChannelRef, Reply
 from bot.ports import DeliveryError
 from bot.storage.database import is_unavailable
+from handlers.ratelimit import RefusalLog
 from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
 from handlers.telegram.http import AiohttpRequest
 from handlers.telegram.sender import TelegramChannel
@@ -66,6 +67,7 @@ class TelegramAdapter:
         self._handling: asyncio.Event = asyncio.Event()  # set while the poll loop hands an update to the engine
         self._stop_polling = False
         self._offset: int | None = None  # the next getUpdates offset: confirms every update handled so far
+        self._refusals = RefusalLog(log)  # anyone who finds the webhook URL can flood it: a few lines, not one each
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -226,15 +228,17 @@ class TelegramAdapter:
     async def _webhook(self, request: Request) -> Response:
         secret = self.settings.secrets.telegram_webhook_secret
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        client = request.client.host if request.client else "-"
         if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
-            log.warning("webhook: request without the right X-Telegram-Bot-Api-Secret-Token refused")
+            self._refusals.refused(("secret", client), 0, "webhook: request without the right "
+                                   "X-Telegram-Bot-Api-Secret-Token refused; from %s", client)  # fmt: skip
             return JSONResponse({"error": "forbidden"}, status_code=403)
         body = await request.body()  # bounded as it streams in (handlers.bodylimit: server.max_body_bytes)
         try:
             data = json.loads(body)
             update = Update.de_json(data, self.application.bot)
         except Exception:
-            log.warning("webhook: unreadable update refused")
+            self._refusals.refused(("unreadable", client), 0, "webhook: unreadable update refused; from %s", client)
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         # Answer only once the update is stored: an error here makes Telegram deliver it again.
         await self.on_update(update)

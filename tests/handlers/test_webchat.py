@@ -325,27 +325,47 @@ async def test_past_an_addresss_limit_its_visitors_are_refused_but_other_address
         for visitor in visitors:
             assert_too_many(await say_as(http, visitor, "203.0.113.7"), "too many messages from your network", 3600)
         assert (await say_as(http, visitors[2], "198.51.100.20")).status_code == 200
-        # Without X-Forwarded-For the client is 127.0.0.1, a script on the bot's own host: limited like anyone.
-        for visitor in visitors[:2]:
-            for _ in range(2):
+        # Without X-Forwarded-For the client is 127.0.0.1, the bot's own host (an operator's curl, a test harness):
+        # it skips the per-address limits by default, and limiting it would stop nobody (it can send any
+        # X-Forwarded-For, as this test does).
+        for visitor in visitors:
+            for _ in range(3):
                 assert (await say_as(http, visitor)).status_code == 200
-        assert_too_many(await say_as(http, visitors[2]), "too many messages from your network", 3600)
 
 
-async def test_private_addresses_skip_the_per_address_limits_when_told_to(
-    tmp_path: Path, database_url: str, flows_dir: Path
+async def test_loopback_skips_the_per_address_limits_unless_told_not_to_and_private_addresses_when_told_to(
+    tmp_path: Path, database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Behind a proxy that cannot forward the client's address, every customer would be one private address."""
-    settings = limited(tmp_path, database_url, flows_dir, address_messages={"rate": 1, "per": "hour", "burst": 2},
-                       exempt_private_addresses=True)  # fmt: skip
-    visitors = [f"visitor_{n}_0123456789abcdef" for n in range(3)]
+    caplog.set_level(logging.INFO, "engagebot.webchat")
+    tight = {"new_visitors": {"rate": 1, "per": "hour", "burst": 2}}
+    lan = "10.0.0.5"  # a private address (a customer on the LAN, or a proxy elsewhere), sent as a proxy on 127.0.0.1
+
+    def newcomers(http: httpx.AsyncClient, address: str | None, tag: str) -> Any:
+        return asyncio.gather(*(say_as(http, f"{tag}_visitor_{n}_0123456789", address) for n in range(4)))
+
+    async def statuses(answers: Any) -> list[int]:
+        return sorted(answer.status_code for answer in await answers)
+
+    for folder in ("default", "private", "none"):
+        (tmp_path / folder).mkdir()
+    settings = limited(tmp_path / "default", database_url, flows_dir, **tight)
     async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
-        for visitor in visitors:
-            for _ in range(2):
-                assert (await say_as(http, visitor)).status_code == 200
-        for _ in range(2):
-            assert (await say_as(http, visitors[0], "203.0.113.7")).status_code == 200
-        assert (await say_as(http, visitors[1], "203.0.113.7")).status_code == 429  # public ones are still limited
+        assert await statuses(newcomers(http, None, "loop")) == [200] * 4  # loopback: exempt by default
+        assert await statuses(newcomers(http, lan, "lan")) == [200, 200, 429, 429]  # private: limited
+        assert await statuses(newcomers(http, "203.0.113.7", "pub")) == [200, 200, 429, 429]
+    (hint,) = [r.getMessage() for r in caplog.records if "a loopback address" in r.message]
+    assert "skip the per-address limits" in hint and "make it send X-Forwarded-For" in hint
+
+    settings = limited(tmp_path / "private", database_url, flows_dir, exempt_private_addresses=True, **tight)
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        assert await statuses(newcomers(http, lan, "lan2")) == [200] * 4
+        assert await statuses(newcomers(http, None, "loop2")) == [200] * 4
+        assert await statuses(newcomers(http, "203.0.113.8", "pub2")) == [200, 200, 429, 429]  # public: limited
+
+    settings = limited(tmp_path / "none", database_url, flows_dir, exempt_networks=[], **tight)
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        assert await statuses(newcomers(http, None, "loop3")) == [200, 200, 429, 429]  # [] limits loopback too
 
 
 async def test_one_address_may_start_only_so_many_new_conversations_and_returning_visitors_never_count(
@@ -375,6 +395,27 @@ async def test_an_ipv6_client_counts_as_its_64_network(tmp_path: Path, database_
                     for n in range(3)]  # fmt: skip
         assert statuses == [200, 200, 429]  # one line's addresses: one count
         assert (await say_as(http, "v6_visitor_x_0123456789", "2001:db8:0:8::1")).status_code == 200
+
+
+async def test_an_ipv6_party_cycling_through_its_64_networks_is_held_by_its_56(
+    tmp_path: Path, database_url: str, flows_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each /64 had a count of its own, and one forgotten past max_tracked_keys came back fresh: a party holding
+    a /56 (256 /64s; a /48 has 65,536) could start new conversations without end. Its /56 now counts as well, at
+    4 times the limit, in a count that churning /64s cannot push out of memory."""
+    caplog.set_level(logging.INFO, "engagebot.webchat")
+    settings = limited(tmp_path, database_url, flows_dir, new_visitors={"rate": 1, "per": "hour", "burst": 2},
+                       max_tracked_keys=100)  # fmt: skip
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        statuses = [(await say_as(http, f"cycler_{n}_0123456789", f"2001:db8:0:1{n % 256:02x}::1")).status_code
+                    for n in range(300)]  # fmt: skip
+        assert statuses.count(200) == 2 * 4, statuses.count(200)  # was 300: 300 fresh counts
+        assert set(statuses[8:]) == {429}
+        # Its neighbours in another /56 keep their own counts; a /64 in the busy /56 that is still within its own
+        # limit is held by the /56's.
+        assert (await say_as(http, "neighbour_0123456789", "2001:db8:0:200::1")).status_code == 200
+        assert (await say_as(http, "late_visitor_0123456789", "2001:db8:0:1ff::7")).status_code == 429
+    assert [line for line in refusal_lines(caplog) if "2001:db8:0:100::/56" in line]
 
 
 async def test_polls_are_limited_per_visitor_and_per_address(

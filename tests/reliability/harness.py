@@ -60,12 +60,9 @@ def write_config(folder: Path, **sections: Any) -> Path:
     """A config.yaml (JSON is YAML) with the starter flows, fast ticks, no quiet hours or cap, plus `sections`."""
     folder.mkdir(parents=True, exist_ok=True)
     outreach = {"tick_seconds": 0.2, "quiet_hours": None, "frequency_cap": None, **sections.pop("outreach", {})}
-    # Every test client is 127.0.0.1: its many visitors are not one abusive address here (the flood tests send
+    # Every test client is 127.0.0.1, which skips the web chat's per-address limits by default (the flood tests send
     # X-Forwarded-For with public addresses, which stay limited).
-    webchat = sections.pop("webchat", {})
-    webchat["rate_limits"] = {"exempt_private_addresses": True, **webchat.get("rate_limits", {})}
-    config = {"flows": {"dir": str(STARTER_FLOWS), "hot_reload": False}, "outreach": outreach, "webchat": webchat,
-              **sections}  # fmt: skip
+    config = {"flows": {"dir": str(STARTER_FLOWS), "hot_reload": False}, "outreach": outreach, **sections}
     path = folder / "config.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")
     return path

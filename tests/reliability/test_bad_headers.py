@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,7 +52,13 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("bad-headers")
+    with serving(tmp_path_factory.mktemp("bad-headers")) as running:
+        yield running
+
+
+@contextmanager
+def serving(folder: Path) -> Iterator[Server]:
+    """`engagebot run` with Telegram (webhook), Slack over HTTP, the API and a metrics token, up and registered."""
     config = write_config(folder, server={"public_url": "https://bot.example.test"}, staff=STAFF,
                           routing={"fallback": "ana"}, slack={"channels": {"default": SUPPORT}})  # fmt: skip
     with StandInThread() as stand_ins:
@@ -97,7 +105,10 @@ def test_a_bad_header_is_a_4xx_with_one_warning_and_no_secret_in_the_output(
     server: Server, case: str, path: str, body: bytes | None, headers: dict[str, str], status: int
 ) -> None:
     before = len(server.log_lines())
-    raw = [(name.encode(), value.encode()) for name, value in headers.items()]  # non-ASCII values as UTF-8 bytes
+    # Each case from a client address of its own (as a reverse proxy on 127.0.0.1 tells uvicorn): the same refusal
+    # again from the same client within a minute belongs to the same burst, logged once.
+    client = f"192.0.2.{[c for c, *_ in BAD].index(case) + 1}"
+    raw = [(name.encode(), value.encode()) for name, value in {**headers, "X-Forwarded-For": client}.items()]
     if body is None:
         answer = server.http.get(path, headers=raw)
     else:
@@ -108,6 +119,7 @@ def test_a_bad_header_is_a_4xx_with_one_warning_and_no_secret_in_the_output(
     new = server.log_lines()[before:]
     loud = [line for line in new if (m := LINE.match(line)) is None or m["level"] in ("WARNING", "ERROR")]
     assert len(loud) == 1 and loud[0].split()[2] == "WARNING", new
+    assert loud[0].endswith(f"from {client}"), loud
 
 
 def test_no_secret_and_no_traceback_ever_reached_the_output(server: Server) -> None:
@@ -116,3 +128,36 @@ def test_no_secret_and_no_traceback_ever_reached_the_output(server: Server) -> N
     assert "Traceback" not in output
     for secret in SECRETS:
         assert secret not in output
+
+
+def test_a_flood_of_bad_requests_to_every_door_is_a_handful_of_lines(tmp_path: Path) -> None:
+    """Every refused request was a WARNING line of its own: 1,000 bad requests, 1,000 lines; anyone could flood the
+    log (and a disk, and whoever reads it). Now a line per burst of one refusal from one client, and a few new lines
+    a minute per door however many clients, the ones left out counted in a later line."""
+    doors = [
+        ("/slack/events", URL_CHECK, slack_headers()),  # a forged signature
+        ("/telegram/webhook", b"{}", {"X-Telegram-Bot-Api-Secret-Token": "guess"}),
+        ("/api/events", b"{}", {"Authorization": "Bearer guess"}),
+        ("/metrics", None, {"Authorization": "Bearer guess"}),
+    ]
+    with serving(tmp_path) as server:
+        before = len(server.log_lines())
+        statuses = []
+        for n in range(1000):
+            path, body, headers = doors[n % len(doors)]
+            # Half from one client, half each from an address of its own.
+            spoofed = {**headers, "X-Forwarded-For": "198.51.100.1" if n < 500 else f"10.1.{n // 250}.{n % 250 + 1}"}
+            answer = server.http.get(path, headers=spoofed) if body is None else server.http.post(
+                path, content=body, headers=spoofed)  # fmt: skip
+            statuses.append(answer.status_code)
+        assert server.http.get("/healthz").status_code == 200
+        new = server.log_lines()[before:]
+
+    assert sorted(set(statuses)) == [401, 403], set(statuses)
+    warnings = [line for line in new if " WARNING " in line]
+    assert not [line for line in new if " ERROR " in line or "Traceback" in line], new
+    # Per door: the one client's burst, then at most 6 new bursts at once and one more every 10 s.
+    for door in ("Slack request refused", "webhook: request without", "api: POST", "metrics: request without"):
+        mine = [line for line in warnings if door in line]
+        assert 2 <= len(mine) <= 8, (door, mine)
+    assert len(warnings) <= 32, warnings  # was 1,000

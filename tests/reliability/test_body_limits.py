@@ -27,7 +27,7 @@ from tests.reliability.harness import (
     telegram_env,
     write_config,
 )
-from tests.support.upload import Answer, post_streaming
+from tests.support.upload import Answer, post_and_hang_up, post_streaming
 
 HUGE = 400 * 1024 * 1024
 MIB = 1024 * 1024
@@ -102,4 +102,23 @@ def test_400_mb_streamed_to_each_endpoint_is_refused_and_memory_stays_flat(bot: 
     peak = memory_kb(bot.pid, "VmHWM")
     assert peak - idle < 20 * 1024, f"peak {peak} kB, idle {idle} kB"
     assert elapsed < 20, f"12 refused uploads took {elapsed:.1f}s: the server read far more than the limit"
+    assert bot.alive()
+
+
+def test_clients_that_hang_up_mid_upload_leave_no_error_in_the_log(bot: EngagebotProcess) -> None:
+    """Each dropped upload was `ERROR unhandled ClientDisconnect at starlette/requests.py:252 ...: answered 500`:
+    anyone could fill the ERROR log. Now nobody is answered (nobody is listening) and nothing above DEBUG is logged."""
+    before = len(bot.log.read_text(errors="replace").splitlines())
+    for path, headers, _ in ENDPOINTS:
+        for _ in range(3):
+            assert post_and_hang_up(f"{bot.url}{path}", declared=1000, send=300, headers=headers) == b""
+    # The server closed each of those connections once it had seen the hang-up, which wakes the request's task:
+    # one event loop runs it before anything that arrives later, so when a later request's line is in the log,
+    # whatever the hang-ups logged is there too.
+    later = post_streaming(f"{bot.url}/chat/api/messages", total=MIB, declare=True,
+                           headers={"X-Forwarded-For": "192.0.2.77"})  # fmt: skip
+    assert later.status == 413
+    new = bot.log.read_text(errors="replace").splitlines()[before:]
+    assert any("from 192.0.2.77" in line for line in new), new
+    assert not [line for line in new if " ERROR " in line or "Traceback" in line], new
     assert bot.alive()

@@ -104,3 +104,18 @@ def _parse(data: bytes, sent: int) -> Answer:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Answer(int(lines[0].split()[1]), headers, body, sent)
+
+
+def post_and_hang_up(url: str, *, declared: int, send: int, headers: Mapping[str, str] | None = None) -> bytes:
+    """POST with a Content-Length of `declared`, send only `send` bytes of it, then hang up (half-close, as a
+    client that dies mid-upload); returns whatever the server sent before it closed too (normally nothing).
+
+    The server closes its side only once it has seen the hang-up, so on return the server has handed it to the app.
+    """
+    parts = urlsplit(url)
+    head = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}", f"Content-Length: {declared}"]
+    head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=30) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + b"x" * send)
+        sock.shutdown(socket.SHUT_WR)
+        return _read_rest(sock, 30)

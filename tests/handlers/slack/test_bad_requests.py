@@ -82,6 +82,26 @@ async def test_a_malformed_request_is_refused_with_one_log_line(
         assert fine.json() == {"challenge": "challenge-1"}
 
 
+async def test_a_flood_of_forged_requests_is_a_handful_of_log_lines(
+    events_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each refusal was a WARNING line of its own: anyone could flood the log with forged requests. Now one line per
+    burst of the same refusal from one address, and a few new lines a minute from many addresses together."""
+    caplog.set_level(logging.INFO)
+    headers = headers_for(URL_CHECK.encode(), {"X-Slack-Signature": "v0=" + HEX})
+    async with httpx.AsyncClient(timeout=10) as http:
+        statuses = [(await http.post(events_url, content=URL_CHECK, headers=headers)).status_code for _ in range(500)]
+        for n in range(500):  # each from an address of its own, as a reverse proxy on 127.0.0.1 tells uvicorn
+            spoofed = {**headers, "X-Forwarded-For": f"10.0.{n // 250}.{n % 250 + 1}"}
+            statuses.append((await http.post(events_url, content=URL_CHECK, headers=spoofed)).status_code)
+
+    assert statuses == [401] * 1000
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines[0] == "Slack request refused (401): invalid or expired signature; from 127.0.0.1"
+    assert lines[1] == "Slack request refused (401): invalid or expired signature; from 10.0.0.1"
+    assert 2 <= len(lines) <= 8, lines  # 6 new bursts at once, then one every 10 s; was 1,000 lines
+
+
 FORM = "application/x-www-form-urlencoded"
 
 
