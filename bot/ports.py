@@ -58,6 +58,9 @@ class StaffNotice:
     text: str = ""
     actor: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # What the customer wrote while the ticket was only named in a summary (a flood): the notice that starts the
+    # ticket's thread late shows these first, oldest first.
+    earlier: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Staff notices in a flood: many new tickets (or SLA reminders and breaches) at once for one place become one
-summary, and one DM per assignee, instead of one post each (slack.fold).
+"""Staff notices in a flood: many new tickets (or SLA reminders and breaches, or customers writing again on tickets
+that were only summarised) at once for one place become one summary, and one DM per assignee, instead of one post each
+(slack.fold).
 
 Decided when a notice is about to be posted, so what counts is the rate Slack would see, a backlog released after an
 outage included. Each place (the escalation channel, or the assignee's DM when tickets have no channel) has a leaky
@@ -9,6 +10,10 @@ resumes a fraction of a window after the flood ends. A notice that finds the buc
 an outbox row due when its collection ends (the first of a flood `collect_seconds` after folding starts, each next
 one at least a window after the one before). The notice's ticket gets no Slack message of its own until someone
 needs it (bot/tickets/posting.py); its timeline says it was folded.
+
+A customer who writes again on a ticket that has no thread yet would start one (an escalation post of its own, then
+the message), so that notice passes the same bucket: one more line from every visitor of a flood is folded like the
+flood itself. Its words stay on the timeline (the folded entry keeps them) and open the thread when it starts.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from bot.tickets.models import Staff, Ticket, TicketEvent
 log = logging.getLogger(__name__)
 
 FOLDABLE = frozenset({"opened", "sla_reminder", "sla_breach"})  # the notices a flood brings, one per ticket
+WROTE_AGAIN = "customer_message"  # foldable too while its ticket has no thread (it would start one)
 DIGEST = "staff_digest"  # outbox kind: one summary of folded notices for one place
 FOLDED = "folded"  # timeline entry of a ticket whose notice went into a digest
 LISTED = 100  # notices a digest names (a Slack menu holds 100 options); beyond, they are counted
@@ -53,21 +59,43 @@ async def admit(
     "counted" when it may be posted and counts against its place (give it back with `refund` if the post fails),
     "uncounted" when folding does not apply (a thread reply, a ticket with no place)."""
     place = place_of(notice.ticket)
-    if notice.kind not in FOLDABLE or place is None:
+    if not foldable(notice) or place is None:
         return "uncounted"
     ticket_id = int(notice.ticket["id"])
-    if await _folded_before(session, ticket_id, item_id):
+    folded = await _folded_entries(session, ticket_id)
+    if any(entry.get("notice_id") == item_id for entry in folded):
         return "folded"  # the worker died after folding it, before the row was marked done
     if not await _fill(session, cfg, place, now):
         return "counted"
     digest = await _open_digest(session, cfg, place, now)
-    digest.payload = _with_entry(dict(digest.payload or {}), notice)
+    # A ticket already in this digest (new, or its customer wrote before) is named once: more lines from the same
+    # customer add nothing to the summary; they are on the timeline and open the thread when it starts.
+    if notice.kind != WROTE_AGAIN or not any(entry.get("digest") == digest.dedupe_key for entry in folded):
+        digest.payload = _with_entry(dict(digest.payload or {}), notice)
+    data = {"notice": notice.kind, "notice_id": item_id, "digest": digest.dedupe_key}
+    if notice.kind == WROTE_AGAIN:
+        data["text"] = notice.text
     session.add(TicketEvent(
         ticket_id=ticket_id, kind=FOLDED, actor="system", created_at=now,
-        body=f"{notice.kind}: in a summary, with others that came at once",
-        data={"notice": notice.kind, "notice_id": item_id, "digest": digest.dedupe_key},
+        body=f"{notice.kind}: in a summary, with others that came at once", data=data,
     ))  # fmt: skip
     return "folded"
+
+
+def foldable(notice: StaffNotice) -> bool:
+    """One of the notices a flood brings, one per ticket: a new ticket, an SLA alarm, or the customer writing again
+    on a ticket that has no thread yet (posting it would start one, an escalation post of its own)."""
+    return notice.kind in FOLDABLE or (notice.kind == WROTE_AGAIN and not notice.ticket.get("desk_thread"))
+
+
+async def unposted_messages(session: AsyncSession, ticket_id: int) -> tuple[str, ...]:
+    """What the customer wrote that went into summaries while the ticket had no thread, oldest first: the thread
+    that starts now shows it."""
+    texts = []
+    for entry in await _folded_entries(session, ticket_id):
+        if entry.get("notice") == WROTE_AGAIN and isinstance(entry.get("text"), str):
+            texts.append(entry["text"])
+    return tuple(texts)
 
 
 async def refund(session: AsyncSession, cfg: FoldSettings, notice: StaffNotice, now: datetime) -> None:
@@ -161,9 +189,14 @@ def _bump(counts: Any, key: str) -> dict[str, int]:
     return counted
 
 
-async def _folded_before(session: AsyncSession, ticket_id: int, item_id: int) -> bool:
-    query = select(TicketEvent.data).where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == FOLDED)
-    return any((data or {}).get("notice_id") == item_id for data in (await session.execute(query)).scalars())
+async def _folded_entries(session: AsyncSession, ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's folded notices (their timeline entries' data), oldest first."""
+    query = (
+        select(TicketEvent.data)
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == FOLDED)
+        .order_by(TicketEvent.id)
+    )
+    return [dict(data or {}) for data in (await session.execute(query)).scalars()]
 
 
 async def build_digest(

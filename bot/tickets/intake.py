@@ -5,6 +5,9 @@ script that complains over and over should not make a ticket each time: the comp
 ticket (its timeline, and the staff thread as a customer message). When the customer says it is a different problem,
 it moves to a ticket of its own, as long as they have fewer open tickets than the limit; at the limit it stays where
 it joined, so one customer never holds more than the limit.
+
+A joined complaint more urgent than the ticket raises the ticket to its severity, and the SLA clocks with it
+(counted from the complaint, never later than they were): "it's urgent now" must not keep a low ticket's week.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.tickets import desk, lifecycle, service
+from bot.customers.models import Customer
+from bot.tickets import desk, lifecycle, service, sla
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 JOINED = "customer_message"  # the timeline entry a joined complaint becomes: staff read it as the customer's words
+SEVERITIES = ("low", "normal", "high", "critical")  # least to most urgent (the flow schema's severities)
+RAISED = "severity_raised"  # timeline entry (and notice data) when a joined complaint made the ticket more urgent
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ async def open_or_join(
     if open_ids:
         latest = await session.get(Ticket, open_ids[0])
         assert latest is not None
-        event = await _join(session, latest, complaint, now)
+        event = await _join(session, settings, latest, complaint, now)
         return Intake(latest, len(open_ids), limit, event.id)
     ticket = await _open(session, settings, customer_id, complaint, now)
     return Intake(ticket, 1, limit)
@@ -126,17 +132,53 @@ async def _open(session: AsyncSession, settings: Settings, customer_id: int, com
     )  # fmt: skip
 
 
-async def _join(session: AsyncSession, ticket: Ticket, complaint: Complaint, now: datetime) -> TicketEvent:
-    """The complaint on the open ticket: its words on the timeline and in the staff thread, its files attached."""
+async def _join(
+    session: AsyncSession, settings: Settings, ticket: Ticket, complaint: Complaint, now: datetime
+) -> TicketEvent:
+    """The complaint on the open ticket: its words on the timeline and in the staff thread, its files attached, and
+    its severity when more urgent than the ticket's."""
     words = complaint.description or complaint.summary or "(a new complaint without words)"
     for media in complaint.attachments:
         await service.attach(session, ticket, dict(media), now)
     event = await service.add_event(session, ticket, JOINED, now, actor="customer", body=words,
                                     data={"complaint": complaint.as_data()})  # fmt: skip
+    raised = await _raise_severity(session, settings, ticket, complaint.severity, now)
     kinds = [str(a.get("kind")) for a in complaint.attachments if a.get("kind") in ("photo", "document", "video")]
-    # The thread shows a file's id after this note, as for a photo sent while the ticket is open.
-    await lifecycle.customer_wrote(session, ticket, f"({kinds[-1]} attached) {words}" if kinds else words, now)
+    # The thread shows a file's id after this note, as for a photo sent while the ticket is open; and a raised
+    # severity under the words that raised it (the escalation message is redrawn with the new deadlines).
+    text = f"({kinds[-1]} attached) {words}" if kinds else words
+    await lifecycle.customer_wrote(session, ticket, text, now, data={RAISED: raised} if raised else None)
     return event
+
+
+async def _raise_severity(
+    session: AsyncSession, settings: Settings, ticket: Ticket, severity: str, now: datetime
+) -> dict[str, str] | None:
+    """The ticket at `severity` when that is more urgent: its SLA deadlines recounted from now for it, each kept
+    where it was when that is sooner. What changed (from, to), or None."""
+    if _rank(severity) <= _rank(ticket.severity):
+        return None
+    customer = await session.get(Customer, ticket.customer_id)
+    first, resolution = sla.deadlines(settings.tickets, severity, customer.tier if customer else "standard", now)
+    change = {"from": ticket.severity, "to": severity}
+    ticket.severity = severity
+    if ticket.first_response_due is None or first < ticket.first_response_due:
+        ticket.first_response_due = first
+    if ticket.resolution_due is None or resolution < ticket.resolution_due:
+        ticket.resolution_due = resolution
+    due = {"first_response_due": _iso(ticket.first_response_due), "resolution_due": _iso(ticket.resolution_due)}
+    await service.add_event(session, ticket, RAISED, now, actor="customer", body=f"{change['from']} -> {severity}",
+                            data={**change, **due})  # fmt: skip
+    return change
+
+
+def _rank(severity: str) -> int:
+    """How urgent a severity is; one the flows do not know counts as normal."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else SEVERITIES.index("normal")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 async def _joined_complaint(session: AsyncSession, customer_id: int, event_id: int | None) -> TicketEvent | None:

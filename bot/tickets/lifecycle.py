@@ -240,11 +240,13 @@ async def apply_feedback(
     return "closed"
 
 
-async def customer_wrote(session: AsyncSession, ticket: Ticket, text: str, now: datetime) -> None:
+async def customer_wrote(
+    session: AsyncSession, ticket: Ticket, text: str, now: datetime, data: dict[str, Any] | None = None
+) -> None:
     """A customer message on an open ticket goes to the staff thread; an answer they waited for moves it on."""
     if ticket.status == WAITING_ON_CUSTOMER:
         ticket.status = IN_PROGRESS
-    await desk.queue_notice(session, ticket, "customer_message", now, text=text)
+    await desk.queue_notice(session, ticket, "customer_message", now, text=text, data=data)
 
 
 async def send_to_customer(session: AsyncSession, ticket: Ticket, reply: Reply, now: datetime, key: str) -> None:

@@ -1,10 +1,11 @@
 """Carrying out staff notices from the outbox: one ticket's notices in order, folded into a digest in a flood
 (bot/tickets/folding.py), and a ticket's thread started late, by the first notice that needs one, when its opening
-was folded (or never reached the desk)."""
+was folded (or never reached the desk), showing first what the customer wrote meanwhile."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from bot.config import Settings
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 
 # What is worth starting a ticket's thread for when it has none: someone has to read or act on these. A claim, a
 # resolution or a score on a ticket nobody opened in Slack stays on its timeline (`engagebot tickets show`), so a
-# flood resolved from the command line does not become a flood of threads.
+# flood resolved from the command line does not become a flood of threads. Staff actions start it at once (people,
+# not a flood); the customer writing again counts against the place's fold bucket like a new ticket, and in a flood
+# goes into the next summary instead (folding.foldable).
 STARTS_THREAD = frozenset({"opened", "customer_message", "staff_reply", "note", "reassigned", "reopened",
                            "sla_reminder", "sla_breach", "shown"})  # fmt: skip
 
@@ -56,6 +59,10 @@ class StaffNotices:
             admitted = await folding.admit(session, fold, notice, item_id, self.clock.now())
         if admitted == "folded":
             return True
+        if not threaded and notice.kind != "opened":
+            # This notice starts the thread: what the customer wrote while the ticket was only summarised comes first.
+            async with self.db.sessions() as session:
+                notice = replace(notice, earlier=await folding.unposted_messages(session, int(notice.ticket["id"])))
         try:
             where = await staff_desk.notify(notice)
         except DeliveryError:

@@ -18,7 +18,7 @@ from bot.ports import DeliveryError, StaffDigest, StaffNotice
 from handlers.slack.blocks import JSON, assignee_dm, reassigned_dm, ticket_message
 from handlers.slack.digest import assignee_message, summary_message
 from handlers.slack.mrkdwn import escape
-from handlers.slack.notices import REDRAW_ROOT, thread_text
+from handlers.slack.notices import earlier_text, redraws_root, thread_text
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,8 @@ class SlackDesk:
 
     async def _follow_up(self, notice: StaffNotice, done: dict[str, Any]) -> dict[str, str] | None:
         """The notice in the ticket's thread. A ticket without a thread (its opening was folded into a summary)
-        gets its escalation message first: the core sends only notices worth starting one for. Returns where the
-        thread is when it started it here."""
+        gets its escalation message first, then what the customer wrote meanwhile: the core sends only notices worth
+        starting one for. Returns where the thread is when it started it here."""
         ticket = notice.ticket
         text = thread_text(notice)
         channel, thread = str(ticket.get("desk_channel") or ""), str(ticket.get("desk_thread") or "")
@@ -175,23 +175,34 @@ class SlackDesk:
             assert root is not None  # there is a channel or an assignee to post to
             channel, thread = root
             started = {"channel": channel, "thread": thread}
+        earlier = earlier_text(notice)
+        if earlier is not None and "earlier" not in done:
+            await self._in_thread(ticket, channel, thread, earlier)
+            done["earlier"] = True
         if text is not None and "thread" not in done:
-            try:
-                await self.post(channel, text, thread_ts=thread, broadcast=notice.kind == "sla_breach")
-            except PlaceUnavailable as exc:
-                if not assignee:
-                    raise
-                log.error("ticket %s: cannot post in %s (%s); told %s by DM", ticket["ref"], channel, exc, assignee)
-                await self.post(assignee, f"*{escape(str(ticket['ref']))}*: {text}")
+            await self._in_thread(ticket, channel, thread, text, broadcast=notice.kind == "sla_breach")
             done["thread"] = True
         # A message posted just now shows the ticket as it is: only an older one is redrawn.
-        if notice.kind in REDRAW_ROOT and started is None and "redrawn" not in done:
+        if redraws_root(notice) and started is None and "redrawn" not in done:
             await self.redraw(channel, thread, ticket)
             done["redrawn"] = True
         if notice.kind == "reassigned" and assignee and "dm" not in done:
             await self.post(assignee, reassigned_dm(ticket, notice.actor, await self.permalink(channel, thread)))
             done["dm"] = True
         return started
+
+    async def _in_thread(
+        self, ticket: Mapping[str, Any], channel: str, thread: str, text: str, *, broadcast: bool = False
+    ) -> None:
+        """One post in the ticket's thread; the assignee's DM stands in when the bot may not post there."""
+        try:
+            await self.post(channel, text, thread_ts=thread, broadcast=broadcast)
+        except PlaceUnavailable as exc:
+            assignee = _slack_id(ticket.get("assignee"))
+            if not assignee:
+                raise
+            log.error("ticket %s: cannot post in %s (%s); told %s by DM", ticket["ref"], channel, exc, assignee)
+            await self.post(assignee, f"*{escape(str(ticket['ref']))}*: {text}")
 
     # ---- Slack calls --------------------------------------------------------------------------
 
@@ -248,5 +259,5 @@ def _slack_id(who: Mapping[str, Any] | None) -> str | None:
 
 
 def _identity(notice: StaffNotice) -> str:
-    return json.dumps([notice.ticket.get("id"), notice.kind, notice.text, notice.actor, notice.data],
+    return json.dumps([notice.ticket.get("id"), notice.kind, notice.text, notice.actor, notice.data, notice.earlier],
                       sort_keys=True, default=str)  # fmt: skip

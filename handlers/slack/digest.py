@@ -51,16 +51,19 @@ def _lines(
     """One line per kind of folded notice: what, how many, which."""
     where = (_sources(digest.sources) if sources else "") + f" {_period(digest)}"
     lines = []
-    for notice, emoji, adjective, what in (
-        ("opened", ":inbox_tray:", "new ", where),
-        ("sla_reminder", ":alarm_clock:", "", " close to an SLA deadline"),
-        ("sla_breach", ":rotating_light: <!here>", "", " past an SLA deadline"),
-    ):
+    for notice, emoji, one, many in (
+        ("opened", ":inbox_tray:", f"new ticket{where}", f"new tickets{where}"),
+        ("sla_reminder", ":alarm_clock:", "ticket close to an SLA deadline", "tickets close to an SLA deadline"),
+        ("sla_breach", ":rotating_light: <!here>", "ticket past an SLA deadline", "tickets past an SLA deadline"),
+        # Customers writing again on tickets that have no thread yet: the thread starts, with their words, once
+        # someone picks the ticket below.
+        ("customer_message", ":speech_balloon:", "customer wrote again on a summarised ticket",
+         "customers wrote again on summarised tickets"),
+    ):  # fmt: skip
         count = int(counts.get(notice, 0))
         if count:
             refs = [str(t["ref"]) for t in tickets if t.get("notice") == notice]
-            noun = "ticket" if count == 1 else "tickets"
-            lines.append(f"{emoji} *{count} {adjective}{noun}{what}*: {_refs(refs, count)}")
+            lines.append(f"{emoji} *{count} {one if count == 1 else many}*: {_refs(refs, count)}")
     return lines
 
 

@@ -13,13 +13,39 @@ from handlers.slack.mrkdwn import escape, quote, truncate
 # Notices after which the escalation message itself is redrawn (status, assignee, buttons).
 REDRAW_ROOT = frozenset({"claimed", "reassigned", "resolved", "reopened", "csat", "sla_breach"})
 CLOCKS = {"first_response": "first response", "resolution": "resolution"}
+TEXT_LIMIT = 3000
 _MEDIA_NOTE = re.compile(r"^\((photo|document|video) attached\)")
 
 
 def thread_text(notice: StaffNotice) -> str | None:
     """The thread message for a notice; None for kinds that post nothing."""
     render = _RENDERERS.get(notice.kind)
-    return truncate(render(notice), 3000) if render else None
+    return truncate(render(notice), TEXT_LIMIT) if render else None
+
+
+def redraws_root(notice: StaffNotice) -> bool:
+    """Whether the escalation message is redrawn after this notice: it shows the status, assignee, severity and
+    deadlines, so a change of any of them redraws it."""
+    return notice.kind in REDRAW_ROOT or bool(notice.data.get("severity_raised"))
+
+
+def earlier_text(notice: StaffNotice) -> str | None:
+    """What the customer wrote while the ticket was only in a summary, posted first in the thread that starts now;
+    None when nothing. The latest messages that fit; any older ones are on the timeline."""
+    if not notice.earlier:
+        return None
+    quoted: list[str] = []
+    for message in reversed(notice.earlier):
+        block = quote(message)
+        if quoted and sum(len(q) + 2 for q in quoted) + len(block) > TEXT_LIMIT - 300:
+            break
+        quoted.insert(0, block)
+    head = f":speech_balloon: *{_customer(notice)}* wrote while this ticket was only in a summary:"
+    left = len(notice.earlier) - len(quoted)
+    if left:
+        ref = escape(str(_ticket(notice).get("ref")))
+        head += f" ({left} earlier on the timeline: `engagebot tickets show {ref}`)"
+    return truncate("\n\n".join([head, *quoted]), TEXT_LIMIT)
 
 
 def _ticket(notice: StaffNotice) -> Mapping[str, Any]:
@@ -45,6 +71,12 @@ def _customer_message(notice: StaffNotice) -> str:
     attachments = [a for a in _ticket(notice).get("attachments") or () if a.get("kind") == (media and media[1])]
     if media and attachments:
         text += f"\n:paperclip: {media[1]} file id `{escape(str(attachments[-1].get('ref')))}`"
+    raised = notice.data.get("severity_raised")
+    if isinstance(raised, dict):  # a more urgent complaint joined the ticket: its severity and deadlines with it
+        ticket = _ticket(notice)
+        text += (f"\n:arrow_double_up: Severity raised from {escape(str(raised.get('from')))} to "
+                 f"*{escape(str(raised.get('to')))}*: first response due {due_text(ticket.get('first_response_due'))}"
+                 f", resolution due {due_text(ticket.get('resolution_due'))}.")  # fmt: skip
     return text
 
 

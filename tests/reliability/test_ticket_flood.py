@@ -1,8 +1,9 @@
 """Complaints flood a real `engagebot run` through the web chat (over HTTP, on SQLite and PostgreSQL), with the Slack
-Web API stand-in: 300 different customers complaining within seconds make a handful of Slack posts and DMs, not 300
-of each, and every ticket is still listed and can be claimed and resolved. One customer complaining twice gets one
-ticket; what a customer types reaches Slack escaped, in the fallback text too; a thread reply marked as a note never
-reaches the customer, and one that only might be a note waits for its author's word.
+Web API stand-in: 300 different customers complaining within seconds, then each writing once or twice more, make a
+handful of Slack posts and DMs, not 300 (or 600) of each; every ticket is still listed and can be claimed and resolved,
+and a summarised ticket opened from the summary shows in its thread what its customer wrote meanwhile. One customer
+complaining twice gets one ticket; what a customer types reaches Slack escaped, in the fallback text too; a thread
+reply marked as a note never reaches the customer, and one that only might be a note waits for its author's word.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.storage.database import Database
 from bot.tickets.models import Ticket, TicketEvent
@@ -51,6 +52,11 @@ from tests.support.slack_standin import (
 VISITORS = 300
 AT_ONCE = 40  # customers writing at the same moment
 MAX_POSTS = 5  # slack.fold.max_posts (the default)
+# slack.fold's window and first collection, shorter than the defaults (60 s, 10 s) so that the summaries, a window
+# apart, come within the test's run: the bucket then drains a post every 4 s instead of 12 s, a stricter flood.
+FOLD = {"window_seconds": 20, "collect_seconds": 5}
+LATER = ("Hello? Is anyone there?", "Any news?")  # what each customer adds once their complaint is in
+ADDED = "I've added this to your ticket C-"
 COMPLAINT = ("I want to complain", "My parcel never arrived", "Order & delivery", "Skip", "Quite a lot")
 SPECIAL = re.compile(r"<[^<>]*>")
 
@@ -68,9 +74,11 @@ async def say(http: httpx.AsyncClient, visitor: str, text: str, name: str) -> li
     raise AssertionError(f"{visitor} kept being refused")
 
 
-async def complain(http: httpx.AsyncClient, visitor: str, name: str, words: str = COMPLAINT[1]) -> str:
+async def complain(
+    http: httpx.AsyncClient, visitor: str, name: str, words: str = COMPLAINT[1], impact: str = COMPLAINT[4]
+) -> str:
     said: list[str] = []
-    for line in (COMPLAINT[0], words, *COMPLAINT[2:]):
+    for line in (*COMPLAINT[:1], words, *COMPLAINT[2:4], impact):
         said += await say(http, visitor, line, name)
     return "\n".join(said)
 
@@ -95,6 +103,11 @@ def summaries(slack: SlackApiStandIn) -> list[dict[str, Any]]:
     return [p for p in slack.posts(SUPPORT) if not p["thread_ts"] and OPEN_TICKET in json.dumps(p["blocks"] or [])]
 
 
+def counted(posts: list[dict[str, Any]], what: str) -> int:
+    """How many tickets the summaries' lines of one kind name ("new tickets", "customers? wrote again")."""
+    return sum(int(n) for p in posts for n in re.findall(rf"\*(\d+) {what}", p["text"]))
+
+
 def option_values(post: dict[str, Any]) -> list[str]:
     return [o["value"] for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
             if e.get("action_id") == OPEN_TICKET for o in e["options"]]  # fmt: skip
@@ -112,13 +125,13 @@ async def ticket_status(db: Database, ref: str) -> str | None:
 
 @asynccontextmanager
 async def engagebot(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, fold: dict[str, float] | None = None
 ) -> AsyncIterator[tuple[EngagebotProcess, SlackApiStandIn, Database]]:
     """A real `engagebot run` with Slack (the stand-in) and the web chat, healthy; its database to read."""
     # Real customers complain from many addresses; here they all share the loopback, which is exempted from the
     # web chat's per-address limits as their many addresses would not hit them (the per-visitor ones still hold).
     config = write_config(tmp_path / "bot", staff=STAFF, routing={"fallback": "ana"},
-                          slack={"channels": {"default": SUPPORT}},
+                          slack={"channels": {"default": SUPPORT}, "fold": fold or {}},
                           webchat={"rate_limits": {"exempt_networks": ["127.0.0.0/8"]}})  # fmt: skip
     async with SlackApiStandIn(users={ANA: "Ana Lima"}, channels={SUPPORT: "support"}) as slack:
         bot = EngagebotProcess(config, database_url, tmp_path / "bot.log", slack_env(slack))
@@ -135,48 +148,80 @@ async def engagebot(
 async def test_a_flood_of_complaints_makes_a_handful_of_slack_posts_and_every_ticket_can_be_worked_on(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with engagebot(tmp_path, database_url) as (bot, slack, db):
+    async with engagebot(tmp_path, database_url, FOLD) as (bot, slack, db):
         visitors = {f"flood{secrets.token_hex(8)}": f"Customer {n}" for n in range(VISITORS)}
+        lines = {v: LATER[: 1 + n % 2] for n, v in enumerate(visitors)}  # one or two more lines each
         gate = asyncio.Semaphore(AT_ONCE)
 
         async def one(visitor: str, name: str) -> str:
             async with gate:
                 return await complain(http, visitor, name)
 
+        async def again(visitor: str, name: str) -> list[str]:
+            async with gate:
+                return [s for line in lines[visitor] for s in await say(http, visitor, line, name)]
+
         async with httpx.AsyncClient(base_url=bot.url, timeout=60) as http:
             said = await asyncio.gather(*(one(v, n) for v, n in visitors.items()))
             assert all("Your reference is C-" in s for s in said)
+            # Then, as the reviewer's script did, every customer writes once or twice more on their open ticket.
+            added = await asyncio.gather(*(again(v, n) for v, n in visitors.items()))
+            assert all(len(a) == len(lines[v]) and all(t.startswith(ADDED) for t in a)
+                       for v, a in zip(visitors, added, strict=True))  # fmt: skip
 
             async def settled() -> bool:
                 return bool(summaries(slack)) and set(await outbox_statuses(db)) <= {"done"}
 
             await eventually(settled, timeout=90, what=lambda: f"posts so far: {len(slack.posts())}")
 
-            # A handful of posts: the first few tickets one by one, then one summary (two if the flood
-            # straddled the summary's collection); one DM per ticket posted, one per summary.
+            # A handful of posts: the first few tickets one by one (with a DM each), then one summary a window
+            # (one DM each); the customers' later lines in the threads of those few, the rest in the summaries. A
+            # ticket's own message for a customer's line would be a root post without a DM: at most one slips
+            # through when the flood pauses for a few seconds (600 more posts before the fix).
             roots, summary_posts = escalations(slack), summaries(slack)
-            assert len(roots) == MAX_POSTS and 1 <= len(summary_posts) <= 2
-            assert len(slack.posts(SUPPORT)) == len(roots) + len(summary_posts)  # nothing else in the channel
-            assert len(slack.dms_to(ANA)) == len(roots) + len(summary_posts)
-            counted = sum(int(n) for p in summary_posts for n in re.findall(r"\*(\d+) new tickets", p["text"]))
-            assert counted + len(roots) == VISITORS
+            threads = [p for p in slack.posts(SUPPORT) if p["thread_ts"]]
+            shape = f"{len(roots)} roots, {len(summary_posts)} summaries, {len(threads)} thread posts"
+            assert MAX_POSTS <= len(roots) <= MAX_POSTS + 1 and 1 <= len(summary_posts) <= 4, shape
+            assert len(slack.posts(SUPPORT)) == len(roots) + len(summary_posts) + len(threads), shape
+            assert {p["thread_ts"] for p in threads} <= {r["ts"] for r in roots}, shape
+            assert len(threads) <= 2 * len(roots) + 1, shape  # their customers' lines (and, late, what came before)
+            assert len(slack.dms_to(ANA)) == MAX_POSTS + len(summary_posts)
+            assert len(slack.posts()) == len(slack.posts(SUPPORT)) + len(slack.dms_to(ANA)) <= 30
+            assert counted(summary_posts, "new tickets") + MAX_POSTS == VISITORS
+            assert counted(summary_posts, "customers? wrote again") <= VISITORS - MAX_POSTS
 
-            # Every ticket is listed.
+            # Nothing a customer wrote is lost: every line is on its ticket's timeline, and reached Slack in a
+            # thread or waits, folded, for the thread to start.
             async with db.sessions() as session:
                 refs = set((await session.execute(select(Ticket.ref))).scalars())
+                kinds = [k for k in (await session.execute(select(TicketEvent.kind))).scalars()]
+                folded = [d for d in (await session.execute(select(TicketEvent.data).where(
+                    TicketEvent.kind == "folded"))).scalars() if d.get("notice") == "customer_message"]  # fmt: skip
+            sent = sum(len(v) for v in lines.values())
+            assert kinds.count("customer_message") == sent
+            assert len(folded) + sum("* wrote:\n" in p["text"] for p in threads) == sent
+
+            # Every ticket is listed.
             assert len(refs) == VISITORS
             listed = cli(bot, "tickets", "list", "--limit", "1000")
             assert listed.returncode == 0, listed.stderr
             assert set(re.findall(r"\bC-\d+\b", listed.stdout)) == refs
 
-            # A folded ticket, picked from the summary, gets its message with buttons; it is claimed and
-            # resolved from Slack, and its customer hears the resolution.
-            picked = option_values(summary_posts[0])[-1]
-            assert not any(picked in (p["text"] or "") for p in roots)
+            # A folded ticket whose customer wrote twice, picked from the summary, gets its message with buttons
+            # and, in its thread, what the customer wrote meanwhile; it is claimed and resolved from Slack, and its
+            # customer hears the resolution.
             summary = summary_posts[0]
+            customer_of = {re.findall(r"reference is (C-\d+)\.", s)[0]: v for v, s in zip(visitors, said, strict=True)}
+            posted = " ".join(p["text"] for p in roots)
+            picked = next(ref for ref in reversed(option_values(summary))
+                          if len(lines[customer_of[ref]]) == 2 and ref not in posted)  # fmt: skip
             await signed(bot, static_select_action(ANA, OPEN_TICKET, picked, SUPPORT, summary["ts"],
                                                    message=summary))  # fmt: skip
             root = (await eventually(lambda: [p for p in escalations(slack) if picked in p["text"]]))[0]
+            await eventually(lambda: len(slack.thread(SUPPORT, root["ts"])) == 2, what=f"{picked}'s thread")
+            meanwhile, eyes = slack.thread(SUPPORT, root["ts"])
+            assert meanwhile["text"].endswith(">Hello? Is anyone there?\n\n>Any news?"), meanwhile["text"]
+            assert eyes["text"] == f":eyes: <@{ANA}> asked to work on this ticket."
             await signed(bot, block_action(ANA, CLAIM, picked, SUPPORT, root["ts"], message=root))
             await eventually(lambda: _is(db, picked, "claimed"), what=f"{picked} claimed")
             opened = len(slack.views_opened)
@@ -186,11 +231,11 @@ async def test_a_flood_of_complaints_makes_a_handful_of_slack_posts_and_every_ti
             values = {RESOLUTION_INPUT[0]: {RESOLUTION_INPUT[1]: "We found it at the depot."}}
             await signed(bot, view_submission(ANA, RESOLVE_VIEW, state_values=values, view=slack.views_opened[-1]))
             await eventually(lambda: _is(db, picked, "resolved"), what=f"{picked} resolved")
-            customer = next(v for v, s in zip(visitors, said, strict=True) if f"reference is {picked}." in s)
-            await eventually(lambda: _told(http, customer, "We found it at the depot."), what="the resolution")
+            await eventually(lambda: _told(http, customer_of[picked], "We found it at the depot."),
+                             what="the resolution")  # fmt: skip
 
             # Another, from the command line.
-            other = sorted(refs - {picked, *(re.findall(r"C-\d+", " ".join(p["text"] for p in roots)))})[0]
+            other = sorted(refs - {picked, *(re.findall(r"C-\d+", posted))})[0]
             for args in (("claim", other, "--as", "ana"),
                          ("resolve", other, "--as", "ana", "--resolution", "Refunded.")):  # fmt: skip
                 done = cli(bot, "tickets", *args)
@@ -206,14 +251,19 @@ async def test_one_ticket_per_customer_escaped_words_and_notes_that_fail_closed(
             visitor, name = f"twice{secrets.token_hex(8)}", "Jo <!everyone>"
             hostile = "<!channel> <!here> <@U0BOSS> <#C0ALL> my parcel & more"
             assert "Your reference is C-1001." in await complain(http, visitor, name, hostile)
-            again = await complain(http, visitor, name, "And it was the wrong colour <!here>")
+            (root,) = await eventually(lambda: escalations(slack), what="the escalation")
+            # The second complaint is urgent: it joins the ticket and makes it urgent too (severity and deadlines).
+            again = await complain(http, visitor, name, "And it was the wrong colour <!here>", "A lot, it's urgent")
             assert "You already have an open request with us, C-1001, so I've added this to it" in again
             async with db.sessions() as session:
-                assert (await session.execute(select(func.count()).select_from(Ticket))).scalar_one() == 1
+                (ticket,) = (await session.execute(select(Ticket))).scalars()
+            assert ticket.severity == "high"
 
-            (root,) = await eventually(lambda: escalations(slack), what="the escalation")
             added = await eventually(lambda: slack.thread(SUPPORT, root["ts"]), what="the second complaint")
             assert "And it was the wrong colour &lt;!here&gt;" in added[0]["text"]
+            assert "Severity raised from normal to *high*: first response due" in added[0]["text"]
+            redrawn = await eventually(lambda: slack.updates(SUPPORT, root["ts"]), what="the escalation redrawn")
+            assert "*Severity*\nhigh" in mrkdwn_texts(redrawn[-1]["blocks"])
             # Escaped everywhere Slack reads mrkdwn: the fallback text of every post, and their blocks.
             assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U0BOSS&gt; &lt;#C0ALL&gt; my parcel &amp; more" in root["text"]
             for post in slack.posts():
@@ -222,11 +272,16 @@ async def test_one_ticket_per_customer_escaped_words_and_notes_that_fail_closed(
                     assert not leaked, (post["channel"], text)
 
             # Notes fail closed: a marked note never reaches the customer; a maybe-note waits for its author.
-            for written in ("*note:* courier has it", "&gt; note: courier has it", "[internal] courier has it"):
+            # Also when it only looks like a marker to a person: full-width, behind a zero-width space, after an emoji.
+            marked = ("*note:* courier has it", "&gt; note: courier has it", "[internal] courier has it",
+                      "ｎｏｔｅ: courier has it", "\u200bnote: courier has it", ":memo: note: courier has it",
+                      "📝 note: courier has it")  # fmt: skip
+            for written in marked:
                 await signed(bot, message_event(SUPPORT, ANA, written, thread_ts=root["ts"]))
             await signed(bot, message_event(SUPPORT, ANA, "Note that the refund takes 3 days", thread_ts=root["ts"]))
             (question,) = await eventually(lambda: slack.ephemerals(ANA), what="the question to the author")
-            await eventually(lambda: _timeline_has(db, ["note", "note", "note", "held_reply"]), what="the notes")
+            notes = ["note"] * len(marked) + ["held_reply"]
+            await eventually(lambda: _timeline_has(db, notes), what="the notes")
             await eventually(lambda: _settled(db), what="the outbox idle")  # anything sent would be out now
             assert not [t for t in await told(http, visitor) if t.startswith("Ana Lima:")]
 

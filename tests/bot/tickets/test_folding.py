@@ -1,6 +1,7 @@
-"""Staff notices in a flood: past `slack.fold.max_posts` new tickets (or SLA alarms) per channel within the window,
-the rest go into one digest (one summary, one DM per assignee) instead of one post each; every folded ticket still
-gets its thread as soon as someone needs it. Through the core and the dispatcher, with the StaffDesk port recorded."""
+"""Staff notices in a flood: past `slack.fold.max_posts` new tickets (or SLA alarms, or customers writing again on
+tickets that have no thread yet) per channel within the window, the rest go into one digest (one summary, one DM per
+assignee) instead of one post each; every folded ticket still gets its thread as soon as someone needs it, showing
+what its customer wrote meanwhile. Through the core and the dispatcher, with the StaffDesk port recorded."""
 
 from __future__ import annotations
 
@@ -113,13 +114,14 @@ async def test_a_folded_ticket_gets_its_thread_when_someone_needs_it(
     await core.dispatcher.drain()
     assert [n.kind for n in desk.notices if n.ticket["ref"] == folded] == []
 
-    # The customer writes: that needs a person to read it, so the ticket's thread starts with it.
+    # Once the flood is over, the customer writes: that needs a person to read it, so the ticket's thread starts.
+    clock.advance(seconds=60)
     number = int(folded.removeprefix("C-")) - 1001
     said = await Chat(core, address=f"visitor-{number}", name=f"Visitor {number}").say("Hello? Anyone?")
     assert said.startswith(f"I've added this to your ticket {folded}.")
     await core.dispatcher.drain()
     (message,) = [n for n in desk.notices if n.ticket["ref"] == folded]
-    assert (message.kind, message.ticket["desk_thread"]) == ("customer_message", None)
+    assert (message.kind, message.ticket["desk_thread"], message.earlier) == ("customer_message", None, ())
     stored = await ticket(core, folded)
     assert (stored.desk_channel, stored.desk_thread) == ("C0SUPPORT", f"1700000000.{stored.id:06d}")
 
@@ -254,3 +256,86 @@ async def test_without_channels_the_flood_is_summarised_in_the_assignees_dm(
         assert len(desk.posted()) == 3 and [d.place for d in desk.digests] == ["U0EXAMPLE1"]
     finally:
         await core.close()
+
+
+LATER = ("Hello? Is anyone there?", "Any news?")  # what customers add while they wait
+
+
+async def write_again(core: Core, ref: str, lines: tuple[str, ...]) -> None:
+    """The customer of `ref` (from `flood`) writes `lines`; each is added to their ticket."""
+    number = int(ref.removeprefix("C-")) - 1001
+    chat = Chat(core, address=f"visitor-{number}", name=f"Visitor {number}")
+    for line in lines:
+        assert (await chat.say(line)).startswith(f"I've added this to your ticket {ref}.")
+
+
+async def test_customers_of_a_flood_writing_again_are_summarised_not_posted_one_thread_each(
+    core: Core, desk: RecordingDesk, clock: FixedClock
+) -> None:
+    refs = await flood(core, 40)  # as the review found it (tests/reliability/test_ticket_flood.py: 300, over HTTP)
+    await core.dispatcher.drain()
+    clock.advance(seconds=10)
+    await core.dispatcher.drain()  # the first summary: 37 new tickets
+    posted = set(desk.posted())
+    assert len(posted) == 3 and [d.counts for d in desk.digests] == [{"opened": 37}]
+
+    # Every customer writes once or twice more, still within the flood's minute.
+    for n, ref in enumerate(refs):
+        await write_again(core, ref, LATER[: 1 + n % 2])
+    for _ in range(3):  # a ticket's second line waits (a second) for its first
+        await core.dispatcher.drain()
+        clock.advance(seconds=1)
+    clock.advance(seconds=60)
+    await core.dispatcher.drain()
+
+    # No ticket got a message of its own for it: the posted tickets' threads got their lines, and one more summary
+    # names each other ticket once, however many lines its customer wrote. Slack saw a handful of messages.
+    late = [n for n in desk.notices if n.kind != "opened" and not n.ticket["desk_thread"]]
+    assert late == []
+    assert {n.ticket["ref"] for n in desk.notices if n.kind == "customer_message"} == posted
+    assert len(desk.notices) + len(desk.digests) <= 3 + 6 + 2
+    (_, again) = desk.digests
+    assert again.counts == {"customer_message": 37} and again.sources == {}
+    assert sorted(t["ref"] for t in again.tickets) == sorted(set(refs) - posted)
+    assert {t["notice"] for t in again.tickets} == {"customer_message"}
+    assert again.assignees["dana"]["counts"] == {"customer_message": 37}
+
+    # Picked from the summary, a ticket's thread starts with everything its customer wrote meanwhile.
+    picked = next(str(t["ref"]) for t in again.tickets if (int(str(t["ref"])[2:]) - 1001) % 2)
+    timeline = [kind for kind, _, _ in await events(core, picked)]
+    assert timeline[-4:] == ["customer_message", "customer_message", "folded", "folded"]
+    assert (await core.tickets.show(picked, "maria")).ok
+    await core.dispatcher.drain()
+    shown = desk.notices[-1]
+    assert (shown.kind, shown.ticket["ref"], shown.ticket["desk_thread"], shown.earlier) == ("shown", picked, None,
+                                                                                               LATER)  # fmt: skip
+    # From then on the customer's words go to that thread as they come.
+    await write_again(core, picked, ("Thanks!",))
+    await core.dispatcher.drain()
+    thanks = desk.notices[-1]
+    assert (thanks.kind, thanks.text, thanks.earlier) == ("customer_message", "Thanks!", ())
+    assert thanks.ticket["desk_thread"] == (await ticket(core, picked)).desk_thread is not None
+
+
+async def test_staff_acting_on_a_summarised_ticket_start_its_thread_at_once_even_in_a_flood(
+    core: Core, desk: RecordingDesk, clock: FixedClock
+) -> None:
+    refs = await flood(core, 8)
+    await core.dispatcher.drain()
+    folded = [ref for ref in refs if ref not in desk.posted()]
+    for ref in folded[:2]:
+        await write_again(core, ref, LATER)
+    for _ in range(2):  # a ticket's second line waits (a second) for its first
+        await core.dispatcher.drain()
+        clock.advance(seconds=1)
+    assert len(desk.notices) == 3  # the channel's bucket is full: the customers' lines wait in the summary
+
+    # People, not a flood: a reassignment is posted now, in the ticket's new thread after what the customer wrote. A
+    # claim from the command line still needs no thread (the lines are on its timeline and in the next summary).
+    assert (await core.tickets.reassign(folded[0], "dana", "maria")).ok
+    assert (await core.tickets.claim(folded[1], "dana")).ok
+    await core.dispatcher.drain()
+    (reassigned,) = desk.notices[3:]
+    assert (reassigned.kind, reassigned.ticket["ref"], reassigned.earlier) == ("reassigned", folded[0], LATER)
+    assert reassigned.ticket["desk_thread"] is None and (await ticket(core, folded[0])).desk_thread
+    assert (await ticket(core, folded[1])).desk_thread is None

@@ -1,9 +1,11 @@
 """One problem, one ticket: a customer who complains again while a ticket of theirs is open has the complaint added to
 it (its timeline, the staff thread, the customer told which ticket), unless they say it is a different problem, up to
-`tickets.max_open_per_customer` open tickets. Through the real engine and the starter complaint flow."""
+`tickets.max_open_per_customer` open tickets; a more urgent one raises the ticket's severity and brings its SLA
+deadlines forward. Through the real engine and the starter complaint flow."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from bot.core import Core
 from bot.messages import Media
 from bot.tickets.models import Ticket
 from tests.bot.tickets.test_lifecycle import ROUTING, STAFF, complain, events, queued_notices, ticket
-from tests.conftest import Chat, make_settings
+from tests.conftest import Chat, FixedClock, make_settings
 
 JOINED = "Thank you. You already have an open request with us, C-1001, so I've added this to it"
 DIFFERENT, SAME = "It's a different problem", "It's the same one"
@@ -38,8 +40,8 @@ async def test_a_second_complaint_joins_the_open_ticket_and_staff_see_it_in_its_
     assert said.startswith(JOINED) and "Maria Santos will see it and reply here" in said
     assert chat.buttons() == [DIFFERENT, SAME]
     assert await tickets_of(core) == [("C-1001", "assigned")]  # one ticket
-    added = (await events(core))[-1]
-    assert added[:2] == ("customer_message", "customer") and added[2].startswith("And I was charged twice")
+    added = [e for e in await events(core) if e[0] == "customer_message"][-1]
+    assert added[1] == "customer" and added[2].startswith("And I was charged twice")
     (notice,) = await queued_notices(core, "customer_message")  # the assignee reads it in the ticket's thread
     assert notice["text"].startswith("And I was charged twice") and "Category: billing" in notice["text"]
 
@@ -96,3 +98,47 @@ async def test_customers_are_counted_apart(core: Core, chat: Chat) -> None:
     await complain(chat)
     other = Chat(core, address="customer-2", name="Rui")
     assert "Your reference is C-1002." in await complain(other)
+
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the clock fixture's start
+
+
+def hours(moment: datetime | None) -> float:
+    """Hours from the start of the test to `moment`."""
+    assert moment is not None
+    return ((moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - T0).total_seconds() / 3600
+
+
+async def test_a_more_urgent_complaint_raises_the_tickets_severity_and_brings_its_deadlines_forward(
+    core: Core, chat: Chat, clock: FixedClock
+) -> None:
+    await complain(chat, impact="A little, no rush")  # low: first response in 24 hours, resolution in 120
+    first = await ticket(core)
+    assert (first.severity, hours(first.first_response_due), hours(first.resolution_due)) == ("low", 24, 120)
+
+    clock.advance(hours=1)
+    await complain(chat, impact="A lot, it's urgent", text="It was medicine, I need it today")
+    raised = await ticket(core)  # high: 2 and 24 hours, counted from this complaint
+    assert (raised.severity, hours(raised.first_response_due), hours(raised.resolution_due)) == ("high", 3, 25)
+    assert ("severity_raised", "customer", "low -> high") in await events(core)
+    # The assignee reads it under the customer's words in the thread, and the escalation message is redrawn.
+    notice = (await queued_notices(core, "customer_message"))[-1]
+    assert notice["text"].startswith("It was medicine") and notice["data"] == {
+        "severity_raised": {"from": "low", "to": "high"}
+    }
+
+    # A less urgent one changes neither.
+    clock.advance(hours=1)
+    await complain(chat, impact="A little, no rush", text="And the box was wet")
+    after = await ticket(core)
+    assert (after.severity, hours(after.first_response_due), hours(after.resolution_due)) == ("high", 3, 25)
+    assert (await queued_notices(core, "customer_message"))[-1]["data"] == {}
+    assert [kind for kind, _, _ in await events(core)].count("severity_raised") == 1
+
+
+async def test_a_raised_severity_never_moves_a_deadline_later(core: Core, chat: Chat, clock: FixedClock) -> None:
+    await complain(chat)  # normal: first response in 8 hours, resolution in 48
+    clock.advance(hours=7)
+    await complain(chat, impact="A lot, it's urgent")  # high from now: 7 + 2 = 9 and 7 + 24 = 31 hours
+    raised = await ticket(core)
+    assert (raised.severity, hours(raised.first_response_due), hours(raised.resolution_due)) == ("high", 8, 31)

@@ -126,3 +126,33 @@ async def test_a_redraw_slack_refuses_is_only_logged(slack: SlackApiStandIn) -> 
         await desk.notify(claimed)
     await desk.notify(claimed)  # the retry redraws; the thread post is not repeated
     assert len(slack.posts(SUPPORT)) == 2 and len(slack.updates(SUPPORT)) == 1
+
+
+async def test_a_thread_started_late_shows_first_what_the_customer_wrote_meanwhile(slack: SlackApiStandIn) -> None:
+    """The customer wrote again while the ticket was only in a summary: whoever opens it reads those lines first,
+    escaped like every customer word, then the notice that opened it."""
+    shown = StaffNotice(kind="shown", actor="Ana Lima", data={"slack_user_id": ANA}, ticket=ticket(desk_thread=None),
+                        earlier=("Hello? <!here>", "Any news\non my order?"))  # fmt: skip
+    await desk_for(slack).notify(shown)
+
+    root, earlier, eyes = slack.posts(SUPPORT)
+    assert not root["thread_ts"] and earlier["thread_ts"] == eyes["thread_ts"] == root["ts"]
+    assert earlier["text"] == (
+        ":speech_balloon: *Joana Reis* wrote while this ticket was only in a summary:\n\n"
+        ">Hello? &lt;!here&gt;\n\n>Any news\n>on my order?"
+    )
+    assert eyes["text"] == f":eyes: <@{ANA}> asked to work on this ticket."
+
+
+async def test_a_raised_severity_is_said_in_the_thread_and_redraws_the_escalation_message(
+    slack: SlackApiStandIn,
+) -> None:
+    joined = StaffNotice(kind="customer_message", text="It is urgent now", ticket=ticket(desk_thread="1.000100"),
+                         data={"severity_raised": {"from": "normal", "to": "high"}})  # fmt: skip
+    await desk_for(slack).notify(joined)
+
+    (post,) = slack.posts(SUPPORT)
+    assert post["text"].endswith(">It is urgent now\n:arrow_double_up: Severity raised from normal to *high*: first "
+                                 "response due Mon 02 Mar 11:00 UTC, resolution due Tue 03 Mar 09:00 UTC.")  # fmt: skip
+    (redrawn,) = slack.updates(SUPPORT)
+    assert redrawn["params"]["ts"] == "1.000100" and "*Severity*\\nhigh" in str(redrawn["params"]["blocks"])

@@ -79,6 +79,19 @@ def test_sla_alarms_and_many_sources_and_more_than_are_listed() -> None:
     assert len(menu(blocks)["options"]) == 100  # Slack's limit for a menu
 
 
+@pytest.mark.parametrize(("count", "line"), [
+    (2, ":speech_balloon: *2 customers wrote again on summarised tickets*: C-1003, C-1004"),
+    (1, ":speech_balloon: *1 customer wrote again on a summarised ticket*: C-1003"),
+])  # fmt: skip
+def test_customers_writing_again_on_summarised_tickets_are_one_line_with_the_same_menu(count: int, line: str) -> None:
+    tickets = tuple(entry(n, "customer_message") for n in range(3, 3 + count))
+    counts = {"customer_message": count}
+    text, blocks = summary_message(digest(tickets=tickets, counts=counts, sources={},
+                                          assignees={"ana": {"person": ANA_VIEW, "counts": counts}}))  # fmt: skip
+    assert text == f"{line}\nFor <@{ANA}> ({count})."
+    assert [o["value"] for o in menu(blocks)["options"]] == [t["ref"] for t in tickets]
+
+
 def test_each_assignee_is_told_about_theirs() -> None:
     text, blocks = assignee_message(digest(), "rui", "https://slack.example/p1")  # type: ignore[misc]
     assert text.startswith("Many tickets came at once, so they are in <https://slack.example/p1|one summary>.")

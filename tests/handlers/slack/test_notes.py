@@ -54,6 +54,26 @@ NOTES = [
     ('"note": courier called', "courier called"),
     ("NOTE\ncourier called", "courier called"),
     ("*Internal*\ncourier called\nand the depot", "courier called\nand the depot"),
+    # Looks like a marker to a person: read after NFKC, without invisible format characters; the note as written.
+    ("ｎｏｔｅ: courier called", "courier called"),
+    ("ＮＯＴＥ：ｃｏｕｒｉｅｒ", "ｃｏｕｒｉｅｒ"),
+    ("［ｉｎｔｅｒｎａｌ］ courier called", "courier called"),
+    ("\u200bnote: courier called", "courier called"),
+    ("n\u200bote: courier called", "courier called"),
+    ("note\u200d: courier called", "courier called"),
+    ("note:\u200b courier called", "courier called"),
+    ("\u2060\ufeffInternal: courier called", "courier called"),
+    ("\u202enote: courier called", "courier called"),
+    ("\u00a0note: courier called", "courier called"),
+    ("\u3000note: courier called", "courier called"),
+    # Emoji in front, as typed or pasted, or as Slack sends them (shortcodes).
+    ("📝 note: courier called", "courier called"),
+    ("📝note: courier called", "courier called"),
+    ("✍️ Note - courier called", "courier called"),
+    ("🔒 internal: courier called", "courier called"),
+    ("> 📝 *note:* courier called", "courier called"),
+    (":memo: note: courier called", "courier called"),
+    (":lock: :memo: [internal] courier called", "courier called"),
 ]
 
 UNSURE = [
@@ -73,6 +93,11 @@ UNSURE = [
     "@Rui Costa can you check the depot?",
     "> @Rui Costa can you check?",
     "Nothing to note here: it was delivered",  # "note" among the first words: asked, not guessed
+    "ｎｏｔｅ that your refund takes 3 days",
+    "\u200bNote that your refund takes 3 days",
+    "📝 please note the depot is closed",
+    "ℹ️ note: courier called",  # NFKC makes ℹ an "i": a word before the marker, so asked
+    ":memo: memo for the team: depot has it",
 ]
 
 REPLIES = [
@@ -84,6 +109,9 @@ REPLIES = [
     "Not sure yet, I'll check with the courier.",
     "It was delivered this morning, please make a note of the code.",  # "note" after the first words
     "We sent a new one & it arrives on Monday.",
+    "📦 Your parcel left the depot this morning.",
+    ":tada: It arrived, thank you for waiting!",
+    "Ｙｏｕｒ ｏｒｄｅｒ ｉｓ ｏｎ ｉｔｓ ｗａｙ.",
 ]
 
 
@@ -107,6 +135,7 @@ def test_ordinary_replies_go_to_the_customer(text: str) -> None:
 @pytest.mark.parametrize(
     ("slack_text", "kind"),
     [("&gt; note: depot", "note"), ("*note:* &lt;b&gt;", "note"), ("<@U0RUI> can you check?", "unsure"),
+     ("&gt; :memo: note: depot", "note"), ("\u200b&gt; note: depot", "note"),
      ("&gt; <@U0RUI> please look", "unsure"), ("Thanks &amp; sorry", "reply")],
 )  # fmt: skip
 def test_the_reply_is_read_as_slack_sends_it(slack_text: str, kind: str) -> None:
