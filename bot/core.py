@@ -6,21 +6,27 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.conversations import kinds as conversation_kinds
 from bot.conversations.engine import ConversationEngine
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
-from bot.outreach.dispatcher import Dispatcher
+from bot.customers import service as customers
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.leader import Leadership
+from bot.outbox.ratelimit import SharedRateLimiter
+from bot.outreach import kinds as campaign_kinds
+from bot.outreach.clearing import Clearing
 from bot.outreach.jobs import PlanningJobs
-from bot.outreach.leader import Leadership
-from bot.outreach.ratelimit import SharedRateLimiter
 from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, StaffDesk, SystemClock
 from bot.storage.database import Database
 from bot.tickets import directory, sla
 from bot.tickets.lifecycle import TicketActions
+from bot.tickets.posting import StaffNotices
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,9 @@ class Core:
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
         self.rate_limiter = SharedRateLimiter(self.db, proactive_rates(settings))
-        self.dispatcher = Dispatcher(self.db, self.engine, self.channels, settings, self.clock, self.rate_limiter)
+        self.dispatcher = Dispatcher(self.db, self.channels, settings.outreach, self.clock, self.rate_limiter)
+        self.staff_notices = StaffNotices(self.db, settings, self.clock)
+        self._register_outbox_work()
         self.leadership = Leadership(self.db)
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
         self.deliveries = self.dispatcher.deliveries
@@ -61,11 +69,24 @@ class Core:
             await directory.sync(session, self.settings)
         return self.registry.load()
 
+    def _register_outbox_work(self) -> None:
+        """Each feature's outbox kinds with their handlers, the delivery policy and the unreachable hook."""
+        handlers = {
+            **conversation_kinds.outbox_handlers(self.engine),
+            **self.staff_notices.outbox_handlers(),
+            **campaign_kinds.outbox_handlers(self.engine),
+        }
+        for kind, handler in handlers.items():
+            self.dispatcher.register(kind, handler)
+        lease = timedelta(seconds=self.settings.outreach.lease_seconds)
+        self.dispatcher.clearing = Clearing(self.settings, self.engine, lease)
+        self.dispatcher.deliveries.on_unreachable = customers.mark_unreachable
+
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
 
     def set_staff_desk(self, staff_desk: StaffDesk) -> None:
-        self.dispatcher.staff_desk = staff_desk
+        self.staff_notices.staff_desk = staff_desk
 
     async def watch_sla(self) -> int:
         """Queue SLA reminders and escalations that are due (each fires once, on any instance)."""

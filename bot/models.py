@@ -3,7 +3,8 @@
 from bot.conversations.models import ConversationRun, FlowVersion, Message
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
-from bot.outreach.models import CampaignRun, DeliveryDecision, JobMark, OutboxItem, RateSlot
+from bot.outbox.models import JobMark, OutboxItem, RateSlot
+from bot.outreach.models import CampaignRun, DeliveryDecision
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
 

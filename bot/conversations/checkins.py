@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import CheckinSettings
 from bot.conversations import schema as s
+from bot.conversations.kinds import ConversationKind
 from bot.conversations.models import ACTIVE, SUSPENDED, ConversationRun
 from bot.conversations.turn import Turn
-from bot.outreach import outbox
-from bot.outreach.models import CANCELLED, PENDING, OutboxItem
+from bot.outbox.models import CANCELLED, PENDING, OutboxItem
 
 REMIND = "remind"
 GIVE_UP = "give_up"
@@ -77,7 +78,7 @@ async def on_question(
         # A reminder carried out late (after an outage) is dropped once the next row is due too.
         until = dues[n].isoformat() if n < len(dues) else None
         await outbox.enqueue(
-            turn.session, kind=outbox.REMIND_RUN, due_at=due, customer_id=turn.customer.id, proactive=True,
+            turn.session, kind=ConversationKind.REMIND_RUN, due_at=due, customer_id=turn.customer.id, proactive=True,
             dedupe_key=f"remind:{run.id}:{run.step_index}:{n if action == REMIND else GIVE_UP}:{asked}",
             payload={"run_id": run.id, "step_index": run.step_index, "asked": asked, "action": action,
                      "n": n if action == REMIND else 0, "until": until},
@@ -99,7 +100,7 @@ async def cancel(session: AsyncSession, run_id: int, now: datetime) -> None:
     # Cancelled rather than left to find nothing to do: the delivery policy counts what it lets through.
     await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.kind == outbox.REMIND_RUN, OutboxItem.status == PENDING,
+        .where(OutboxItem.kind == ConversationKind.REMIND_RUN, OutboxItem.status == PENDING,
                OutboxItem.dedupe_key.startswith(f"remind:{run_id}:", autoescape=True))
         .values(status=CANCELLED, finished_at=now, last_error="the question was answered or left")
         .execution_options(synchronize_session=False)

@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot import outbox
 from bot.config import Settings
 from bot.conversations import activity, buttons, checkins, offers, templates
 from bot.conversations import answers as ans
 from bot.conversations import schema as s
 from bot.conversations.intents import GlobalWords
+from bot.conversations.kinds import ConversationKind
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.locks import KeyedLocks
 from bot.conversations.models import (
@@ -33,9 +35,8 @@ from bot.conversations.turn import Turn
 from bot.customers import links
 from bot.customers import service as customers
 from bot.messages import Button, ChannelRef, Inbound, Media, Reply, reply_to_dict
-from bot.outreach import outbox
-from bot.outreach.delivery import INLINE_LEASE, Delivery, insert_send
-from bot.outreach.models import LEASED, PENDING, OutboxItem
+from bot.outbox.delivery import INLINE_LEASE, Delivery, insert_send
+from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
 from bot.tickets import lifecycle
@@ -719,7 +720,7 @@ class ConversationEngine:
 
     async def _defer_start(self, turn: Turn, flow_id: str, data: dict[str, Any] | None) -> None:
         await outbox.enqueue(
-            turn.session, kind=outbox.START_FLOW,
+            turn.session, kind=ConversationKind.START_FLOW,
             dedupe_key=f"start:{flow_id}:{turn.customer.id}:{turn.now.timestamp()}",
             due_at=turn.now + timedelta(minutes=self.settings.outreach.defer_minutes), customer_id=turn.customer.id,
             payload={"flow_id": flow_id, "data": data or {}}, proactive=True,

@@ -8,17 +8,18 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot import outbox
 from bot.config import Settings
 from bot.conversations import answers as ans
 from bot.conversations import checkins, templates
 from bot.conversations import schema as s
 from bot.conversations.buttons import AnswerButton, FlowButton, WordButton
+from bot.conversations.kinds import ConversationKind
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ACTIVE, CANCELLED, DONE, SUSPENDED, WAITING, ConversationRun
 from bot.conversations.turn import Turn
 from bot.customers import service as customers
 from bot.messages import Button, Media, Reply
-from bot.outreach import outbox
 from bot.surveys import service as surveys
 from bot.tickets import intake, lifecycle
 from bot.tickets import service as tickets
@@ -148,7 +149,7 @@ class FlowRunner:
         await turn.session.flush()
         # The due time is part of the key: a wait reached again (in a loop) is a new resume, not a duplicate.
         await outbox.enqueue(
-            turn.session, kind=outbox.RESUME_RUN,
+            turn.session, kind=ConversationKind.RESUME_RUN,
             dedupe_key=f"resume:{run.id}:{run.step_index}:{resume_at.timestamp()}",
             due_at=resume_at, customer_id=turn.customer.id, payload={"run_id": run.id},
             proactive=True,

@@ -20,12 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import Settings
 from bot.customers import amounts, profile, storable
+from bot.customers.kinds import CustomerKind
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.customers.profile import FieldError, ProfileChange
-from bot.outreach import outbox
-from bot.tickets.lifecycle import EVENT
 from bot.yamlsource import did_you_mean
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ async def record(session: AsyncSession, settings: Settings, event: CrmEvent, now
     queued = occurred >= now - STALE_AFTER
     if queued:
         await outbox.enqueue(
-            session, kind=EVENT, dedupe_key=f"crm:{row_id}", due_at=now, customer_id=customer.id,
+            session, kind=CustomerKind.EVENT, dedupe_key=f"crm:{row_id}", due_at=now, customer_id=customer.id,
             payload={"event": event.name, "data": event.data, "interrupt": False}, proactive=True,
         )  # fmt: skip
     return Recorded(row_id, customer.id, customer_created=created, flows_queued=queued)

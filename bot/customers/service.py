@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.customers import storable
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef
@@ -127,3 +128,12 @@ def template_view(customer: Customer) -> dict[str, Any]:
         "tags": list(customer.tags or []),
         "subscribed": customer.subscribed,
     }
+
+
+async def mark_unreachable(session: AsyncSession, customer_id: int, now: datetime) -> None:
+    """A channel refused the customer for good (registered with the outbox's deliveries when the core is assembled)."""
+    customer = await session.get(Customer, customer_id)
+    if customer is not None:
+        customer.unreachable = True
+        # Their check-ins, reminders and campaign messages would only be skipped one by one.
+        await outbox.cancel_proactive(session, customer.id, now, "customer unreachable")

@@ -18,7 +18,8 @@ from bot.config import Campaign
 from bot.conversations import templates
 from bot.customers.models import ChannelIdentity, Customer
 from bot.customers.tiers import condition_view
-from bot.outreach.models import DONE, LEASED, PENDING, SENT, CampaignRun, DeliveryDecision, OutboxItem
+from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
+from bot.outreach.models import SENT, CampaignRun, DeliveryDecision
 
 # Why a customer of the campaign's segment is left out, in the order they are checked.
 OPTED_OUT = "opted out"

@@ -22,7 +22,8 @@ from bot.conversations.loader import LoadedFlow
 from bot.customers.models import Customer
 from bot.customers.tiers import condition_view
 from bot.messages import Button, Reply
-from bot.outreach.models import LEASED, PENDING, CampaignRun, DeliveryDecision, OutboxItem
+from bot.outbox.models import LEASED, PENDING, OutboxItem
+from bot.outreach.models import CampaignRun, DeliveryDecision
 from bot.storage.base import utcnow
 from bot.storage.database import Database
 from bot.yamlsource import did_you_mean

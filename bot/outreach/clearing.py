@@ -22,18 +22,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import Campaign, Settings
 from bot.conversations.engine import ConversationEngine
 from bot.conversations.models import Message
+from bot.customers.kinds import CustomerKind
 from bot.customers.models import Customer
-from bot.outreach import campaigns, facts, outbox, policy
-from bot.outreach.claims import Claimed, Cleared
-from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, CampaignRun
-from bot.tickets.lifecycle import EVENT
-
-# What clearing one row comes to: let through, held or skipped or not ours (None), or the error that
-# failed this row alone (its message did not render).
-Outcome = Cleared | Exception | None
+from bot.outbox.claims import Claimed, Cleared, Outcome
+from bot.outreach import campaigns, facts, policy
+from bot.outreach.kinds import CampaignKind
+from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, CampaignRun, DeliveryDecision
 
 # Built once: they run for every group.
 _LOCK_CUSTOMERS = (
@@ -45,6 +43,8 @@ _TRANSCRIPT = insert(Message.__table__)
 
 
 class Clearing:
+    """The delivery policy as the outbox's gate for proactive rows (bot/outbox/gate.py)."""
+
     def __init__(self, settings: Settings, engine: ConversationEngine, lease: timedelta):
         self.settings = settings
         self.engine = engine
@@ -96,6 +96,12 @@ class Clearing:
             outcome[item_id] = Cleared(item, decisions[item_id])
         return outcome
 
+    async def deferred(self, session: AsyncSession, decision_id: int, reason: str, until: datetime) -> None:
+        """A row let through found its customer busy after all: its decision becomes a deferral (not a send)."""
+        decision = await session.get(DeliveryDecision, decision_id)
+        if decision is not None:
+            decision.decision, decision.reason, decision.until = DEFERRED, reason, until
+
     async def _judge(
         self, session: AsyncSession, items: Sequence[Claimed], customers: dict[int, Customer], now: datetime
     ) -> tuple[dict[int, policy.Verdict], list[int], dict[int, facts.Facts]]:
@@ -106,10 +112,10 @@ class Clearing:
         no_listener: list[int] = []
         to_judge: list[tuple[Claimed, Campaign | None]] = []
         for item in items:
-            if item.kind == EVENT and not registry.indexes.events.get(item.payload.get("event", "")):
+            if item.kind == CustomerKind.EVENT and not registry.indexes.events.get(item.payload.get("event", "")):
                 no_listener.append(item.id)
                 continue
-            name = item.payload.get("campaign") if item.kind == outbox.CAMPAIGN else None
+            name = item.payload.get("campaign") if item.kind == CampaignKind.CAMPAIGN else None
             campaign = self.settings.campaigns.get(name) if name else None
             flow = campaign.flow if campaign is not None else item.payload.get("flow_id")
             if name and (campaign is None or not campaign.enabled):
@@ -150,7 +156,7 @@ class Clearing:
     ) -> Claimed:  # fmt: skip
         """A flow campaign's row names its flow (the dispatcher starts it); a message campaign's row becomes the
         plain send of its rendered message; other rows are carried out as they are."""
-        name = item.payload.get("campaign") if item.kind == outbox.CAMPAIGN else None
+        name = item.payload.get("campaign") if item.kind == CampaignKind.CAMPAIGN else None
         campaign = self.settings.campaigns.get(name) if name else None
         if campaign is None or customer is None:
             return item

@@ -21,8 +21,9 @@ from bot.conversations.activity import BUSY_WINDOW
 from bot.conversations.models import ACTIVE, ConversationRun, Message
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef
-from bot.outreach.models import LEASED, PENDING, SENT, DeliveryDecision, OutboxItem
-from bot.outreach.outbox import SEND
+from bot.outbox.kinds import OutboxKind
+from bot.outbox.models import LEASED, PENDING, OutboxItem
+from bot.outreach.models import SENT, DeliveryDecision
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
 
 
@@ -69,7 +70,7 @@ def _query():  # type: ignore[no-untyped-def]
     )
     first_unsent_send = (
         select(func.min(OutboxItem.id))
-        .where(OutboxItem.customer_id == Customer.id, OutboxItem.kind == SEND,
+        .where(OutboxItem.customer_id == Customer.id, OutboxItem.kind == OutboxKind.SEND,
                OutboxItem.status.in_((PENDING, LEASED)))
         .scalar_subquery()
     )  # fmt: skip

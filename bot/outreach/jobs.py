@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.customers import tiers
+from bot.outbox.leader import Leadership
+from bot.outbox.models import JobMark
 from bot.outreach import planning
-from bot.outreach.leader import Leadership
-from bot.outreach.models import JobMark
 from bot.ports import Clock
 from bot.storage.database import Database
 

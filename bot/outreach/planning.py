@@ -22,10 +22,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign, Settings
+from bot.outbox.models import PENDING, OutboxItem
 from bot.outreach import campaigns, cron
 from bot.outreach.audience import Target, count_admitted, dialect_of, next_chunk
-from bot.outreach.models import PENDING, CampaignRun, OutboxItem
-from bot.outreach.outbox import CAMPAIGN
+from bot.outreach.kinds import CampaignKind
+from bot.outreach.models import CampaignRun
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,8 @@ async def _queue(session: AsyncSession, run: CampaignRun, customer_ids: list[int
     waits behind the messages due before it, not behind the whole campaign."""
     table = OutboxItem.__table__
     common = dict(
-        kind=CAMPAIGN, payload={"campaign": run.campaign}, campaign_run_id=run.id, proactive=True, status=PENDING,
-        attempts=0, created_at=now,
+        kind=CampaignKind.CAMPAIGN, payload={"campaign": run.campaign}, campaign_run_id=run.id, proactive=True,
+        status=PENDING, attempts=0, created_at=now,
     )  # fmt: skip
     rows = [
         {**common, "customer_id": c, "dedupe_key": f"campaign:{run.id}:{c}",

@@ -19,13 +19,16 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import QuietHours, Settings
+from bot.conversations.kinds import ConversationKind
+from bot.customers.kinds import CustomerKind
 from bot.customers.models import Customer
 from bot.outreach.facts import Facts
+from bot.outreach.kinds import CampaignKind
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, DeliveryDecision
 
 # Kinds the frequency cap holds. Check-ins and their reminders count toward it but are paced by
 # the flow the customer agreed to ("Can I check in with you?"), so the cap never pushes them back.
-CAPPED_KINDS = frozenset({"campaign", "event", "start_flow"})
+CAPPED_KINDS = frozenset({CampaignKind.CAMPAIGN, CustomerKind.EVENT, ConversationKind.START_FLOW})
 
 
 @dataclass(frozen=True)

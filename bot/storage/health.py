@@ -13,7 +13,7 @@ from bot.storage.base import UTCDateTime
 from bot.storage.database import Database, is_unavailable
 
 HEARTBEAT = "healthz"
-# The heartbeat is one row of job_marks (bot.outreach.models.JobMark: a name and a moment), which storage may not
+# The heartbeat is one row of job_marks (bot.outbox.models.JobMark: a name and a moment), which storage may not
 # import (it sits below the features), so the two columns it writes are named here. No table of its own is needed.
 _MARKS = table("job_marks", column("name", String), column("last_run_at", UTCDateTime()))
 

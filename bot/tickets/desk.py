@@ -10,14 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import Settings
 from bot.conversations.models import Message
 from bot.customers.models import ChannelIdentity, Customer
-from bot.outreach import outbox
 from bot.ports import StaffNotice
+from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket
-
-STAFF_NOTICE = "staff_notice"
 
 
 async def queue_notice(
@@ -26,7 +25,7 @@ async def queue_notice(
 ) -> bool:  # fmt: skip
     """Queue one notice; a repeated `key` (e.g. an SLA breach already announced) is not queued again."""
     return await outbox.enqueue(
-        session, kind=STAFF_NOTICE, dedupe_key=f"staff:{ticket.id}:{key or f'{kind}:{uuid.uuid4().hex}'}",
+        session, kind=TicketKind.STAFF_NOTICE, dedupe_key=f"staff:{ticket.id}:{key or f'{kind}:{uuid.uuid4().hex}'}",
         due_at=now, customer_id=ticket.customer_id,
         payload={"ticket_id": ticket.id, "kind": kind, "text": text, "actor": actor, "data": data or {}},
     )  # fmt: skip

@@ -27,18 +27,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import FoldSettings, Settings
-from bot.outreach import outbox
-from bot.outreach.models import PENDING, OutboxItem, RateSlot
+from bot.outbox.models import PENDING, OutboxItem, RateSlot
 from bot.ports import StaffDigest, StaffNotice
 from bot.tickets import desk
+from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
 FOLDABLE = frozenset({"opened", "sla_reminder", "sla_breach"})  # the notices a flood brings, one per ticket
 WROTE_AGAIN = "customer_message"  # foldable too while its ticket has no thread (it would start one)
-DIGEST = "staff_digest"  # outbox kind: one summary of folded notices for one place
 FOLDED = "folded"  # timeline entry of a ticket whose notice went into a digest
 LISTED = 100  # notices a digest names (a Slack menu holds 100 options); beyond, they are counted
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -149,7 +149,9 @@ async def _open_digest(session: AsyncSession, cfg: FoldSettings, place: str, now
     latest.next_at = due
     key = _digest_key(place, due)
     payload = {"place": place, "since": now.isoformat(), "listed": [], "counts": {}, "assignees": {}, "sources": {}}
-    await outbox.enqueue(session, kind=DIGEST, dedupe_key=key, due_at=due, customer_id=None, payload=payload)
+    await outbox.enqueue(
+        session, kind=TicketKind.STAFF_DIGEST, dedupe_key=key, due_at=due, customer_id=None, payload=payload
+    )
     row = await _digest_row(session, key)
     assert row is not None
     return row

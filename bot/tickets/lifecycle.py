@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import Settings
 from bot.conversations.models import Message
 from bot.customers import service as customers
+from bot.customers.kinds import CustomerKind
 from bot.messages import Reply
-from bot.outreach import outbox
 from bot.ports import Clock
 from bot.storage.database import Database
 from bot.tickets import desk, directory, service
@@ -31,9 +32,6 @@ from bot.tickets.models import (
     Ticket,
     TicketEvent,
 )
-
-EVENT = "event"  # outbox kind: fire a conversation event (ticket_resolved starts the follow-up flow)
-
 
 HELD = "held_reply"  # timeline entry: a thread reply kept back until its author says reply or note
 TICKET_EVENTS = frozenset({"ticket_resolved"})  # conversation events whose flows are about one ticket
@@ -176,7 +174,8 @@ class TicketActions:
                                     data={"compensation": compensation})  # fmt: skip
             await desk.queue_notice(session, ticket, "resolved", now, actor=staff.name, text=resolution)
             await outbox.enqueue(
-                session, kind=EVENT, dedupe_key=f"event:ticket_resolved:{ticket.id}:{ticket.reopened_count}",
+                session, kind=CustomerKind.EVENT,
+                dedupe_key=f"event:ticket_resolved:{ticket.id}:{ticket.reopened_count}",
                 due_at=now, customer_id=ticket.customer_id,
                 payload={"event": "ticket_resolved", "data": {"ticket_id": ticket.id}},
             )  # fmt: skip

@@ -8,14 +8,19 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from bot import outbox
 from bot.config import Settings
-from bot.outreach import outbox
+from bot.outbox import Claimed, Handler
 from bot.ports import Clock, DeliveryError, StaffDesk
 from bot.storage.database import Database
 from bot.tickets import desk, folding
+from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
+# Staff must hear about every ticket: their notices outlast a long Slack outage (backoff caps at an hour, so this
+# is about two days), while customer sends give up sooner.
+STAFF_NOTICE_ATTEMPTS = 60
 
 # What is worth starting a ticket's thread for when it has none: someone has to read or act on these. A claim, a
 # resolution or a score on a ticket nobody opened in Slack stays on its timeline (`engagebot tickets show`), so a
@@ -33,6 +38,30 @@ class StaffNotices:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.staff_desk: StaffDesk | None = None
+
+    def outbox_handlers(self) -> dict[str, Handler]:
+        """The handlers of the tickets feature's outbox kinds, registered with the dispatcher (bot/core.py)."""
+        return {
+            TicketKind.STAFF_NOTICE: Handler(
+                self._carry_out_notice,
+                waits_for_earlier_rows=True,
+                max_attempts=STAFF_NOTICE_ATTEMPTS,
+                available=self._has_desk,
+            ),
+            TicketKind.STAFF_DIGEST: Handler(self._carry_out_digest, available=self._has_desk),
+        }
+
+    def _has_desk(self) -> bool:
+        """Staff notices wait for a process that has the staff desk (Slack) when one is configured:
+        a CLI command's drain must not mark them done unposted."""
+        return self.staff_desk is not None or self.settings.secrets.slack_bot_token is None
+
+    async def _carry_out_notice(self, item: Claimed) -> bool:
+        return await self.deliver(item.id, item.payload, self.staff_desk)
+
+    async def _carry_out_digest(self, item: Claimed) -> bool:
+        return await self.deliver_digest(f"{TicketKind.STAFF_DIGEST}:{item.id}", item.payload, self.staff_desk)
 
     async def deliver(self, item_id: int, payload: dict[str, Any], staff_desk: StaffDesk | None) -> bool:
         """Post one notice; False (try again shortly) while an earlier notice about the same ticket is pending."""

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from bot.customers.models import ChannelIdentity, Customer
-from bot.outreach.models import DONE, CampaignRun, DeliveryDecision, OutboxItem
+from bot.outbox.models import DONE, OutboxItem
+from bot.outreach.models import CampaignRun, DeliveryDecision
 from bot.storage.database import Database
 from tests.conftest import STARTER_FLOWS
 from tests.handlers.test_cli_tickets import engagebot, failed, ok, query

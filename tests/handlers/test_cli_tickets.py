@@ -16,7 +16,7 @@ from sqlalchemy import Select, select, update
 
 from bot.conversations.models import Message
 from bot.customers.models import Customer
-from bot.outreach.models import PENDING, OutboxItem
+from bot.outbox.models import PENDING, OutboxItem
 from bot.storage.database import Database
 from tests.conftest import REPO, STARTER_FLOWS
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings, load_settings
-from bot.outreach.models import JobMark
+from bot.outbox.models import JobMark
 from bot.storage.database import Database
 from handlers.server import build_app, channel_report
 from tests.conftest import POSTGRES_ADMIN_URL, FixedClock

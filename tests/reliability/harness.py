@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from bot.conversations.models import Message
 from bot.customers.models import ChannelIdentity
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from bot.storage.database import Database
 from bot.surveys.models import SurveyResponse
 from tests.support.botapi_standin import BotApiStandIn

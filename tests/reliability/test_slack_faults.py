@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from bot.tickets.models import Ticket
 from handlers.server import build_app
 from tests.handlers.slack.harness import ANA, RUI, SUPPORT, new_stand_in, running, slack_settings

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.conversations.kinds import ConversationKind
 from bot.conversations.loader import parse_flow
 from bot.conversations.models import DONE, WAITING
 from bot.core import Core
-from bot.outreach import outbox
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from bot.yamlsource import SourceError
 from tests.bot.conversations.test_engine_steps import RecordingChannel, customer, latest_run, rows
 from tests.conftest import Chat, FixedClock, make_settings, texts
@@ -149,7 +149,7 @@ async def days(core: Core, clock: FixedClock, n: int, **extra: float) -> None:
 
 
 async def remind_rows(core: Core) -> list[OutboxItem]:
-    return await rows(core, OutboxItem, OutboxItem.kind == outbox.REMIND_RUN)
+    return await rows(core, OutboxItem, OutboxItem.kind == ConversationKind.REMIND_RUN)
 
 
 # ---- an inactive customer -----------------------------------------------------------------------

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from bot import outbox
 from bot.config import Settings
+from bot.conversations.kinds import ConversationKind
 from bot.conversations.models import ACTIVE, CANCELLED, DONE, WAITING, ConversationRun, Message
 from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef, Media, Reply
-from bot.outreach import outbox
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Ticket, TicketEvent
 from tests.conftest import Chat, FixedClock, make_settings
@@ -115,7 +116,7 @@ def another_customer(core: Core, case: str) -> Chat:
 
 
 async def resume_rows(core: Core) -> list[OutboxItem]:
-    return await rows(core, OutboxItem, OutboxItem.kind == outbox.RESUME_RUN)
+    return await rows(core, OutboxItem, OutboxItem.kind == ConversationKind.RESUME_RUN)
 
 
 # ---- first contact, say and its buttons -----------------------------------------------------

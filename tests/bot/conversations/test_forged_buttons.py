@@ -16,7 +16,7 @@ from bot.conversations import buttons
 from bot.conversations import schema as s
 from bot.conversations.models import ConversationRun
 from bot.core import Core
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Ticket
 from tests.bot.conversations.test_engine_steps import another_customer, count, latest_run, rows, texts_of

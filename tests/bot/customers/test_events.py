@@ -17,7 +17,7 @@ from bot.customers.amounts import LIMITS
 from bot.customers.events import Conflict, EventConflict, EventErrors, Recorded
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.messages import ChannelRef, Reply
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from tests.conftest import Chat
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot import outbox
 from bot.config import Settings
 from bot.conversations.models import Message
 from bot.core import Core
 from bot.customers import service as customers
 from bot.messages import ChannelRef, Reply
-from bot.outreach import campaigns, outbox, planning
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
+from bot.outreach import campaigns, planning
 from tests.conftest import Chat, FixedClock, make_settings
 
 CAMPAIGNS = {

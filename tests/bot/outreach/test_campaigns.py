@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+from bot import outbox
 from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Button, Reply
-from bot.outreach import campaigns, outbox
+from bot.outbox.models import DONE, OutboxItem
+from bot.outreach import campaigns
 from bot.outreach.audience import Target, breakdown
 from bot.outreach.campaigns import CampaignError
-from bot.outreach.models import DONE, SENT, SKIPPED, CampaignRun, DeliveryDecision, OutboxItem
+from bot.outreach.kinds import CampaignKind
+from bot.outreach.models import SENT, SKIPPED, CampaignRun, DeliveryDecision
 from bot.outreach.planning import occurrence_to_send, plan, plan_due
 from tests.conftest import FixedClock, make_settings
 
@@ -77,7 +80,7 @@ async def recipients(core: Core, run_id: int) -> list[str]:
         query = (
             select(Customer.display_name)
             .join(OutboxItem, OutboxItem.customer_id == Customer.id)
-            .where(OutboxItem.campaign_run_id == run_id, OutboxItem.kind == outbox.CAMPAIGN)
+            .where(OutboxItem.campaign_run_id == run_id, OutboxItem.kind == CampaignKind.CAMPAIGN)
             .order_by(Customer.display_name)
         )
         return list((await session.execute(query)).scalars())

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot import outbox
 from bot.config import Settings
 from bot.core import Core
 from bot.customers import service as customers
 from bot.messages import ChannelRef, Reply
-from bot.outreach import outbox
-from bot.outreach.models import DONE, DeliveryDecision, OutboxItem
+from bot.outbox.models import DONE, OutboxItem
+from bot.outreach.kinds import CampaignKind
+from bot.outreach.models import DeliveryDecision
 from tests.bot.outreach.test_policy import customer
 from tests.conftest import FixedClock, make_settings
 
@@ -66,7 +68,7 @@ class CountingChannel:
 async def propose(core: Core, customer_id: int, campaign: str) -> None:
     async with core.db.transaction() as session:
         await outbox.enqueue(
-            session, kind=outbox.CAMPAIGN, dedupe_key=f"{campaign}:{customer_id}", due_at=core.clock.now(),
+            session, kind=CampaignKind.CAMPAIGN, dedupe_key=f"{campaign}:{customer_id}", due_at=core.clock.now(),
             customer_id=customer_id, payload={"campaign": campaign}, proactive=True,
         )  # fmt: skip
 

@@ -12,14 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from bot import outbox
 from bot.config import QuietHours, Settings
+from bot.conversations.kinds import ConversationKind
 from bot.core import Core
 from bot.customers import service as customers
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
-from bot.outreach import outbox
+from bot.outbox.models import CANCELLED, DONE, PENDING, OutboxItem
 from bot.outreach.facts import Facts
-from bot.outreach.models import CANCELLED, DONE, PENDING, DeliveryDecision, OutboxItem
+from bot.outreach.kinds import CampaignKind
+from bot.outreach.models import DeliveryDecision
 from bot.outreach.policy import judge, quiet_until
 from tests.conftest import Chat, FixedClock, make_settings
 
@@ -125,9 +128,9 @@ async def customer(core: Core, clock: FixedClock, address: str, timezone: str | 
     return customer_id
 
 
-async def propose(core: Core, customer_id: int, key: str, kind: str = outbox.START_FLOW) -> None:
+async def propose(core: Core, customer_id: int, key: str, kind: str = ConversationKind.START_FLOW) -> None:
     """A proactive row: the `thanks` flow, or the `thanks` message campaign."""
-    payload = {"campaign": "thanks"} if kind == outbox.CAMPAIGN else {"flow_id": "thanks"}
+    payload = {"campaign": "thanks"} if kind == CampaignKind.CAMPAIGN else {"flow_id": "thanks"}
     async with core.db.transaction() as session:
         await outbox.enqueue(
             session, kind=kind, dedupe_key=key, due_at=core.clock.now(), customer_id=customer_id,
@@ -149,7 +152,10 @@ async def rows(core: Core, customer_id: int) -> list[OutboxItem]:
     async with core.db.sessions() as session:
         query = (
             select(OutboxItem)
-            .where(OutboxItem.customer_id == customer_id, OutboxItem.kind.in_((outbox.START_FLOW, outbox.CAMPAIGN)))
+            .where(
+                OutboxItem.customer_id == customer_id,
+                OutboxItem.kind.in_((ConversationKind.START_FLOW, CampaignKind.CAMPAIGN)),
+            )
             .order_by(OutboxItem.id)
         )
         return list((await session.execute(query)).scalars())
@@ -230,7 +236,7 @@ async def test_opt_out_arriving_mid_send_is_honoured_for_rows_already_claimed(co
     channel = RecordingChannel(on_send=c2_opts_out_while_c1_is_sent)
     core.add_channel(channel)
     for customer_id in ids:
-        await propose(core, customer_id, f"campaign-{customer_id}", kind=outbox.CAMPAIGN)
+        await propose(core, customer_id, f"campaign-{customer_id}", kind=CampaignKind.CAMPAIGN)
 
     # One batch claims all three rows; the opt-out lands while the first message is being sent.
     await core.dispatcher.drain()
@@ -317,17 +323,18 @@ FACTS = Facts(ref=ChannelRef("web", "ana"), busy=False, cap_oldest=None, first_u
 @pytest.mark.parametrize(
     ("customer", "facts", "kind", "expected"),
     [
-        (_customer(), FACTS, outbox.CAMPAIGN, ("sent", "allowed")),
-        (None, None, outbox.CAMPAIGN, ("skipped", "customer no longer exists")),
-        (_customer(subscribed=False), replace(FACTS, busy=True), outbox.CAMPAIGN, ("skipped", "opted out")),
-        (_customer(), replace(FACTS, ref=None), outbox.CAMPAIGN,
+        (_customer(), FACTS, CampaignKind.CAMPAIGN, ("sent", "allowed")),
+        (None, None, CampaignKind.CAMPAIGN, ("skipped", "customer no longer exists")),
+        (_customer(subscribed=False), replace(FACTS, busy=True), CampaignKind.CAMPAIGN, ("skipped", "opted out")),
+        (_customer(), replace(FACTS, ref=None), CampaignKind.CAMPAIGN,
          ("skipped", "no chat identity (never wrote to the bot)")),
-        (_customer(timezone="Asia/Tokyo"), FACTS, outbox.CAMPAIGN, ("held", "quiet hours (21:00 in Asia/Tokyo)")),
-        (_customer(), replace(FACTS, busy=True), outbox.CAMPAIGN, ("deferred", "customer mid-conversation")),
-        (_customer(), replace(FACTS, cap_oldest=NOON - timedelta(days=1)), outbox.CAMPAIGN,
+        (_customer(timezone="Asia/Tokyo"), FACTS, CampaignKind.CAMPAIGN, ("held", "quiet hours (21:00 in Asia/Tokyo)")),
+        (_customer(), replace(FACTS, busy=True), CampaignKind.CAMPAIGN, ("deferred", "customer mid-conversation")),
+        (_customer(), replace(FACTS, cap_oldest=NOON - timedelta(days=1)), CampaignKind.CAMPAIGN,
          ("held", "frequency cap (2 in 7 days)")),
         # Check-ins and their reminders count toward the cap but are paced by their flow, never held by it.
-        (_customer(), replace(FACTS, cap_oldest=NOON - timedelta(days=1)), outbox.REMIND_RUN, ("sent", "allowed")),
+        (_customer(), replace(FACTS, cap_oldest=NOON - timedelta(days=1)), ConversationKind.REMIND_RUN,
+         ("sent", "allowed")),
     ],
 )  # fmt: skip
 def test_the_verdict_asks_in_a_persons_order(

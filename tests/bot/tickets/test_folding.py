@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.core import Core
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from bot.ports import DeliveryError, StaffDigest, StaffNotice
 from bot.tickets import folding
+from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Ticket
 from tests.bot.tickets.test_lifecycle import STAFF, events, ticket
 from tests.conftest import Chat, FixedClock, make_settings
@@ -221,7 +222,7 @@ async def test_a_notice_folded_twice_by_a_worker_that_died_is_counted_once(
     await flood(core, 4)
     await core.dispatcher.drain()
     async with core.db.sessions() as session:
-        (row,) = (await session.execute(select(OutboxItem).where(OutboxItem.kind == folding.DIGEST))).scalars()
+        (row,) = (await session.execute(select(OutboxItem).where(OutboxItem.kind == TicketKind.STAFF_DIGEST))).scalars()
     ((ticket_id, folded),) = [(t, e) for t in range(1, 5) for e in await events_of(core, t)]
     notice = StaffNotice("opened", {"id": ticket_id, "desk_channel": "C0SUPPORT", "channel": "web"})
     async with core.db.transaction() as session:  # the same row carried out again

@@ -19,11 +19,11 @@ from bot.conversations.models import Message
 from bot.core import Core
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
-from bot.outreach.models import DONE, LEASED, PENDING, OutboxItem
+from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
 from bot.ports import DeliveryError, StaffNotice
 from bot.surveys.models import SurveyResponse
-from bot.tickets import desk as desk_notices
 from bot.tickets import service
+from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket, TicketEvent
 from tests.conftest import Chat, FixedClock, make_settings, texts
 
@@ -133,7 +133,7 @@ async def events(core: Core, ref: str = "C-1001") -> list[tuple[str, str, str]]:
 
 async def queued_notices(core: Core, kind: str | None = None) -> list[dict[str, Any]]:
     async with core.db.transaction() as session:
-        query = select(OutboxItem).where(OutboxItem.kind == desk_notices.STAFF_NOTICE).order_by(OutboxItem.id)
+        query = select(OutboxItem).where(OutboxItem.kind == TicketKind.STAFF_NOTICE).order_by(OutboxItem.id)
         rows = [dict(row.payload) for row in (await session.execute(query)).scalars()]
     return [p for p in rows if kind is None or p["kind"] == kind]
 
@@ -416,7 +416,7 @@ async def test_opened_is_never_posted_twice_even_when_the_worker_died_before_fin
     async with core.db.transaction() as session:
         await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.kind == desk_notices.STAFF_NOTICE)
+            .where(OutboxItem.kind == TicketKind.STAFF_NOTICE)
             .values(status=LEASED, lease_until=clock.now())
         )
     clock.advance(seconds=1)
@@ -477,7 +477,7 @@ async def test_a_process_without_the_staff_desk_leaves_notices_for_the_one_that_
         await complain(Chat(cli))
         await cli.dispatcher.drain()
         async with cli.db.transaction() as session:
-            query = select(OutboxItem.status).where(OutboxItem.kind == desk_notices.STAFF_NOTICE)
+            query = select(OutboxItem.status).where(OutboxItem.kind == TicketKind.STAFF_NOTICE)
             assert list((await session.execute(query)).scalars()) == [PENDING]
     finally:
         await cli.close()
@@ -491,7 +491,7 @@ async def test_without_a_staff_desk_notices_are_logged_and_finished(
         await core.dispatcher.drain()
     assert "ticket C-1001: opened (no staff desk configured" in caplog.text
     async with core.db.transaction() as session:
-        query = select(OutboxItem.status).where(OutboxItem.kind == desk_notices.STAFF_NOTICE)
+        query = select(OutboxItem.status).where(OutboxItem.kind == TicketKind.STAFF_NOTICE)
         assert list((await session.execute(query)).scalars()) == [DONE]
 
 

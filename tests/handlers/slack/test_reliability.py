@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.outreach.models import PENDING, OutboxItem
-from bot.tickets import desk as notices
+from bot.outbox.models import PENDING, OutboxItem
+from bot.tickets.kinds import TicketKind
 from handlers.server import build_app
 from tests.conftest import Chat, FixedClock
 from tests.handlers.slack.harness import ANA, RUI, SUPPORT, StaffSide, eventually, running, slack_settings
@@ -37,7 +37,7 @@ async def web_complaint(staff: StaffSide, *, severity: str = "Quite a lot") -> C
 
 async def pending_notices(staff: StaffSide) -> list[OutboxItem]:
     async with staff.core.db.sessions() as session:
-        query = select(OutboxItem).where(OutboxItem.kind == notices.STAFF_NOTICE, OutboxItem.status == PENDING)
+        query = select(OutboxItem).where(OutboxItem.kind == TicketKind.STAFF_NOTICE, OutboxItem.status == PENDING)
         return list((await session.execute(query)).scalars())
 
 

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from bot.config import Settings, load_settings
 from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from tests.conftest import FixedClock
 from tests.support.botapi_standin import BotApiStandIn, serve_asgi
 
@@ -74,7 +74,7 @@ async def settle(core: Core, clock: FixedClock, *, rounds: int = 6, step: float 
 
 
 async def unfinished_outbox(core: Core) -> int:
-    from bot.outreach.models import LEASED, PENDING
+    from bot.outbox.models import LEASED, PENDING
 
     async with core.db.sessions() as session:
         query = select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_((PENDING, LEASED)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.outreach.models import OutboxItem
+from bot.outbox.models import OutboxItem
 from handlers.server import build_app
 from tests.conftest import FixedClock
 from tests.handlers.telegram import harness

@@ -28,3 +28,8 @@ class Cleared:
 
     item: Claimed
     decision_id: int
+
+
+# What clearing one row comes to: let through, held or skipped or not ours (None), or the error that
+# failed this row alone (its message did not render).
+Outcome = Cleared | Exception | None

@@ -1,8 +1,9 @@
-"""Claims due outbox rows and carries them out: resume paused runs, start flows, send messages.
+"""Claims due outbox rows and carries them out: sends itself, every other kind by the handler its feature
+registered (bot/outbox/kinds.py).
 
 Rows of different customers are worked on concurrently (`outreach.concurrency`); one customer's rows
-run in order. Proactive rows pass the delivery policy first (bot/outreach/policy.py). Sends keep to a
-rate shared by all instances (bot/outreach/ratelimit.py). Right before a send the worker makes sure
+run in order. Proactive rows pass the registered delivery policy first (bot/outbox/gate.py). Sends keep to a
+rate shared by all instances (bot/outbox/ratelimit.py). Right before a send the worker makes sure
 its lease still has at least half its length to run, renewing it (with the claim's attempt number as
 a fencing token) when not: a worker whose lease ran out while it waited finds the row claimed by
 another and leaves it, so a slow instance never doubles a message.
@@ -14,48 +15,64 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Protocol
 
-from bot.config import Settings
-from bot.conversations.engine import ConversationEngine
 from bot.messages import ChannelRef, reply_from_dict
-from bot.outreach import outbox
-from bot.outreach.claims import Claimed
-from bot.outreach.clearing import Clearing, Outcome
-from bot.outreach.delivery import Deliveries, earlier_unsent
-from bot.outreach.finishing import Finisher, Worker
-from bot.outreach.grouping import ClearingGroups
-from bot.outreach.models import DEFERRED, DeliveryDecision
-from bot.outreach.ratelimit import SharedRateLimiter, wait_until
-from bot.ports import Channel, Clock, DeliveryError, StaffDesk
+from bot.outbox import rows
+from bot.outbox.claims import Claimed, Outcome
+from bot.outbox.delivery import Deliveries, earlier_unsent
+from bot.outbox.finishing import Finisher, Worker
+from bot.outbox.gate import ProactiveGate
+from bot.outbox.grouping import ClearingGroups
+from bot.outbox.kinds import Handler, KindTable, OutboxKind
+from bot.outbox.ratelimit import SharedRateLimiter, wait_until
+from bot.ports import Channel, Clock, DeliveryError
 from bot.storage.database import Database
-from bot.tickets import desk, folding
-from bot.tickets.lifecycle import EVENT
-from bot.tickets.posting import StaffNotices
 
 log = logging.getLogger(__name__)
 SEND_ORDER_RETRY = timedelta(seconds=1)
 SETTLE_AHEAD = timedelta(milliseconds=15)
 
 
+class DispatchSettings(Protocol):
+    """What the dispatcher reads of its settings (the `outreach` section, bot.config.OutreachSettings)."""
+
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def lease_seconds(self) -> float: ...
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def defer_minutes(self) -> float: ...
+
+
 class Dispatcher:
     def __init__(
-        self, db: Database, engine: ConversationEngine, channels: Mapping[str, Channel],
-        settings: Settings, clock: Clock, rate_limiter: SharedRateLimiter | None = None,
+        self, db: Database, channels: Mapping[str, Channel], settings: DispatchSettings, clock: Clock,
+        rate_limiter: SharedRateLimiter | None = None,
     ):  # fmt: skip
         self.db = db
-        self.engine = engine
         self.channels = channels
         self.settings = settings
         self.clock = clock
-        self.deliveries = Deliveries(db, settings, clock)
+        self.deliveries = Deliveries(db, settings.max_attempts, clock)
         # Its workers are the rows worked on at once, across overlapping batches, each with at most one row
-        # carried out but not yet marked done: what a kill -9 can double (bot/outreach/finishing.py).
-        self.finisher = Finisher(db, clock, settings.outreach.concurrency)
+        # carried out but not yet marked done: what a kill -9 can double (bot/outbox/finishing.py).
+        self.finisher = Finisher(db, clock, settings.concurrency)
         self.rate_limiter = rate_limiter
-        self.staff_desk: StaffDesk | None = None
-        self.staff_notices = StaffNotices(db, settings, clock)  # staff_notice and staff_digest rows
-        self._lease = timedelta(seconds=settings.outreach.lease_seconds)
-        self.clearing = Clearing(settings, engine, self._lease)
+        self.kinds = KindTable()
+        # The delivery policy proactive rows pass (registered by the campaigns feature); None lets them all through.
+        self.clearing: ProactiveGate | None = None
+        self._lease = timedelta(seconds=settings.lease_seconds)
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """Carry out rows of `kind` with `handler` (each feature registers its own kinds, bot/core.py)."""
+        self.kinds.register(kind, handler)
+        if handler.max_attempts is not None:
+            self.deliveries.attempts_by_kind[kind] = handler.max_attempts
 
     async def tick(self) -> int:
         """Claim and process one batch; returns how many rows were handled."""
@@ -94,21 +111,21 @@ class Dispatcher:
         return total
 
     async def _claim(self) -> list[Claimed]:
-        cfg = self.settings.outreach
+        cfg = self.settings
         # Not finisher.transaction(): marking rows (not SKIP LOCKED) after locking newly claimed ones could
         # deadlock with an opt-out, which locks the customer and then all their rows.
         async with self.db.transaction() as session:
             now = self.clock.now()
-            items = await outbox.claim_due(
+            items = await rows.claim_due(
                 session, now, limit=cfg.batch_size, lease=self._lease,
-                skip_locked=self.db.is_postgres, exclude_kinds=self._not_mine(),
+                skip_locked=self.db.is_postgres, exclude_kinds=self.kinds.unavailable(),
             )  # fmt: skip
             # A send that is its customer's first one not yet carried out needs no order check of its own.
-            senders = {i.customer_id for i in items if i.kind == outbox.SEND and i.customer_id is not None}
-            first = await outbox.first_unsent_sends(session, list(senders)) if senders else {}
+            senders = {i.customer_id for i in items if i.kind == OutboxKind.SEND and i.customer_id is not None}
+            first = await rows.first_unsent_sends(session, list(senders)) if senders else {}
             claimed = [
                 Claimed(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts, i.proactive, i.campaign_run_id,
-                        now + self._lease, in_order=i.kind == outbox.SEND and first.get(i.customer_id) == i.id)
+                        now + self._lease, in_order=i.kind == OutboxKind.SEND and first.get(i.customer_id) == i.id)
                 for i in items
             ]  # fmt: skip
         return claimed
@@ -122,7 +139,7 @@ class Dispatcher:
             series.setdefault(key, []).append(item)
         waiting = len(series)
         firsts = [rows[0] for rows in series.values() if rows[0].proactive]
-        groups = ClearingGroups(firsts, self.settings.outreach.concurrency, self._clear)
+        groups = ClearingGroups(firsts, self.settings.concurrency, self._clear)
 
         async def work(rows: list[Claimed]) -> None:
             nonlocal waiting
@@ -143,7 +160,7 @@ class Dispatcher:
         `worker`: the one doing it (else the row is marked done before this returns)."""
         decision_id: int | None = None
         try:
-            if item.proactive:
+            if item.proactive and self.clearing is not None:
                 cleared = await (groups or ClearingGroups([], 1, self._clear)).outcome(item)
                 if isinstance(cleared, Exception):
                     raise cleared
@@ -168,65 +185,42 @@ class Dispatcher:
             return
         async with self.db.transaction() as session:
             now = self.clock.now()
-            starts_a_flow = item.kind != outbox.SEND and item.kind != desk.STAFF_NOTICE
+            handler = self.kinds.get(item.kind)
+            starts_a_flow = item.kind != OutboxKind.SEND and not (
+                handler is not None and handler.waits_for_earlier_rows
+            )
             if starts_a_flow:
                 reason = "deferred: customer mid-conversation"
-                delay = timedelta(minutes=self.settings.outreach.defer_minutes)
+                delay = timedelta(minutes=self.settings.defer_minutes)
             else:
                 reason, delay = "waiting for earlier rows", SEND_ORDER_RETRY
-            if decision_id is not None and starts_a_flow:
+            if decision_id is not None and starts_a_flow and self.clearing is not None:
                 # The policy let it through, but the engine found the customer busy: not a send after all.
                 # (A campaign message that waits behind earlier replies is still a send: it stays counted.)
-                decision = await session.get(DeliveryDecision, decision_id)
-                if decision is not None:
-                    decision.decision, decision.reason, decision.until = DEFERRED, reason, now + delay
-            await outbox.retry_later(session, item.id, now + delay, reason, failed=False)
+                await self.clearing.deferred(session, decision_id, reason, now + delay)
+            await rows.retry_later(session, item.id, now + delay, reason, failed=False)
 
     async def _carry_out(self, item: Claimed, worker: Worker | None) -> bool:
         """Do what the row says; False when it must wait (customer busy, earlier rows unsent).
 
         The worker's previous row is marked done before this one is carried out: for a send, right before it
         goes (after its slot), when the other workers' rows have finished too and share the mark's transaction."""
-        payload, customer_id = item.payload, item.customer_id
-        if item.kind == outbox.SEND:
+        if item.kind == OutboxKind.SEND:
             return await self._send(item, worker)
         if worker is not None:
             await worker.settle()
-        if item.kind == outbox.RESUME_RUN:
-            return await self.engine.resume_run(int(payload["run_id"]))
-        if item.kind == outbox.REMIND_RUN:
-            return await self.engine.remind_run(payload)
-        if item.kind == outbox.START_FLOW and customer_id is not None:
-            return await self.engine.start_flow_for(customer_id, payload["flow_id"], payload.get("data"))
-        if item.kind == outbox.CAMPAIGN and customer_id is not None:
-            # A campaign that starts a flow (a message campaign became a plain send when cleared).
-            data = {"campaign": payload["campaign"]}
-            return await self.engine.start_flow_for(customer_id, payload["flow"], data)
-        if item.kind == EVENT and customer_id is not None:
-            # Ticket events are about what the customer is waiting for, so they may interrupt; CRM
-            # events (signed_up, ...) are proactive and wait for a free moment.
-            interrupt = bool(payload.get("interrupt", True))
-            await self.engine.fire_event(customer_id, payload["event"], payload.get("data"), interrupt=interrupt)
-            return True
-        if item.kind == desk.STAFF_NOTICE:
-            return await self.staff_notices.deliver(item.id, payload, self.staff_desk)
-        if item.kind == folding.DIGEST:
-            return await self.staff_notices.deliver_digest(f"{folding.DIGEST}:{item.id}", payload, self.staff_desk)
-        raise DeliveryError(f"unknown outbox kind {item.kind!r}", permanent=True)
+        handler = self.kinds.get(item.kind)
+        if handler is None or (handler.needs_customer and item.customer_id is None):
+            raise DeliveryError(f"unknown outbox kind {item.kind!r}", permanent=True)
+        return await handler.carry_out(item)
 
     # ---- the delivery policy --------------------------------------------------------------------
 
     async def _clear(self, items: list[Claimed]) -> dict[int, Outcome]:
-        """Apply the delivery policy to rows of different customers, in one transaction (bot/outreach/clearing.py)."""
+        """Apply the delivery policy to rows of different customers, in one transaction (bot/outbox/gate.py)."""
+        assert self.clearing is not None
         async with self.finisher.transaction() as session:
             return await self.clearing.clear(session, items, self.clock.now())
-
-    def _not_mine(self) -> tuple[str, ...]:
-        """Staff notices wait for a process that has the staff desk (Slack) when one is configured:
-        a CLI command's drain must not mark them done unposted."""
-        if self.staff_desk is None and self.settings.secrets.slack_bot_token is not None:
-            return (desk.STAFF_NOTICE, folding.DIGEST)
-        return ()
 
     # ---- carrying out ---------------------------------------------------------------------------
 
@@ -259,7 +253,7 @@ class Dispatcher:
         if now + self._lease / 2 > item.leased_until:
             # The wait may have outlasted the lease: send only if the row is still ours, and keep it long enough.
             async with self.db.transaction() as session:
-                if not await outbox.renew(session, item.id, item.attempts, now + self._lease):
+                if not await rows.renew(session, item.id, item.attempts, now + self._lease):
                     log.info("outbox item %s was claimed by another worker while waiting; left to it", item.id)
                     raise _Abandoned
         if worker is not None:

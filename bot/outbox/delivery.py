@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, exists, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.customers.models import Customer
 from bot.messages import Reply
-from bot.outreach import outbox
-from bot.outreach.models import LEASED, PENDING, OutboxItem
+from bot.outbox import rows
+from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, DeliveryError
 from bot.storage.database import Database
 
@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 
 # How long the adapter that received a message has to send its replies before the dispatcher may.
 INLINE_LEASE = timedelta(seconds=60)
-STAFF_NOTICE_ATTEMPTS = 60
+
+# What follows when a channel refuses a customer for good (registered by the customers feature): the session of
+# the row's failure, the customer's id, now.
+OnUnreachable = Callable[[AsyncSession, int, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Delivery:
 _EARLIER_UNSENT = select(
     exists().where(
         OutboxItem.customer_id == bindparam("customer_id"),
-        OutboxItem.kind == outbox.SEND,
+        OutboxItem.kind == rows.SEND,
         OutboxItem.id < bindparam("before_id"),
         or_(OutboxItem.status == PENDING, OutboxItem.status == LEASED),
     )
@@ -71,22 +74,23 @@ _INSERT_SEND = text(
 
 async def insert_send(session: object, row: dict[str, Any]) -> tuple[int, bool]:
     """Insert a send row; its id, and whether earlier sends to its customer are unsent (it must wait for them)."""
-    params = {**row, "send_kind": outbox.SEND, "pending": PENDING, "leased": LEASED}
+    params = {**row, "send_kind": rows.SEND, "pending": PENDING, "leased": LEASED}
     item_id, held = (await session.execute(_INSERT_SEND, params)).one()  # type: ignore[attr-defined]
     return item_id, bool(held)
 
 
 class Deliveries:
-    def __init__(self, db: Database, settings: Settings, clock: Clock):
+    def __init__(self, db: Database, max_attempts: int, clock: Clock):
         self.db = db
-        self.settings = settings
+        self.max_attempts = max_attempts
         self.clock = clock
+        # Kinds that get more (or fewer) attempts than `max_attempts` (from their registered handlers).
+        self.attempts_by_kind: dict[str, int] = {}
+        self.on_unreachable: OnUnreachable | None = None
         self._unmarked: dict[int, asyncio.Future[None]] = {}  # sent, not yet marked done
 
     def _max_attempts(self, kind: str) -> int:
-        # Staff must hear about every ticket: their notices outlast a long Slack outage (backoff caps at
-        # an hour, so this is about two days), while customer sends give up sooner.
-        return STAFF_NOTICE_ATTEMPTS if kind == "staff_notice" else self.settings.outreach.max_attempts
+        return self.attempts_by_kind.get(kind, self.max_attempts)
 
     async def mark_sent(self, item_id: int | None) -> None:
         """Returns once the row is marked done (committed).
@@ -102,7 +106,7 @@ class Deliveries:
             async with self.db.transaction() as session:
                 batch, self._unmarked = self._unmarked, {}
                 if batch:
-                    await outbox.finish_many(session, list(batch), self.clock.now())
+                    await rows.finish_many(session, list(batch), self.clock.now())
         except BaseException as exc:
             for future in batch.values():
                 if not future.done():
@@ -120,20 +124,16 @@ class Deliveries:
             item = await session.get(OutboxItem, item_id)
             if item is None:
                 return
-            if exc.sent and item.kind == outbox.SEND:
+            if exc.sent and item.kind == rows.SEND:
                 payload = dict(item.payload)
                 payload["replies"] = list(payload.get("replies", []))[exc.sent :]
                 item.payload = payload
             if exc.permanent or item.attempts >= self._max_attempts(item.kind):
                 log.warning("outbox item %s given up after %d attempts: %s", item_id, item.attempts, exc)
-                await outbox.give_up(session, item_id, now, str(exc))
-                if exc.unreachable and item.customer_id is not None:
-                    customer = await session.get(Customer, item.customer_id)
-                    if customer is not None:
-                        customer.unreachable = True
-                        # Their check-ins, reminders and campaign messages would only be skipped one by one.
-                        await outbox.cancel_proactive(session, customer.id, now, "customer unreachable")
+                await rows.give_up(session, item_id, now, str(exc))
+                if exc.unreachable and item.customer_id is not None and self.on_unreachable is not None:
+                    await self.on_unreachable(session, item.customer_id, now)
                 return
-            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else outbox.backoff(max(1, item.attempts))
+            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else rows.backoff(max(1, item.attempts))
             log.info("outbox item %s retried in %s: %s", item_id, delay, exc)
-            await outbox.retry_later(session, item_id, now + delay, str(exc))
+            await rows.retry_later(session, item_id, now + delay, str(exc))

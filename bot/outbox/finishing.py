@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outreach import outbox
+from bot.outbox import rows
 from bot.ports import Clock
 from bot.storage.database import Database
 
@@ -99,7 +99,7 @@ class Finisher:
                 yield session
                 batch, self._pending = self._pending, {}
                 if batch:
-                    await outbox.finish_many(session, list(batch), self.clock.now())
+                    await rows.finish_many(session, list(batch), self.clock.now())
         except BaseException:
             # Not written: they wait for the next write like any mark.
             self._pending.update(batch)
@@ -136,7 +136,7 @@ class Finisher:
             batch, self._pending = self._pending, {}
             try:
                 async with self.db.transaction() as session:
-                    await outbox.finish_many(session, list(batch), self.clock.now())
+                    await rows.finish_many(session, list(batch), self.clock.now())
             except Exception as exc:
                 for marked in batch.values():
                     if not marked.done():

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.outreach.claims import Claimed
-from bot.outreach.clearing import Outcome
+from bot.outbox.claims import Claimed, Outcome
 
 ClearRows = Callable[[list[Claimed]], Awaitable[dict[int, Outcome]]]
 

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.config import Settings
 from bot.core import Core
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
-from bot.outreach import outbox
-from bot.outreach.models import DONE, FAILED, LEASED, PENDING, OutboxItem
+from bot.outbox.models import DONE, FAILED, LEASED, PENDING, OutboxItem
 from bot.ports import DeliveryError
 from tests.conftest import Chat, FixedClock, make_settings
 

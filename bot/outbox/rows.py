@@ -12,16 +12,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import ChannelRef, Reply, reply_to_dict
-from bot.outreach.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
+from bot.outbox.kinds import OutboxKind
+from bot.outbox.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
 from bot.storage.base import utcnow
 
-RESUME_RUN = "resume_run"
-SEND = "send"
-START_FLOW = "start_flow"
-# An unanswered proactive question: remind, or move on without the answer (payload: run_id, step_index, n).
-REMIND_RUN = "remind_run"
-# One customer's message of one campaign occurrence (payload: campaign).
-CAMPAIGN = "campaign"
+SEND = OutboxKind.SEND
 
 
 async def enqueue(

@@ -8,8 +8,8 @@ import time
 import asyncpg
 import pytest
 
-from bot.outreach.leader import Leadership
-from bot.outreach.ratelimit import SharedRateLimiter
+from bot.outbox.leader import Leadership
+from bot.outbox.ratelimit import SharedRateLimiter
 from bot.storage.database import Database
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.outreach.models import RateSlot
+from bot.outbox.models import RateSlot
 from bot.storage.database import Database
 
 # How much sending time one reservation covers. Short, so a block an instance cannot use (its work ran

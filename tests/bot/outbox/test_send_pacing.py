@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from bot import outbox
 from bot.core import Core
-from bot.outreach import outbox
-from bot.outreach.dispatcher import Claimed
-from bot.outreach.models import LEASED, OutboxItem
-from bot.outreach.ratelimit import _Block
-from tests.bot.outreach.test_dispatcher import LEASE, ScriptedChannel, a_customer, enqueue_send, the_row
+from bot.outbox.dispatcher import Claimed
+from bot.outbox.models import LEASED, OutboxItem
+from bot.outbox.ratelimit import _Block
+from tests.bot.outbox.test_dispatcher import LEASE, ScriptedChannel, a_customer, enqueue_send, the_row
 from tests.conftest import FixedClock
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

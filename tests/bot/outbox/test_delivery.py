@@ -8,7 +8,7 @@ from sqlalchemy import event, select
 
 from bot.core import Core
 from bot.messages import Inbound
-from bot.outreach.models import DONE, LEASED, OutboxItem
+from bot.outbox.models import DONE, LEASED, OutboxItem
 
 
 async def statuses(core: Core) -> list[str]:
