@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot.config import load_settings
 from bot.conversations.models import Message
 from bot.core import Core
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.messages import Inbound
 from bot.storage.database import Database
 

@@ -27,7 +27,7 @@ from telegram.request import HTTPXRequest
 
 from bench.instances import REPO, Instance, seed_customers, sql, stop_all, temp_database
 from bot.config import load_settings
-from bot.outreach import planning
+from bot.outreach.campaigns import planning
 from bot.storage.database import Database
 from tests.reliability.harness import TOKEN, telegram_env, write_config
 from tests.support.botapi_standin import BotApiStandIn

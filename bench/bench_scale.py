@@ -1,7 +1,7 @@
 """Scale on PostgreSQL: planning onboarding check-ins for many customers, and outbox claim throughput
 with 1, 2 and 4 dispatcher processes.
 
-Planning: a flow campaign that starts the onboarding flow, planned by bot.outreach.planning.plan for
+Planning: a flow campaign that starts the onboarding flow, planned by bot.outreach.campaigns.planning.plan for
 every customer (one proactive outbox row each, in chunks, resumable), in a process of its own so its
 peak memory (VmHWM) is its own. Baseline, same run, same table: a process with the same imports that
 writes the same number of rows with one `INSERT ... SELECT generate_series`.
@@ -26,7 +26,7 @@ import asyncpg
 
 from bench.instances import Instance, memory_mb, seed_customers, sql, stop_all, temp_database
 from bot.config import load_settings
-from bot.outreach import planning
+from bot.outreach.campaigns import planning
 from bot.storage.database import Database
 from tests.reliability.harness import REPO, write_config
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from bot.config import load_settings
-from bot.outreach import planning
+from bot.outreach.campaigns import planning
 from bot.storage.database import Database
 from tests.reliability.harness import (
     STAFF,

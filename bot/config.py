@@ -427,7 +427,7 @@ class Campaign(Section):
 
 def cron_problem(expression: str) -> str | None:
     """None when `expression` is a valid five-field crontab line, else what is wrong."""
-    from bot.outreach.cron import cron_problem as check
+    from bot.crontab import cron_problem as check
 
     return check(expression)
 
@@ -657,7 +657,7 @@ def _staff_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
 
 def _tier_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
     """Tier rules must parse and give each tier once; campaigns may only name tiers the rules produce."""
-    from bot.conversations.templates import check_expression
+    from bot.templating import check_expression
 
     problems: list[Problem] = []
     first_rule: dict[str, int] = {}

@@ -14,13 +14,13 @@ from bot.conversations import kinds as conversation_kinds
 from bot.conversations.engine import ConversationEngine
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.leader import Leadership
 from bot.outbox.ratelimit import SharedRateLimiter
-from bot.outreach import kinds as campaign_kinds
-from bot.outreach.clearing import Clearing
-from bot.outreach.jobs import PlanningJobs
+from bot.outreach.campaigns import kinds as campaign_kinds
+from bot.outreach.delivery.clearing import Clearing
+from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, StaffDesk, SystemClock
 from bot.storage.database import Database

@@ -255,13 +255,13 @@ def tickets() -> None:
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
     """Tickets with their assignee and SLA state (times in business.timezone)."""
-    from bot.tickets import service
+    from bot.tickets import records
 
     settings = settings_or_exit(ctx)
 
     async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
         async with core.db.transaction() as session:
-            rows = await service.list_tickets(session, status=None if status == "all" else status, limit=limit)
+            rows = await records.list_tickets(session, status=None if status == "all" else status, limit=limit)
             return rows, await _staff_names(session), core.clock.now()
 
     rows, names, now = run_async(lambda: with_core(settings, job, flows=False))
@@ -276,17 +276,17 @@ def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
 @click.pass_context
 def tickets_show(ctx: click.Context, ref: str) -> None:
     """One ticket: who has it, its deadlines, resolution, CSAT and timeline."""
-    from bot.tickets import desk, service
+    from bot.tickets import desk, records
 
     settings = settings_or_exit(ctx)
 
     async def job(core: Core) -> tuple[Any, dict[str, Any], list[Any], datetime] | None:
         async with core.db.transaction() as session:
-            ticket = await service.get_by_ref(session, ref)
+            ticket = await records.get_by_ref(session, ref)
             if ticket is None:
                 return None
             view = await desk.ticket_view(session, settings, ticket)
-            return ticket, view, await service.timeline(session, ticket.id), core.clock.now()
+            return ticket, view, await records.timeline(session, ticket.id), core.clock.now()
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
@@ -450,7 +450,7 @@ def routing() -> None:
 def routing_explain(ctx: click.Context, customer_id: int, category: str, severity: str, at: str | None) -> None:
     """Who would get a ticket from CUSTOMER about CATEGORY now (or --at), and why."""
     from bot.customers.models import Customer
-    from bot.tickets import service
+    from bot.tickets import records
     from bot.tickets.models import Ticket
 
     settings = settings_or_exit(ctx)
@@ -473,7 +473,7 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
                 return None
             # A ticket that is never saved: routing sees what it would see for a new one.
             draft = Ticket(customer_id=customer.id, category=category, severity=severity)
-            return customer, await service.route(session, settings, draft, customer, now), now
+            return customer, await records.route(session, settings, draft, customer, now), now
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
@@ -568,11 +568,11 @@ def surveys() -> None:
 @click.pass_context
 def surveys_report(ctx: click.Context) -> None:
     """NPS, CSAT and response counts per survey."""
-    from bot.surveys import service
+    from bot.surveys import responses
 
     async def job(core: Core) -> list[Any]:
         async with core.db.transaction() as session:
-            return await service.summaries(session)
+            return await responses.summaries(session)
 
     rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if not rows:

@@ -14,10 +14,10 @@ import click
 
 from bot.config import Campaign, Settings
 from bot.core import Core
-from bot.outreach import campaigns as service
-from bot.outreach.audience import Target, breakdown, sample
-from bot.outreach.campaigns import CampaignError, RunProgress
-from bot.outreach.planning import next_runs, occurrence_to_send, plan, schedule_entries
+from bot.outreach.campaigns import catalog
+from bot.outreach.campaigns.audience import Target, breakdown, sample
+from bot.outreach.campaigns.catalog import CampaignError, RunProgress
+from bot.outreach.campaigns.planning import next_runs, occurrence_to_send, plan, schedule_entries
 from handlers.cli_support import run_async, settings_or_exit, with_core
 
 
@@ -28,7 +28,7 @@ def campaigns() -> None:
 
 def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
     try:
-        return service.get(settings, name, enabled=enabled)
+        return catalog.get(settings, name, enabled=enabled)
     except CampaignError as exc:
         _fail(str(exc))
 
@@ -106,7 +106,7 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     campaign = _campaign_or_exit(settings, name)
 
     async def job(core: Core) -> tuple[str | None, Any, list[tuple[Any, list[Any]]]]:
-        problem = service.content_problem(settings, name, [lf.id for lf in core.registry.all()])
+        problem = catalog.content_problem(settings, name, [lf.id for lf in core.registry.all()])
         if problem:
             return problem, None, []
         now = core.clock.now()
@@ -117,10 +117,10 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
             for customer in await sample(session, target, size):
                 if campaign.flow:
                     lf = core.registry.current(campaign.flow)
-                    first = service.first_message(lf, service.context(settings, name, customer, now)) if lf else None
+                    first = catalog.first_message(lf, catalog.context(settings, name, customer, now)) if lf else None
                     replies = [first] if first else []
                 else:
-                    replies = await service.render(session, settings, name, customer, now=now)
+                    replies = await catalog.render(session, settings, name, customer, now=now)
                 shown.append((customer, replies))
             return None, found, shown
 
@@ -201,7 +201,7 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
     _campaign_or_exit(settings, name, enabled=True)
 
     async def job(core: Core) -> tuple[str | None, Any, RunProgress | None]:
-        problem = service.content_problem(settings, name, [lf.id for lf in core.registry.all()])
+        problem = catalog.content_problem(settings, name, [lf.id for lf in core.registry.all()])
         if problem:
             return problem, None, None
         now = core.clock.now()
@@ -215,12 +215,12 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
             click.echo(f"{name} {key} was planned before ({_count(result.planned, 'message')}): nothing added")
         else:
             click.echo(f"queued {_count(result.planned, 'message')} for {name} ({key})")
-        progress = await service.progress(core.db, result.run_id)
+        progress = await catalog.progress(core.db, result.run_id)
         for line in describe(progress):
             click.echo(line)
         while follow and not progress.finished:
             await asyncio.sleep(interval)
-            latest = await service.progress(core.db, result.run_id)
+            latest = await catalog.progress(core.db, result.run_id)
             if latest != progress:
                 for line in describe(latest):
                     click.echo(line)
@@ -244,7 +244,7 @@ def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
     _campaign_or_exit(settings, name)
 
     async def job(core: Core) -> list[RunProgress]:
-        return await service.recent_runs(core.db, name, limit)
+        return await catalog.recent_runs(core.db, name, limit)
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if not found:

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import outbox
+from bot import outbox, templating
 from bot.config import Settings
-from bot.conversations import activity, buttons, checkins, offers, templates
+from bot.conversations import activity, buttons, checkins, offers
 from bot.conversations import answers as ans
 from bot.conversations import schema as s
 from bot.conversations.intents import GlobalWords
@@ -33,14 +33,14 @@ from bot.conversations.registry import FlowRegistry
 from bot.conversations.runner import FlowHandOff, FlowRunner, subscribe, unsubscribe
 from bot.conversations.turn import Turn
 from bot.customers import links
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.messages import Button, ChannelRef, Inbound, Media, Reply, reply_to_dict
 from bot.outbox.delivery import INLINE_LEASE, Delivery, insert_send
 from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
 from bot.tickets import lifecycle
-from bot.tickets import service as tickets
+from bot.tickets import records as tickets
 
 log = logging.getLogger(__name__)
 
@@ -730,7 +730,7 @@ class ConversationEngine:
 
     def _text(self, template: str, **extra: Any) -> str:
         context = {"business": {"name": self.settings.business.name}, **extra}
-        return templates.render(template, context)
+        return templating.render(template, context)
 
     def _menu(self, text: str) -> Reply:
         menu = [Button(label, buttons.FlowButton(flow_id).value) for label, flow_id in self.registry.indexes.menu]

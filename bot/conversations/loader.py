@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.conversations import schema as s
-from bot.conversations.templates import check_expression, check_template
+from bot.templating import check_expression, check_template
 from bot.yamlsource import (
     Loc,
     Problem,

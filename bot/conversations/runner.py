@@ -8,21 +8,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import outbox
+from bot import outbox, templating
 from bot.config import Settings
 from bot.conversations import answers as ans
-from bot.conversations import checkins, templates
+from bot.conversations import checkins
 from bot.conversations import schema as s
 from bot.conversations.buttons import AnswerButton, FlowButton, WordButton
 from bot.conversations.kinds import ConversationKind
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ACTIVE, CANCELLED, DONE, SUSPENDED, WAITING, ConversationRun
 from bot.conversations.turn import Turn
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.messages import Button, Media, Reply
-from bot.surveys import service as surveys
+from bot.surveys import responses as surveys
 from bot.tickets import intake, lifecycle
-from bot.tickets import service as tickets
+from bot.tickets import records as tickets
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class FlowRunner:
     def question(self, turn: Turn, run: ConversationRun, lf: LoadedFlow, prefix: str = "") -> Reply:
         step = lf.flow.steps[run.step_index]
         assert isinstance(step, s.AskStep)
-        text = templates.render(step.ask, self.context(turn, run, lf))
+        text = templating.render(step.ask, self.context(turn, run, lf))
         buttons = [
             Button(label, AnswerButton(run.id, run.step_index, i).value)
             for i, (label, _value) in enumerate(ans.answer_options(step))
@@ -70,7 +70,7 @@ class FlowRunner:
         step = lf.flow.steps[run.step_index]
         assert isinstance(step, s.AskStep)
         hint = step.invalid or self.settings.texts.invalid_answer.get(step.expect, "")
-        hint = templates.render(hint, self.context(turn, run, lf))
+        hint = templating.render(hint, self.context(turn, run, lf))
         return self.question(turn, run, lf, prefix=hint)
 
     # ---- advancing ----------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class FlowRunner:
                 return
             if isinstance(step, s.EndStep):
                 if isinstance(step.end, str) and step.end.strip():
-                    turn.say(Reply(templates.render(step.end, ctx)))
+                    turn.say(Reply(templating.render(step.end, ctx)))
                 self.finish(turn, run)
                 return
             if isinstance(step, s.SayStep):
@@ -127,11 +127,11 @@ class FlowRunner:
     def _say(self, step: s.SayStep, ctx: dict[str, Any]) -> Reply:
         buttons = tuple(Button(b.label, _say_button(b).value) for b in step.buttons)
         media = Media("photo", step.media) if step.media else None
-        return Reply(templates.render(step.say, ctx), buttons, media=media)
+        return Reply(templating.render(step.say, ctx), buttons, media=media)
 
     def _branch(self, lf: LoadedFlow, step: s.BranchStep, index: int, ctx: dict[str, Any]) -> int:
         for case in step.branch:
-            if templates.evaluate(case.when, ctx):
+            if templating.evaluate(case.when, ctx):
                 return lf.index_of(case.goto)
         return lf.index_of(step.otherwise) if step.otherwise else index + 1
 
@@ -180,7 +180,7 @@ class FlowRunner:
             await surveys.record(
                 turn.session, customer_id=customer.id, survey=step.survey or lf.id,
                 kind=step.kind or "text", now=turn.now, score=_score(step.score, ctx),
-                comment=templates.render(step.comment, ctx) if step.comment else None,
+                comment=templating.render(step.comment, ctx) if step.comment else None,
                 run_id=run.id, ticket_id=ticket_id,
             )  # fmt: skip
         elif step.action == "start_flow" and step.flow:
@@ -188,7 +188,7 @@ class FlowRunner:
         elif step.action == "ticket_feedback":
             _about, ticket_id = await self._followed_ticket(turn, run, lf)
             if ticket_id is not None:
-                solved = _truth(templates.render(step.solved, ctx)) if step.solved else None
+                solved = _truth(templating.render(step.solved, ctx)) if step.solved else None
                 outcome = await lifecycle.apply_feedback(
                     turn.session, self.settings, ticket_id, turn.now, solved=solved, score=_score(step.score, ctx)
                 )
@@ -212,15 +212,15 @@ class FlowRunner:
         """A ticket for what the flow collected, or the customer's open ticket with it added (bot/tickets/intake.py);
         flow texts see which through `ticket.joined` and `ticket.at_limit`."""
         answers = run.answers or {}
-        description = templates.render(step.description, ctx) if step.description else _answers_text(answers)
+        description = templating.render(step.description, ctx) if step.description else _answers_text(answers)
         attachments = []
         if step.attachment and isinstance(answers.get(step.attachment), dict):
             attachments.append(answers[step.attachment])
         complaint = intake.Complaint(
             kind="handoff" if step.action == "handoff" else "complaint",
-            category=templates.render(step.category, ctx) if step.category else "general",
+            category=templating.render(step.category, ctx) if step.category else "general",
             severity=step.severity or "normal",
-            summary=templates.render(step.summary, ctx) if step.summary else description[:200],
+            summary=templating.render(step.summary, ctx) if step.summary else description[:200],
             description=description, attachments=tuple(attachments), channel=turn.channel,
         )  # fmt: skip
         customer_id, joined = turn.customer.id, (run.context or {}).get("joined_event_id")
@@ -263,13 +263,13 @@ def _say_button(spec: s.ButtonSpec) -> FlowButton | WordButton:
 
 
 def _render_value(value: Any, ctx: dict[str, Any]) -> Any:
-    return templates.render(value, ctx) if isinstance(value, str) else value
+    return templating.render(value, ctx) if isinstance(value, str) else value
 
 
 def _score(template: str | None, ctx: dict[str, Any]) -> int | None:
     if not template:
         return None
-    text = templates.render(template, ctx).strip()
+    text = templating.render(template, ctx).strip()
     try:
         return round(float(text))
     except ValueError:

@@ -15,7 +15,7 @@ from sqlalchemy import delete as delete_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import bot.models  # noqa: F401  (every model registered in the metadata, so no table is missed)
-from bot.customers import service, storable
+from bot.customers import records, storable
 from bot.customers.models import ChannelIdentity, Customer
 from bot.storage.base import Base
 
@@ -103,7 +103,7 @@ async def delete(session: AsyncSession, customer_id: int) -> dict[str, int] | No
     table whose foreign key lacks a cascade cannot keep a row behind."""
     if await session.get(Customer, customer_id) is None:
         return None
-    await service.lock(session, customer_id)  # a chat turn of this customer finishes first, or waits
+    await records.lock(session, customer_id)  # a chat turn of this customer finishes first, or waits
     counts: dict[str, int] = {}
     for table in reversed(customer_tables()):
         for child, column, key in child_tables(table):

@@ -28,12 +28,12 @@ from jinja2 import Undefined
 from sqlalchemy import Row, Text, case, cast, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot import templating
 from bot.config import Settings, TierRule
-from bot.conversations import templates
 from bot.customers import amounts
 from bot.customers.models import Customer
 from bot.customers.profile import quoted
-from bot.customers.service import template_view
+from bot.customers.records import template_view
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +192,8 @@ class _Rule:
 
     @classmethod
     def of(cls, index: int, rule: TierRule) -> _Rule:
-        # Not templates.evaluate(): it logs each failure, which would be one traceback per customer.
-        condition = templates._expression(rule.when) if rule.when is not None else None
+        # Not templating.evaluate(): it logs each failure, which would be one traceback per customer.
+        condition = templating._expression(rule.when) if rule.when is not None else None
         return cls(index, rule.tier, rule.by, rule.top_percent, rule.when, condition)
 
     def matches(self, row: Row[Any], context: _Context | None) -> bool:

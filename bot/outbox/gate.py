@@ -1,6 +1,6 @@
 """The port through which proactive rows pass a delivery policy before they are carried out.
 
-The outbox knows no policy: the campaigns feature registers its clearing (bot/outreach/clearing.py) when the
+The outbox knows no policy: the campaigns feature registers its clearing (bot/outreach/delivery/clearing.py) when the
 core is assembled. Without one, proactive rows are carried out as they come.
 """
 

@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.outreach import cron
+from bot import crontab
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Scheduler:
     def cron(self, expression: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:
         """At the moments of a crontab line (read as cron reads it: Sunday is 0 and 7)."""
         self._scheduler.add_job(
-            _guarded(job, name), cron.trigger(expression, timezone), id=name, name=name, replace_existing=True
+            _guarded(job, name), crontab.trigger(expression, timezone), id=name, name=name, replace_existing=True
         )
 
     def daily(self, hhmm: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.customers.models import Customer
-from bot.tickets import desk, lifecycle, service, sla
+from bot.tickets import desk, lifecycle, records, sla
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ async def open_separately(
     limit = settings.tickets.max_open_per_customer
     joined = await _joined_complaint(session, customer_id, joined_event_id)
     if joined is not None and joined.data.get("moved_to"):
-        moved = await service.get_by_ref(session, str(joined.data["moved_to"]))
+        moved = await records.get_by_ref(session, str(joined.data["moved_to"]))
         if moved is not None:  # asked twice: the first answer already moved it
             return Intake(moved, len(await _open_ticket_ids(session, customer_id)), limit)
     open_ids = await _open_ticket_ids(session, customer_id)
@@ -125,7 +125,7 @@ async def open_separately(
 
 async def _open(session: AsyncSession, settings: Settings, customer_id: int, complaint: Complaint,
                 now: datetime) -> Ticket:  # fmt: skip
-    return await service.open_ticket(
+    return await records.open_ticket(
         session, settings, customer_id=customer_id, now=now, kind=complaint.kind, category=complaint.category,
         severity=complaint.severity, summary=complaint.summary, description=complaint.description,
         attachments=complaint.attachments, channel=complaint.channel,
@@ -139,8 +139,8 @@ async def _join(
     its severity when more urgent than the ticket's."""
     words = complaint.description or complaint.summary or "(a new complaint without words)"
     for media in complaint.attachments:
-        await service.attach(session, ticket, dict(media), now)
-    event = await service.add_event(session, ticket, JOINED, now, actor="customer", body=words,
+        await records.attach(session, ticket, dict(media), now)
+    event = await records.add_event(session, ticket, JOINED, now, actor="customer", body=words,
                                     data={"complaint": complaint.as_data()})  # fmt: skip
     raised = await _raise_severity(session, settings, ticket, complaint.severity, now)
     kinds = [str(a.get("kind")) for a in complaint.attachments if a.get("kind") in ("photo", "document", "video")]
@@ -167,7 +167,7 @@ async def _raise_severity(
     if ticket.resolution_due is None or resolution < ticket.resolution_due:
         ticket.resolution_due = resolution
     due = {"first_response_due": _iso(ticket.first_response_due), "resolution_due": _iso(ticket.resolution_due)}
-    await service.add_event(session, ticket, RAISED, now, actor="customer", body=f"{change['from']} -> {severity}",
+    await records.add_event(session, ticket, RAISED, now, actor="customer", body=f"{change['from']} -> {severity}",
                             data={**change, **due})  # fmt: skip
     return change
 
@@ -199,7 +199,7 @@ async def _mark_moved(session: AsyncSession, joined: TicketEvent, ticket: Ticket
     old = await session.get(Ticket, joined.ticket_id)
     assert old is not None and ticket.ref is not None
     joined.data = {**(joined.data or {}), "moved_to": ticket.ref}
-    await service.add_event(session, old, "moved", now, actor="customer", body=ticket.ref, data={"event": joined.id})
+    await records.add_event(session, old, "moved", now, actor="customer", body=ticket.ref, data={"event": joined.id})
     await desk.queue_notice(session, old, "moved", now, text=ticket.ref)
 
 

@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.config import Settings
 from bot.conversations.models import Message
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.customers.kinds import CustomerKind
 from bot.messages import Reply
 from bot.ports import Clock
 from bot.storage.database import Database
-from bot.tickets import desk, directory, service
+from bot.tickets import desk, directory, records
 from bot.tickets.models import (
     CLAIMED,
     CLOSED,
@@ -61,7 +61,7 @@ class TicketActions:
             if ticket.assignee_id == staff.id and ticket.status == CLAIMED:
                 return f"{ticket.ref} is already yours"
             ticket.assignee_id, ticket.status, ticket.claimed_at = staff.id, CLAIMED, now
-            await service.add_event(session, ticket, "claimed", now, actor=staff.key)
+            await records.add_event(session, ticket, "claimed", now, actor=staff.key)
             await desk.queue_notice(session, ticket, "claimed", now, actor=staff.name)
             return f"{staff.name} claimed {ticket.ref}"
 
@@ -78,7 +78,7 @@ class TicketActions:
             new = await directory.staff_by_key(session, to_key)
             assert new is not None
             ticket.assignee_id, ticket.status = new.id, "assigned"
-            await service.add_event(session, ticket, "reassigned", now, actor=staff.key, body=new.name)
+            await records.add_event(session, ticket, "reassigned", now, actor=staff.key, body=new.name)
             await desk.queue_notice(session, ticket, "reassigned", now, actor=staff.name, text=new.name)
             return f"{ticket.ref} reassigned to {new.name} by {staff.name}"
 
@@ -118,7 +118,7 @@ class TicketActions:
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
             found = await _events_from(session, ticket, source_id, (HELD,)) if source_id else []
-            event = found[0] if found else await service.add_event(
+            event = found[0] if found else await records.add_event(
                 session, ticket, HELD, now, actor=staff.key, body=text, data={"source_id": source_id}
             )  # fmt: skip
             held.append(event.id)
@@ -170,7 +170,7 @@ class TicketActions:
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
             ticket.assignee_id = ticket.assignee_id or staff.id
-            await service.add_event(session, ticket, "resolved", now, actor=staff.key, body=resolution,
+            await records.add_event(session, ticket, "resolved", now, actor=staff.key, body=resolution,
                                     data={"compensation": compensation})  # fmt: skip
             await desk.queue_notice(session, ticket, "resolved", now, actor=staff.name, text=resolution)
             await outbox.enqueue(
@@ -199,7 +199,7 @@ class TicketActions:
         if directory.member(self.settings, staff_key) is None:
             return Outcome(False, "only people in the staff directory can do that")
         async with self.db.transaction() as session:
-            ticket = await service.get_by_ref(session, ref)
+            ticket = await records.get_by_ref(session, ref)
             if ticket is None:
                 return Outcome(False, f"no ticket {ref}")
             staff = await directory.staff_by_key(session, staff_key)
@@ -229,13 +229,13 @@ async def apply_feedback(
     if unhappy:
         ticket.status, ticket.resolved_at = REOPENED, None
         ticket.reopened_count += 1
-        await service.add_event(session, ticket, "reopened", now, actor="customer",
+        await records.add_event(session, ticket, "reopened", now, actor="customer",
                                 data={"solved": solved, "score": score})  # fmt: skip
         await desk.queue_notice(session, ticket, "reopened", now, data={"solved": solved, "score": score})
         return "reopened"
     if ticket.status == RESOLVED:
         ticket.status, ticket.closed_at = CLOSED, now
-        await service.add_event(session, ticket, "closed", now, actor="customer", data={"score": score})
+        await records.add_event(session, ticket, "closed", now, actor="customer", data={"score": score})
     return "closed"
 
 
@@ -283,7 +283,7 @@ async def _reply(
     # only closes a ticket that is still resolved when the customer answers.
     if ticket.status not in (RESOLVED, CLOSED):
         ticket.status = WAITING_ON_CUSTOMER
-    await service.add_event(
+    await records.add_event(
         session, ticket, "staff_reply", now, actor=staff.key, body=text, data={"source_id": source_id}
     )
     key = f"reply:{source_id or uuid_hex()}"
@@ -296,7 +296,7 @@ async def _note(
 ) -> str:
     if source_id and await _events_from(session, ticket, source_id, ("staff_reply", "note")):
         return f"note already on {ticket.ref}"
-    await service.add_event(session, ticket, "note", now, actor=staff.key, body=text, data={"source_id": source_id})
+    await records.add_event(session, ticket, "note", now, actor=staff.key, body=text, data={"source_id": source_id})
     return f"internal note added to {ticket.ref}"
 
 

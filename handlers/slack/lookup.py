@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core import Core
-from bot.tickets import desk, service
+from bot.tickets import desk, records
 from bot.tickets.models import Ticket
 
 
@@ -21,7 +21,7 @@ async def ticket_ref_by_thread(core: Core, channel: str, thread_ts: str) -> str 
 
 async def ticket_view(core: Core, ref: str) -> dict[str, Any] | None:
     async with core.db.sessions() as session:
-        ticket = await service.get_by_ref(session, ref)
+        ticket = await records.get_by_ref(session, ref)
         return await desk.ticket_view(session, core.settings, ticket) if ticket is not None else None
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 from bot.config import load_settings
 from bot.customers.models import ChannelIdentity, Customer
 from bot.outbox.models import DONE, OutboxItem
-from bot.outreach import planning
+from bot.outreach.campaigns import planning
 from bot.storage.database import Database
 from tests.conftest import REPO, STARTER_FLOWS
 from tests.support.botapi_standin import BotApiStandIn

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef, Reply
-from bot.outreach import planning
+from bot.outreach.campaigns import planning
 from tests.conftest import Chat, make_settings
 
 INJECTIONS = [

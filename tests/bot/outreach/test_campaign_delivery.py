@@ -14,10 +14,10 @@ from bot import outbox
 from bot.config import Settings
 from bot.conversations.models import Message
 from bot.core import Core
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import OutboxItem
-from bot.outreach import campaigns, planning
+from bot.outreach.campaigns import catalog, planning
 from tests.conftest import Chat, FixedClock, make_settings
 
 CAMPAIGNS = {
@@ -92,7 +92,7 @@ async def test_a_message_campaign_reaches_each_customer_once_personalised_and_in
     async with core.db.sessions() as session:
         transcript = list((await session.execute(select(Message.text).where(Message.direction == "out"))).scalars())
     assert "Thank you, Ana!" in transcript  # the web chat shows it too
-    progress = await campaigns.progress(core.db, run_id)
+    progress = await catalog.progress(core.db, run_id)
     assert progress.decisions == {("sent", "allowed"): 2}
 
     # The customer presses the campaign's button: the tips flow starts.
@@ -129,7 +129,7 @@ async def test_a_campaign_disabled_after_planning_is_not_sent(
     finally:
         await restarted.close()
     assert inbox.texts_to("ana")[-1:] != ["Thank you, Ana!"]
-    progress = await campaigns.progress(core.db, result.run_id)
+    progress = await catalog.progress(core.db, result.run_id)
     assert progress.decisions == {("skipped", "campaign 'thanks' was removed or disabled"): 1}
 
 
@@ -141,7 +141,7 @@ async def test_a_campaign_message_held_past_its_expiry_is_skipped_not_sent_late(
     await a_customer(core, clock, "late", "Aiko Mori", timezone="Asia/Tokyo")
     clock.current = datetime(2026, 6, 1, 13, 0, tzinfo=UTC)  # 22:00 in Tokyo: quiet until 00:00 UTC
     run_id = await send(core, "tips")
-    progress = await campaigns.progress(core.db, run_id)
+    progress = await catalog.progress(core.db, run_id)
     assert progress.decisions == {("held", "quiet hours (22:00 in Asia/Tokyo)"): 2}
 
     clock.current = datetime(2026, 6, 2, 0, 0, tzinfo=UTC)  # morning in Tokyo, 11 h after it was due
@@ -152,7 +152,7 @@ async def test_a_campaign_message_held_past_its_expiry_is_skipped_not_sent_late(
     clock.advance(hours=1, minutes=1)  # still busy-deferred, and now past the 12 h expiry
     await core.dispatcher.drain()
     assert not any("Tip of the week" in text for text in inbox.texts_to("late"))
-    progress = await campaigns.progress(core.db, run_id)
+    progress = await catalog.progress(core.db, run_id)
     assert progress.decisions[("skipped", "expired: held past its expiry")] == 1
     assert progress.outbox == {"done": 1, "cancelled": 1}
 

@@ -18,12 +18,12 @@ from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Button, Reply
 from bot.outbox.models import DONE, OutboxItem
-from bot.outreach import campaigns
-from bot.outreach.audience import Target, breakdown
-from bot.outreach.campaigns import CampaignError
-from bot.outreach.kinds import CampaignKind
+from bot.outreach.campaigns import catalog
+from bot.outreach.campaigns.audience import Target, breakdown
+from bot.outreach.campaigns.catalog import CampaignError
+from bot.outreach.campaigns.kinds import CampaignKind
+from bot.outreach.campaigns.planning import occurrence_to_send, plan, plan_due
 from bot.outreach.models import SENT, SKIPPED, CampaignRun, DeliveryDecision
-from bot.outreach.planning import occurrence_to_send, plan, plan_due
 from tests.conftest import FixedClock, make_settings
 
 # The tiers campaigns may name (tier rules are not run here: each test sets its customers' tiers).
@@ -406,22 +406,22 @@ async def test_a_message_campaign_renders_for_the_customer_with_buttons_that_sta
         async with core.db.transaction() as session:
             customer = await session.get(Customer, customer_id)
             assert customer is not None
-            thanks = await campaigns.render(session, core.settings, "thanks", customer, now=core.clock.now())
-            tips = await campaigns.render(session, core.settings, "tips", customer, now=core.clock.now())
+            thanks = await catalog.render(session, core.settings, "thanks", customer, now=core.clock.now())
+            tips = await catalog.render(session, core.settings, "tips", customer, now=core.clock.now())
     assert thanks == [Reply("Ana, thanks from Acme after 400 days!", (Button("Tips", "f:value_tips"),))]
     assert tips == []
-    assert campaigns.flow_to_start(core.settings, "tips") == "value_tips"
-    assert campaigns.flow_to_start(core.settings, "thanks") is None
+    assert catalog.flow_to_start(core.settings, "tips") == "value_tips"
+    assert catalog.flow_to_start(core.settings, "thanks") is None
 
 
 async def test_a_campaign_naming_a_missing_flow_is_reported(make_core: Any) -> None:
     config = {"tips": {"flow": "value_tipz"}, "offer": {"message": "Hi", "buttons": [{"label": "Go", "flow": "nope"}]}}
     async with make_core(config) as core:
         flows = [lf.id for lf in core.registry.all()]
-        assert campaigns.content_problem(core.settings, "tips", flows) == (
+        assert catalog.content_problem(core.settings, "tips", flows) == (
             "campaign 'tips' names flow 'value_tipz', which does not exist (did you mean \"value_tips\"?)"
         )
-        assert campaigns.content_problem(core.settings, "offer", flows) == (
+        assert catalog.content_problem(core.settings, "offer", flows) == (
             "campaign 'offer' names flow 'nope', which does not exist"
         )
 
@@ -439,7 +439,7 @@ async def test_progress_counts_an_occurrences_rows_and_the_policys_decisions(mak
                     outbox_id=row.id, customer_id=row.customer_id, campaign_run_id=result.run_id, kind="campaign",
                     decision=decision, reason=reason, created_at=core.clock.now(),
                 ))  # fmt: skip
-        progress = await campaigns.progress(core.db, result.run_id)
+        progress = await catalog.progress(core.db, result.run_id)
     assert progress.outbox == {"pending": 2, DONE: 1}
     assert progress.decisions == {("sent", "allowed"): 1, ("held", "quiet hours"): 1}
     assert (progress.pending, progress.finished) == (2, False)

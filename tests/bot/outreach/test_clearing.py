@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from bot import outbox
 from bot.config import Settings
 from bot.core import Core
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import DONE, OutboxItem
-from bot.outreach.kinds import CampaignKind
+from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.models import DeliveryDecision
 from tests.bot.outreach.test_policy import customer
 from tests.conftest import FixedClock, make_settings

@@ -16,14 +16,14 @@ from bot import outbox
 from bot.config import QuietHours, Settings
 from bot.conversations.kinds import ConversationKind
 from bot.core import Core
-from bot.customers import service as customers
+from bot.customers import records as customers
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import CANCELLED, DONE, PENDING, OutboxItem
-from bot.outreach.facts import Facts
-from bot.outreach.kinds import CampaignKind
+from bot.outreach.campaigns.kinds import CampaignKind
+from bot.outreach.delivery.customer_facts import Facts
+from bot.outreach.delivery.policy import judge, quiet_until
 from bot.outreach.models import DeliveryDecision
-from bot.outreach.policy import judge, quiet_until
 from tests.conftest import Chat, FixedClock, make_settings
 
 THANKS_FLOW = """\

@@ -22,7 +22,7 @@ from bot.messages import ChannelRef, Reply
 from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
 from bot.ports import DeliveryError, StaffNotice
 from bot.surveys.models import SurveyResponse
-from bot.tickets import service
+from bot.tickets import records
 from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket, TicketEvent
 from tests.conftest import Chat, FixedClock, make_settings, texts
@@ -114,7 +114,7 @@ async def followup(core: Core, chat: Chat, web: RecordingChannel) -> str:
 
 async def ticket(core: Core, ref: str = "C-1001") -> Ticket:
     async with core.db.transaction() as session:
-        found = await service.get_by_ref(session, ref)
+        found = await records.get_by_ref(session, ref)
         assert found is not None
         return found
 
@@ -128,7 +128,7 @@ async def assignee_key(core: Core, ref: str = "C-1001") -> str | None:
 async def events(core: Core, ref: str = "C-1001") -> list[tuple[str, str, str]]:
     found = await ticket(core, ref)
     async with core.db.transaction() as session:
-        return [(e.kind, e.actor, e.body) for e in await service.timeline(session, found.id)]
+        return [(e.kind, e.actor, e.body) for e in await records.timeline(session, found.id)]
 
 
 async def queued_notices(core: Core, kind: str | None = None) -> list[dict[str, Any]]:
@@ -191,14 +191,14 @@ async def test_the_next_complaint_goes_to_whoever_handled_the_last_one(core: Cor
     async with core.db.transaction() as session:
         customer = await session.get(Customer, found.customer_id)
         draft = Ticket(customer_id=found.customer_id, category="product", severity="normal")
-        decision = await service.route(session, core.settings, draft, customer, core.clock.now())
+        decision = await records.route(session, core.settings, draft, customer, core.clock.now())
     assert decision.reasons == ("-> Maria Santos (maria): handled the customer's last ticket",)
 
 
 async def routing_reasons(core: Core, ref: str) -> list[str]:
     found = await ticket(core, ref)
     async with core.db.transaction() as session:
-        (assigned,) = [e for e in await service.timeline(session, found.id) if e.kind == "assigned"]
+        (assigned,) = [e for e in await records.timeline(session, found.id) if e.kind == "assigned"]
     return list(assigned.data["reasons"])
 
 

@@ -26,11 +26,11 @@ async def test_after_reference_start_is_lowered_a_ticket_takes_the_next_referenc
     lowered = Core(make_settings(tmp_path, database_url, flows_dir, tickets={"reference_start": 999}), clock=clock)
     assert not await lowered.prepare()
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.tickets.service"):
+        with caplog.at_level(logging.WARNING, logger="bot.tickets.records"):
             third = await complain(lowered, "visitor-2", "Customer 2")  # 999 + 3: C-1002 was given
             fourth = await complain(lowered, "visitor-3", "Customer 3")  # 999 + 4: C-1003 was just given
         assert (third, fourth) == ("C-1003", "C-1004")
-        warnings = [r.getMessage() for r in caplog.records if r.name == "bot.tickets.service"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "bot.tickets.records"]
         assert warnings == [
             "ticket reference C-1002 was given before (tickets.reference_start lowered?): this ticket is C-1003; "
             "set tickets.reference_start to 1000 or more",

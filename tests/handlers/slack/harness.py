@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from bot.config import Settings, load_settings
 from bot.core import Core
-from bot.tickets import service
+from bot.tickets import records
 from bot.tickets.models import Ticket, TicketEvent
 from handlers.slack import SlackAdapter
 from handlers.slack.blocks import CLAIM, COMPENSATION_INPUT, REASSIGN, RESOLUTION_INPUT, RESOLVE, RESOLVE_VIEW
@@ -167,7 +167,7 @@ class StaffSide:
 
     async def ticket(self, ref: str = "C-1001") -> Ticket:
         async with self.core.db.sessions() as session:
-            found = await service.get_by_ref(session, ref)
+            found = await records.get_by_ref(session, ref)
             assert found is not None
             return found
 

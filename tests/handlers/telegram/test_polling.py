@@ -378,7 +378,7 @@ async def test_a_deep_link_code_joins_the_telegram_chat_to_a_known_customer(
     async with running(app, api):
         await core.engine.handle(Inbound("web", "visitor-0123456789", text="hi", display_name="Bea"))
         async with core.db.transaction() as session:
-            from bot.customers.service import find_by_identity
+            from bot.customers.records import find_by_identity
 
             known = await find_by_identity(session, ChannelRef("web", "visitor-0123456789"))
             assert known is not None

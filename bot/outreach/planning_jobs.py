@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.customers import tiers
 from bot.outbox.leader import Leadership
 from bot.outbox.models import JobMark
-from bot.outreach import planning
+from bot.outreach.campaigns import planning
 from bot.ports import Clock
 from bot.storage.database import Database
 

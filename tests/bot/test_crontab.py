@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.outreach import cron
+from bot import crontab
 
 NEW_YORK = ZoneInfo("America/New_York")  # clocks go back from 02:00 EDT to 01:00 EST on 2026-11-01
 
@@ -14,7 +14,7 @@ NEW_YORK = ZoneInfo("America/New_York")  # clocks go back from 02:00 EDT to 01:0
 def runs(expression: str, after: datetime, count: int) -> list[str]:
     out = []
     for _ in range(count):
-        found = cron.next_after(expression, NEW_YORK, after)
+        found = crontab.next_after(expression, NEW_YORK, after)
         assert found is not None
         out.append(found.astimezone(UTC).strftime("%m-%d %H:%M"))
         after = found
@@ -34,7 +34,7 @@ def test_an_every_half_hour_line_keeps_running_through_both_passes_of_the_hour()
 
 def test_missed_runs_across_the_change_coalesce_to_the_latest_without_spinning() -> None:
     started = time.monotonic()
-    latest = cron.latest_between(
+    latest = crontab.latest_between(
         "0 12 * * *", NEW_YORK, datetime(2026, 10, 30, tzinfo=UTC), datetime(2026, 11, 3, 18, tzinfo=UTC)
     )
     assert latest == datetime(2026, 11, 3, 17, 0, tzinfo=UTC)  # 12:00 EST
@@ -43,7 +43,7 @@ def test_missed_runs_across_the_change_coalesce_to_the_latest_without_spinning()
 
 def test_weekday_numbers_count_from_sunday() -> None:
     friday = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    assert cron.next_after("0 10 * * 0", NEW_YORK, friday).strftime("%a") == "Sun"  # type: ignore[union-attr]
-    assert cron.next_after("0 10 * * 7", NEW_YORK, friday).strftime("%a") == "Sun"  # type: ignore[union-attr]
-    assert cron.next_after("0 10 * * 1", NEW_YORK, friday).strftime("%a") == "Mon"  # type: ignore[union-attr]
-    assert cron.cron_problem("0 10 * * 8") is not None
+    assert crontab.next_after("0 10 * * 0", NEW_YORK, friday).strftime("%a") == "Sun"  # type: ignore[union-attr]
+    assert crontab.next_after("0 10 * * 7", NEW_YORK, friday).strftime("%a") == "Sun"  # type: ignore[union-attr]
+    assert crontab.next_after("0 10 * * 1", NEW_YORK, friday).strftime("%a") == "Mon"  # type: ignore[union-attr]
+    assert crontab.cron_problem("0 10 * * 8") is not None

@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import cast
 
+from bot import templating
 from bot.config import Campaign
-from bot.conversations import templates
 from bot.customers.models import ChannelIdentity, Customer
 from bot.customers.tiers import condition_view
 from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
@@ -107,7 +107,7 @@ class Target:
     def matches(self, customer: Customer) -> bool:
         """The `when` condition, which SQL cannot evaluate (a sandboxed template expression)."""
         when = self.campaign.audience.when
-        return when is None or templates.evaluate(when, {"customer": condition_view(customer, self.now, self.zone)})
+        return when is None or templating.evaluate(when, {"customer": condition_view(customer, self.now, self.zone)})
 
 
 def _has_identity() -> ColumnElement[bool]:

@@ -47,7 +47,7 @@ def _query():  # type: ignore[no-untyped-def]
     preferred = (
         select(candidate.id)
         .where(candidate.customer_id == Customer.id)
-        # The channel they used last (bot.customers.service.preferred_ref).
+        # The channel they used last (bot.customers.records.preferred_ref).
         .order_by(candidate.last_used_at.desc().nulls_last(), candidate.id.desc())
         .limit(1)
         .correlate(Customer)

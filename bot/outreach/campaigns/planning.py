@@ -21,11 +21,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import crontab
 from bot.config import Campaign, Settings
 from bot.outbox.models import PENDING, OutboxItem
-from bot.outreach import campaigns, cron
-from bot.outreach.audience import Target, count_admitted, dialect_of, next_chunk
-from bot.outreach.kinds import CampaignKind
+from bot.outreach.campaigns import catalog
+from bot.outreach.campaigns.audience import Target, count_admitted, dialect_of, next_chunk
+from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.models import CampaignRun
 from bot.storage.database import Database
 
@@ -67,7 +68,7 @@ async def plan(
     a resumed occurrence keeps the tiers it was created with. Raises CampaignError for an unknown or
     disabled campaign.
     """
-    campaign = campaigns.get(settings, name, enabled=True)
+    campaign = catalog.get(settings, name, enabled=True)
     async with db.transaction() as session:
         run = await _open_run(session, name, occurrence, tiers, due_at, now)
         if run.status != PLANNING:
@@ -190,10 +191,10 @@ def due_occurrences(settings: Settings, now: datetime, last: Mapping[tuple[str, 
     for name, campaign in settings.campaigns.items():
         if not campaign.enabled:
             continue
-        oldest = now - campaigns.expiry(settings, campaign)
+        oldest = now - catalog.expiry(settings, campaign)
         for entry, expression, tiers in schedule_entries(campaign):
             previous = last.get((name, entry))
-            at = cron.latest_between(expression, zone, max(previous, oldest) if previous else oldest, now)
+            at = crontab.latest_between(expression, zone, max(previous, oldest) if previous else oldest, now)
             if at is not None:
                 due.append(Occurrence(name, entry, tiers, at))
         previous = last.get((name, ONCE))
@@ -208,7 +209,7 @@ def next_runs(settings: Settings, now: datetime) -> list[Occurrence]:
     upcoming: list[Occurrence] = []
     for name, campaign in settings.campaigns.items():
         for entry, expression, tiers in schedule_entries(campaign):
-            at = cron.next_after(expression, zone, now)
+            at = crontab.next_after(expression, zone, now)
             if at is not None:
                 upcoming.append(Occurrence(name, entry, tiers, at))
         if campaign.at is not None and campaign.at > now:
@@ -246,7 +247,7 @@ async def _runs_in_window(
     enabled = {name: c for name, c in settings.campaigns.items() if c.enabled}
     if not enabled:
         return [], {}
-    horizon = now - max(campaigns.expiry(settings, c) for c in enabled.values())
+    horizon = now - max(catalog.expiry(settings, c) for c in enabled.values())
     resume: list[CampaignRun] = []
     last: dict[tuple[str, str], datetime] = {}
     async with db.transaction() as session:
@@ -257,7 +258,7 @@ async def _runs_in_window(
             if campaign is None:
                 continue  # disabled or removed: its interrupted planning waits until it is enabled again
             if run.status == PLANNING:
-                if run.due_at < now - campaigns.expiry(settings, campaign):
+                if run.due_at < now - catalog.expiry(settings, campaign):
                     run.status, run.finished_at = CANCELLED, now
                     log.warning("campaign %s %s was never fully planned and is too old now; cancelled",
                                 run.campaign, run.occurrence)  # fmt: skip

@@ -22,8 +22,8 @@ from bot.config import QuietHours, Settings
 from bot.conversations.kinds import ConversationKind
 from bot.customers.kinds import CustomerKind
 from bot.customers.models import Customer
-from bot.outreach.facts import Facts
-from bot.outreach.kinds import CampaignKind
+from bot.outreach.campaigns.kinds import CampaignKind
+from bot.outreach.delivery.customer_facts import Facts
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, DeliveryDecision
 
 # Kinds the frequency cap holds. Check-ins and their reminders count toward it but are paced by
@@ -84,7 +84,7 @@ def judge(
     expires_at: datetime | None = None,
 ) -> Verdict:  # fmt: skip
     """The verdict for one proactive row of `kind` for this (locked) customer and what was read about them
-    (bot/outreach/facts.py), in the order a person would ask: may we at all, is it still worth sending, is
+    (customer_facts.py), in the order a person would ask: may we at all, is it still worth sending, is
     it a decent hour, are they busy, too many? No I/O: the facts of many customers are read at once."""
     cfg = settings.outreach
     if customer is None or facts is None:

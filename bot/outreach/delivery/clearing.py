@@ -4,7 +4,7 @@ The customers are locked first, in id order (an opt-out takes the customer befor
 batches lock customers in id order too: no deadlock); an opt-out committed before is seen, one committed
 after waits for us. Then the rows' leases are renewed with the claims' attempt numbers as fencing tokens
 (a row another worker claimed meanwhile is left to it), what the policy needs is read in one statement
-(bot/outreach/facts.py), each row is judged without I/O (bot/outreach/policy.py), the verdicts are
+(customer_facts.py), each row is judged without I/O (policy.py), the verdicts are
 recorded with one multi-row INSERT and the rows' new states written with one statement per outcome. A
 message campaign's row becomes the plain send of its rendered message, recorded in the transcript.
 About ten statements for the group, where one row at a time took about nine per row.
@@ -29,8 +29,9 @@ from bot.conversations.models import Message
 from bot.customers.kinds import CustomerKind
 from bot.customers.models import Customer
 from bot.outbox.claims import Claimed, Cleared, Outcome
-from bot.outreach import campaigns, facts, policy
-from bot.outreach.kinds import CampaignKind
+from bot.outreach.campaigns import catalog
+from bot.outreach.campaigns.kinds import CampaignKind
+from bot.outreach.delivery import customer_facts, policy
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, CampaignRun, DeliveryDecision
 
 # Built once: they run for every group.
@@ -104,7 +105,7 @@ class Clearing:
 
     async def _judge(
         self, session: AsyncSession, items: Sequence[Claimed], customers: dict[int, Customer], now: datetime
-    ) -> tuple[dict[int, policy.Verdict], list[int], dict[int, facts.Facts]]:
+    ) -> tuple[dict[int, policy.Verdict], list[int], dict[int, customer_facts.Facts]]:
         """Verdicts per row id, the rows of CRM events no flow listens to (nothing to judge or count), and
         what was read about the judged customers."""
         registry = self.engine.registry
@@ -126,7 +127,7 @@ class Clearing:
                 to_judge.append((item, campaign))
         if not to_judge:
             return verdicts, no_listener, {}
-        known = await facts.read(session, {i.customer_id for i, _ in to_judge if i.customer_id}, now,
+        known = await customer_facts.read(session, {i.customer_id for i, _ in to_judge if i.customer_id}, now,
                                  self.settings.outreach.frequency_cap)  # fmt: skip
         due = await self._runs_due(session, {i.campaign_run_id for i, c in to_judge if c and i.campaign_run_id})
         for item, campaign in to_judge:
@@ -134,7 +135,7 @@ class Clearing:
             expires_at = None
             if campaign is not None:
                 run_due = due.get(item.campaign_run_id) if item.campaign_run_id is not None else None
-                expires_at = (run_due or now) + campaigns.expiry(self.settings, campaign)
+                expires_at = (run_due or now) + catalog.expiry(self.settings, campaign)
             customer_id = item.customer_id
             verdicts[item.id] = policy.judge(
                 self.settings, kind=item.kind, customer=customers.get(customer_id) if customer_id else None,
@@ -151,7 +152,7 @@ class Clearing:
         return {run_id: self._run_due[run_id] for run_id in run_ids if run_id in self._run_due}
 
     async def _content(
-        self, session: AsyncSession, item: Claimed, customer: Customer | None, known: dict[int, facts.Facts],
+        self, session: AsyncSession, item: Claimed, customer: Customer | None, known: dict[int, customer_facts.Facts],
         now: datetime,
     ) -> Claimed:  # fmt: skip
         """A flow campaign's row names its flow (the dispatcher starts it); a message campaign's row becomes the
@@ -162,7 +163,7 @@ class Clearing:
             return item
         if campaign.flow:
             return replace(item, payload={**item.payload, "flow": campaign.flow})
-        replies = await campaigns.render(session, self.settings, name or "", customer, now=now)
+        replies = await catalog.render(session, self.settings, name or "", customer, now=now)
         ref = known[customer.id].ref
         assert ref is not None  # let through: the facts read in this transaction found their chat
         payload = outbox.send_payload(ref, replies)

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import templating
 from bot.config import Campaign, Settings
-from bot.conversations import answers, templates
+from bot.conversations import answers
 from bot.conversations import schema as s
 from bot.conversations.buttons import FlowButton
 from bot.conversations.loader import LoadedFlow
@@ -63,11 +64,11 @@ def content_problem(settings: Settings, name: str, known_flows: Collection[str])
         if flow not in known_flows:
             return f"campaign {name!r} names flow {flow!r}, which does not exist{did_you_mean(flow, known_flows)}"
     if campaign.message is not None:
-        problem = templates.check_template(campaign.message)
+        problem = templating.check_template(campaign.message)
         if problem:
             return f"campaign {name!r} message: {problem}"
     if campaign.audience.when:
-        problem = templates.check_expression(campaign.audience.when)
+        problem = templating.check_expression(campaign.audience.when)
         if problem:
             return f"campaign {name!r} audience.when: {problem}"
     return None
@@ -92,7 +93,7 @@ async def render(
     campaign = get(settings, name)
     if campaign.message is None:
         return []
-    text = templates.render(campaign.message, context(settings, name, customer, now or utcnow()))
+    text = templating.render(campaign.message, context(settings, name, customer, now or utcnow()))
     # Buttons start flows the same way menu buttons do.
     return [Reply(text, tuple(Button(b.label, FlowButton(b.flow).value) for b in campaign.buttons))]
 
@@ -109,16 +110,16 @@ def first_message(lf: LoadedFlow, ctx: dict[str, Any]) -> Reply | None:
             return None
         step = steps[index]
         if isinstance(step, s.SayStep):
-            return Reply(templates.render(step.say, ctx), tuple(Button(b.label, "") for b in step.buttons))
+            return Reply(templating.render(step.say, ctx), tuple(Button(b.label, "") for b in step.buttons))
         if isinstance(step, s.AskStep):
             labels = [label for label, _value in answers.answer_options(step)]
-            return Reply(templates.render(step.ask, ctx), tuple(Button(label, "") for label in labels))
+            return Reply(templating.render(step.ask, ctx), tuple(Button(label, "") for label in labels))
         if isinstance(step, s.EndStep):
-            return Reply(templates.render(step.end, ctx)) if isinstance(step.end, str) and step.end.strip() else None
+            return Reply(templating.render(step.end, ctx)) if isinstance(step.end, str) and step.end.strip() else None
         if isinstance(step, s.GotoStep):
             index = lf.index_of(step.goto)
         elif isinstance(step, s.BranchStep):
-            target = next((case.goto for case in step.branch if templates.evaluate(case.when, ctx)), step.otherwise)
+            target = next((case.goto for case in step.branch if templating.evaluate(case.when, ctx)), step.otherwise)
             index = lf.index_of(target) if target else index + 1
         else:
             nxt = getattr(step, "next", None)
