@@ -23,7 +23,7 @@ from bot.messages import Inbound, Reply
 from bot.ports import Clock
 from bot.storage.database import redact_url
 from bot.storage.health import NotWritable, write_heartbeat
-from handlers import metrics
+from handlers import metrics, taskdump
 from handlers.api import api_mount
 from handlers.bodylimit import BodyLimit, BodyLimits
 from handlers.lastresort import LastResort
@@ -80,6 +80,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        taskdump.install(asyncio.get_running_loop())
         problems = await core.prepare()
         for problem in problems:
             log.error("flow refused: %s", problem)

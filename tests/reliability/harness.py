@@ -151,6 +151,15 @@ class EngagebotProcess:
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
+    def diagnose(self) -> str:
+        """The log's end after asking the process what each of its tasks waits on (handlers/taskdump.py): for a
+        test that times out while the process is alive but does nothing."""
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+        return self.tail(20000)
+
 
 # ---- a private PostgreSQL -----------------------------------------------------------------------------------------
 

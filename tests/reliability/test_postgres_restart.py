@@ -84,7 +84,7 @@ async def test_postgres_restarted_during_traffic_loses_no_message(
             await bot.wait_healthy()
             await api.wait_for(lambda: api.calls("getUpdates"), timeout=30)
             sent = interleaved(customers, rounds=2)
-            await eventually(lambda: all(len(c.messages()) >= 3 for c in customers), what=bot.tail)
+            await eventually(lambda: all(len(c.messages()) >= 3 for c in customers), what=bot.diagnose)
 
             private_postgres.stop("fast")
             sent += interleaved(customers, rounds=2)  # written while the database is down
@@ -94,7 +94,7 @@ async def test_postgres_restarted_during_traffic_loses_no_message(
 
             sent += interleaved(customers, rounds=len(SCRIPT) - 4)
             done = lambda: all(c.finished() for c in customers)  # noqa: E731
-            await eventually(done, timeout=60, what=bot.tail)
+            await eventually(done, timeout=60, what=bot.diagnose)
             assert await health(bot.url) == 200
             assert bot.alive()
         log = bot.tail()
@@ -127,7 +127,7 @@ async def test_a_session_ended_by_the_server_mid_message_loses_nothing(
             await bot.wait_healthy()
             await api.wait_for(lambda: api.calls("getUpdates"), timeout=30)
             sent = customer.say_next(2)
-            await eventually(lambda: len(customer.messages()) >= 3, what=bot.tail)
+            await eventually(lambda: len(customer.messages()) >= 3, what=bot.diagnose)
 
             blocker = await asyncpg.connect(database_url)
             try:
@@ -136,14 +136,14 @@ async def test_a_session_ended_by_the_server_mid_message_loses_nothing(
                 await blocker.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
                 sent += customer.say_next()  # its insert waits for the lock
                 waiting = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                pids = await eventually(lambda: blocker.fetch(waiting), what=bot.tail)
+                pids = await eventually(lambda: blocker.fetch(waiting), what=bot.diagnose)
                 for row in pids:
                     await blocker.execute("SELECT pg_terminate_backend($1)", row["pid"])
                 await transaction.rollback()
             finally:
                 await blocker.close()
             sent += customer.say_next(len(SCRIPT) - 3)
-            await eventually(customer.finished, timeout=30, what=bot.tail)
+            await eventually(customer.finished, timeout=30, what=bot.diagnose)
             assert bot.alive()
         log = bot.tail()
 
