@@ -21,6 +21,21 @@ def dump() -> None:
     tasks = asyncio.all_tasks()
     out = io.StringIO()
     for task in sorted(tasks, key=lambda t: t.get_name()):
-        out.write(f"--- {task.get_name()} ({task.get_coro()!r})\n")
-        task.print_stack(limit=12, file=out)
+        out.write(f"--- {task.get_name()}\n")
+        for line in awaiting(task.get_coro()):
+            out.write(f"  {line}\n")
     log.warning("%d asyncio tasks:\n%s", len(tasks), out.getvalue())
+
+
+def awaiting(coro: object) -> list[str]:
+    """Each frame of a suspended coroutine down to what it waits on. Task.print_stack shows only the outermost
+    frame of a suspended coroutine, which says little ("in run_coroutine_job")."""
+    lines = []
+    while coro is not None and len(lines) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is None:
+            lines.append(f"waits on {coro!r}"[:300])
+            break
+        lines.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+    return lines
