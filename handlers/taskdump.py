@@ -24,6 +24,10 @@ def dump() -> None:
         out.write(f"--- {task.get_name()}\n")
         for line in awaiting(task.get_coro()):
             out.write(f"  {line}\n")
+        # The future the task is parked on: its repr names its callbacks (a limiter's state, a timer's due time).
+        waiter = getattr(task, "_fut_waiter", None)
+        if waiter is not None:
+            out.write(f"  parked on {waiter!r}"[:600] + "\n")
     log.warning("%d asyncio tasks:\n%s", len(tasks), out.getvalue())
 
 
