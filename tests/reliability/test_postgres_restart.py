@@ -75,6 +75,15 @@ async def stuck(bot: EngagebotProcess, database_url: str) -> str:
     return f"{bot.diagnose()}\n{activity}"
 
 
+async def waiting_for_a_lock(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The sessions waiting for a lock, seen afresh: inside a transaction pg_stat_activity is a snapshot taken at its
+    first read, so a poll that began before the bot's insert arrived would never see it wait."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return await conn.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+
+
 async def health(url: str) -> int:
     async with httpx.AsyncClient(timeout=5) as client:
         return (await client.get(f"{url}/healthz")).status_code
@@ -148,8 +157,7 @@ async def test_a_session_ended_by_the_server_mid_message_loses_nothing(
                 await transaction.start()
                 await blocker.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
                 sent += customer.say_next()  # its insert waits for the lock
-                waiting = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                pids = await eventually(lambda: blocker.fetch(waiting), what=why)
+                pids = await eventually(lambda: waiting_for_a_lock(blocker), what=why)
                 for row in pids:
                     await blocker.execute("SELECT pg_terminate_backend($1)", row["pid"])
                 await transaction.rollback()
