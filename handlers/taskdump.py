@@ -27,7 +27,9 @@ def dump() -> None:
         # The future the task is parked on: its repr names its callbacks (a limiter's state, a timer's due time).
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is not None:
-            out.write(f"  parked on {waiter!r}"[:600] + "\n")
+            out.write(f"  parked on {type(waiter).__name__}\n")
+            for callback in getattr(waiter, "_callbacks", None) or ():
+                out.write(f"    then {callback!r}"[:600] + "\n")
     log.warning("%d asyncio tasks:\n%s", len(tasks), out.getvalue())
 
 
