@@ -63,7 +63,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     ]
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
-        routes += webchat_routes(MeasuredEngine(core), core.db, settings.webchat.title, settings.webchat.rate_limits)
+        routes += webchat_routes(MeasuredEngine(core), core.transcripts, settings.webchat.title,
+                                 settings.webchat.rate_limits)  # fmt: skip
     telegram = None
     if settings.secrets.telegram_bot_token is not None:
         from handlers.telegram import TelegramAdapter
