@@ -90,7 +90,7 @@ def _post_events(core: Core) -> Any:
         batch = isinstance(data, list)
         try:
             async with core.db.transaction() as session:
-                results = await events.record_all(session, core.settings, parsed, core.clock.now(), indexed=batch)
+                results = await events.record_all(session, core.settings.tiers, parsed, core.clock.now(), indexed=batch)
         except events.EventConflict as exc:
             return _field_errors(409, exc.errors)
         except events.EventErrors as exc:  # valid alone, but a total would pass its limit: nothing recorded

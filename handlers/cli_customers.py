@@ -57,7 +57,7 @@ def customers_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
         counts = None
         if not dry_run and (report.created or report.updated):
             async with core.db.transaction() as session:
-                counts = await tiers.recompute(session, settings, now)
+                counts = await tiers.recompute(session, settings.tiers, settings.business.zone, now)
         return report, counts
 
     try:

@@ -58,7 +58,7 @@ def customers_tiers(ctx: click.Context, recompute: bool) -> None:
             before = await _distribution(session)
             if not recompute:
                 return before, None
-            return before, await tiers.reassign(session, settings, core.clock.now())
+            return before, await tiers.reassign(session, settings.tiers, settings.business.zone, core.clock.now())
 
     before, done = run_async(lambda: with_core(settings, job, flows=False))
     after = done.counts if done is not None else before

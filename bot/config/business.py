@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,6 +24,11 @@ class BusinessSettings(Section):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The business's time zone: for schedules, business days and dates written without one."""
+        return ZoneInfo(self.timezone)
 
 
 class WorkingHours(Section):

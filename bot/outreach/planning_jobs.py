@@ -47,7 +47,7 @@ class PlanningJobs:
             mark = await session.get(JobMark, TIER_RECOMPUTE)
             if not force and mark is not None and mark.last_run_at >= self._last_daily_moment(now):
                 return None
-            counts = await tiers.recompute(session, self.settings, now)
+            counts = await tiers.recompute(session, self.settings.tiers, self.settings.business.zone, now)
             if mark is None:
                 session.add(JobMark(name=TIER_RECOMPUTE, last_run_at=now))
             else:
