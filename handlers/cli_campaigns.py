@@ -28,7 +28,7 @@ def campaigns() -> None:
 
 def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
     try:
-        return catalog.get(settings, name, enabled=enabled)
+        return catalog.get(settings.campaigns, name, enabled=enabled)
     except CampaignError as exc:
         _fail(str(exc))
 
@@ -106,7 +106,7 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     campaign = _campaign_or_exit(settings, name)
 
     async def job(core: Core) -> tuple[str | None, Any, list[tuple[Any, list[Any]]]]:
-        problem = catalog.content_problem(settings, name, [lf.id for lf in core.registry.all()])
+        problem = catalog.content_problem(settings.campaigns, name, [lf.id for lf in core.registry.all()])
         if problem:
             return problem, None, []
         now = core.clock.now()
@@ -117,10 +117,11 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
             for customer in await sample(session, target, size):
                 if campaign.flow:
                     lf = core.registry.current(campaign.flow)
-                    first = catalog.first_message(lf, catalog.context(settings, name, customer, now)) if lf else None
+                    seen = catalog.context(settings.business, name, campaign, customer, now)
+                    first = catalog.first_message(lf, seen) if lf else None
                     replies = [first] if first else []
                 else:
-                    replies = await catalog.render(session, settings, name, customer, now=now)
+                    replies = await catalog.render(session, settings.business, name, campaign, customer, now=now)
                 shown.append((customer, replies))
             return None, found, shown
 
@@ -201,11 +202,11 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
     _campaign_or_exit(settings, name, enabled=True)
 
     async def job(core: Core) -> tuple[str | None, Any, RunProgress | None]:
-        problem = catalog.content_problem(settings, name, [lf.id for lf in core.registry.all()])
+        problem = catalog.content_problem(settings.campaigns, name, [lf.id for lf in core.registry.all()])
         if problem:
             return problem, None, None
         now = core.clock.now()
-        key = occurrence or await occurrence_to_send(core.db, settings, name, now)
+        key = occurrence or await occurrence_to_send(core.db, settings.business.zone, name, now)
         bar = PlanningBar(f"planning {name} {key}")
         try:
             result = await plan(core.db, settings, name, key, due_at=now, now=now, progress=bar)
