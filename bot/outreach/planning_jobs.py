@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -57,7 +56,7 @@ class PlanningJobs:
 
     def _last_daily_moment(self, now: datetime) -> datetime:
         """The most recent outreach.tier_recompute_at moment at or before `now` (business time zone)."""
-        zone = ZoneInfo(self.settings.business.timezone)
+        zone = self.settings.business.zone
         hour, minute = (int(part) for part in self.settings.outreach.tier_recompute_at.split(":"))
         local = now.astimezone(zone)
         moment = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)
