@@ -28,7 +28,7 @@ def campaigns() -> None:
 
 def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
     try:
-        return catalog.get(settings, name, enabled=enabled)
+        return catalog.get(settings.campaigns, name, enabled=enabled)
     except CampaignError as exc:
         _fail(str(exc))
 

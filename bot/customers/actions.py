@@ -105,7 +105,10 @@ class CustomerActions:
             before = {tier: n for tier, n in rows}
             if not recompute:
                 return TierReport(before)
-            return TierReport(before, await tiers.reassign(session, self.settings, self.clock.now()))
+            return TierReport(
+                before,
+                await tiers.reassign(session, self.settings.tiers, self.settings.business.zone, self.clock.now()),
+            )
 
     # ---- changes ------------------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class CustomerActions:
         and the rest is recorded."""
         parsed = events.parse_body(body, self.settings.business.default_region)
         async with self.db.transaction() as session:
-            return await events.record_all(session, self.settings, parsed, self.clock.now(),
+            return await events.record_all(session, self.settings.tiers, parsed, self.clock.now(),
                                            indexed=isinstance(body, list))  # fmt: skip
 
     async def import_csv(
@@ -137,4 +140,6 @@ class CustomerActions:
         if dry_run or not (report.created or report.updated):
             return ImportOutcome(report, None)
         async with self.db.transaction() as session:
-            return ImportOutcome(report, await tiers.recompute(session, self.settings, now))
+            return ImportOutcome(
+                report, await tiers.recompute(session, self.settings.tiers, self.settings.business.zone, now)
+            )

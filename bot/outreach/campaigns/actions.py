@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.conversations.registry import FlowRegistry
@@ -44,8 +43,8 @@ class CampaignActions:
 
     def _usable(self, name: str, *, enabled: bool = False) -> None:
         """Raise CampaignError when the campaign is unknown (or disabled, with `enabled`) or its content unusable."""
-        catalog.get(self.settings, name, enabled=enabled)
-        problem = catalog.content_problem(self.settings, name, [lf.id for lf in self.registry.all()])
+        catalog.get(self.settings.campaigns, name, enabled=enabled)
+        problem = catalog.content_problem(self.settings.campaigns, name, [lf.id for lf in self.registry.all()])
         if problem:
             raise CampaignError(problem)
 
@@ -55,25 +54,28 @@ class CampaignActions:
         campaign = self.settings.campaigns[name]
         now = self.clock.now()
         async with self.db.transaction() as session:
-            target = Target(name, campaign, now, zone=ZoneInfo(self.settings.business.timezone))
+            target = Target(name, campaign, now, zone=self.settings.business.zone)
             found = await breakdown(session, target)
             samples = []
             for customer in await sample(session, target, size):
                 if campaign.flow:
                     replies = self._first_message(campaign.flow, name, customer, now)
                 else:
-                    replies = await catalog.render(session, self.settings, name, customer, now=now)
+                    replies = await catalog.render(session, self.settings.business, name, campaign, customer, now=now)
                 samples.append(PreviewSample(customer.id, customer.display_name, customer.tier, tuple(replies)))
         return CampaignPreview(found, samples)
 
     def _first_message(self, flow: str, name: str, customer: Customer, now: datetime) -> list[Reply]:
         lf = self.registry.current(flow)
-        first = catalog.first_message(lf, catalog.context(self.settings, name, customer, now)) if lf else None
+        if lf is None:
+            return []
+        context = catalog.context(self.settings.business, name, self.settings.campaigns[name], customer, now)
+        first = catalog.first_message(lf, context)
         return [first] if first else []
 
     async def occurrence_to_send(self, name: str) -> str:
         """The occurrence a send by hand plans: an unfinished manual send of the campaign, else today's."""
-        return await occurrence_to_send(self.db, self.settings, name, self.clock.now())
+        return await occurrence_to_send(self.db, self.settings.business.zone, name, self.clock.now())
 
     async def send(
         self, name: str, occurrence: str | None = None, progress: ProgressCallback | None = None
@@ -82,7 +84,7 @@ class CampaignActions:
         twice: an occurrence is planned once."""
         self._usable(name, enabled=True)
         now = self.clock.now()
-        key = occurrence or await occurrence_to_send(self.db, self.settings, name, now)
+        key = occurrence or await occurrence_to_send(self.db, self.settings.business.zone, name, now)
         return await plan(self.db, self.settings, name, key, due_at=now, now=now, progress=progress)
 
     async def progress(self, run_id: int) -> RunProgress:
@@ -90,5 +92,5 @@ class CampaignActions:
 
     async def recent_runs(self, name: str, limit: int) -> list[RunProgress]:
         """The latest occurrences of the campaign, newest first."""
-        catalog.get(self.settings, name)
+        catalog.get(self.settings.campaigns, name)
         return await catalog.recent_runs(self.db, name, limit)

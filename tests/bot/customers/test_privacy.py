@@ -38,7 +38,7 @@ async def a_customer_with_a_history(core: Core, address: str, external_id: str) 
     body = {"event": "signed_up", "event_id": f"o-{address}", "data": {"plan": "pro"},
             "customer": {"external_id": external_id, "telegram_chat_id": address}}  # fmt: skip
     async with core.db.transaction() as session:
-        recorded = await events.record(session, core.settings, events.parse_event(body, "US"), core.clock.now())
+        recorded = await events.record(session, core.settings.tiers, events.parse_event(body, "US"), core.clock.now())
         await links.issue(session, recorded.customer_id, core.clock.now(), timedelta(days=1))
     await core.dispatcher.drain()
     return recorded.customer_id
