@@ -22,11 +22,13 @@ from bot.outreach.campaigns import kinds as campaign_kinds
 from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
-from bot.ports import Channel, Clock, StaffDesk, SystemClock
+from bot.ports import Channel, Clock, SystemClock
 from bot.storage.database import Database
 from bot.tickets import directory, sla
 from bot.tickets.lifecycle import TicketActions
 from bot.tickets.posting import StaffNotices
+from bot.tickets.queries import TicketQueries
+from bot.tickets.staffdesk import StaffDesk
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class Core:
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
         self.deliveries = self.dispatcher.deliveries
         self.tickets = TicketActions(self.db, settings, self.clock)
+        self.ticket_queries = TicketQueries(self.db, settings, self.clock)
         self.scheduler = Scheduler()
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None

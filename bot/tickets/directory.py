@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings, StaffMember
-from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
+from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent, TicketEventKind
 from bot.tickets.routing import Workload
 
 
@@ -51,7 +51,7 @@ async def workload(session: AsyncSession) -> Workload:
     last = await session.execute(
         select(Staff.key, func.max(TicketEvent.created_at))
         .join(Ticket, Ticket.assignee_id == Staff.id)
-        .join(TicketEvent, (TicketEvent.ticket_id == Ticket.id) & (TicketEvent.kind == "assigned"))
+        .join(TicketEvent, (TicketEvent.ticket_id == Ticket.id) & (TicketEvent.kind == TicketEventKind.ASSIGNED))
         .group_by(Staff.key)
     )
     last_assigned: dict[str, datetime] = {}
