@@ -189,7 +189,7 @@ def _staff_or_exit(settings: Settings, key: str) -> StaffMember:
     from bot.tickets import directory
     from bot.yamlsource import did_you_mean
 
-    found = directory.member(settings, key)
+    found = directory.member(settings.staff, key)
     if found is not None:
         return found
     known = [m.key for m in settings.staff]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,13 +102,13 @@ def _person(member: StaffMember | None, row: Staff | None) -> Person | None:
     return Person(row.key, row.name, row.slack_user_id) if row is not None else None
 
 
-def person_of(settings: Settings, row: Staff | None) -> Person | None:
+def person_of(staff: Sequence[StaffMember], row: Staff | None) -> Person | None:
     """A staff member as notices show them (key, name, Slack id), config.yaml first, else the stored row."""
-    return _person(next((m for m in settings.staff if row and m.key == row.key), None), row)
+    return _person(next((m for m in staff if row and m.key == row.key), None), row)
 
 
-def person_by_key(settings: Settings, key: str) -> Person | None:
-    return _person(next((m for m in settings.staff if m.key == key), None), None)
+def person_by_key(staff: Sequence[StaffMember], key: str) -> Person | None:
+    return _person(next((m for m in staff if m.key == key), None), None)
 
 
 def zone_of(settings: Settings) -> ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -29,12 +30,13 @@ async def sync(session: AsyncSession, settings: Settings) -> None:
     await session.flush()
 
 
-def member(settings: Settings, key: str | None) -> StaffMember | None:
-    return next((m for m in settings.staff if m.key == key), None) if key else None
+def member(staff: Sequence[StaffMember], key: str | None) -> StaffMember | None:
+    """The person `key` of the staff directory (config.yaml), if there is one."""
+    return next((m for m in staff if m.key == key), None) if key else None
 
 
-def member_by_slack_id(settings: Settings, slack_user_id: str) -> StaffMember | None:
-    return next((m for m in settings.staff if m.slack_user_id == slack_user_id), None)
+def member_by_slack_id(staff: Sequence[StaffMember], slack_user_id: str) -> StaffMember | None:
+    return next((m for m in staff if m.slack_user_id == slack_user_id), None)
 
 
 async def staff_by_key(session: AsyncSession, key: str) -> Staff | None:

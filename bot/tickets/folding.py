@@ -217,13 +217,13 @@ async def build_digest(
         due = ticket.resolution_due if clock == "resolution" else ticket.first_response_due
         views.append(DigestTicket(
             id=ticket.id, ref=ticket.ref or "", summary=ticket.summary, severity=ticket.severity, status=ticket.status,
-            channel=ticket.channel, notice=StaffNoticeKind(entry.get("notice")), clock=clock or None,
-            due=desk.when(due, zone), assignee=desk.person_of(settings, assignee),
+            channel=ticket.channel, notice=StaffNoticeKind(str(entry["notice"])), clock=clock or None,
+            due=desk.when(due, zone), assignee=desk.person_of(settings.staff, assignee),
         ))  # fmt: skip
     assignees = {}
     for key_, counts in (payload.get("assignees") or {}).items():
         row = next((s for s in staff.values() if s.key == key_), None)
-        member = desk.person_of(settings, row) if row is not None else desk.person_by_key(settings, key_)
+        member = desk.person_of(settings.staff, row) if row is not None else desk.person_by_key(settings.staff, key_)
         assignees[key_] = DigestAssignee(person=member, counts={str(k): int(v) for k, v in counts.items()})
     since = datetime.fromisoformat(str(payload.get("since") or now.isoformat()))
     return StaffDigest(

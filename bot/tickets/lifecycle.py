@@ -63,7 +63,7 @@ class TicketActions:
         return await self._act(ref, staff_key, act, allow_resolved=False)
 
     async def reassign(self, ref: str, staff_key: str, to_key: str) -> Outcome:
-        target = directory.member(self.settings, to_key)
+        target = directory.member(self.settings.staff, to_key)
         if target is None:
             return Outcome(False, f"{to_key!r} is not in the staff directory")
 
@@ -178,7 +178,7 @@ class TicketActions:
         return await self._act(ref, staff_key, act, allow_resolved=False)
 
     async def _act(self, ref: str, staff_key: str, act: Act, allow_resolved: bool = True) -> Outcome:
-        if directory.member(self.settings, staff_key) is None:
+        if directory.member(self.settings.staff, staff_key) is None:
             return Outcome(False, "only people in the staff directory can do that")
         async with self.db.transaction() as session:
             ticket = await records.get_by_ref(session, ref)

@@ -103,7 +103,7 @@ class SlackDesk:
             link = await self.permalink(*done["summary"]) if done["summary"] else None
             for key, entry in sorted(digest.assignees.items()):
                 slack_id = _slack_id(entry.person)
-                if slack_id not in told or f"dm:{slack_id}" in done:
+                if slack_id is None or slack_id not in told or f"dm:{slack_id}" in done:
                     continue  # nobody to tell, or the summary is already in their DM
                 message = assignee_message(digest, key, link)
                 if message is not None:
