@@ -8,7 +8,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -465,26 +464,16 @@ def customers() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.pass_context
 def customers_list(ctx: click.Context, limit: int) -> None:
-    from sqlalchemy import select
+    from bot.customers.views import CustomerListing
 
-    from bot.customers.models import ChannelIdentity, Customer
-
-    async def job(core: Core) -> list[Any]:
-        async with core.db.transaction() as session:
-            rows = (await session.execute(select(Customer).order_by(Customer.id.desc()).limit(limit))).scalars()
-            out = []
-            for c in rows:
-                ids = (
-                    await session.execute(select(ChannelIdentity).where(ChannelIdentity.customer_id == c.id))
-                ).scalars()
-                out.append((c, [f"{i.channel}:{i.address}" for i in ids]))
-            return out
+    async def job(core: Core) -> list[CustomerListing]:
+        return await core.customers.recent(limit)
 
     rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     click.echo(f"{'id':>6} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
-    for c, identities in rows:
+    for c in rows:
         name = (c.display_name or "")[:24]
-        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(identities)}")
+        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(c.channels)}")
 
 
 @customers.command("link-code")
@@ -495,14 +484,8 @@ def customers_link_code(ctx: click.Context, customer_id: int, valid_days: int) -
     """A one-time code that links a Telegram chat to CUSTOMER_ID (deep link t.me/<bot>?start=CODE)."""
     from datetime import timedelta
 
-    from bot.customers import links
-    from bot.customers.models import Customer
-
     async def job(core: Core) -> str | None:
-        async with core.db.transaction() as session:
-            if await session.get(Customer, customer_id) is None:
-                return None
-            return await links.issue(session, customer_id, core.clock.now(), timedelta(days=valid_days))
+        return await core.customers.issue_link_code(customer_id, timedelta(days=valid_days))
 
     code = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if code is None:
@@ -524,11 +507,10 @@ def surveys() -> None:
 @click.pass_context
 def surveys_report(ctx: click.Context) -> None:
     """NPS, CSAT and response counts per survey."""
-    from bot.surveys import responses
+    from bot.surveys.responses import SurveySummary
 
-    async def job(core: Core) -> list[Any]:
-        async with core.db.transaction() as session:
-            return await responses.summaries(session)
+    async def job(core: Core) -> list[SurveySummary]:
+        return await core.surveys.summaries()
 
     rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if not rows:

@@ -69,8 +69,9 @@ async def test_the_export_has_everything_stored_about_the_customer(core: Core) -
     await a_customer_with_a_history(core, "2002", "C-2")  # someone else, who must not appear
 
     async with core.db.transaction() as session:
-        exported = await privacy.export(session, ana)
-    assert exported is not None
+        found = await privacy.export(session, ana)
+    assert found is not None
+    exported = found.to_json()
     json.dumps(exported)  # JSON-able as it is
 
     stored = await rows_of(core, ana)

@@ -4,10 +4,7 @@ occurrences per tier after downtime, what the message says, and a 100,000-custom
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,35 +21,7 @@ from bot.outreach.campaigns.catalog import CampaignError
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.campaigns.planning import occurrence_to_send, plan, plan_due
 from bot.outreach.models import SENT, SKIPPED, CampaignRun, DeliveryDecision
-from tests.conftest import FixedClock, make_settings
-
-# The tiers campaigns may name (tier rules are not run here: each test sets its customers' tiers).
-TIERS = {
-    "default": "standard",
-    "rules": [
-        {"tier": "core", "top_percent": 20},
-        {"tier": "vip", "when": "customer.attributes.vip"},
-        {"tier": "new", "when": "customer.tenure_days < 30"},
-    ],
-}
-
-
-@pytest.fixture
-def make_core(tmp_path: Path, database_url: str, flows_dir: Path, clock: FixedClock) -> Any:
-    """A prepared core whose config.yaml has these campaigns (and business settings)."""
-
-    @asynccontextmanager
-    async def build(campaign_config: dict[str, Any], **sections: Any) -> AsyncIterator[Core]:
-        sections.setdefault("tiers", TIERS)
-        settings = make_settings(tmp_path, database_url, flows_dir, campaigns=campaign_config, **sections)
-        core = Core(settings, clock=clock)
-        assert not await core.prepare()
-        try:
-            yield core
-        finally:
-            await core.close()
-
-    return build
+from tests.conftest import FixedClock
 
 
 async def add_customer(
