@@ -25,12 +25,14 @@ from bot.outreach.campaigns.actions import CampaignActions
 from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
-from bot.ports import Channel, Clock, StaffDesk, SystemClock
+from bot.ports import Channel, Clock, SystemClock
 from bot.storage.database import Database
 from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
 from bot.tickets.lifecycle import TicketActions
 from bot.tickets.posting import StaffNotices
+from bot.tickets.queries import TicketQueries
+from bot.tickets.staffdesk import StaffDesk
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class Core:
         self.deliveries = self.dispatcher.deliveries
         # The services adapters call: each call is one unit of work (adapters open no transaction).
         self.tickets = TicketActions(self.db, settings, self.clock)
+        self.ticket_queries = TicketQueries(self.db, settings, self.clock)
         self.customers = CustomerActions(self.db, settings, self.clock)
         self.campaigns = CampaignActions(self.db, settings, self.registry, self.clock)
         self.surveys = SurveyResults(self.db)
