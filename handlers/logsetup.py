@@ -72,12 +72,9 @@ def install_mask(mask: SecretMask) -> None:
 
 
 def _database_password() -> str:
-    from sqlalchemy.engine import make_url
+    from bot.storage.database import url_password
 
-    try:
-        return make_url(os.environ.get("DATABASE_URL", "")).password or ""
-    except Exception:
-        return ""
+    return url_password(os.environ.get("DATABASE_URL", ""))
 
 
 def configure_logging(verbose: bool) -> None:

@@ -8,6 +8,7 @@ runs missed while the service was down are caught up once at start, not replayed
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import tzinfo
@@ -63,6 +64,10 @@ def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Aw
     async def run() -> None:
         try:
             await job()
+        except asyncio.CancelledError:
+            # The scheduler shutting down cancels a job under way (its work is safe to redo: leases, marks). Told
+            # apart from a failure: APScheduler would log the cancellation as an ERROR with a traceback.
+            log.debug("scheduled job %s stopped by the shutdown", name)
         except Exception:
             log.exception("scheduled job %s failed; it runs again at its next tick", name)
 

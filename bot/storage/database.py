@@ -48,6 +48,14 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def url_password(url: str) -> str:
+    """The password in a database URL ("" when none, or when it is not a URL): a secret for the log mask."""
+    try:
+        return make_url(url).password or ""
+    except Exception:
+        return ""
+
+
 def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
