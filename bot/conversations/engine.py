@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import outbox, templating
+from bot import outbox, templating, transcript
 from bot.config import Settings
 from bot.conversations import activity, buttons, checkins, offers
 from bot.conversations import answers as ans
@@ -27,14 +27,13 @@ from bot.conversations.models import (
     WAITING,
     ConversationRun,
     FlowVersion,
-    Message,
 )
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.runner import FlowHandOff, FlowRunner, subscribe, unsubscribe
 from bot.conversations.turn import Turn
 from bot.customers import links
 from bot.customers import records as customers
-from bot.messages import Button, ChannelRef, Inbound, Media, Reply, reply_to_dict
+from bot.messages import Button, ChannelRef, Inbound, Media, Reply
 from bot.outbox.delivery import INLINE_LEASE, Delivery, insert_send
 from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, SystemClock
@@ -44,7 +43,6 @@ from bot.tickets import records as tickets
 
 log = logging.getLogger(__name__)
 
-MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
 # C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
 _CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
 # Built once, as it runs for every message: building a statement costs more Python than SQLite takes to run it.
@@ -53,9 +51,8 @@ _ACTIVE_RUNS = (
     .where(ConversationRun.customer_id == bindparam("customer_id"), ConversationRun.status == ACTIVE)
     .order_by(ConversationRun.id.desc())
 )
-# The transcript and the reply's outbox row are written as plain rows, not through the ORM's unit of work,
+# The reply's outbox row is written as a plain row, not through the ORM's unit of work,
 # which cost more than a millisecond of Python per message (bench/bench_inbound.py --profile).
-_INSERT_MESSAGES = insert(Message.__table__)
 _QUEUE_OUTBOX = (
     update(OutboxItem.__table__)
     .where(OutboxItem.__table__.c.id == bindparam("item_id"))
@@ -251,7 +248,11 @@ class ConversationEngine:
             if not locked:
                 customer = await customers.lock(session, customer.id)
             await customers.touch_identity(session, inbound.ref, now, last_used)
-        if check_seen and inbound.message_id and await self._seen(session, inbound):
+        if (
+            check_seen
+            and inbound.message_id
+            and await transcript.already_stored(session, inbound.channel, inbound.message_id)
+        ):
             log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
         if customers.is_stale(customer.last_seen_at, now):
@@ -261,7 +262,7 @@ class ConversationEngine:
         customer.unreachable = False  # they wrote to us, so they can be reached again
         if inbound.display_name and not customer.display_name:
             customer.display_name = _clip(inbound.display_name, 200)
-        await self._record_inbound(session, customer.id, inbound, now)
+        await transcript.record_inbound(session, customer.id, inbound, now)
         turn = Turn(session, customer, now, inbound.channel)
         started = await self._start_event_flows(turn, "first_contact", None) if is_new else False
         await self._respond(turn, inbound, only_interrupts=started)
@@ -741,35 +742,9 @@ class ConversationEngine:
         if active is not None and active.run.awaiting_answer:
             turn.say(self.runner.question(turn, active.run, active.lf))
 
-    async def _seen(self, session: Any, inbound: Inbound) -> bool:
-        query = select(Message.id).where(
-            Message.channel == inbound.channel, Message.platform_message_id == inbound.message_id
-        )
-        return (await session.execute(query)).first() is not None
-
-    async def _record_inbound(self, session: Any, customer_id: int, inbound: Inbound, now: Any) -> None:
-        payload: dict[str, Any] = {}
-        if inbound.choice:
-            payload["choice"] = inbound.choice[:200]
-        if inbound.media:
-            payload["media"] = {"kind": inbound.media.kind, "ref": inbound.media.ref[:500]}
-        if inbound.text and len(inbound.text) > MAX_STORED_TEXT:
-            payload["truncated_from"] = len(inbound.text)
-        await session.execute(_INSERT_MESSAGES, {
-            "customer_id": customer_id, "direction": "in", "channel": inbound.channel,
-            "platform_message_id": inbound.message_id, "text": (inbound.text or "")[:MAX_STORED_TEXT] or None,
-            "payload": payload, "created_at": now,
-        })  # fmt: skip
-
     async def _store_replies(self, turn: Turn, channel: str) -> None:
         """The replies to the transcript."""
-        if turn.replies:
-            rows = [
-                {"customer_id": turn.customer.id, "direction": "out", "channel": channel, "platform_message_id": None,
-                 "text": reply.text, "payload": reply_to_dict(reply), "created_at": turn.now}
-                for reply in turn.replies
-            ]  # fmt: skip
-            await turn.session.execute(_INSERT_MESSAGES, rows)
+        await transcript.record_outbound(turn.session, turn.customer.id, channel, turn.replies, turn.now)
 
     async def _deliver_proactively(self, turn: Turn, key: str) -> None:
         """Record replies made without an inbound message and queue them for sending."""
@@ -785,10 +760,8 @@ class ConversationEngine:
         )  # fmt: skip
 
     async def _recent_transcript(self, turn: Turn, limit: int = 12) -> str:
-        query = select(Message).where(Message.customer_id == turn.customer.id).order_by(Message.id.desc()).limit(limit)
-        rows = list((await turn.session.execute(query)).scalars())
-        lines = [f"{'customer' if m.direction == 'in' else 'bot'}: {(m.text or '')[:300]}" for m in reversed(rows)]
-        return "\n".join(lines)
+        rows = await transcript.latest(turn.session, turn.customer.id, limit)
+        return "\n".join(f"{'customer' if m.direction == 'in' else 'bot'}: {(m.text or '')[:300]}" for m in rows)
 
 
 def _clip(value: str | None, size: int) -> str | None:

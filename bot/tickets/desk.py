@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.config import Settings
-from bot.conversations.models import Message
 from bot.customers.models import ChannelIdentity, Customer
 from bot.ports import StaffNotice
 from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket
+from bot.transcript import Message
 
 
 async def queue_notice(

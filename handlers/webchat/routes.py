@@ -18,9 +18,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import WebchatRateLimits
-from bot.conversations.transcript import messages_after
 from bot.messages import ChannelRef, Inbound, Reply, reply_to_dict
 from bot.storage.database import Database
+from bot.transcript import messages_after
 from handlers.webchat.limits import WebChatLimits
 
 CHANNEL = "web"

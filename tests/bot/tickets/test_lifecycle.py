@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from bot.config import Secrets, Settings
-from bot.conversations.models import Message
 from bot.core import Core
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
@@ -25,6 +24,7 @@ from bot.surveys.models import SurveyResponse
 from bot.tickets import records
 from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket, TicketEvent
+from bot.transcript import Message
 from tests.conftest import Chat, FixedClock, make_settings, texts
 
 STAFF = [
