@@ -461,7 +461,7 @@ class ConversationEngine:
         old button learns what happened, and a forger cannot tell another customer's run from a missing one."""
         level = logging.WARNING if forged else logging.INFO
         log.log(level, "button ignored for customer %s (%s): %r", turn.customer.id, reason, value[:80])
-        turn.say(Reply(self._text(self.settings.texts.stale_button), meta={"stale": True}))
+        turn.say(Reply(self._text(self.settings.texts.stale_button), stale=True))
 
     # ---- late answers (to a question the bot gave up on) -----------------------------------
 
