@@ -39,6 +39,18 @@ class ConversationRun(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 
+    def finish(self, now: datetime, status: str = DONE) -> None:
+        """Ended (DONE) or closed early (CANCELLED): the run waits for nothing any more."""
+        self.status = status
+        self.awaiting_answer = False
+        self.ended_at = now
+        self.updated_at = now
+
+    def set_aside(self, now: datetime) -> None:
+        """Interrupted by another flow: SUSPENDED, on the stack of interrupted flows, until that one ends."""
+        self.status = SUSPENDED
+        self.updated_at = now
+
 
 class FlowVersion(Base):
     """The source of every flow version a conversation ran on, so a restart can finish it."""
