@@ -8,7 +8,8 @@
    answers it. A new customer starts the `first_contact` flows (runs.py).
 2. route (route.py): `Router.route` decides what the message is. A pressed button goes to presses.py (checked
    against the buttons the bot showed this customer); a word that works anywhere (menu, cancel, human, stop) to
-   words.py; a command or an intent starts its flow; text for the open question is its answer; an answer to a
+   words.py; a command or an intent (intents.py, over the flows in force: registry.py) starts its flow; text
+   for the open question is read by answers/ (one module per kind of answer) as its answer; an answer to a
    question the bot gave up on goes to late_answers.py; what a person following the customer's ticket should
    see goes to handoff.py, which also opens a hand-off ticket; anything else gets the menu (speech.py).
 3. answer (runs.py): `FlowRuns` starts flows, takes the answer to the open question and lets the flow runner
@@ -18,8 +19,8 @@
 4. deliver (deliver.py): the turn's replies go into the transcript and, for a push channel (Telegram), into an
    outbox row leased to the adapter that sends them now; the dispatcher sends them if it cannot.
 
-Turns without an inbound message (an event's flows, a resumed `wait`, a check-in reminder, a deferred or campaign
-start) come from the outbox (kinds.py) through proactive.py: stages 3 and 4 only.
+Turns without an inbound message (an event's flows, a resumed `wait`, a check-in reminder or give-up: checkins.py,
+a deferred or campaign start) come from the outbox (kinds.py) through proactive.py: stages 3 and 4 only.
 """
 
 from __future__ import annotations
