@@ -15,18 +15,24 @@ from bot.conversations.engine import ConversationEngine
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
 from bot.customers import records as customers
+from bot.customers.actions import CustomerActions
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.leader import Leadership
 from bot.outbox.ratelimit import SharedRateLimiter
 from bot.outreach.campaigns import kinds as campaign_kinds
+from bot.outreach.campaigns.actions import CampaignActions
 from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
-from bot.ports import Channel, Clock, StaffDesk, SystemClock
+from bot.ports import Channel, Clock, SystemClock
 from bot.storage.database import Database
+from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
 from bot.tickets.lifecycle import TicketActions
 from bot.tickets.posting import StaffNotices
+from bot.tickets.queries import TicketQueries
+from bot.tickets.staffdesk import StaffDesk
+from bot.transcript import Transcripts
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
@@ -57,17 +63,28 @@ class Core:
         self.leadership = Leadership(self.db)
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
         self.deliveries = self.dispatcher.deliveries
+        # The services adapters call: each call is one unit of work (adapters open no transaction).
         self.tickets = TicketActions(self.db, settings, self.clock)
+        self.ticket_queries = TicketQueries(self.db, settings, self.clock)
+        self.customers = CustomerActions(self.db, settings, self.clock)
+        self.campaigns = CampaignActions(self.db, settings, self.registry, self.clock)
+        self.surveys = SurveyResults(self.db)
+        self.transcripts = Transcripts(self.db)
         self.scheduler = Scheduler()
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
 
     async def prepare(self) -> list[Problem]:
         """Migrate the database and load flows; returns flow problems (valid flows still load)."""
+        await self.prepare_storage()
+        return self.registry.load()
+
+    async def prepare_storage(self) -> None:
+        """Migrate the database and sync the staff directory, without loading flows (for commands that never run a
+        conversation: reading every flow file is most of their start-up time)."""
         await self.db.upgrade()
         async with self.db.transaction() as session:
             await directory.sync(session, self.settings)
-        return self.registry.load()
 
     def _register_outbox_work(self) -> None:
         """Each feature's outbox kinds with their handlers, the delivery policy and the unreachable hook."""

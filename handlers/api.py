@@ -10,12 +10,10 @@ import hmac
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,8 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.core import Core
 from bot.customers import amounts, events, privacy
-from bot.customers.models import Customer
+from bot.customers.actions import CustomerActions
 from bot.customers.profile import FieldError
+from bot.customers.views import CustomerExport, CustomerProfile, Erasure
 from handlers.ratelimit import RefusalLog
 
 log = logging.getLogger(__name__)
@@ -66,16 +65,17 @@ def _presented_key(request: Request) -> bytes:
 
 
 def api_mount(core: Core) -> Mount:
+    customers = core.customers
     routes = [
-        Route("/events", _post_events(core), methods=["POST"]),
+        Route("/events", _post_events(customers), methods=["POST"]),
         # {ref:path}: an external id may hold "/" (sent as %2F).
-        Route("/customers/{ref:path}/export", _with_customer(core, _export), methods=["GET"]),
-        Route("/customers/{ref:path}", _with_customer(core, _show_or_delete), methods=["GET", "DELETE"]),
+        Route("/customers/{ref:path}/export", _on_customer(customers), methods=["GET"]),
+        Route("/customers/{ref:path}", _on_customer(customers), methods=["GET", "DELETE"]),
     ]
     return Mount("/api", routes=routes, middleware=[Middleware(ApiKeyAuth, key=core.settings.secrets.api_key)])
 
 
-def _post_events(core: Core) -> Any:
+def _post_events(customers: CustomerActions) -> Any:
     async def post_events(request: Request) -> Response:
         body = await request.body()  # bounded as it streams in (handlers.bodylimit: server.max_body_bytes)
         try:
@@ -83,17 +83,12 @@ def _post_events(core: Core) -> Any:
         except (ValueError, RecursionError):
             log.info("api: refused a body that is not JSON (400)")
             return _error(400, "body must be JSON: one event object or a list of events")
-        try:
-            parsed = events.parse_body(data, core.settings.business.default_region)
-        except events.EventErrors as exc:
-            return _field_errors(422, exc.errors)
         batch = isinstance(data, list)
         try:
-            async with core.db.transaction() as session:
-                results = await events.record_all(session, core.settings, parsed, core.clock.now(), indexed=batch)
+            results = await customers.record_events(data)
         except events.EventConflict as exc:
             return _field_errors(409, exc.errors)
-        except events.EventErrors as exc:  # valid alone, but a total would pass its limit: nothing recorded
+        except events.EventErrors as exc:  # a bad event, or valid alone but a total would pass its limit
             return _field_errors(422, exc.errors)
         if not batch and isinstance(results[0], events.Conflict):
             return _field_errors(409, [results[0].error])
@@ -123,17 +118,27 @@ def _answer(recorded: events.Outcome) -> dict[str, Any]:
     return answer
 
 
-def _with_customer(core: Core, act: Callable[[AsyncSession, Customer, Request], Awaitable[Response]]) -> Any:
-    """A route on /customers/{ref}: the customer is found (or 400/404 answered) in one transaction with `act`."""
+def _on_customer(customers: CustomerActions) -> Any:
+    """A route on /customers/{ref}: its profile (GET), its export (GET .../export), or its erasure (DELETE); 400 for a
+    malformed reference, 404 when nobody has it."""
 
     async def handle(request: Request) -> Response:
         ref, exporting = _ref_as_sent(request)
-        action = act if exporting or act is not _export else _show_or_delete
-        async with core.db.transaction() as session:
-            found = await _find(session, ref)
-            if isinstance(found, Response):
-                return found
-            return await action(session, found, request)
+        try:
+            parsed = privacy.parse_ref(ref)
+        except ValueError as exc:
+            log.info("api: refused a malformed customer reference (400)")
+            return _error(400, str(exc))
+        found: CustomerProfile | CustomerExport | Erasure | None
+        if request.method == "DELETE":  # only the customer's own route allows it (.../export included, as ever)
+            found = await customers.erase(parsed)
+            if found is not None:
+                log.info("api: customer #%d deleted", found.customer_id)
+        elif exporting:
+            found = await customers.export(parsed)
+        else:
+            found = await customers.profile(parsed)
+        return _error(404, f"no customer {ref}") if found is None else JSONResponse(found.to_json())
 
     return handle
 
@@ -147,29 +152,6 @@ def _ref_as_sent(request: Request) -> tuple[str, bool]:
     tail = raw.decode("latin-1").split("?", 1)[0].split("/customers/", 1)[-1]
     exporting = tail.endswith("/export")
     return unquote(tail.removesuffix("/export") if exporting else tail), exporting
-
-
-async def _show_or_delete(session: AsyncSession, customer: Customer, request: Request) -> Response:
-    if request.method == "DELETE":
-        counts = await privacy.delete(session, customer.id)
-        log.info("api: customer #%d deleted", customer.id)
-        return JSONResponse({"deleted": customer.id, "rows": counts})
-    return JSONResponse(await privacy.profile(session, customer))
-
-
-async def _export(session: AsyncSession, customer: Customer, _request: Request) -> Response:
-    return JSONResponse(await privacy.export(session, customer.id))
-
-
-async def _find(session: AsyncSession, ref: str) -> Customer | Response:
-    """The customer, or the error response to send (400 for a malformed reference, 404 when unknown)."""
-    try:
-        parsed = privacy.parse_ref(ref)
-    except ValueError as exc:
-        log.info("api: refused a malformed customer reference (400)")
-        return _error(400, str(exc))
-    customer = await privacy.find(session, parsed)
-    return customer if customer is not None else _error(404, f"no customer {ref}")
 
 
 def _field_errors(status: int, errors: list[FieldError]) -> JSONResponse:

@@ -8,7 +8,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -19,6 +18,8 @@ from bot.conversations.loader import check_directory
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
+from bot.tickets.queries import RoutingExplanation
+from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_support import run_async, settings_or_exit, with_core
@@ -187,7 +188,7 @@ def _staff_or_exit(settings: Settings, key: str) -> StaffMember:
     from bot.tickets import directory
     from bot.yamlsource import did_you_mean
 
-    found = directory.member(settings, key)
+    found = directory.member(settings.staff, key)
     if found is not None:
         return found
     known = [m.key for m in settings.staff]
@@ -206,41 +207,24 @@ def _local(settings: Settings, moment: datetime | None) -> str:
     return moment.astimezone(ZoneInfo(settings.business.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
-def sla_state(settings: Settings, ticket: Any, now: datetime) -> str:
-    """The SLA column: "due <when>" for the running clock (first response, then resolution), "breached", or "-".
-
-    Overdue counts as breached even before the SLA watch of `engagebot run` has marked it."""
-    from bot.tickets.models import UNRESOLVED_STATUSES
-
-    if ticket.sla_breached:
+def _sla_text(settings: Settings, state: SlaState) -> str:
+    """The SLA column: "due <when>" for the running clock (first response, then resolution), "breached", or "-"."""
+    if state.breached:
         return "breached"
-    if ticket.status not in UNRESOLVED_STATUSES:
-        return "-"
-    due = ticket.first_response_due if ticket.first_responded_at is None else ticket.resolution_due
-    if due is None:
-        return "-"
-    return "breached" if due <= now else f"due {_local(settings, due)}"
+    return f"due {_local(settings, state.due)}" if state.due is not None else "-"
 
 
-async def _staff_names(session: Any) -> dict[int, str]:
-    from sqlalchemy import select
-
-    from bot.tickets.models import Staff
-
-    return {row.id: row.name for row in (await session.execute(select(Staff))).scalars()}
-
-
-def _echo_ticket_rows(settings: Settings, rows: list[Any], names: dict[int, str], now: datetime) -> None:
+def _echo_ticket_lines(settings: Settings, lines: list[TicketLine]) -> None:
     click.echo(
         f"{'ref':<8} {'status':<20} {'kind':<10} {'category':<12} {'severity':<8} {'assignee':<18} {'sla':<20} "
         f"{'opened':<17} summary"
     )
-    for t in rows:
-        opened = _local(settings, t.created_at)
-        assignee = names.get(t.assignee_id, "-") if t.assignee_id else "-"
+    for t in lines:
+        opened = _local(settings, t.opened_at)
+        assignee = t.assignee or "-"
         click.echo(
             f"{t.ref:<8} {t.status:<20} {t.kind:<10} {t.category:<12} {t.severity:<8} {assignee[:18]:<18} "
-            f"{sla_state(settings, t, now):<20} {opened:<17} {t.summary[:60]}"
+            f"{_sla_text(settings, t.sla):<20} {opened:<17} {t.summary[:60]}"
         )
 
 
@@ -255,20 +239,16 @@ def tickets() -> None:
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
     """Tickets with their assignee and SLA state (times in business.timezone)."""
-    from bot.tickets import records
-
     settings = settings_or_exit(ctx)
 
-    async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
-        async with core.db.transaction() as session:
-            rows = await records.list_tickets(session, status=None if status == "all" else status, limit=limit)
-            return rows, await _staff_names(session), core.clock.now()
+    async def job(core: Core) -> list[TicketLine]:
+        return await core.ticket_queries.lines(status=None if status == "all" else status, limit=limit)
 
-    rows, names, now = run_async(lambda: with_core(settings, job, flows=False))
-    if not rows:
+    lines = run_async(lambda: with_core(settings, job, flows=False))
+    if not lines:
         click.echo("no tickets")
         return
-    _echo_ticket_rows(settings, rows, names, now)
+    _echo_ticket_lines(settings, lines)
 
 
 @tickets.command("show")
@@ -276,60 +256,50 @@ def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
 @click.pass_context
 def tickets_show(ctx: click.Context, ref: str) -> None:
     """One ticket: who has it, its deadlines, resolution, CSAT and timeline."""
-    from bot.tickets import desk, records
-
     settings = settings_or_exit(ctx)
 
-    async def job(core: Core) -> tuple[Any, dict[str, Any], list[Any], datetime] | None:
-        async with core.db.transaction() as session:
-            ticket = await records.get_by_ref(session, ref)
-            if ticket is None:
-                return None
-            view = await desk.ticket_view(session, settings, ticket)
-            return ticket, view, await records.timeline(session, ticket.id), core.clock.now()
+    async def job(core: Core) -> TicketDetails | None:
+        return await core.ticket_queries.details(ref)
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
         click.echo(f"no ticket {ref}", err=True)
         sys.exit(1)
-    ticket, view, events, now = found
-    customer = view["customer"]
-    click.echo(f"{ticket.ref}  {ticket.status}  {ticket.kind}/{ticket.category}  severity {ticket.severity}")
-    name = "" if customer["name"] == f"Customer #{customer['id']}" else f" {customer['name']}"  # no name given
-    click.echo(
-        f"customer #{customer['id']}{name} (tier {customer['tier']}; {', '.join(customer['channels']) or 'no channel'})"
-    )
-    person = view["assignee"]
-    backup = view["backup"]
+    view = found.view
+    customer = view.customer
+    click.echo(f"{view.ref}  {view.status}  {view.kind}/{view.category}  severity {view.severity}")
+    name = "" if customer.name == f"Customer #{customer.id}" else f" {customer.name}"  # no name given
+    click.echo(f"customer #{customer.id}{name} (tier {customer.tier}; {', '.join(customer.channels) or 'no channel'})")
+    person, backup = view.assignee, view.backup
     click.echo(
         "assignee: "
-        + (f"{person['name']} ({person['key']})" if person else "nobody yet")
-        + (f"; backup {backup['name']} ({backup['key']})" if backup else "")
+        + (f"{person.name} ({person.key})" if person else "nobody yet")
+        + (f"; backup {backup.name} ({backup.key})" if backup else "")
     )
-    for label, key, due, done_at in (
-        ("first response due", "first_response_due", ticket.first_response_due, ticket.first_responded_at),
-        ("resolution due", "resolution_due", ticket.resolution_due, ticket.resolved_at or ticket.closed_at),
+    for label, due, met in (
+        ("first response due", view.first_response_due, found.first_response_met),
+        ("resolution due", view.resolution_due, found.resolution_met),
     ):
-        if view[key]:
-            verdict = "" if done_at is None else " (met)" if due is None or done_at <= due else " (late)"
-            click.echo(f"{label}: {view[key]['text']}{verdict}")
-    click.echo(f"sla: {sla_state(settings, ticket, now)}")
-    click.echo(f"summary: {ticket.summary}")
-    if ticket.description:
-        click.echo("description:\n  " + ticket.description.replace("\n", "\n  "))
-    for a in ticket.attachments or []:
-        click.echo(f"attachment: {a.get('kind')} {a.get('ref')}")
-    if ticket.resolution:
-        click.echo(f"resolution: {ticket.resolution}")
-    if ticket.compensation:
-        click.echo(f"compensation: {ticket.compensation}")
-    if ticket.csat_score is not None:
-        click.echo(f"csat: {ticket.csat_score}/5")
-    if ticket.reopened_count:
-        click.echo(f"reopened: {ticket.reopened_count} time{'s' if ticket.reopened_count != 1 else ''}")
+        if due:
+            verdict = "" if met is None else " (met)" if met else " (late)"
+            click.echo(f"{label}: {due.text}{verdict}")
+    click.echo(f"sla: {_sla_text(settings, found.sla)}")
+    click.echo(f"summary: {view.summary}")
+    if view.description:
+        click.echo("description:\n  " + view.description.replace("\n", "\n  "))
+    for a in view.attachments:
+        click.echo(f"attachment: {a.kind} {a.ref}")
+    if view.resolution:
+        click.echo(f"resolution: {view.resolution}")
+    if view.compensation:
+        click.echo(f"compensation: {view.compensation}")
+    if view.csat_score is not None:
+        click.echo(f"csat: {view.csat_score}/5")
+    if view.reopened_count:
+        click.echo(f"reopened: {view.reopened_count} time{'s' if view.reopened_count != 1 else ''}")
     click.echo("timeline:")
-    for e in events:
-        click.echo(f"  {_local(settings, e.created_at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
+    for e in found.timeline:
+        click.echo(f"  {_local(settings, e.at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
 
 
 def _staff_action(
@@ -421,16 +391,14 @@ def tickets_mine(ctx: click.Context, staff_key: str) -> None:
     settings = settings_or_exit(ctx)
     person = _staff_or_exit(settings, staff_key)
 
-    async def job(core: Core) -> tuple[list[Any], dict[int, str], datetime]:
-        rows = await core.tickets.mine(staff_key)
-        async with core.db.transaction() as session:
-            return rows, await _staff_names(session), core.clock.now()
+    async def job(core: Core) -> list[TicketLine]:
+        return await core.ticket_queries.assigned_lines(staff_key)
 
-    rows, names, now = run_async(lambda: with_core(settings, job, flows=False))
-    if not rows:
+    lines = run_async(lambda: with_core(settings, job, flows=False))
+    if not lines:
         click.echo(f"no open tickets for {person.name}")
         return
-    _echo_ticket_rows(settings, rows, names, now)
+    _echo_ticket_lines(settings, lines)
 
 
 # ---- routing ------------------------------------------------------------------------------------
@@ -449,10 +417,6 @@ def routing() -> None:
 @click.pass_context
 def routing_explain(ctx: click.Context, customer_id: int, category: str, severity: str, at: str | None) -> None:
     """Who would get a ticket from CUSTOMER about CATEGORY now (or --at), and why."""
-    from bot.customers.models import Customer
-    from bot.tickets import records
-    from bot.tickets.models import Ticket
-
     settings = settings_or_exit(ctx)
     moment: datetime | None = None
     if at is not None:
@@ -465,29 +429,20 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(settings.business.timezone))
 
-    async def job(core: Core) -> tuple[Any, Any, datetime] | None:
-        now = moment or core.clock.now()
-        async with core.db.transaction() as session:
-            customer = await session.get(Customer, customer_id)
-            if customer is None:
-                return None
-            # A ticket that is never saved: routing sees what it would see for a new one.
-            draft = Ticket(customer_id=customer.id, category=category, severity=severity)
-            return customer, await records.route(session, settings, draft, customer, now), now
+    async def job(core: Core) -> RoutingExplanation | None:
+        return await core.ticket_queries.explain_routing(customer_id, category, severity, moment)
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
         click.echo(f"no customer {customer_id}", err=True)
         sys.exit(1)
-    customer, decision, now = found
-    manager = (customer.attributes or {}).get(settings.routing.account_manager_attribute)
+    decision = found.decision
     click.echo(
-        f"customer #{customer.id}{' ' + customer.display_name if customer.display_name else ''}: tier {customer.tier}, "
-        f"language {customer.language or '-'}, account manager {manager or '-'}"
+        f"customer #{found.customer_id}{' ' + found.customer_name if found.customer_name else ''}: tier {found.tier}, "
+        f"language {found.language or '-'}, account manager {found.account_manager or '-'}"
     )
-    click.echo(
-        f"ticket: category {category}, severity {severity}, at {_local(settings, now)} {settings.business.timezone}"
-    )
+    when = _local(settings, found.at)
+    click.echo(f"ticket: category {category}, severity {severity}, at {when} {settings.business.timezone}")
     for reason in decision.reasons:
         click.echo(f"  {reason}")
     if decision.staff_key is None:
@@ -509,26 +464,16 @@ def customers() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.pass_context
 def customers_list(ctx: click.Context, limit: int) -> None:
-    from sqlalchemy import select
+    from bot.customers.views import CustomerListing
 
-    from bot.customers.models import ChannelIdentity, Customer
-
-    async def job(core: Core) -> list[Any]:
-        async with core.db.transaction() as session:
-            rows = (await session.execute(select(Customer).order_by(Customer.id.desc()).limit(limit))).scalars()
-            out = []
-            for c in rows:
-                ids = (
-                    await session.execute(select(ChannelIdentity).where(ChannelIdentity.customer_id == c.id))
-                ).scalars()
-                out.append((c, [f"{i.channel}:{i.address}" for i in ids]))
-            return out
+    async def job(core: Core) -> list[CustomerListing]:
+        return await core.customers.recent(limit)
 
     rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     click.echo(f"{'id':>6} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
-    for c, identities in rows:
+    for c in rows:
         name = (c.display_name or "")[:24]
-        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(identities)}")
+        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(c.channels)}")
 
 
 @customers.command("link-code")
@@ -539,14 +484,8 @@ def customers_link_code(ctx: click.Context, customer_id: int, valid_days: int) -
     """A one-time code that links a Telegram chat to CUSTOMER_ID (deep link t.me/<bot>?start=CODE)."""
     from datetime import timedelta
 
-    from bot.customers import links
-    from bot.customers.models import Customer
-
     async def job(core: Core) -> str | None:
-        async with core.db.transaction() as session:
-            if await session.get(Customer, customer_id) is None:
-                return None
-            return await links.issue(session, customer_id, core.clock.now(), timedelta(days=valid_days))
+        return await core.customers.issue_link_code(customer_id, timedelta(days=valid_days))
 
     code = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if code is None:
@@ -568,11 +507,10 @@ def surveys() -> None:
 @click.pass_context
 def surveys_report(ctx: click.Context) -> None:
     """NPS, CSAT and response counts per survey."""
-    from bot.surveys import responses
+    from bot.surveys.responses import SurveySummary
 
-    async def job(core: Core) -> list[Any]:
-        async with core.db.transaction() as session:
-            return await responses.summaries(session)
+    async def job(core: Core) -> list[SurveySummary]:
+        return await core.surveys.summaries()
 
     rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
     if not rows:

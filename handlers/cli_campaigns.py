@@ -15,9 +15,9 @@ import click
 from bot.config import Campaign, Settings
 from bot.core import Core
 from bot.outreach.campaigns import catalog
-from bot.outreach.campaigns.audience import Target, breakdown, sample
+from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
-from bot.outreach.campaigns.planning import next_runs, occurrence_to_send, plan, schedule_entries
+from bot.outreach.campaigns.planning import next_runs, schedule_entries
 from handlers.cli_support import run_async, settings_or_exit, with_core
 
 
@@ -28,7 +28,7 @@ def campaigns() -> None:
 
 def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
     try:
-        return catalog.get(settings, name, enabled=enabled)
+        return catalog.get(settings.campaigns, name, enabled=enabled)
     except CampaignError as exc:
         _fail(str(exc))
 
@@ -105,28 +105,14 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     settings = settings_or_exit(ctx)
     campaign = _campaign_or_exit(settings, name)
 
-    async def job(core: Core) -> tuple[str | None, Any, list[tuple[Any, list[Any]]]]:
-        problem = catalog.content_problem(settings, name, [lf.id for lf in core.registry.all()])
-        if problem:
-            return problem, None, []
-        now = core.clock.now()
-        async with core.db.transaction() as session:
-            target = Target(name, campaign, now, zone=ZoneInfo(settings.business.timezone))
-            found = await breakdown(session, target)
-            shown = []
-            for customer in await sample(session, target, size):
-                if campaign.flow:
-                    lf = core.registry.current(campaign.flow)
-                    first = catalog.first_message(lf, catalog.context(settings, name, customer, now)) if lf else None
-                    replies = [first] if first else []
-                else:
-                    replies = await catalog.render(session, settings, name, customer, now=now)
-                shown.append((customer, replies))
-            return None, found, shown
+    async def job(core: Core) -> CampaignPreview:
+        return await core.campaigns.preview(name, size)
 
-    problem, found, shown = run_async(lambda: with_core(settings, job))
-    if problem:
-        _fail(problem)
+    try:
+        preview = run_async(lambda: with_core(settings, job))
+    except CampaignError as exc:
+        _fail(str(exc))
+    found = preview.audience
     state = "" if campaign.enabled else " (disabled: send refuses it)"
     click.echo(f"{name}: {campaign.title or campaign.kind}, {_content(campaign)}{state}")
     click.echo(f"audience now: {_count(found.size, 'customer')}")
@@ -134,13 +120,13 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
         click.echo(f"  {tier:<12} {count:>8}")
     if found.left_out:
         click.echo("left out: " + ", ".join(f"{n} {why}" for why, n in found.left_out.items()))
-    if not shown:
+    if not preview.samples:
         return
     click.echo(f"sample ({'first message of the flow' if campaign.flow else 'the message'}):")
-    for customer, replies in shown:
-        who = f" {customer.display_name}" if customer.display_name else ""
-        click.echo(f"  #{customer.id}{who} ({customer.tier}):")
-        for reply in replies:
+    for shown in preview.samples:
+        who = f" {shown.display_name}" if shown.display_name else ""
+        click.echo(f"  #{shown.customer_id}{who} ({shown.tier}):")
+        for reply in shown.replies:
             click.echo("    " + reply.text.replace("\n", "\n    "))
             if reply.buttons:
                 click.echo("    " + "  ".join(f"[{b.label}]" for b in reply.buttons))
@@ -200,37 +186,35 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
     settings = settings_or_exit(ctx)
     _campaign_or_exit(settings, name, enabled=True)
 
-    async def job(core: Core) -> tuple[str | None, Any, RunProgress | None]:
-        problem = catalog.content_problem(settings, name, [lf.id for lf in core.registry.all()])
-        if problem:
-            return problem, None, None
-        now = core.clock.now()
-        key = occurrence or await occurrence_to_send(core.db, settings, name, now)
+    async def job(core: Core) -> RunProgress:
+        key = occurrence or await core.campaigns.occurrence_to_send(name)
         bar = PlanningBar(f"planning {name} {key}")
         try:
-            result = await plan(core.db, settings, name, key, due_at=now, now=now, progress=bar)
+            result = await core.campaigns.send(name, key, progress=bar)
         finally:
             bar.close()
         if result.already_planned:
-            click.echo(f"{name} {key} was planned before ({_count(result.planned, 'message')}): nothing added")
+            click.echo(f"{name} {result.occurrence} was planned before ({_count(result.planned, 'message')}): "
+                       "nothing added")  # fmt: skip
         else:
-            click.echo(f"queued {_count(result.planned, 'message')} for {name} ({key})")
-        progress = await catalog.progress(core.db, result.run_id)
+            click.echo(f"queued {_count(result.planned, 'message')} for {name} ({result.occurrence})")
+        progress = await core.campaigns.progress(result.run_id)
         for line in describe(progress):
             click.echo(line)
         while follow and not progress.finished:
             await asyncio.sleep(interval)
-            latest = await catalog.progress(core.db, result.run_id)
+            latest = await core.campaigns.progress(result.run_id)
             if latest != progress:
                 for line in describe(latest):
                     click.echo(line)
             progress = latest
-        return None, result, progress
+        return progress
 
-    problem, _result, progress = run_async(lambda: with_core(settings, job))
-    if problem:
-        _fail(problem)
-    if progress is not None and not progress.finished:
+    try:
+        progress = run_async(lambda: with_core(settings, job))
+    except CampaignError as exc:
+        _fail(str(exc))
+    if not progress.finished:
         click.echo(f"`engagebot run` sends them within the delivery policy; see `engagebot campaigns status {name}`")
 
 
@@ -244,7 +228,7 @@ def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
     _campaign_or_exit(settings, name)
 
     async def job(core: Core) -> list[RunProgress]:
-        return await catalog.recent_runs(core.db, name, limit)
+        return await core.campaigns.recent_runs(name, limit)
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if not found:

@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn, TypeVar
 
 import click
 
 from bot.core import Core
-from bot.customers import importer, privacy, tiers
+from bot.customers import privacy
+from bot.customers.actions import CustomerActions
 from bot.customers.importer import ImportFileError, ImportReport
+from bot.customers.privacy import CustomerRef
+from bot.customers.views import ImportOutcome
 from handlers.cli_support import run_async, settings_or_exit, with_core
+
+T = TypeVar("T")
 
 
 def _fail(message: str) -> NoReturn:
@@ -48,25 +54,18 @@ def customers_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
     Bad rows are listed as FILE:LINE: problem and skipped; the rest are imported. Importing the same
     file again changes nothing. A customer who opted out in chat stays opted out whatever the file says.
     Exit 0 when the file was processed (even with bad rows), 1 when it could not be read."""
-    settings = settings_or_exit(ctx)
 
-    async def job(core: Core) -> tuple[ImportReport, dict[str, int] | None]:
-        now = core.clock.now()
+    async def job(core: Core) -> ImportOutcome:
         with _progress(file) as progress:
-            report = await importer.import_csv(core.db, settings, file, now, dry_run=dry_run, progress=progress)
-        counts = None
-        if not dry_run and (report.created or report.updated):
-            async with core.db.transaction() as session:
-                counts = await tiers.recompute(session, settings, now)
-        return report, counts
+            return await core.customers.import_csv(file, dry_run=dry_run, progress=progress)
 
     try:
-        report, tier_counts = run_async(lambda: with_core(settings, job, flows=False))
+        outcome = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
     except ImportFileError as exc:
         _fail(str(exc))
-    for line in report.problem_lines():
+    for line in outcome.report.problem_lines():
         click.echo(line)
-    for line in summary(report, tier_counts):
+    for line in summary(outcome.report, outcome.tiers):
         click.echo(line)
 
 
@@ -93,17 +92,17 @@ def summary(report: ImportReport, tier_counts: dict[str, int] | None) -> list[st
     return lines
 
 
-def _with_customer(ctx: click.Context, ref: str, act: Callable[[Any, Any], Any]) -> Any:
-    """Run `act(session, customer)` on the customer REF names, in one transaction; exit 1 if there is none."""
+def _for_customer(
+    ctx: click.Context, ref: str, act: Callable[[CustomerActions, CustomerRef], Awaitable[T | None]]
+) -> T:
+    """`act` on the customer REF names (one unit of work in the core); exit 1 if REF is malformed or names nobody."""
     try:
         parsed = privacy.parse_ref(ref)
     except ValueError as exc:
         _fail(str(exc))
 
-    async def job(core: Core) -> Any:
-        async with core.db.transaction() as session:
-            customer = await privacy.find(session, parsed)
-            return None if customer is None else (customer, await act(session, customer))
+    async def job(core: Core) -> T | None:
+        return await act(core.customers, parsed)
 
     found = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
     if found is None:
@@ -111,25 +110,33 @@ def _with_customer(ctx: click.Context, ref: str, act: Callable[[Any, Any], Any])
     return found
 
 
+# customers show: the profile's fields in this order, and what each is called when it is not its own name
+SHOWN = ("external_id", "display_name", "email", "phone", "language", "timezone", "tier", "subscribed",
+         "opted_out_at", "unreachable", "created_at", "last_seen_at", "last_active_at")  # fmt: skip
+LABELS = {"display_name": "name", "external_id": "external id", "opted_out_at": "opted out"}
+
+
 @click.command("show")
 @click.argument("ref")
 @click.pass_context
 def customers_show(ctx: click.Context, ref: str) -> None:
     """A customer's profile, channels and attributes. REF is a customer id (42) or ext:<external_id>."""
-    _customer, view = _with_customer(ctx, ref, privacy.profile)
-    label = {"display_name": "name", "external_id": "external id", "opted_out_at": "opted out"}
-    click.echo(f"customer #{view['id']}")
-    for key in ("external_id", "display_name", "email", "phone", "language", "timezone", "tier", "subscribed",
-                "opted_out_at", "unreachable", "created_at", "last_seen_at", "last_active_at"):  # fmt: skip
-        value = view[key]
-        shown = "yes" if value is True else "no" if value is False else "-" if value in (None, "") else value
-        click.echo(f"{label.get(key, key.replace('_', ' '))}: {shown}")
-    channels = [f"{i['channel']}:{i['address']}" for i in view["identities"]]
+    profile = _for_customer(ctx, ref, CustomerActions.profile)
+    click.echo(f"customer #{profile.id}")
+    for key in SHOWN:
+        click.echo(f"{LABELS.get(key, key.replace('_', ' '))}: {_shown(getattr(profile, key))}")
+    channels = [f"{i.channel}:{i.address}" for i in profile.identities]
     click.echo(f"channels: {', '.join(channels) or '- (not linked to a chat yet)'}")
-    click.echo(f"tags: {', '.join(view['tags'] or []) or '-'}")
-    click.echo("attributes:" + ("" if view["attributes"] else " -"))
-    for name, value in sorted(view["attributes"].items()):
+    click.echo(f"tags: {', '.join(profile.tags or []) or '-'}")
+    click.echo("attributes:" + ("" if profile.attributes else " -"))
+    for name, value in sorted(profile.attributes.items()):
         click.echo(f"  {name}: {json.dumps(value, ensure_ascii=False)}")
+
+
+def _shown(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()  # as the API and the export write it
+    return "yes" if value is True else "no" if value is False else "-" if value in (None, "") else value
 
 
 @click.command("export")
@@ -138,12 +145,8 @@ def customers_show(ctx: click.Context, ref: str) -> None:
 @click.pass_context
 def customers_export(ctx: click.Context, ref: str, output: Path | None) -> None:
     """Everything stored about a customer, as JSON (for an access request). REF is an id or ext:<external_id>."""
-
-    async def export(session: Any, customer: Any) -> dict[str, Any] | None:
-        return await privacy.export(session, customer.id)
-
-    customer, data = _with_customer(ctx, ref, export)
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    exported = _for_customer(ctx, ref, CustomerActions.export)
+    text = json.dumps(exported.to_json(), ensure_ascii=False, indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
@@ -154,7 +157,7 @@ def customers_export(ctx: click.Context, ref: str, output: Path | None) -> None:
             f.write(text)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
-    click.echo(f"customer #{customer.id}: {len(text.encode())} bytes written to {output}", err=True)
+    click.echo(f"customer #{exported.customer['id']}: {len(text.encode())} bytes written to {output}", err=True)
 
 
 @click.command("delete")
@@ -168,12 +171,9 @@ def customers_delete(ctx: click.Context, ref: str, yes: bool) -> None:
     if not yes:
         if not sys.stdin.isatty():
             _fail(f"refusing to delete {ref} without --yes (stdin is not a terminal to ask you)")
-
-        async def describe(_session: Any, customer: Any) -> str:
-            return f"customer #{customer.id}" + (f" ({customer.display_name})" if customer.display_name else "")
-
-        _customer, who = _with_customer(ctx, ref, describe)
+        profile = _for_customer(ctx, ref, CustomerActions.profile)
+        who = f"customer #{profile.id}" + (f" ({profile.display_name})" if profile.display_name else "")
         click.confirm(f"Delete {who} and everything stored about them? This cannot be undone", abort=True)
-    customer, counts = _with_customer(ctx, ref, lambda session, c: privacy.delete(session, c.id))
-    rows = ", ".join(f"{table} {n}" for table, n in sorted(counts.items()) if n and table != "customers")
-    click.echo(f"deleted customer #{customer.id}" + (f" and their rows: {rows}" if rows else ""))
+    erased = _for_customer(ctx, ref, CustomerActions.erase)
+    rows = ", ".join(f"{table} {n}" for table, n in sorted(erased.rows.items()) if n and table != "customers")
+    click.echo(f"deleted customer #{erased.customer_id}" + (f" and their rows: {rows}" if rows else ""))

@@ -43,11 +43,7 @@ async def with_core(
     core = Core(settings, channels={channel.name: channel for channel in channels})
     try:
         if not flows:
-            from bot.tickets import directory
-
-            await core.db.upgrade()
-            async with core.db.transaction() as session:
-                await directory.sync(session, settings)
+            await core.prepare_storage()
             return await job(core)
         problems = await core.prepare()
         if problems and not quiet:

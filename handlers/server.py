@@ -23,7 +23,7 @@ from bot.messages import Inbound, Reply
 from bot.ports import Clock
 from bot.storage.database import redact_url
 from bot.storage.health import NotWritable, write_heartbeat
-from handlers import metrics
+from handlers import metrics, taskdump
 from handlers.api import api_mount
 from handlers.bodylimit import BodyLimit, BodyLimits
 from handlers.lastresort import LastResort
@@ -63,7 +63,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     ]
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
-        routes += webchat_routes(MeasuredEngine(core), core.db, settings.webchat.title, settings.webchat.rate_limits)
+        routes += webchat_routes(MeasuredEngine(core), core.transcripts, settings.webchat.title,
+                                 settings.webchat.rate_limits)  # fmt: skip
     telegram = None
     if settings.secrets.telegram_bot_token is not None:
         from handlers.telegram import TelegramAdapter
@@ -80,6 +81,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        taskdump.install(asyncio.get_running_loop())
         problems = await core.prepare()
         for problem in problems:
             log.error("flow refused: %s", problem)

@@ -184,8 +184,9 @@ class FlowRunner:
             if ticket_id is not None:
                 solved = _truth(templating.render(step.solved, ctx)) if step.solved else None
                 outcome = await lifecycle.apply_feedback(
-                    turn.session, self.settings, ticket_id, turn.now, solved=solved, score=_score(step.score, ctx)
-                )
+                    turn.session, self.settings.tickets, ticket_id, turn.now, solved=solved,
+                    score=_score(step.score, ctx)
+                )  # fmt: skip
                 run.answers = {**(run.answers or {}), "ticket_outcome": outcome}
 
     async def _followed_ticket(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> tuple[bool, int | None]:
@@ -222,7 +223,7 @@ class FlowRunner:
             taken = await intake.open_separately(turn.session, self.settings, customer_id, complaint, turn.now, joined)
         else:
             taken = await intake.open_or_join(turn.session, self.settings, customer_id, complaint, turn.now)
-        view = {**await tickets.template_view(turn.session, taken.ticket, self.settings), **taken.template_facts()}
+        view = taken.template_view(await tickets.template_view(turn.session, taken.ticket, self.settings)).as_context()
         run.context = {**(run.context or {}), "ticket": view, "ticket_id": taken.ticket.id,
                        "joined_event_id": taken.joined_event_id}  # fmt: skip
         turn.ticket = view

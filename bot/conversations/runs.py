@@ -93,7 +93,8 @@ class FlowRuns:
         # Only a real ticket of this customer's: a flow about a ticket (the follow-up after a resolution) shows it.
         ticket = await lifecycle.ticket_of_customer(turn.session, turn.customer.id, (data or {}).get("ticket_id"))
         if ticket is not None:
-            context.update(ticket_id=ticket.id, ticket=await tickets.template_view(turn.session, ticket, self.settings))
+            view = await tickets.template_view(turn.session, ticket, self.settings)
+            context.update(ticket_id=ticket.id, ticket=view.as_context())
         run = ConversationRun(
             customer_id=turn.customer.id, flow_id=lf.id, flow_version=lf.version, step_index=0,
             status=ACTIVE, answers={}, context=context, started_at=turn.now, updated_at=turn.now,

@@ -228,12 +228,12 @@ async def import_csv(
     for row in read_rows(decode(data, name), name, settings.business.default_region, report):
         batch.append(row)
         if len(batch) >= batch_rows:
-            await _import_batch(db, settings, batch, now, report)
+            await _import_batch(db, settings.tiers.default, batch, now, report)
             batch = []
             if progress:
                 progress(report.rows)
     if batch:
-        await _import_batch(db, settings, batch, now, report)
+        await _import_batch(db, settings.tiers.default, batch, now, report)
     if progress:
         progress(report.rows)
     return report
@@ -246,13 +246,13 @@ class _Plan:
     identities: list[tuple[str, str]] = field(default_factory=list)  # (external_id, chat id)
 
 
-async def _import_batch(db: Database, settings: Settings, rows: list[Row], now: datetime, report: ImportReport) -> None:
+async def _import_batch(db: Database, default_tier: str, rows: list[Row], now: datetime, report: ImportReport) -> None:
     async with db.transaction() as session:
         if db.is_postgres:
             # The lookups are prepared statements with 1,000 parameters: after five runs PostgreSQL may switch
             # to a generic plan that scans the table (10x slower here); plan each batch for its own values.
             await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        plan = await _plan(session, rows, now, report, settings.tiers.default, lock=not report.dry_run)
+        plan = await _plan(session, rows, now, report, default_tier, lock=not report.dry_run)
         if not report.dry_run:
             await _write(session, plan, now)
 

@@ -17,13 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import bot.models  # noqa: F401  (every model registered in the metadata, so no table is missed)
 from bot.customers import records, storable
 from bot.customers.models import ChannelIdentity, Customer
+from bot.customers.views import CustomerExport, CustomerProfile, IdentityView, JsonRow, json_value
 from bot.storage.base import Base
 
 EXTERNAL = "ext:"
 MAX_ID = 2**31 - 1  # customers.id is a 32-bit integer
+CustomerRef = int | str  # our id, or the business's own (external) id
 
 
-def parse_ref(ref: str) -> int | str:
+def parse_ref(ref: str) -> CustomerRef:
     """ "42" -> 42 (our id); "ext:C-1" -> "C-1" (the business's own id). ValueError otherwise."""
     if (problem := storable.text_problem(ref)) is not None:  # no customer has it, and no database takes it
         raise ValueError(f"the customer reference {problem}")
@@ -34,7 +36,7 @@ def parse_ref(ref: str) -> int | str:
     raise ValueError(f"{ref!r} is not a customer reference: use a customer id (42) or ext:<external_id> (ext:C-1)")
 
 
-async def find(session: AsyncSession, ref: int | str) -> Customer | None:
+async def find(session: AsyncSession, ref: CustomerRef) -> Customer | None:
     if isinstance(ref, int):
         return await session.get(Customer, ref) if 0 < ref <= MAX_ID else None
     query = select(Customer).where(Customer.external_id == ref)
@@ -58,28 +60,33 @@ def child_tables(parent: Table) -> list[tuple[Table, str, str]]:
     ]
 
 
-def jsonable(row: Any) -> dict[str, Any]:
+def jsonable(row: Any) -> JsonRow:
     """A row as JSON can carry it; values stored before the input checks (NaN, NUL, lone surrogates) cleaned, so an
     export never fails on them."""
-    return {k: v.isoformat() if isinstance(v, datetime) else storable.cleaned(v) for k, v in row._mapping.items()}
+    return {k: json_value(v) for k, v in _cleaned(row).items()}
 
 
-async def profile(session: AsyncSession, customer: Customer) -> dict[str, Any]:
+def _cleaned(row: Any) -> dict[str, Any]:
+    """A row's values by column, cleaned as `jsonable` cleans them; times stay times."""
+    return {k: v if isinstance(v, datetime) else storable.cleaned(v) for k, v in row._mapping.items()}
+
+
+async def profile(session: AsyncSession, customer: Customer) -> CustomerProfile:
     """The customer's row and their chat identities."""
     row = (await session.execute(select(Customer.__table__).where(Customer.id == customer.id))).one()
     query = select(ChannelIdentity.channel, ChannelIdentity.address, ChannelIdentity.created_at,
                    ChannelIdentity.last_used_at).where(ChannelIdentity.customer_id == customer.id)  # fmt: skip
-    identities = [jsonable(r) for r in await session.execute(query.order_by(ChannelIdentity.id))]
-    return {**jsonable(row), "identities": identities}
+    identities = [IdentityView(**_cleaned(r)) for r in await session.execute(query.order_by(ChannelIdentity.id))]
+    return CustomerProfile(**_cleaned(row), identities=tuple(identities))
 
 
-async def export(session: AsyncSession, customer_id: int) -> dict[str, Any] | None:
-    """Every stored row about the customer, keyed by table name ("customer" for the profile row);
-    rows of child tables are nested in their parent (each ticket has its "ticket_events")."""
+async def export(session: AsyncSession, customer_id: int) -> CustomerExport | None:
+    """Every stored row about the customer: the profile row, and each table's rows by table name; rows of child
+    tables are nested in their parent (each ticket has its "ticket_events")."""
     row = (await session.execute(select(Customer.__table__).where(Customer.id == customer_id))).one_or_none()
     if row is None:
         return None
-    out: dict[str, Any] = {"customer": jsonable(row)}
+    tables: dict[str, list[JsonRow]] = {}
     for table in customer_tables():
         query = select(table).where(table.c.customer_id == customer_id).order_by(*table.primary_key.columns)
         rows = [jsonable(r) for r in await session.execute(query)]
@@ -92,8 +99,8 @@ async def export(session: AsyncSession, customer_id: int) -> dict[str, Any] | No
                     nested.setdefault(r._mapping[column], []).append(jsonable(r))
             for r in rows:
                 r[child.name] = nested.get(r[key], [])
-        out[table.name] = rows
-    return out
+        tables[table.name] = rows
+    return CustomerExport(jsonable(row), tables)
 
 
 async def delete(session: AsyncSession, customer_id: int) -> dict[str, int] | None:

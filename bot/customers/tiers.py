@@ -29,7 +29,7 @@ from sqlalchemy import Row, Text, case, cast, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot import templating
-from bot.config import Settings, TierRule
+from bot.config import TierRule, TierSettings
 from bot.customers import amounts
 from bot.customers.models import Customer
 from bot.customers.profile import quoted
@@ -67,21 +67,21 @@ class Reassignment:
         return sum(self.moves.values())
 
 
-async def recompute(session: AsyncSession, settings: Settings, now: datetime) -> dict[str, int]:
+async def recompute(session: AsyncSession, tiers: TierSettings, zone: ZoneInfo, now: datetime) -> dict[str, int]:
     """Assign every customer its tier; returns how many customers each tier has now."""
-    return (await reassign(session, settings, now)).counts
+    return (await reassign(session, tiers, zone, now)).counts
 
 
-async def reassign(session: AsyncSession, settings: Settings, now: datetime) -> Reassignment:
-    """Apply the tier rules to every customer, writing only those whose tier changes."""
-    rules = [_Rule.of(i, rule) for i, rule in enumerate(settings.tiers.rules)]
+async def reassign(session: AsyncSession, tiers: TierSettings, zone: ZoneInfo, now: datetime) -> Reassignment:
+    """Apply the tier rules to every customer, writing only those whose tier changes. Conditions read dates
+    stored without a time zone (customer_since) in `zone`, the business's."""
+    rules = [_Rule.of(i, rule) for i, rule in enumerate(tiers.rules)]
     await session.flush()  # customers added in this session (an import) are ranked too
     connection = await session.connection()  # Core rows: no ORM bookkeeping for 100,000 customers
     readers = await _rank(connection, rules)
     with_conditions = any(r.condition is not None for r in rules)
     columns = [Customer.tier, *(c for r in readers for c in r.columns), *(CONDITION_COLUMNS if with_conditions else ())]
-    zone = ZoneInfo(settings.business.timezone)
-    default = settings.tiers.default
+    default = tiers.default
     result = Reassignment(counts={tier: 0 for tier in (default, *(r.tier for r in rules))})
     moving: dict[str, list[int]] = {}
     async for chunk in _chunks(connection, *columns):

@@ -1,16 +1,17 @@
 """Delivery bookkeeping for push channels: every reply batch is an outbox row until it is sent.
 
 The engine writes the row in the same transaction as the conversation state, leased to the adapter
-that sends at once. If that adapter dies or the platform fails, the lease runs out or the failure is
-recorded, and the dispatcher sends what is left: nothing is lost, and at most the batch that was in
-flight at a crash can arrive twice.
+that sends at once. The adapter hands the send to `Deliveries.deliver`, which records the outcome: if
+that adapter dies or the platform fails, the lease runs out or the failure is recorded, and the
+dispatcher sends what is left: nothing is lost, and at most the batch that was in flight at a crash
+can arrive twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ INLINE_LEASE = timedelta(seconds=60)
 # What follows when a channel refuses a customer for good (registered by the customers feature): the session of
 # the row's failure, the customer's id, now.
 OnUnreachable = Callable[[AsyncSession, int, datetime], Awaitable[None]]
+# An adapter's send of one batch, in order; a failure is a DeliveryError saying how many replies went out.
+Send = Callable[[Sequence[Reply]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,19 @@ class Deliveries:
 
     def _max_attempts(self, kind: str) -> int:
         return self.attempts_by_kind.get(kind, self.max_attempts)
+
+    async def deliver(self, delivery: Delivery, send: Send) -> None:
+        """Send the replies the engine leased to the caller, and record how it went: marked sent, or the failure
+        (retried later by the dispatcher, or given up). Nothing to send, or replies held behind earlier ones
+        still queued: nothing is sent now, the dispatcher keeps the order."""
+        if delivery.outbox_id is None or delivery.held:
+            return
+        try:
+            await send(delivery.replies)
+        except DeliveryError as exc:
+            await self.failed(delivery.outbox_id, exc)
+            return
+        await self.mark_sent(delivery.outbox_id)
 
     async def mark_sent(self, item_id: int | None) -> None:
         """Returns once the row is marked done (committed).

@@ -141,6 +141,9 @@ class Finisher:
                 for marked in batch.values():
                     if not marked.done():
                         marked.set_exception(exc)
+                        # Retrieved here: a mark no worker waits for (its worker ended) is not an error to log;
+                        # the row stays leased and is carried out again when the lease runs out.
+                        marked.exception()
             else:
                 for marked in batch.values():
                     if not marked.done():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -47,7 +46,7 @@ class PlanningJobs:
             mark = await session.get(JobMark, TIER_RECOMPUTE)
             if not force and mark is not None and mark.last_run_at >= self._last_daily_moment(now):
                 return None
-            counts = await tiers.recompute(session, self.settings, now)
+            counts = await tiers.recompute(session, self.settings.tiers, self.settings.business.zone, now)
             if mark is None:
                 session.add(JobMark(name=TIER_RECOMPUTE, last_run_at=now))
             else:
@@ -57,7 +56,7 @@ class PlanningJobs:
 
     def _last_daily_moment(self, now: datetime) -> datetime:
         """The most recent outreach.tier_recompute_at moment at or before `now` (business time zone)."""
-        zone = ZoneInfo(self.settings.business.timezone)
+        zone = self.settings.business.zone
         hour, minute = (int(part) for part in self.settings.outreach.tier_recompute_at.split(":"))
         local = now.astimezone(zone)
         moment = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings, StaffMember
-from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
+from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent, TicketEventKind
 from bot.tickets.routing import Workload
 
 
@@ -29,12 +30,13 @@ async def sync(session: AsyncSession, settings: Settings) -> None:
     await session.flush()
 
 
-def member(settings: Settings, key: str | None) -> StaffMember | None:
-    return next((m for m in settings.staff if m.key == key), None) if key else None
+def member(staff: Sequence[StaffMember], key: str | None) -> StaffMember | None:
+    """The person `key` of the staff directory (config.yaml), if there is one."""
+    return next((m for m in staff if m.key == key), None) if key else None
 
 
-def member_by_slack_id(settings: Settings, slack_user_id: str) -> StaffMember | None:
-    return next((m for m in settings.staff if m.slack_user_id == slack_user_id), None)
+def member_by_slack_id(staff: Sequence[StaffMember], slack_user_id: str) -> StaffMember | None:
+    return next((m for m in staff if m.slack_user_id == slack_user_id), None)
 
 
 async def staff_by_key(session: AsyncSession, key: str) -> Staff | None:
@@ -51,7 +53,7 @@ async def workload(session: AsyncSession) -> Workload:
     last = await session.execute(
         select(Staff.key, func.max(TicketEvent.created_at))
         .join(Ticket, Ticket.assignee_id == Staff.id)
-        .join(TicketEvent, (TicketEvent.ticket_id == Ticket.id) & (TicketEvent.kind == "assigned"))
+        .join(TicketEvent, (TicketEvent.ticket_id == Ticket.id) & (TicketEvent.kind == TicketEventKind.ASSIGNED))
         .group_by(Staff.key)
     )
     last_assigned: dict[str, datetime] = {}

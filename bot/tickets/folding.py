@@ -30,26 +30,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.config import FoldSettings, Settings
 from bot.outbox.models import PENDING, OutboxItem, RateSlot
-from bot.ports import StaffDigest, StaffNotice
 from bot.tickets import desk
 from bot.tickets.kinds import TicketKind
-from bot.tickets.models import Staff, Ticket, TicketEvent
+from bot.tickets.models import Staff, Ticket, TicketEvent, TicketEventKind
+from bot.tickets.staffdesk import DigestAssignee, DigestTicket, StaffDigest, StaffNotice, StaffNoticeKind
 
 log = logging.getLogger(__name__)
 
-FOLDABLE = frozenset({"opened", "sla_reminder", "sla_breach"})  # the notices a flood brings, one per ticket
-WROTE_AGAIN = "customer_message"  # foldable too while its ticket has no thread (it would start one)
-FOLDED = "folded"  # timeline entry of a ticket whose notice went into a digest
+# The notices a flood brings, one per ticket.
+FOLDABLE = frozenset({StaffNoticeKind.OPENED, StaffNoticeKind.SLA_REMINDER, StaffNoticeKind.SLA_BREACH})
+WROTE_AGAIN = StaffNoticeKind.CUSTOMER_MESSAGE  # foldable too while its ticket has no thread (it would start one)
+FOLDED = TicketEventKind.FOLDED  # timeline entry of a ticket whose notice went into a digest
 LISTED = 100  # notices a digest names (a Slack menu holds 100 options); beyond, they are counted
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _SLACK = timedelta(milliseconds=1)  # rounding of stored times: the max_posts-th notice must still pass
 
 Admission = Literal["uncounted", "counted", "folded"]
-
-
-def place_of(ticket: dict[str, Any]) -> str | None:
-    """Where the ticket's notices go: its escalation channel, else its assignee's DM; None when nowhere."""
-    return ticket.get("desk_channel") or (ticket.get("assignee") or {}).get("slack_user_id") or None
 
 
 async def admit(
@@ -58,10 +54,10 @@ async def admit(
     """Right before a notice is posted: "folded" when it went into a digest instead (nothing to post now),
     "counted" when it may be posted and counts against its place (give it back with `refund` if the post fails),
     "uncounted" when folding does not apply (a thread reply, a ticket with no place)."""
-    place = place_of(notice.ticket)
+    place = notice.ticket.place
     if not foldable(notice) or place is None:
         return "uncounted"
-    ticket_id = int(notice.ticket["id"])
+    ticket_id = notice.ticket.id
     folded = await _folded_entries(session, ticket_id)
     if any(entry.get("notice_id") == item_id for entry in folded):
         return "folded"  # the worker died after folding it, before the row was marked done
@@ -85,7 +81,7 @@ async def admit(
 def foldable(notice: StaffNotice) -> bool:
     """One of the notices a flood brings, one per ticket: a new ticket, an SLA alarm, or the customer writing again
     on a ticket that has no thread yet (posting it would start one, an escalation post of its own)."""
-    return notice.kind in FOLDABLE or (notice.kind == WROTE_AGAIN and not notice.ticket.get("desk_thread"))
+    return notice.kind in FOLDABLE or (notice.kind == WROTE_AGAIN and not notice.ticket.desk_thread)
 
 
 async def unposted_messages(session: AsyncSession, ticket_id: int) -> tuple[str, ...]:
@@ -100,7 +96,7 @@ async def unposted_messages(session: AsyncSession, ticket_id: int) -> tuple[str,
 
 async def refund(session: AsyncSession, cfg: FoldSettings, notice: StaffNotice, now: datetime) -> None:
     """A counted notice that did not reach the desk (Slack down): it did not add to the place's load after all."""
-    place = place_of(notice.ticket)
+    place = notice.ticket.place
     if place is not None:
         bucket = await _slot(session, f"fold:{place}", now)
         bucket.next_at = max(now, bucket.next_at - _step(cfg))
@@ -174,14 +170,14 @@ def _with_entry(payload: dict[str, Any], notice: StaffNotice) -> dict[str, Any]:
     ticket, kind = notice.ticket, notice.kind
     listed = list(payload.get("listed") or [])
     if len(listed) < LISTED:
-        listed.append({"ticket_id": ticket["id"], "notice": kind, "clock": notice.data.get("clock")})
-    assignee = str((ticket.get("assignee") or {}).get("key") or "")
+        listed.append({"ticket_id": ticket.id, "notice": kind, "clock": notice.details.clock})
+    assignee = ticket.assignee.key if ticket.assignee else ""
     counts = _bump(payload.get("counts"), kind)
     assignees = dict(payload.get("assignees") or {})
     assignees[assignee] = _bump(assignees.get(assignee), kind)
     sources = payload.get("sources") or {}
-    if kind == "opened":
-        sources = _bump(sources, str(ticket.get("channel") or "other"))
+    if kind == StaffNoticeKind.OPENED:
+        sources = _bump(sources, ticket.channel or "other")
     return {**payload, "listed": listed, "counts": counts, "assignees": assignees, "sources": sources}
 
 
@@ -211,7 +207,7 @@ async def build_digest(
     staff_ids = {t.assignee_id for t in tickets.values() if t.assignee_id}
     staff = {s.id: s for s in (await session.execute(select(Staff).where(Staff.id.in_(staff_ids)))).scalars()}
     zone = desk.zone_of(settings)
-    views = []
+    views: list[DigestTicket] = []
     for entry in listed:
         ticket = tickets.get(int(entry["ticket_id"]))
         if ticket is None:
@@ -219,16 +215,16 @@ async def build_digest(
         assignee = staff.get(ticket.assignee_id) if ticket.assignee_id else None
         clock = str(entry.get("clock") or "")
         due = ticket.resolution_due if clock == "resolution" else ticket.first_response_due
-        views.append({
-            "id": ticket.id, "ref": ticket.ref, "summary": ticket.summary, "severity": ticket.severity,
-            "status": ticket.status, "channel": ticket.channel, "notice": entry.get("notice"), "clock": clock or None,
-            "due": desk.when(due, zone), "assignee": desk.person_of(settings, assignee),
-        })  # fmt: skip
+        views.append(DigestTicket(
+            id=ticket.id, ref=ticket.ref or "", summary=ticket.summary, severity=ticket.severity, status=ticket.status,
+            channel=ticket.channel, notice=StaffNoticeKind(str(entry["notice"])), clock=clock or None,
+            due=desk.when(due, zone), assignee=desk.person_of(settings.staff, assignee),
+        ))  # fmt: skip
     assignees = {}
     for key_, counts in (payload.get("assignees") or {}).items():
         row = next((s for s in staff.values() if s.key == key_), None)
-        member = desk.person_of(settings, row) if row is not None else desk.person_by_key(settings, key_)
-        assignees[key_] = {"person": member, "counts": dict(counts)}
+        member = desk.person_of(settings.staff, row) if row is not None else desk.person_by_key(settings.staff, key_)
+        assignees[key_] = DigestAssignee(person=member, counts={str(k): int(v) for k, v in counts.items()})
     since = datetime.fromisoformat(str(payload.get("since") or now.isoformat()))
     return StaffDigest(
         key=key, place=str(payload.get("place") or ""), since=since, until=now,

@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import Settings, TicketSettings
 from bot.customers.models import Customer
 from bot.tickets import desk, lifecycle, records, sla
-from bot.tickets.models import UNRESOLVED_STATUSES, Ticket, TicketEvent
+from bot.tickets.models import UNRESOLVED_STATUSES, Ticket, TicketEvent, TicketEventKind
+from bot.tickets.staffdesk import NoticeDetails, SeverityChange, StaffNoticeKind
+from bot.tickets.views import TicketTemplateView
 
 log = logging.getLogger(__name__)
-JOINED = "customer_message"  # the timeline entry a joined complaint becomes: staff read it as the customer's words
+# The timeline entry a joined complaint becomes: staff read it as the customer's words.
+JOINED = TicketEventKind.CUSTOMER_MESSAGE
 SEVERITIES = ("low", "normal", "high", "critical")  # least to most urgent (the flow schema's severities)
-RAISED = "severity_raised"  # timeline entry (and notice data) when a joined complaint made the ticket more urgent
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,11 @@ class Intake:
     def joined(self) -> bool:
         return self.joined_event_id is not None
 
-    def template_facts(self) -> dict[str, Any]:
-        """What flow texts can branch on (`ticket.joined`, `ticket.at_limit`) besides the ticket itself."""
-        return {"joined": self.joined, "at_limit": self.open_tickets >= self.limit,
-                "open_tickets": self.open_tickets, "limit": self.limit}  # fmt: skip
+    def template_view(self, view: TicketTemplateView) -> TicketTemplateView:
+        """The ticket's view for flow texts with what they can branch on besides (`ticket.joined`,
+        `ticket.at_limit`)."""
+        return replace(view, joined=self.joined, at_limit=self.open_tickets >= self.limit,
+                       open_tickets=self.open_tickets, limit=self.limit)  # fmt: skip
 
 
 async def open_or_join(
@@ -142,33 +145,33 @@ async def _join(
         await records.attach(session, ticket, dict(media), now)
     event = await records.add_event(session, ticket, JOINED, now, actor="customer", body=words,
                                     data={"complaint": complaint.as_data()})  # fmt: skip
-    raised = await _raise_severity(session, settings, ticket, complaint.severity, now)
+    raised = await _raise_severity(session, settings.tickets, ticket, complaint.severity, now)
     kinds = [str(a.get("kind")) for a in complaint.attachments if a.get("kind") in ("photo", "document", "video")]
     # The thread shows a file's id after this note, as for a photo sent while the ticket is open; and a raised
     # severity under the words that raised it (the escalation message is redrawn with the new deadlines).
     text = f"({kinds[-1]} attached) {words}" if kinds else words
-    await lifecycle.customer_wrote(session, ticket, text, now, data={RAISED: raised} if raised else None)
+    await lifecycle.customer_wrote(session, ticket, text, now, NoticeDetails(severity_raised=raised))
     return event
 
 
 async def _raise_severity(
-    session: AsyncSession, settings: Settings, ticket: Ticket, severity: str, now: datetime
-) -> dict[str, str] | None:
+    session: AsyncSession, cfg: TicketSettings, ticket: Ticket, severity: str, now: datetime
+) -> SeverityChange | None:
     """The ticket at `severity` when that is more urgent: its SLA deadlines recounted from now for it, each kept
     where it was when that is sooner. What changed (from, to), or None."""
     if _rank(severity) <= _rank(ticket.severity):
         return None
     customer = await session.get(Customer, ticket.customer_id)
-    first, resolution = sla.deadlines(settings.tickets, severity, customer.tier if customer else "standard", now)
-    change = {"from": ticket.severity, "to": severity}
+    first, resolution = sla.deadlines(cfg, severity, customer.tier if customer else "standard", now)
+    change = SeverityChange(before=ticket.severity, after=severity)
     ticket.severity = severity
     if ticket.first_response_due is None or first < ticket.first_response_due:
         ticket.first_response_due = first
     if ticket.resolution_due is None or resolution < ticket.resolution_due:
         ticket.resolution_due = resolution
     due = {"first_response_due": _iso(ticket.first_response_due), "resolution_due": _iso(ticket.resolution_due)}
-    await records.add_event(session, ticket, RAISED, now, actor="customer", body=f"{change['from']} -> {severity}",
-                            data={**change, **due})  # fmt: skip
+    await records.add_event(session, ticket, TicketEventKind.SEVERITY_RAISED, now, actor="customer",
+                            body=f"{change.before} -> {severity}", data={**change.as_data(), **due})  # fmt: skip
     return change
 
 
@@ -199,8 +202,9 @@ async def _mark_moved(session: AsyncSession, joined: TicketEvent, ticket: Ticket
     old = await session.get(Ticket, joined.ticket_id)
     assert old is not None and ticket.ref is not None
     joined.data = {**(joined.data or {}), "moved_to": ticket.ref}
-    await records.add_event(session, old, "moved", now, actor="customer", body=ticket.ref, data={"event": joined.id})
-    await desk.queue_notice(session, old, "moved", now, text=ticket.ref)
+    await records.add_event(session, old, TicketEventKind.MOVED, now, actor="customer", body=ticket.ref,
+                            data={"event": joined.id})  # fmt: skip
+    await desk.queue_notice(session, old, StaffNoticeKind.MOVED, now, text=ticket.ref)
 
 
 async def _open_ticket_ids(session: AsyncSession, customer_id: int) -> Sequence[int]:

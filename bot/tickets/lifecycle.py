@@ -4,36 +4,29 @@ staff directory may act."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
-from bot.config import Settings
+from bot.config import Settings, TicketSettings
 from bot.customers import records as customers
 from bot.customers.kinds import CustomerKind
 from bot.messages import Reply
 from bot.ports import Clock
 from bot.storage.database import Database
 from bot.tickets import desk, directory, records
-from bot.tickets.models import (
-    CLAIMED,
-    CLOSED,
-    IN_PROGRESS,
-    REOPENED,
-    RESOLVED,
-    UNRESOLVED_STATUSES,
-    WAITING_ON_CUSTOMER,
-    Staff,
-    Ticket,
-    TicketEvent,
-)
+from bot.tickets.models import FINISHED_STATUSES, Staff, Ticket, TicketEvent, TicketEventKind, TicketStatus
+from bot.tickets.staffdesk import NoticeDetails, StaffNoticeKind
+from bot.tickets.views import TicketView
 
-HELD = "held_reply"  # timeline entry: a thread reply kept back until its author says reply or note
 TICKET_EVENTS = frozenset({"ticket_resolved"})  # conversation events whose flows are about one ticket
+# What one staff action does to a ticket, in the action's transaction; returns what to tell the person.
+Act = Callable[[AsyncSession, Ticket, Staff, datetime], Awaitable[str]]
+SENT_OR_NOTED = (TicketEventKind.STAFF_REPLY, TicketEventKind.NOTE)  # a thread reply's outcome: one per source
 MAX_ID = 2**31 - 1  # ids are INTEGER columns on PostgreSQL: a larger number must not reach a query
 
 
@@ -41,7 +34,7 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns on PostgreSQL: a larger number mus
 class Outcome:
     ok: bool
     message: str
-    ticket: dict[str, Any] | None = None
+    ticket: TicketView | None = None
     held_id: int | None = None  # `hold`: the held reply, for the author's decision
 
 
@@ -57,11 +50,11 @@ class TicketActions:
 
     async def claim(self, ref: str, staff_key: str) -> Outcome:
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            if ticket.assignee_id == staff.id and ticket.status == CLAIMED:
+            if ticket.assignee_id == staff.id and ticket.status == TicketStatus.CLAIMED:
                 return f"{ticket.ref} is already yours"
-            ticket.assignee_id, ticket.status, ticket.claimed_at = staff.id, CLAIMED, now
-            await records.add_event(session, ticket, "claimed", now, actor=staff.key)
-            await desk.queue_notice(session, ticket, "claimed", now, actor=staff.name)
+            ticket.assignee_id, ticket.status, ticket.claimed_at = staff.id, TicketStatus.CLAIMED, now
+            await records.add_event(session, ticket, TicketEventKind.CLAIMED, now, actor=staff.key)
+            await desk.queue_notice(session, ticket, StaffNoticeKind.CLAIMED, now, actor=staff.name)
             return f"{staff.name} claimed {ticket.ref}"
 
         # A finished ticket is not taken back silently: the customer's follow-up answer decides (closed
@@ -69,16 +62,16 @@ class TicketActions:
         return await self._act(ref, staff_key, act, allow_resolved=False)
 
     async def reassign(self, ref: str, staff_key: str, to_key: str) -> Outcome:
-        target = directory.member(self.settings, to_key)
+        target = directory.member(self.settings.staff, to_key)
         if target is None:
             return Outcome(False, f"{to_key!r} is not in the staff directory")
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
             new = await directory.staff_by_key(session, to_key)
             assert new is not None
-            ticket.assignee_id, ticket.status = new.id, "assigned"
-            await records.add_event(session, ticket, "reassigned", now, actor=staff.key, body=new.name)
-            await desk.queue_notice(session, ticket, "reassigned", now, actor=staff.name, text=new.name)
+            ticket.assignee_id, ticket.status = new.id, TicketStatus.ASSIGNED
+            await records.add_event(session, ticket, TicketEventKind.REASSIGNED, now, actor=staff.key, body=new.name)
+            await desk.queue_notice(session, ticket, StaffNoticeKind.REASSIGNED, now, actor=staff.name, text=new.name)
             return f"{ticket.ref} reassigned to {new.name} by {staff.name}"
 
         return await self._act(ref, staff_key, act, allow_resolved=False)  # as claim: the verdict decides
@@ -116,9 +109,10 @@ class TicketActions:
         held: list[int] = []
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            found = await _events_from(session, ticket, source_id, (HELD,)) if source_id else []
+            found = await _events_from(session, ticket, source_id, (TicketEventKind.HELD_REPLY,)) if source_id else []
             event = found[0] if found else await records.add_event(
-                session, ticket, HELD, now, actor=staff.key, body=text, data={"source_id": source_id}
+                session, ticket, TicketEventKind.HELD_REPLY, now, actor=staff.key, body=text,
+                data={"source_id": source_id},
             )  # fmt: skip
             held.append(event.id)
             return f"held back from the customer of {ticket.ref} until {staff.name} decides"
@@ -132,7 +126,7 @@ class TicketActions:
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
             event = await session.get(TicketEvent, held_id) if 0 < held_id <= MAX_ID else None
-            if event is None or event.ticket_id != ticket.id or event.kind != HELD:
+            if event is None or event.ticket_id != ticket.id or event.kind != TicketEventKind.HELD_REPLY:
                 raise _Refused(f"{ticket.ref} has no such held reply")
             if event.actor != staff.key:
                 raise _Refused(f"only its author can decide what happens to that reply on {ticket.ref}")
@@ -152,8 +146,8 @@ class TicketActions:
         shows it, with its buttons, and points the person to it."""
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            await desk.queue_notice(session, ticket, "shown", now, actor=staff.name,
-                                    data={"slack_user_id": staff.slack_user_id})  # fmt: skip
+            await desk.queue_notice(session, ticket, StaffNoticeKind.SHOWN, now, actor=staff.name,
+                                    details=NoticeDetails(slack_user_id=staff.slack_user_id))  # fmt: skip
             return f"{ticket.ref} is on its way to {staff.name}"
 
         return await self._act(ref, staff_key, act)
@@ -164,14 +158,14 @@ class TicketActions:
             return Outcome(False, "a resolution summary is needed: the customer reads it")
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
-            ticket.status, ticket.resolved_at = RESOLVED, now
+            ticket.status, ticket.resolved_at = TicketStatus.RESOLVED, now
             ticket.resolution, ticket.compensation = resolution.strip(), compensation.strip() or None
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
             ticket.assignee_id = ticket.assignee_id or staff.id
-            await records.add_event(session, ticket, "resolved", now, actor=staff.key, body=resolution,
+            await records.add_event(session, ticket, TicketEventKind.RESOLVED, now, actor=staff.key, body=resolution,
                                     data={"compensation": compensation})  # fmt: skip
-            await desk.queue_notice(session, ticket, "resolved", now, actor=staff.name, text=resolution)
+            await desk.queue_notice(session, ticket, StaffNoticeKind.RESOLVED, now, actor=staff.name, text=resolution)
             await outbox.enqueue(
                 session, kind=CustomerKind.EVENT,
                 dedupe_key=f"event:ticket_resolved:{ticket.id}:{ticket.reopened_count}",
@@ -182,20 +176,8 @@ class TicketActions:
 
         return await self._act(ref, staff_key, act, allow_resolved=False)
 
-    async def mine(self, staff_key: str) -> list[Ticket]:
-        async with self.db.transaction() as session:
-            staff = await directory.staff_by_key(session, staff_key)
-            if staff is None:
-                return []
-            query = (
-                select(Ticket)
-                .where(Ticket.assignee_id == staff.id, Ticket.status.in_(UNRESOLVED_STATUSES))
-                .order_by(Ticket.first_response_due)
-            )
-            return list((await session.execute(query)).scalars())
-
-    async def _act(self, ref: str, staff_key: str, act: Any, allow_resolved: bool = True) -> Outcome:
-        if directory.member(self.settings, staff_key) is None:
+    async def _act(self, ref: str, staff_key: str, act: Act, allow_resolved: bool = True) -> Outcome:
+        if directory.member(self.settings.staff, staff_key) is None:
             return Outcome(False, "only people in the staff directory can do that")
         async with self.db.transaction() as session:
             ticket = await records.get_by_ref(session, ref)
@@ -204,7 +186,7 @@ class TicketActions:
             staff = await directory.staff_by_key(session, staff_key)
             if staff is None or not staff.active:
                 return Outcome(False, "only active people in the staff directory can do that")
-            if not allow_resolved and ticket.status in (RESOLVED, CLOSED):
+            if not allow_resolved and ticket.status in FINISHED_STATUSES:
                 return Outcome(False, f"{ticket.ref} is already {ticket.status}")
             try:
                 message = await act(session, ticket, staff, self.clock.now())
@@ -214,7 +196,7 @@ class TicketActions:
 
 
 async def apply_feedback(
-    session: AsyncSession, settings: Settings, ticket_id: int, now: datetime, *, solved: bool | None,
+    session: AsyncSession, cfg: TicketSettings, ticket_id: int, now: datetime, *, solved: bool | None,
     score: int | None,
 ) -> str:  # fmt: skip
     """The customer's answer after a resolution: close, or reopen to the same person and alert the backup."""
@@ -223,28 +205,31 @@ async def apply_feedback(
         return "unknown"
     if score is not None:
         ticket.csat_score = score
-        await desk.queue_notice(session, ticket, "csat", now, data={"score": score, "solved": solved})
-    unhappy = solved is False or (score is not None and score <= settings.tickets.reopen_at_or_below)
+        await desk.queue_notice(
+            session, ticket, StaffNoticeKind.CSAT, now, details=NoticeDetails(score=score, solved=solved)
+        )
+    unhappy = solved is False or (score is not None and score <= cfg.reopen_at_or_below)
     if unhappy:
-        ticket.status, ticket.resolved_at = REOPENED, None
+        ticket.status, ticket.resolved_at = TicketStatus.REOPENED, None
         ticket.reopened_count += 1
-        await records.add_event(session, ticket, "reopened", now, actor="customer",
+        await records.add_event(session, ticket, TicketEventKind.REOPENED, now, actor="customer",
                                 data={"solved": solved, "score": score})  # fmt: skip
-        await desk.queue_notice(session, ticket, "reopened", now, data={"solved": solved, "score": score})
+        await desk.queue_notice(session, ticket, StaffNoticeKind.REOPENED, now,
+                                details=NoticeDetails(score=score, solved=solved))  # fmt: skip
         return "reopened"
-    if ticket.status == RESOLVED:
-        ticket.status, ticket.closed_at = CLOSED, now
-        await records.add_event(session, ticket, "closed", now, actor="customer", data={"score": score})
+    if ticket.status == TicketStatus.RESOLVED:
+        ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
+        await records.add_event(session, ticket, TicketEventKind.CLOSED, now, actor="customer", data={"score": score})
     return "closed"
 
 
 async def customer_wrote(
-    session: AsyncSession, ticket: Ticket, text: str, now: datetime, data: dict[str, Any] | None = None
+    session: AsyncSession, ticket: Ticket, text: str, now: datetime, details: NoticeDetails | None = None
 ) -> None:
     """A customer message on an open ticket goes to the staff thread; an answer they waited for moves it on."""
-    if ticket.status == WAITING_ON_CUSTOMER:
-        ticket.status = IN_PROGRESS
-    await desk.queue_notice(session, ticket, "customer_message", now, text=text, data=data)
+    if ticket.status == TicketStatus.WAITING_ON_CUSTOMER:
+        ticket.status = TicketStatus.IN_PROGRESS
+    await desk.queue_notice(session, ticket, StaffNoticeKind.CUSTOMER_MESSAGE, now, text=text, details=details)
 
 
 async def send_to_customer(session: AsyncSession, ticket: Ticket, reply: Reply, now: datetime, key: str) -> None:
@@ -271,7 +256,7 @@ async def ticket_of_customer(session: AsyncSession, customer_id: int, ticket_id:
 async def _reply(
     session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime, text: str, source_id: str | None
 ) -> str:
-    if source_id and await _events_from(session, ticket, source_id, ("staff_reply", "note")):
+    if source_id and await _events_from(session, ticket, source_id, SENT_OR_NOTED):
         return f"already sent to the customer of {ticket.ref}"
     if ticket.first_responded_at is None:
         ticket.first_responded_at = now
@@ -279,10 +264,10 @@ async def _reply(
         ticket.assignee_id = staff.id
     # A word after the resolution ("the refund shows in 3 days") keeps it resolved: the follow-up
     # only closes a ticket that is still resolved when the customer answers.
-    if ticket.status not in (RESOLVED, CLOSED):
-        ticket.status = WAITING_ON_CUSTOMER
+    if ticket.status not in FINISHED_STATUSES:
+        ticket.status = TicketStatus.WAITING_ON_CUSTOMER
     await records.add_event(
-        session, ticket, "staff_reply", now, actor=staff.key, body=text, data={"source_id": source_id}
+        session, ticket, TicketEventKind.STAFF_REPLY, now, actor=staff.key, body=text, data={"source_id": source_id}
     )
     key = f"reply:{source_id or uuid_hex()}"
     await send_to_customer(session, ticket, Reply(f"{staff.name}: {text}"), now, key)
@@ -292,14 +277,16 @@ async def _reply(
 async def _note(
     session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime, text: str, source_id: str | None
 ) -> str:
-    if source_id and await _events_from(session, ticket, source_id, ("staff_reply", "note")):
+    if source_id and await _events_from(session, ticket, source_id, SENT_OR_NOTED):
         return f"note already on {ticket.ref}"
-    await records.add_event(session, ticket, "note", now, actor=staff.key, body=text, data={"source_id": source_id})
+    await records.add_event(
+        session, ticket, TicketEventKind.NOTE, now, actor=staff.key, body=text, data={"source_id": source_id}
+    )
     return f"internal note added to {ticket.ref}"
 
 
 async def _events_from(
-    session: AsyncSession, ticket: Ticket, source_id: str, kinds: tuple[str, ...]
+    session: AsyncSession, ticket: Ticket, source_id: str, kinds: tuple[TicketEventKind, ...]
 ) -> list[TicketEvent]:
     """This ticket's entries of `kinds` made from this source (a replayed event finds the first one's)."""
     query = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(kinds))

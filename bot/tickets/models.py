@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
@@ -10,15 +11,48 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 
-OPEN = "open"
-ASSIGNED = "assigned"
-CLAIMED = "claimed"
-WAITING_ON_CUSTOMER = "waiting_on_customer"
-IN_PROGRESS = "in_progress"
-RESOLVED = "resolved"
-CLOSED = "closed"
-REOPENED = "reopened"
-UNRESOLVED_STATUSES = (OPEN, ASSIGNED, CLAIMED, WAITING_ON_CUSTOMER, IN_PROGRESS, REOPENED)
+
+class TicketStatus(StrEnum):
+    """Where a ticket is in its life; stored as these strings."""
+
+    OPEN = "open"  # nobody assigned yet
+    ASSIGNED = "assigned"
+    CLAIMED = "claimed"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # waiting for the customer's answer: closed, or reopened
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+UNRESOLVED_STATUSES = (
+    TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.CLAIMED, TicketStatus.WAITING_ON_CUSTOMER,
+    TicketStatus.IN_PROGRESS, TicketStatus.REOPENED,
+)  # fmt: skip
+FINISHED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
+class TicketEventKind(StrEnum):
+    """The entries of a ticket's timeline; stored as these strings."""
+
+    OPENED = "opened"
+    ASSIGNED = "assigned"
+    CLAIMED = "claimed"
+    REASSIGNED = "reassigned"
+    CUSTOMER_MESSAGE = "customer_message"  # the customer wrote on the open ticket (or a complaint joined it)
+    HUMAN_REQUESTED = "human_requested"  # asked for a person while the ticket was open
+    ATTACHMENT = "attachment"
+    SEVERITY_RAISED = "severity_raised"  # a more urgent complaint joined it
+    MOVED = "moved"  # a joined complaint left it for a ticket of its own
+    STAFF_REPLY = "staff_reply"
+    NOTE = "note"
+    HELD_REPLY = "held_reply"  # a thread reply kept back until its author says reply or note
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+    SLA_REMINDER = "sla_reminder"
+    SLA_BREACH = "sla_breach"
+    FOLDED = "folded"  # its staff notice went into a digest (a flood)
 
 
 class Staff(Base):
@@ -41,7 +75,8 @@ class Ticket(Base):
     ref: Mapped[str | None] = mapped_column(String(32), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32), default="complaint")  # complaint | handoff
-    status: Mapped[str] = mapped_column(String(32), default=OPEN, index=True)
+    # A TicketStatus; read back as the plain string (the column is text, the values are the same).
+    status: Mapped[str] = mapped_column(String(32), default=TicketStatus.OPEN, index=True)
     category: Mapped[str] = mapped_column(String(64), default="general")
     severity: Mapped[str] = mapped_column(String(16), default="normal")
     summary: Mapped[str] = mapped_column(String(500), default="")
@@ -75,7 +110,7 @@ class TicketEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # a TicketEventKind
     actor: Mapped[str] = mapped_column(String(200), default="system")
     body: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)

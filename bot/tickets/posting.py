@@ -11,11 +11,12 @@ from typing import Any
 from bot import outbox
 from bot.config import Settings
 from bot.outbox import Claimed, Handler
-from bot.ports import Clock, DeliveryError, StaffDesk
+from bot.ports import Clock, DeliveryError
 from bot.storage.database import Database
 from bot.tickets import desk, folding
 from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Ticket
+from bot.tickets.staffdesk import StaffDesk, StaffNoticeKind
 
 log = logging.getLogger(__name__)
 # Staff must hear about every ticket: their notices outlast a long Slack outage (backoff caps at an hour, so this
@@ -27,8 +28,11 @@ STAFF_NOTICE_ATTEMPTS = 60
 # flood resolved from the command line does not become a flood of threads. Staff actions start it at once (people,
 # not a flood); the customer writing again counts against the place's fold bucket like a new ticket, and in a flood
 # goes into the next summary instead (folding.foldable).
-STARTS_THREAD = frozenset({"opened", "customer_message", "staff_reply", "note", "reassigned", "reopened",
-                           "sla_reminder", "sla_breach", "shown"})  # fmt: skip
+STARTS_THREAD = frozenset({
+    StaffNoticeKind.OPENED, StaffNoticeKind.CUSTOMER_MESSAGE, StaffNoticeKind.STAFF_REPLY, StaffNoticeKind.NOTE,
+    StaffNoticeKind.REASSIGNED, StaffNoticeKind.REOPENED, StaffNoticeKind.SLA_REMINDER, StaffNoticeKind.SLA_BREACH,
+    StaffNoticeKind.SHOWN,
+})  # fmt: skip
 
 
 class StaffNotices:
@@ -72,26 +76,26 @@ class StaffNotices:
             notice = await desk.build_notice(session, self.settings, payload)
         if notice is None:
             return True
-        threaded = bool(notice.ticket.get("desk_thread"))
-        if notice.kind == "opened" and threaded:
+        threaded = bool(notice.ticket.desk_thread)
+        if notice.kind == StaffNoticeKind.OPENED and threaded:
             return True  # already posted (a retry after a crash must not post it twice)
         if staff_desk is None:
             log.info("ticket %s: %s (no staff desk configured; see `engagebot tickets list`)",
-                     notice.ticket["ref"], notice.kind)  # fmt: skip
+                     notice.ticket.ref, notice.kind)  # fmt: skip
             return True
         if not threaded and notice.kind not in STARTS_THREAD:
             log.info("ticket %s: %s is on its timeline only (it has no thread in the staff desk)",
-                     notice.ticket["ref"], notice.kind)  # fmt: skip
+                     notice.ticket.ref, notice.kind)  # fmt: skip
             return True
         fold = self.settings.slack.fold
         async with self.db.transaction() as session:
             admitted = await folding.admit(session, fold, notice, item_id, self.clock.now())
         if admitted == "folded":
             return True
-        if not threaded and notice.kind != "opened":
+        if not threaded and notice.kind != StaffNoticeKind.OPENED:
             # This notice starts the thread: what the customer wrote while the ticket was only summarised comes first.
             async with self.db.sessions() as session:
-                notice = replace(notice, earlier=await folding.unposted_messages(session, int(notice.ticket["id"])))
+                notice = replace(notice, earlier=await folding.unposted_messages(session, notice.ticket.id))
         try:
             where = await staff_desk.notify(notice)
         except DeliveryError:
@@ -101,9 +105,9 @@ class StaffNotices:
             raise
         if where and not threaded:
             async with self.db.transaction() as session:
-                ticket = await session.get(Ticket, notice.ticket["id"])
+                ticket = await session.get(Ticket, notice.ticket.id)
                 if ticket is not None:
-                    ticket.desk_channel, ticket.desk_thread = where.get("channel"), where.get("thread")
+                    ticket.desk_channel, ticket.desk_thread = where.channel, where.thread
         return True
 
     async def deliver_digest(self, key: str, payload: dict[str, Any], staff_desk: StaffDesk | None) -> bool:

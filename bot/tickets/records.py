@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import RoutingSettings, Settings, TicketSettings
 from bot.customers.models import Customer
 from bot.tickets import desk, directory, sla
-from bot.tickets.models import ASSIGNED, OPEN, UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent
+from bot.tickets.models import UNRESOLVED_STATUSES, Staff, Ticket, TicketEvent, TicketEventKind, TicketStatus
 from bot.tickets.routing import RoutingDecision, TicketFacts, TicketRouter
+from bot.tickets.staffdesk import StaffNoticeKind
+from bot.tickets.views import TicketTemplateView
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ async def open_ticket(
     customer = await session.get(Customer, customer_id)
     tier = customer.tier if customer is not None else "standard"
     ticket = Ticket(
-        customer_id=customer_id, kind=kind, category=(category or "general")[:64], status=OPEN,
+        customer_id=customer_id, kind=kind, category=(category or "general")[:64], status=TicketStatus.OPEN,
         severity=severity, summary=summary[:500], description=description,
         attachments=list(attachments), channel=channel, created_at=now, updated_at=now,
     )  # fmt: skip
@@ -49,28 +51,31 @@ async def open_ticket(
     ticket.first_response_due, ticket.resolution_due = first, resolution
     session.add(ticket)
     await session.flush()
-    ticket.ref = await _reference(session, settings, ticket.id)
-    await add_event(session, ticket, "opened", now, body=summary or description[:500], data={"kind": kind})
+    ticket.ref = await _reference(session, settings.tickets, ticket.id)
+    await add_event(
+        session, ticket, TicketEventKind.OPENED, now, body=summary or description[:500], data={"kind": kind}
+    )
     decision = await route(session, settings, ticket, customer, now)
     if decision.staff_key is not None:
         staff = await directory.staff_by_key(session, decision.staff_key)
         if staff is not None:
             ticket.assignee_id = staff.id
-            ticket.status = ASSIGNED
-            await add_event(session, ticket, "assigned", now, body=staff.name, data={"reasons": list(decision.reasons)})
-    await desk.queue_notice(session, ticket, "opened", now)
+            ticket.status = TicketStatus.ASSIGNED
+            await add_event(session, ticket, TicketEventKind.ASSIGNED, now, body=staff.name,
+                            data={"reasons": list(decision.reasons)})  # fmt: skip
+    await desk.queue_notice(session, ticket, StaffNoticeKind.OPENED, now)
     return ticket
 
 
-async def _reference(session: AsyncSession, settings: Settings, ticket_id: int) -> str:
+async def _reference(session: AsyncSession, cfg: TicketSettings, ticket_id: int) -> str:
     """The reference staff and the customer use: the prefix and reference_start + the ticket's id (C-1002).
 
     An id is never given twice (a sequence on PostgreSQL, AUTOINCREMENT on SQLite), so neither is a reference, and
     tickets.ref is unique besides. Only lowering tickets.reference_start could lead back to a reference already
     given: then the ticket takes the next number above every one given, rather than failing the complaint.
     """
-    prefix = settings.tickets.reference_prefix
-    ref = f"{prefix}{settings.tickets.reference_start + ticket_id}"
+    prefix = cfg.reference_prefix
+    ref = f"{prefix}{cfg.reference_start + ticket_id}"
     if (await session.execute(select(Ticket.id).where(Ticket.ref == ref))).first() is None:
         return ref
     given = (await session.execute(select(Ticket.ref).where(Ticket.ref.startswith(prefix, autoescape=True)))).scalars()
@@ -91,22 +96,22 @@ async def route(
         severity=ticket.severity,
         tier=customer.tier if customer else "standard",
         language=customer.language if customer else None,
-        account_manager=_account_manager(settings, customer),
+        account_manager=_account_manager(settings.routing, customer),
         previous_handler=await directory.previous_handler(session, ticket.customer_id, ticket.id),
     )
     load = await directory.workload(session)
     return TicketRouter(settings.staff, settings.routing).choose_assignee(facts, load, now)
 
 
-def _account_manager(settings: Settings, customer: Customer | None) -> str | None:
+def _account_manager(routing: RoutingSettings, customer: Customer | None) -> str | None:
     if customer is None:
         return None
-    value = (customer.attributes or {}).get(settings.routing.account_manager_attribute)
+    value = (customer.attributes or {}).get(routing.account_manager_attribute)
     return str(value) if value else None
 
 
 async def add_event(
-    session: AsyncSession, ticket: Ticket, kind: str, now: datetime, *, actor: str = "system",
+    session: AsyncSession, ticket: Ticket, kind: TicketEventKind, now: datetime, *, actor: str = "system",
     body: str = "", data: dict[str, Any] | None = None,
 ) -> TicketEvent:  # fmt: skip
     event = TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, body=body, data=data or {}, created_at=now)
@@ -118,7 +123,7 @@ async def add_event(
 
 async def attach(session: AsyncSession, ticket: Ticket, media: dict[str, Any], now: datetime) -> None:
     ticket.attachments = [*(ticket.attachments or []), media]
-    await add_event(session, ticket, "attachment", now, actor="customer", data=media)
+    await add_event(session, ticket, TicketEventKind.ATTACHMENT, now, actor="customer", data=media)
 
 
 async def latest_open_for_customer(session: AsyncSession, customer_id: int) -> Ticket | None:
@@ -161,22 +166,15 @@ def humanize_hours(hours: float) -> str:
     return f"{days} day{'s' if days != 1 else ''}"
 
 
-async def template_view(session: AsyncSession, ticket: Ticket, settings: Settings) -> dict[str, Any]:
+async def template_view(session: AsyncSession, ticket: Ticket, settings: Settings) -> TicketTemplateView:
     """What flow texts can see of a ticket: ref, category, respond_within, due, assignee..."""
     assignee = await session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     due = ticket.first_response_due
     hours = (due - ticket.created_at).total_seconds() / 3600 if due else 8
     local_due = due.astimezone(ZoneInfo(settings.business.timezone)) if due else None
-    return {
-        "ref": ticket.ref,
-        "kind": ticket.kind,
-        "status": ticket.status,
-        "category": ticket.category,
-        "severity": ticket.severity,
-        "respond_within": humanize_hours(hours),
-        "due": local_due.strftime("%A %d %B, %H:%M") if local_due else "",
-        "assignee": assignee.name if assignee else "our team",
-        "summary": ticket.summary,
-        "resolution": ticket.resolution or "",
-        "compensation": ticket.compensation or "",
-    }
+    return TicketTemplateView(
+        ref=ticket.ref, kind=ticket.kind, status=ticket.status, category=ticket.category, severity=ticket.severity,
+        respond_within=humanize_hours(hours), due=local_due.strftime("%A %d %B, %H:%M") if local_due else "",
+        assignee=assignee.name if assignee else "our team", summary=ticket.summary,
+        resolution=ticket.resolution or "", compensation=ticket.compensation or "",
+    )  # fmt: skip

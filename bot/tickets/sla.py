@@ -11,9 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import TicketSettings
 from bot.tickets import desk
 from bot.tickets.hours import add_working_time
-from bot.tickets.models import UNRESOLVED_STATUSES, Ticket, TicketEvent
+from bot.tickets.models import UNRESOLVED_STATUSES, Ticket, TicketEvent, TicketEventKind
+from bot.tickets.staffdesk import NoticeDetails, StaffNoticeKind
+from bot.tickets.views import SlaState
 
 log = logging.getLogger(__name__)
+# What an alarm is, as a staff notice and as a timeline entry.
+_BREACH = (StaffNoticeKind.SLA_BREACH, TicketEventKind.SLA_BREACH)
+_REMINDER = (StaffNoticeKind.SLA_REMINDER, TicketEventKind.SLA_REMINDER)
 
 
 def deadlines(cfg: TicketSettings, severity: str, tier: str, now: datetime) -> tuple[datetime, datetime]:
@@ -46,14 +51,27 @@ async def watch(session: AsyncSession, cfg: TicketSettings, now: datetime) -> in
             if due is None or due > horizon:
                 continue
             breached = due <= now
-            kind = "sla_breach" if breached else "sla_reminder"
+            kind, entry = _BREACH if breached else _REMINDER
             key = f"{kind}:{clock}:{due.isoformat()}"
-            if await desk.queue_notice(
-                session, ticket, kind, now, key=key, data={"clock": clock, "due": due.isoformat()}
-            ):
+            details = NoticeDetails(clock=clock, due=due.isoformat())
+            if await desk.queue_notice(session, ticket, kind, now, key=key, details=details):
                 fired += 1
                 if breached:
                     ticket.sla_breached = True
-                session.add(TicketEvent(ticket_id=ticket.id, kind=kind, body=f"{clock} due {due:%Y-%m-%d %H:%M} UTC",
+                session.add(TicketEvent(ticket_id=ticket.id, kind=entry, body=f"{clock} due {due:%Y-%m-%d %H:%M} UTC",
                                         data={"clock": clock}, created_at=now))  # fmt: skip
     return fired
+
+
+def state(ticket: Ticket, now: datetime) -> SlaState:
+    """The clock that runs now (first response, then resolution): breached, due, or none.
+
+    Overdue counts as breached even before the watch has marked it."""
+    if ticket.sla_breached:
+        return SlaState(breached=True)
+    if ticket.status not in UNRESOLVED_STATUSES:
+        return SlaState()
+    due = ticket.first_response_due if ticket.first_responded_at is None else ticket.resolution_due
+    if due is None:
+        return SlaState()
+    return SlaState(breached=True) if due <= now else SlaState(due=due)

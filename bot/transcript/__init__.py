@@ -2,7 +2,7 @@
 the hand-off and the duplicate check. Below tickets and conversations, above customers."""
 
 from bot.transcript.models import INBOUND, OUTBOUND, Message
-from bot.transcript.reads import already_stored, latest, messages_after
+from bot.transcript.reads import TranscriptEntry, Transcripts, already_stored, latest, messages_after
 from bot.transcript.writes import (
     MAX_STORED_TEXT,
     Outbound,
@@ -17,6 +17,8 @@ __all__ = [
     "OUTBOUND",
     "Message",
     "Outbound",
+    "TranscriptEntry",
+    "Transcripts",
     "already_stored",
     "latest",
     "messages_after",

@@ -16,7 +16,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Core
 from bot.tickets.lifecycle import Outcome
-from handlers.slack import lookup
 from handlers.slack.blocks import (
     CLAIM,
     COMPENSATION_INPUT,
@@ -42,7 +41,7 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
     async def after(client: AsyncWebClient, channel: str | None, user: str, ref: str, outcome: Outcome) -> None:
         if outcome.ok:
             kick()  # the staff notice (and the customer's messages) go out now
-        elif await lookup.ticket_view(core, ref) is None:
+        elif await core.ticket_queries.view(ref) is None:
             await tell(client, channel, user, GONE.format(ref=ref))
         else:
             await tell(client, channel, user, f"Not done: {outcome.message}.")
@@ -67,10 +66,10 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
             await tell(client, channel, user, refusal(user))
             return
         ref, _, to_key = body["actions"][0]["selected_option"]["value"].rpartition(":")
-        view = await lookup.ticket_view(core, ref)
-        current = (view or {}).get("assignee") or {}
-        if current.get("key") == to_key:
-            await tell(client, channel, user, f"{ref} is already with {current.get('name')}.")
+        view = await core.ticket_queries.view(ref)
+        current = view.assignee if view is not None else None
+        if current is not None and current.key == to_key:
+            await tell(client, channel, user, f"{ref} is already with {current.name}.")
             return
         await after(client, channel, user, ref, await core.tickets.reassign(ref, staff.key, to_key))
 
@@ -95,7 +94,7 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
             await tell(client, channel, user, refusal(user))
             return
         ref = body["actions"][0]["value"]
-        if await lookup.ticket_view(core, ref) is None:
+        if await core.ticket_queries.view(ref) is None:
             await tell(client, channel, user, GONE.format(ref=ref))
             return
         try:

@@ -7,10 +7,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.tickets.models import UNRESOLVED_STATUSES, TicketStatus
+from bot.tickets.views import Attachment, Deadline, Person, TicketView
 from handlers.slack.mrkdwn import escape, mention, truncate
 
-JSON = dict[str, Any]
-Ticket = Mapping[str, Any]
+JSON = dict[str, Any]  # a Block Kit object, as Slack's Web API takes it
 
 CLAIM = "ticket_claim"
 REASSIGN = "ticket_reassign"
@@ -20,88 +21,86 @@ ACTIONS_BLOCK = "ticket_actions"
 RESOLUTION_INPUT = ("resolution", "text")  # (block_id, action_id) in the Resolve modal
 COMPENSATION_INPUT = ("compensation", "text")
 
-OPEN_STATUSES = frozenset({"open", "assigned", "claimed", "waiting_on_customer", "in_progress", "reopened"})
 STATUS_LABELS = {
-    "open": "Open, nobody assigned",
-    "assigned": "Assigned",
-    "claimed": "Claimed",
-    "waiting_on_customer": "Waiting on the customer",
-    "in_progress": "In progress",
-    "resolved": "Resolved, waiting for the customer's answer",
-    "closed": "Closed",
-    "reopened": "Reopened",
+    TicketStatus.OPEN: "Open, nobody assigned",
+    TicketStatus.ASSIGNED: "Assigned",
+    TicketStatus.CLAIMED: "Claimed",
+    TicketStatus.WAITING_ON_CUSTOMER: "Waiting on the customer",
+    TicketStatus.IN_PROGRESS: "In progress",
+    TicketStatus.RESOLVED: "Resolved, waiting for the customer's answer",
+    TicketStatus.CLOSED: "Closed",
+    TicketStatus.REOPENED: "Reopened",
 }
 SECTION_LIMIT = 3000  # characters of one section's text
 FIELD_LIMIT = 2000
 MAX_OPTIONS = 100  # a static_select holds at most 100 options
 
 
-def person(who: Mapping[str, Any] | None, nobody: str = "nobody") -> str:
+def person(who: Person | None, nobody: str = "nobody") -> str:
     """A staff member as Slack shows them: an @-mention when their Slack id is known, else their name."""
-    if not who:
+    if who is None:
         return nobody
-    return mention(who.get("slack_user_id"), escape(str(who.get("name") or nobody)))
+    return mention(who.slack_user_id, escape(who.name or nobody))
 
 
-def ticket_title(ticket: Ticket) -> str:
-    kind = "Complaint" if ticket.get("kind") == "complaint" else "Hand-off"
-    return f"{kind} {ticket['ref']}: {ticket.get('summary') or ticket.get('category') or ''}".rstrip(": ")
+def ticket_title(ticket: TicketView) -> str:
+    kind = "Complaint" if ticket.kind == "complaint" else "Hand-off"
+    return f"{kind} {ticket.ref}: {ticket.summary or ticket.category or ''}".rstrip(": ")
 
 
-def status_line(ticket: Ticket) -> str:
-    status = str(ticket.get("status") or "open")
-    parts = [f"*{STATUS_LABELS.get(status, status)}*"]
-    if ticket.get("assignee"):
-        parts.append(f"with {person(ticket['assignee'])}")
-    if ticket.get("sla_breached"):
+def status_line(ticket: TicketView) -> str:
+    parts = [f"*{STATUS_LABELS.get(ticket.status, ticket.status)}*"]
+    if ticket.assignee:
+        parts.append(f"with {person(ticket.assignee)}")
+    if ticket.sla_breached:
         parts.append(":rotating_light: SLA breached")
-    if ticket.get("csat_score") is not None:
-        parts.append(f"CSAT {ticket['csat_score']}/5")
+    if ticket.csat_score is not None:
+        parts.append(f"CSAT {ticket.csat_score}/5")
     return " · ".join(parts)
 
 
-def due_text(due: Mapping[str, str] | None) -> str:
-    return due["text"] if due else "no deadline"
+def due_text(due: Deadline | None) -> str:
+    return due.text if due else "no deadline"
 
 
-def ticket_message(ticket: Ticket, staff: Sequence[tuple[str, str]] = ()) -> tuple[str, list[JSON]]:
+def ticket_message(ticket: TicketView, staff: Sequence[tuple[str, str]] = ()) -> tuple[str, list[JSON]]:
     """The escalation message (fallback text, blocks). `staff` is the directory as (key, name) for Reassign."""
-    customer = ticket.get("customer") or {}
+    customer = ticket.customer
     fields = [
-        ("Customer", escape(f"{customer.get('name', '?')}") + _channels(customer.get("channels") or ())),
-        ("Tier", escape(str(customer.get("tier") or "standard"))),
-        ("Category", escape(str(ticket.get("category") or "general"))),
-        ("Severity", escape(str(ticket.get("severity") or "normal"))),
-        ("Assignee", person(ticket.get("assignee"), "unassigned")),
-        ("First response due", due_text(ticket.get("first_response_due"))),
-        ("Resolution due", due_text(ticket.get("resolution_due"))),
+        ("Customer", escape(customer.name) + _channels(customer.channels)),
+        ("Tier", escape(customer.tier or "standard")),
+        ("Category", escape(ticket.category or "general")),
+        ("Severity", escape(ticket.severity or "normal")),
+        ("Assignee", person(ticket.assignee, "unassigned")),
+        ("First response due", due_text(ticket.first_response_due)),
+        ("Resolution due", due_text(ticket.resolution_due)),
     ]
     blocks: list[JSON] = [
         {"type": "header", "text": plain(truncate(ticket_title(ticket), 150))},
         {"type": "section", "fields": [mrkdwn(truncate(f"*{k}*\n{v}", FIELD_LIMIT)) for k, v in fields]},
     ]
-    if ticket.get("description"):
-        blocks.append(section(f"*Description*\n{escape(str(ticket['description']))}"))
-    recent = [line for line in ticket.get("recent_messages") or () if line]
+    if ticket.description:
+        blocks.append(section(f"*Description*\n{escape(ticket.description)}"))
+    recent = [line for line in ticket.recent_messages if line]
     if recent:
         blocks.append(section("*Last messages*\n" + "\n".join(f">{escape(line)}" for line in recent)))
-    if ticket.get("attachments"):
-        blocks.append(context(attachments_text(ticket["attachments"])))
-    if ticket.get("resolution"):
-        resolved = f"*Resolution:* {escape(str(ticket['resolution']))}"
-        if ticket.get("compensation"):
-            resolved += f"\n*Compensation:* {escape(str(ticket['compensation']))}"
+    if ticket.attachments:
+        blocks.append(context(attachments_text(ticket.attachments)))
+    if ticket.resolution:
+        resolved = f"*Resolution:* {escape(ticket.resolution)}"
+        if ticket.compensation:
+            resolved += f"\n*Compensation:* {escape(ticket.compensation)}"
         blocks.append(section(resolved))
     blocks.append(context(status_line(ticket)))
-    if ticket.get("status") in OPEN_STATUSES:
+    if ticket.status in UNRESOLVED_STATUSES:
         blocks.append(actions(ticket, staff))
     # The fallback text is mrkdwn too (notifications, clients without blocks): the customer's summary is escaped.
-    text = f"{escape(ticket_title(ticket))} (for {person(ticket.get('assignee'), 'nobody yet')})"
+    text = f"{escape(ticket_title(ticket))} (for {person(ticket.assignee, 'nobody yet')})"
     return truncate(text, 3000), blocks
 
 
-def actions(ticket: Ticket, staff: Sequence[tuple[str, str]]) -> JSON:
-    ref = str(ticket["ref"])
+def actions(ticket: TicketView, staff: Sequence[tuple[str, str]]) -> JSON:
+    ref = ticket.ref
     elements: list[JSON] = [
         {"type": "button", "action_id": CLAIM, "text": plain("Claim"), "value": ref, "style": "primary"}
     ]
@@ -116,26 +115,24 @@ def actions(ticket: Ticket, staff: Sequence[tuple[str, str]]) -> JSON:
     return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
 
 
-def attachments_text(attachments: Iterable[Mapping[str, Any]]) -> str:
-    return "\n".join(f":paperclip: {escape(str(a.get('kind', 'file')))}: file id `{escape(str(a.get('ref', '?')))}`"
-                     for a in attachments)  # fmt: skip
+def attachments_text(attachments: Iterable[Attachment]) -> str:
+    return "\n".join(f":paperclip: {escape(a.kind)}: file id `{escape(a.ref)}`" for a in attachments)
 
 
-def assignee_dm(ticket: Ticket, link: str | None) -> str:
+def assignee_dm(ticket: TicketView, link: str | None) -> str:
     """The note the assignee gets in their DM when a ticket is theirs."""
-    customer = ticket.get("customer") or {}
+    customer = ticket.customer
     where = f"<{link}|Open the thread>" if link else "See the escalation channel"
     return truncate(
         f"You have a new ticket: *{escape(ticket_title(ticket))}*\n"
-        f"From {escape(str(customer.get('name', '?')))} ({escape(str(customer.get('tier', 'standard')))}), "
-        f"severity {escape(str(ticket.get('severity', 'normal')))}. "
-        f"First response due {due_text(ticket.get('first_response_due'))}.\n{where}: claim it, reply in the thread "
+        f"From {escape(customer.name)} ({escape(customer.tier)}), severity {escape(ticket.severity)}. "
+        f"First response due {due_text(ticket.first_response_due)}.\n{where}: claim it, reply in the thread "
         "(the customer reads it), start with `note:` to keep a line internal, and resolve it there.",
         3000,
     )
 
 
-def reassigned_dm(ticket: Ticket, by: str, link: str | None) -> str:
+def reassigned_dm(ticket: TicketView, by: str, link: str | None) -> str:
     where = f"<{link}|Open the thread>" if link else "See the escalation channel"
     return f"{escape(by)} passed you *{escape(ticket_title(ticket))}*. {where}."
 
@@ -171,31 +168,30 @@ def resolve_modal(ref: str, metadata: Mapping[str, str]) -> JSON:
     }  # fmt: skip
 
 
-def ticket_summary(ticket: Ticket) -> str:
+def ticket_summary(ticket: TicketView) -> str:
     """One ticket for `/engage ticket C-1042`."""
-    customer = ticket.get("customer") or {}
+    customer = ticket.customer
     lines = [
         f"*{escape(ticket_title(ticket))}*",
         status_line(ticket),
-        f"Customer: {escape(str(customer.get('name', '?')))} ({escape(str(customer.get('tier', 'standard')))}) · "
-        f"{escape(str(ticket.get('category')))} · {escape(str(ticket.get('severity')))}",
-        f"First response due {due_text(ticket.get('first_response_due'))} · "
-        f"resolution due {due_text(ticket.get('resolution_due'))}",
+        f"Customer: {escape(customer.name)} ({escape(customer.tier)}) · "
+        f"{escape(ticket.category)} · {escape(ticket.severity)}",
+        f"First response due {due_text(ticket.first_response_due)} · resolution due {due_text(ticket.resolution_due)}",
     ]
-    if ticket.get("resolution"):
-        lines.append(f"Resolution: {escape(str(ticket['resolution']))}")
+    if ticket.resolution:
+        lines.append(f"Resolution: {escape(ticket.resolution)}")
     return truncate("\n".join(lines), 3000)
 
 
-def mine_text(tickets: Sequence[Ticket]) -> str:
+def mine_text(tickets: Sequence[TicketView]) -> str:
     """`/engage mine`: the caller's unresolved tickets, most urgent first."""
     if not tickets:
         return "You have no open tickets."
     lines = [f"Your open tickets ({len(tickets)}):"]
     for t in tickets[:50]:
-        lines.append(f"• *{escape(str(t['ref']))}* {escape(truncate(str(t.get('summary') or ''), 80))} "
-                     f"({STATUS_LABELS.get(str(t.get('status')), t.get('status'))}, "
-                     f"first response due {due_text(t.get('first_response_due'))})")  # fmt: skip
+        lines.append(f"• *{escape(t.ref)}* {escape(truncate(t.summary or '', 80))} "
+                     f"({STATUS_LABELS.get(t.status, t.status)}, "
+                     f"first response due {due_text(t.first_response_due)})")  # fmt: skip
     return truncate("\n".join(lines), 3000)
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.core import Core
-from handlers.slack import lookup
 from handlers.slack.blocks import help_text, mine_text, ticket_summary
 from handlers.slack.mrkdwn import escape
 from handlers.slack.staff import member, refusal
@@ -39,8 +38,8 @@ def register(app: AsyncApp, core: Core) -> None:
         elif staff is None:
             text = refusal(user)
         elif verb == "mine":
-            text = mine_text(await lookup.ticket_views(core, await core.tickets.mine(staff.key)))
+            text = mine_text(await core.ticket_queries.assigned_views(staff.key))
         else:
-            view = await lookup.ticket_view(core, argument)
+            view = await core.ticket_queries.view(argument)
             text = ticket_summary(view) if view else f"There is no ticket {escape(argument)}."
         await respond(text=text, response_type="ephemeral")

@@ -14,7 +14,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import StaffMember
-from bot.ports import DeliveryError, StaffDigest, StaffNotice
+from bot.ports import DeliveryError
+from bot.tickets.staffdesk import DeskThread, StaffDigest, StaffNotice, StaffNoticeKind
+from bot.tickets.views import Person, TicketView
 from handlers.slack.blocks import JSON, assignee_dm, reassigned_dm, ticket_message
 from handlers.slack.digest import assignee_message, summary_message
 from handlers.slack.mrkdwn import escape
@@ -73,11 +75,11 @@ class SlackDesk:
         self.staff_options = [(m.key, m.name) for m in staff if m.active]
         self._progress: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    async def notify(self, notice: StaffNotice) -> dict[str, str] | None:
+    async def notify(self, notice: StaffNotice) -> DeskThread | None:
         key = _identity(notice)
         done = self._progress.pop(key, None) or {}
         try:
-            if notice.kind == "opened":
+            if notice.kind == StaffNoticeKind.OPENED:
                 return await self._opened(notice, done)
             return await self._follow_up(notice, done)
         except DeliveryError:
@@ -87,7 +89,7 @@ class SlackDesk:
     async def digest(self, digest: StaffDigest) -> None:
         """One summary where the folded notices would have gone, then one DM to each assignee about theirs."""
         done = self._progress.pop(digest.key, None) or {}
-        told = {_slack_id(entry.get("person")) for entry in digest.assignees.values()} - {None, digest.place}
+        told = {_slack_id(entry.person) for entry in digest.assignees.values()} - {None, digest.place}
         try:
             if "summary" not in done:
                 try:
@@ -100,8 +102,8 @@ class SlackDesk:
                     done["summary"] = None
             link = await self.permalink(*done["summary"]) if done["summary"] else None
             for key, entry in sorted(digest.assignees.items()):
-                slack_id = _slack_id(entry.get("person"))
-                if slack_id not in told or f"dm:{slack_id}" in done:
+                slack_id = _slack_id(entry.person)
+                if slack_id is None or slack_id not in told or f"dm:{slack_id}" in done:
                     continue  # nobody to tell, or the summary is already in their DM
                 message = assignee_message(digest, key, link)
                 if message is not None:
@@ -120,30 +122,30 @@ class SlackDesk:
 
     # ---- the escalation message -------------------------------------------------------------
 
-    async def _opened(self, notice: StaffNotice, done: dict[str, Any]) -> dict[str, str] | None:
+    async def _opened(self, notice: StaffNotice, done: dict[str, Any]) -> DeskThread | None:
         ticket = notice.ticket
         root = await self._root(ticket, done)
         if root is None:
             return None
         where, ts = root
-        assignee = _slack_id(ticket.get("assignee"))
+        assignee = _slack_id(ticket.assignee)
         if assignee and not done["in_dm"] and "dm" not in done:
             await self.post(assignee, assignee_dm(ticket, await self.permalink(where, ts)))
             done["dm"] = True
-        return {"channel": where, "thread": ts}
+        return DeskThread(channel=where, thread=ts)
 
-    async def _root(self, ticket: Mapping[str, Any], done: dict[str, Any]) -> tuple[str, str] | None:
+    async def _root(self, ticket: TicketView, done: dict[str, Any]) -> tuple[str, str] | None:
         """The ticket's escalation message, posted once: in its channel, else (or when the bot may not post there)
         in its assignee's DM. None when there is neither."""
         if "root" in done:
             return done["root"]  # type: ignore[no-any-return]
-        assignee = _slack_id(ticket.get("assignee"))
-        channel = str(ticket.get("desk_channel") or "")
+        assignee = _slack_id(ticket.assignee)
+        channel = ticket.desk_channel or ""
         text, blocks = ticket_message(ticket, self.staff_options)
         target = channel or assignee
         if not target:
             log.warning("ticket %s: no Slack channel (slack.channels) and no assignee with a slack_user_id; "
-                        "nobody was told in Slack", ticket["ref"])  # fmt: skip
+                        "nobody was told in Slack", ticket.ref)  # fmt: skip
             return None
         try:
             done["root"] = await self.post(target, text, blocks)
@@ -151,58 +153,58 @@ class SlackDesk:
             if not channel or not assignee:
                 raise
             log.error("ticket %s: cannot post in %s (%s); posted to %s's DM instead. Invite the bot there.",
-                      ticket["ref"], channel, exc, assignee)  # fmt: skip
+                      ticket.ref, channel, exc, assignee)  # fmt: skip
             done["root"] = await self.post(assignee, text, blocks)
         done["in_dm"] = not channel or done["root"][0].startswith("D")
         return done["root"]  # type: ignore[no-any-return]
 
     # ---- everything after: the thread --------------------------------------------------------
 
-    async def _follow_up(self, notice: StaffNotice, done: dict[str, Any]) -> dict[str, str] | None:
+    async def _follow_up(self, notice: StaffNotice, done: dict[str, Any]) -> DeskThread | None:
         """The notice in the ticket's thread. A ticket without a thread (its opening was folded into a summary)
         gets its escalation message first, then what the customer wrote meanwhile: the core sends only notices worth
         starting one for. Returns where the thread is when it started it here."""
         ticket = notice.ticket
         text = thread_text(notice)
-        channel, thread = str(ticket.get("desk_channel") or ""), str(ticket.get("desk_thread") or "")
-        assignee = _slack_id(ticket.get("assignee"))
-        started: dict[str, str] | None = None
+        channel, thread = ticket.desk_channel or "", ticket.desk_thread or ""
+        assignee = _slack_id(ticket.assignee)
+        started: DeskThread | None = None
         if not thread:
             if not channel and not assignee:
-                log.info("ticket %s: %s (not posted: the ticket has no place in Slack)", ticket["ref"], notice.kind)
+                log.info("ticket %s: %s (not posted: the ticket has no place in Slack)", ticket.ref, notice.kind)
                 return None
             root = await self._root(ticket, done)
             assert root is not None  # there is a channel or an assignee to post to
             channel, thread = root
-            started = {"channel": channel, "thread": thread}
+            started = DeskThread(channel=channel, thread=thread)
         earlier = earlier_text(notice)
         if earlier is not None and "earlier" not in done:
             await self._in_thread(ticket, channel, thread, earlier)
             done["earlier"] = True
         if text is not None and "thread" not in done:
-            await self._in_thread(ticket, channel, thread, text, broadcast=notice.kind == "sla_breach")
+            await self._in_thread(ticket, channel, thread, text, broadcast=notice.kind == StaffNoticeKind.SLA_BREACH)
             done["thread"] = True
         # A message posted just now shows the ticket as it is: only an older one is redrawn.
         if redraws_root(notice) and started is None and "redrawn" not in done:
             await self.redraw(channel, thread, ticket)
             done["redrawn"] = True
-        if notice.kind == "reassigned" and assignee and "dm" not in done:
+        if notice.kind == StaffNoticeKind.REASSIGNED and assignee and "dm" not in done:
             await self.post(assignee, reassigned_dm(ticket, notice.actor, await self.permalink(channel, thread)))
             done["dm"] = True
         return started
 
     async def _in_thread(
-        self, ticket: Mapping[str, Any], channel: str, thread: str, text: str, *, broadcast: bool = False
+        self, ticket: TicketView, channel: str, thread: str, text: str, *, broadcast: bool = False
     ) -> None:
         """One post in the ticket's thread; the assignee's DM stands in when the bot may not post there."""
         try:
             await self.post(channel, text, thread_ts=thread, broadcast=broadcast)
         except PlaceUnavailable as exc:
-            assignee = _slack_id(ticket.get("assignee"))
+            assignee = _slack_id(ticket.assignee)
             if not assignee:
                 raise
-            log.error("ticket %s: cannot post in %s (%s); told %s by DM", ticket["ref"], channel, exc, assignee)
-            await self.post(assignee, f"*{escape(str(ticket['ref']))}*: {text}")
+            log.error("ticket %s: cannot post in %s (%s); told %s by DM", ticket.ref, channel, exc, assignee)
+            await self.post(assignee, f"*{escape(ticket.ref)}*: {text}")
 
     # ---- Slack calls --------------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class SlackDesk:
             answer = await _call(self.client.chat_postMessage(**args))
         return str(answer["channel"]), str(answer["ts"])
 
-    async def redraw(self, channel: str, ts: str, ticket: Mapping[str, Any]) -> None:
+    async def redraw(self, channel: str, ts: str, ticket: TicketView) -> None:
         """chat.update of the escalation message: status, assignee and buttons as they are now."""
         text, blocks = ticket_message(ticket, self.staff_options)
         try:
@@ -231,7 +233,7 @@ class SlackDesk:
         except SlackApiError as exc:
             if exc.response.get("error") not in REDRAW_ERRORS:
                 raise delivery_error(exc) from exc
-            log.warning("ticket %s: the escalation message was not redrawn: %s", ticket["ref"], exc.response["error"])
+            log.warning("ticket %s: the escalation message was not redrawn: %s", ticket.ref, exc.response["error"])
         except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise delivery_error(exc) from exc
 
@@ -253,11 +255,12 @@ async def _call(call: Awaitable[Any]) -> Any:
         raise delivery_error(exc) from exc
 
 
-def _slack_id(who: Mapping[str, Any] | None) -> str | None:
-    found = (who or {}).get("slack_user_id")
-    return str(found) if found else None
+def _slack_id(who: Person | None) -> str | None:
+    return who.slack_user_id if who is not None and who.slack_user_id else None
 
 
 def _identity(notice: StaffNotice) -> str:
-    return json.dumps([notice.ticket.get("id"), notice.kind, notice.text, notice.actor, notice.data, notice.earlier],
+    """The same notice (a retry from the outbox) has the same identity: its progress is found again."""
+    details = notice.details.as_data()
+    return json.dumps([notice.ticket.id, notice.kind, notice.text, notice.actor, details, notice.earlier],
                       sort_keys=True, default=str)  # fmt: skip

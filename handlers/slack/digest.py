@@ -6,9 +6,8 @@ named (up to the core's limit) and can be opened from the menu, which posts its 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from bot.ports import StaffDigest
+from bot.tickets.staffdesk import DigestAssignee, DigestTicket, StaffDigest, StaffNoticeKind
 from handlers.slack.blocks import JSON, SECTION_LIMIT, context, person, plain, section
 from handlers.slack.mrkdwn import escape, truncate
 
@@ -23,7 +22,7 @@ LIST_COMMAND = "engagebot tickets list --limit 1000"
 def summary_message(digest: StaffDigest) -> tuple[str, list[JSON]]:
     """The one post that stands for every folded notice of a place (fallback text, blocks)."""
     lines = _lines(digest, digest.tickets, digest.counts, sources=True)
-    who = [f"{person(entry.get('person'), 'unassigned')} {_total(entry.get('counts'))}"
+    who = [f"{person(entry.person, 'unassigned')} {_total(entry.counts)}"
            for _key, entry in sorted(digest.assignees.items())]  # fmt: skip
     if who:
         lines.append("For " + ", ".join(who) + ".")
@@ -35,39 +34,41 @@ def summary_message(digest: StaffDigest) -> tuple[str, list[JSON]]:
 
 def assignee_message(digest: StaffDigest, key: str, link: str | None) -> tuple[str, list[JSON]] | None:
     """The DM to one assignee about their part of the digest; None when they have none."""
-    entry = digest.assignees.get(key) or {}
-    counts = {str(k): int(v) for k, v in (entry.get("counts") or {}).items()}
+    entry = digest.assignees.get(key) or DigestAssignee(person=None, counts={})
+    counts = entry.counts
     if not sum(counts.values()):
         return None
-    mine = [t for t in digest.tickets if ((t.get("assignee") or {}).get("key") or "") == key]
+    mine = [t for t in digest.tickets if (t.assignee.key if t.assignee else "") == key]
     where = f"<{link}|one summary>" if link else "one summary in the escalation channel"
     lines = [f"Many tickets came at once, so they are in {where}. Yours:", *_lines(digest, mine, counts, sources=False)]
     return _message(lines, "Choose one below to post it in the channel with its buttons.", mine)
 
 
 def _lines(
-    digest: StaffDigest, tickets: Sequence[Mapping[str, Any]], counts: Mapping[str, int], *, sources: bool
+    digest: StaffDigest, tickets: Sequence[DigestTicket], counts: Mapping[str, int], *, sources: bool
 ) -> list[str]:
     """One line per kind of folded notice: what, how many, which."""
     where = (_sources(digest.sources) if sources else "") + f" {_period(digest)}"
     lines = []
     for notice, emoji, one, many in (
-        ("opened", ":inbox_tray:", f"new ticket{where}", f"new tickets{where}"),
-        ("sla_reminder", ":alarm_clock:", "ticket close to an SLA deadline", "tickets close to an SLA deadline"),
-        ("sla_breach", ":rotating_light: <!here>", "ticket past an SLA deadline", "tickets past an SLA deadline"),
+        (StaffNoticeKind.OPENED, ":inbox_tray:", f"new ticket{where}", f"new tickets{where}"),
+        (StaffNoticeKind.SLA_REMINDER, ":alarm_clock:", "ticket close to an SLA deadline",
+         "tickets close to an SLA deadline"),
+        (StaffNoticeKind.SLA_BREACH, ":rotating_light: <!here>", "ticket past an SLA deadline",
+         "tickets past an SLA deadline"),
         # Customers writing again on tickets that have no thread yet: the thread starts, with their words, once
         # someone picks the ticket below.
-        ("customer_message", ":speech_balloon:", "customer wrote again on a summarised ticket",
+        (StaffNoticeKind.CUSTOMER_MESSAGE, ":speech_balloon:", "customer wrote again on a summarised ticket",
          "customers wrote again on summarised tickets"),
     ):  # fmt: skip
         count = int(counts.get(notice, 0))
         if count:
-            refs = [str(t["ref"]) for t in tickets if t.get("notice") == notice]
+            refs = [t.ref for t in tickets if t.notice == notice]
             lines.append(f"{emoji} *{count} {one if count == 1 else many}*: {_refs(refs, count)}")
     return lines
 
 
-def _message(lines: list[str], explain: str, tickets: Sequence[Mapping[str, Any]]) -> tuple[str, list[JSON]]:
+def _message(lines: list[str], explain: str, tickets: Sequence[DigestTicket]) -> tuple[str, list[JSON]]:
     text = "\n".join(lines)
     blocks: list[JSON] = [section(text), context(explain)]
     options = _options(tickets)
@@ -79,12 +80,12 @@ def _message(lines: list[str], explain: str, tickets: Sequence[Mapping[str, Any]
     return truncate(text, SECTION_LIMIT), blocks
 
 
-def _options(tickets: Sequence[Mapping[str, Any]]) -> list[JSON]:
+def _options(tickets: Sequence[DigestTicket]) -> list[JSON]:
     seen: dict[str, JSON] = {}
     for ticket in tickets:
-        ref = str(ticket.get("ref") or "")
+        ref = ticket.ref
         if ref and ref not in seen and len(seen) < MAX_OPTIONS:
-            label = truncate(f"{ref} · {ticket.get('summary') or ticket.get('notice')}", 75)
+            label = truncate(f"{ref} · {ticket.summary or ticket.notice}", 75)
             seen[ref] = {"text": plain(label), "value": ref}
     return list(seen.values())
 
@@ -98,8 +99,8 @@ def _refs(refs: Sequence[str], count: int) -> str:
     return f"{shown}{f', … and {rest} more' if rest > 0 else ''}"
 
 
-def _total(counts: Any) -> str:
-    return f"({sum(int(v) for v in (counts or {}).values())})"
+def _total(counts: Mapping[str, int]) -> str:
+    return f"({sum(counts.values())})"
 
 
 def _sources(sources: Mapping[str, int]) -> str:

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Core
-from handlers.slack import lookup, notes
+from handlers.slack import notes
 from handlers.slack.blocks import plain, section
 from handlers.slack.dedupe import Seen
 from handlers.slack.mrkdwn import quote, to_plain, truncate
@@ -72,7 +72,7 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None], seen: Seen) ->
         if not seen.first_time(f"message:{channel}:{ts}"):
             log.info("Slack message %s in %s seen before: not relayed again", ts, channel)
             return
-        ref = await lookup.ticket_ref_by_thread(core, channel, event["thread_ts"])
+        ref = await core.ticket_queries.ref_by_thread(channel, event["thread_ts"])
         if ref is None:
             return  # a thread that is not a ticket's
         user = event["user"]

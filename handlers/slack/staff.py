@@ -19,7 +19,7 @@ REFUSAL = ("Only people in the staff directory can work on tickets. Ask an admin
 
 
 def member(settings: Settings, slack_user_id: str | None) -> StaffMember | None:
-    found = directory.member_by_slack_id(settings, slack_user_id) if slack_user_id else None
+    found = directory.member_by_slack_id(settings.staff, slack_user_id) if slack_user_id else None
     return found if found is not None and found.active else None
 
 

@@ -18,8 +18,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.core import Core
-from bot.messages import ChannelRef, Reply
-from bot.ports import DeliveryError
+from bot.messages import ChannelRef, Inbound
+from bot.outbox.delivery import Delivery
 from bot.storage.database import is_unavailable
 from handlers.ratelimit import RefusalLog
 from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
@@ -285,7 +285,7 @@ class TelegramAdapter:
             label = None if stale else chosen_label(message, inbound.choice or "")
             await self._close_question(query, message, label)
         if stale:
-            await self.core.deliveries.mark_sent(delivery.outbox_id)
+            await self.core.deliveries.mark_sent(delivery.outbox_id)  # delivered as the answer to the press
             return
         await self._deliver(inbound.ref, delivery)
 
@@ -306,11 +306,11 @@ class TelegramAdapter:
         with contextlib.suppress(TelegramError):
             await self.channel.limited(chat_id, partial(query.edit_message_reply_markup, reply_markup=None))
 
-    async def _handle_and_deliver(self, inbound: Any) -> None:
+    async def _handle_and_deliver(self, inbound: Inbound) -> None:
         delivery = await self._store_and_answer(inbound)
         await self._deliver(inbound.ref, delivery)
 
-    async def _store_and_answer(self, inbound: Any) -> Any:
+    async def _store_and_answer(self, inbound: Inbound) -> Delivery:
         """Hand the update to the engine, waiting out a database outage instead of dropping it.
 
         In polling mode python-telegram-bot confirms an update even when its handler fails, so
@@ -329,15 +329,9 @@ class TelegramAdapter:
                 delay = min(delay * 2, 30)
         raise AssertionError("unreachable")
 
-    async def _deliver(self, ref: ChannelRef, delivery: Any) -> None:
-        if delivery.outbox_id is None or delivery.held:
-            return  # nothing to send, or earlier replies are still queued: the dispatcher keeps the order
-        try:
-            await self.channel.send(ref, delivery.replies)
-        except DeliveryError as exc:
-            await self.core.deliveries.failed(delivery.outbox_id, exc)
-            return
-        await self.core.deliveries.mark_sent(delivery.outbox_id)
+    async def _deliver(self, ref: ChannelRef, delivery: Delivery) -> None:
+        """The core's delivery API sends through our channel and records the outcome (sent, or failed for a retry)."""
+        await self.core.deliveries.deliver(delivery, partial(self.channel.send, ref))
 
     async def _leave_group(self, update: Update) -> None:
         chat = update.effective_chat
@@ -352,10 +346,6 @@ class TelegramAdapter:
             await self.application.bot.send_message(chat.id, GROUP_GOODBYE)
         with contextlib.suppress(TelegramError):
             await self.application.bot.leave_chat(chat.id)
-
-
-def replies_text(replies: list[Reply]) -> str:
-    return "\n".join(r.text for r in replies)
 
 
 __all__ = ["CHANNEL", "TelegramAdapter"]

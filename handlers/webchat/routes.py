@@ -19,8 +19,7 @@ from starlette.routing import Route
 
 from bot.config import WebchatRateLimits
 from bot.messages import ChannelRef, Inbound, Reply, reply_to_dict
-from bot.storage.database import Database
-from bot.transcript import messages_after
+from bot.transcript import TranscriptEntry, Transcripts
 from handlers.webchat.limits import WebChatLimits
 
 CHANNEL = "web"
@@ -49,14 +48,14 @@ class WebChatChannel:
 
 
 def webchat_routes(
-    engine: MessageHandler, db: Database, title: str, limits: WebchatRateLimits | None = None
+    engine: MessageHandler, transcripts: Transcripts, title: str, limits: WebchatRateLimits | None = None
 ) -> list[Route]:
     """The page and its API; `limits` (webchat.rate_limits) defaults to the settings' defaults."""
     page = chat_page_html(title)
 
     async def is_known_visitor(visitor: str) -> bool:
-        """A visitor the bot has a conversation with (the first message of their transcript is enough)."""
-        return bool(await messages_after(db, ChannelRef(CHANNEL, visitor), 0, limit=1))
+        """A visitor the bot has a conversation with."""
+        return await transcripts.exists(ChannelRef(CHANNEL, visitor))
 
     guard = WebChatLimits(limits or WebchatRateLimits(), is_known_visitor)
 
@@ -114,20 +113,8 @@ def webchat_routes(
         if refused is not None:
             return refused
         after = min(int(after_raw), MAX_MESSAGE_ID)
-        rows = await messages_after(db, ChannelRef(CHANNEL, visitor), after)
-        messages: list[dict[str, Any]] = []
-        own_prefix = f"{visitor}:"
-        for m in rows:
-            item: dict[str, Any] = {"id": m.id, "direction": m.direction, "text": m.text or ""}
-            if m.direction == "out":
-                item.update(reply_to_dict(Reply(m.text or "")) | (m.payload or {}))
-            else:
-                if (m.payload or {}).get("media"):
-                    item["media"] = m.payload["media"]
-                if m.platform_message_id and m.platform_message_id.startswith(own_prefix):
-                    # The page's own client_id: it knows a message it is still retrying has arrived after all.
-                    item["client_id"] = m.platform_message_id.removeprefix(own_prefix)
-            messages.append(item)
+        entries = await transcripts.after(ChannelRef(CHANNEL, visitor), after)
+        messages = [_message_json(entry, visitor) for entry in entries]
         return JSONResponse({"messages": messages}, headers=POLL_HEADERS)
 
     return [
@@ -135,6 +122,21 @@ def webchat_routes(
         Route("/chat/api/messages", post_message, methods=["POST"]),
         Route("/chat/api/messages", get_messages, methods=["GET"]),
     ]
+
+
+def _message_json(entry: TranscriptEntry, visitor: str) -> dict[str, Any]:
+    """One transcript message as the page reads it."""
+    item: dict[str, Any] = {"id": entry.id, "direction": entry.direction, "text": entry.text or ""}
+    if entry.direction == "out":
+        item.update(reply_to_dict(Reply(entry.text or "")) | entry.payload)
+    else:
+        if entry.payload.get("media"):
+            item["media"] = entry.payload["media"]
+        own_prefix = f"{visitor}:"
+        if entry.platform_message_id and entry.platform_message_id.startswith(own_prefix):
+            # The page's own client_id: it knows a message it is still retrying has arrived after all.
+            item["client_id"] = entry.platform_message_id.removeprefix(own_prefix)
+    return item
 
 
 def chat_page_html(title: str) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 from sqlalchemy import func, select
 
@@ -151,6 +152,15 @@ class EngagebotProcess:
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
+    def diagnose(self) -> str:
+        """The log's end after asking the process what each of its tasks waits on (handlers/taskdump.py): for a
+        test that times out while the process is alive but does nothing."""
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+        return self.tail(20000)
+
 
 # ---- a private PostgreSQL -----------------------------------------------------------------------------------------
 
@@ -161,6 +171,23 @@ def postgres_bindir() -> Path | None:
         return found[-1].parent
     pg_ctl = shutil.which("pg_ctl")
     return Path(pg_ctl).parent if pg_ctl else None
+
+
+async def postgres_activity(url: str) -> str:
+    """Every other session of the server at `url`: its state, what it waits on and the locks it holds or wants,
+    for a test that times out while the database seems stuck."""
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        rows = await conn.fetch(
+            "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, now() - a.xact_start AS in_transaction,"
+            " left(a.query, 160) AS query, (SELECT string_agg(l.mode || CASE WHEN l.granted THEN '' ELSE ' (wanted)'"
+            " END || ' ' || coalesce(l.relation::regclass::text, l.locktype), ', ') FROM pg_locks l"
+            " WHERE l.pid = a.pid) AS locks FROM pg_stat_activity a"
+            " WHERE a.pid <> pg_backend_pid() AND a.datname IS NOT NULL"
+        )
+    finally:
+        await conn.close()
+    return "\n".join(["postgres sessions:", *(str(dict(row)) for row in rows)])
 
 
 class PrivatePostgres:
@@ -333,7 +360,7 @@ def extra_copies(delivered: list[str], expected: list[str], batch: int = 3) -> i
 async def eventually(
     probe: Callable[[], Awaitable[T] | T],
     timeout: float = 30,  # noqa: ASYNC109
-    what: str | Callable[[], str] = "",
+    what: str | Callable[[], str | Awaitable[str]] = "",
 ) -> T:
     """Poll `probe` (sync or async) until it returns something truthy; return that. `what` (or what it returns)
     explains a timeout."""
@@ -345,7 +372,10 @@ async def eventually(
         if value:
             return value  # type: ignore[return-value]
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what() if callable(what) else what or probe}")
+            said = what() if callable(what) else what or probe
+            if asyncio.iscoroutine(said):
+                said = await said
+            raise AssertionError(f"not within {timeout}s: {said}")
         await asyncio.sleep(0.05)
 
 

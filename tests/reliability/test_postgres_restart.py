@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -32,6 +33,7 @@ from tests.reliability.harness import (
     inbound_ids,
     interleaved,
     outbox_statuses,
+    postgres_activity,
     postgres_bindir,
     processes,
     survey_answers,
@@ -64,6 +66,24 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         server.destroy()
 
 
+async def stuck(bot: EngagebotProcess, database_url: str) -> str:
+    """What a timed-out wait shows: the bot's tasks and log, and the database's sessions and locks."""
+    try:
+        activity = await postgres_activity(database_url)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        activity = f"postgres sessions: unreadable ({exc!r})"
+    return f"{bot.diagnose()}\n{activity}"
+
+
+async def waiting_for_a_lock(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The sessions waiting for a lock, seen afresh: inside a transaction pg_stat_activity is a snapshot taken at its
+    first read, so a poll that began before the bot's insert arrived would never see it wait."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return await conn.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+
+
 async def health(url: str) -> int:
     async with httpx.AsyncClient(timeout=5) as client:
         return (await client.get(f"{url}/healthz")).status_code
@@ -79,12 +99,13 @@ async def test_postgres_restarted_during_traffic_loses_no_message(
     config = write_config(tmp_path)
     async with BotApiStandIn() as api:
         bot = EngagebotProcess(config, database_url, tmp_path / "bot.log", telegram_env(api))
+        why = partial(stuck, bot, database_url)
         customers = [Customer(api, 9000 + n, name=f"Customer{n}") for n in range(CUSTOMERS)]
         with processes(bot):
             await bot.wait_healthy()
             await api.wait_for(lambda: api.calls("getUpdates"), timeout=30)
             sent = interleaved(customers, rounds=2)
-            await eventually(lambda: all(len(c.messages()) >= 3 for c in customers), what=bot.tail)
+            await eventually(lambda: all(len(c.messages()) >= 3 for c in customers), what=why)
 
             private_postgres.stop("fast")
             sent += interleaved(customers, rounds=2)  # written while the database is down
@@ -94,7 +115,7 @@ async def test_postgres_restarted_during_traffic_loses_no_message(
 
             sent += interleaved(customers, rounds=len(SCRIPT) - 4)
             done = lambda: all(c.finished() for c in customers)  # noqa: E731
-            await eventually(done, timeout=60, what=bot.tail)
+            await eventually(done, timeout=60, what=why)
             assert await health(bot.url) == 200
             assert bot.alive()
         log = bot.tail()
@@ -122,12 +143,13 @@ async def test_a_session_ended_by_the_server_mid_message_loses_nothing(
     config = write_config(tmp_path)
     async with BotApiStandIn() as api:
         bot = EngagebotProcess(config, database_url, tmp_path / "bot.log", telegram_env(api))
+        why = partial(stuck, bot, database_url)
         customer = Customer(api, 9100)
         with processes(bot):
             await bot.wait_healthy()
             await api.wait_for(lambda: api.calls("getUpdates"), timeout=30)
             sent = customer.say_next(2)
-            await eventually(lambda: len(customer.messages()) >= 3, what=bot.tail)
+            await eventually(lambda: len(customer.messages()) >= 3, what=why)
 
             blocker = await asyncpg.connect(database_url)
             try:
@@ -135,15 +157,14 @@ async def test_a_session_ended_by_the_server_mid_message_loses_nothing(
                 await transaction.start()
                 await blocker.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
                 sent += customer.say_next()  # its insert waits for the lock
-                waiting = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                pids = await eventually(lambda: blocker.fetch(waiting), what=bot.tail)
+                pids = await eventually(lambda: waiting_for_a_lock(blocker), what=why)
                 for row in pids:
                     await blocker.execute("SELECT pg_terminate_backend($1)", row["pid"])
                 await transaction.rollback()
             finally:
                 await blocker.close()
             sent += customer.say_next(len(SCRIPT) - 3)
-            await eventually(customer.finished, timeout=30, what=bot.tail)
+            await eventually(customer.finished, timeout=30, what=why)
             assert bot.alive()
         log = bot.tail()
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -162,10 +164,14 @@ async def test_a_flood_of_complaints_makes_a_handful_of_slack_posts_and_every_ti
                 return [s for line in lines[visitor] for s in await say(http, visitor, line, name)]
 
         async with httpx.AsyncClient(base_url=bot.url, timeout=60) as http:
+            started = time.monotonic()
             said = await asyncio.gather(*(one(v, n) for v, n in visitors.items()))
             assert all("Your reference is C-" in s for s in said)
             # Then, as the reviewer's script did, every customer writes once or twice more on their open ticket.
             added = await asyncio.gather(*(again(v, n) for v, n in visitors.items()))
+            # Fold windows the flood spanned: one on an idle machine; more where a loaded one made it slow. The bucket
+            # admits a post again after a pause of a step (4 s), and each window brings its summary.
+            windows = max(1, math.ceil((time.monotonic() - started) / FOLD["window_seconds"]))
             assert all(len(a) == len(lines[v]) and all(t.startswith(ADDED) for t in a)
                        for v, a in zip(visitors, added, strict=True))  # fmt: skip
 
@@ -180,15 +186,18 @@ async def test_a_flood_of_complaints_makes_a_handful_of_slack_posts_and_every_ti
             # through when the flood pauses for a few seconds (600 more posts before the fix).
             roots, summary_posts = escalations(slack), summaries(slack)
             threads = [p for p in slack.posts(SUPPORT) if p["thread_ts"]]
-            shape = f"{len(roots)} roots, {len(summary_posts)} summaries, {len(threads)} thread posts"
-            assert MAX_POSTS <= len(roots) <= MAX_POSTS + 1 and 1 <= len(summary_posts) <= 4, shape
+            shape = f"{len(roots)} roots, {len(summary_posts)} summaries, {len(threads)} threads, {windows} window(s)"
+            assert MAX_POSTS <= len(roots) <= MAX_POSTS + windows and 1 <= len(summary_posts) <= 3 + windows, shape
             assert len(slack.posts(SUPPORT)) == len(roots) + len(summary_posts) + len(threads), shape
             assert {p["thread_ts"] for p in threads} <= {r["ts"] for r in roots}, shape
             assert len(threads) <= 2 * len(roots) + 1, shape  # their customers' lines (and, late, what came before)
-            assert len(slack.dms_to(ANA)) == MAX_POSTS + len(summary_posts)
-            assert len(slack.posts()) == len(slack.posts(SUPPORT)) + len(slack.dms_to(ANA)) <= 30
-            assert counted(summary_posts, "new tickets") + MAX_POSTS == VISITORS
-            assert counted(summary_posts, "customers? wrote again") <= VISITORS - MAX_POSTS
+            # A DM for each ticket posted on its own and one for each summary.
+            opened_alone = len(slack.dms_to(ANA)) - len(summary_posts)
+            assert MAX_POSTS <= opened_alone <= len(roots), shape
+            assert len(slack.posts()) == len(slack.posts(SUPPORT)) + len(slack.dms_to(ANA)) <= 25 + 5 * windows
+            assert counted(summary_posts, "new tickets") + opened_alone == VISITORS
+            # Each customer who wrote again is named once (a line that beat its ticket's own post is folded too).
+            assert counted(summary_posts, "customers? wrote again") <= VISITORS
 
             # Nothing a customer wrote is lost: every line is on its ticket's timeline, and reached Slack in a
             # thread or waits, folded, for the thread to start.

@@ -5,17 +5,16 @@ Who gets it is `audience.py`; turning an occurrence into outbox rows is `plannin
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import templating
-from bot.config import Campaign, Settings
+from bot.config import BusinessSettings, Campaign, OutreachSettings
 from bot.conversations import answers
 from bot.conversations import schema as s
 from bot.conversations.buttons import FlowButton
@@ -34,31 +33,32 @@ class CampaignError(Exception):
     """A campaign that cannot be used as asked (unknown, disabled, its flow missing): say why."""
 
 
-def get(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
-    """The campaign called `name`; with `enabled`, refuse a disabled one (nothing may be planned for it)."""
-    found = settings.campaigns.get(name)
+def get(campaigns: Mapping[str, Campaign], name: str, *, enabled: bool = False) -> Campaign:
+    """The campaign called `name` (of the settings' `campaigns`); with `enabled`, refuse a disabled one (nothing may
+    be planned for it)."""
+    found = campaigns.get(name)
     if found is None:
-        known = ", ".join(sorted(settings.campaigns)) or "none (add some under `campaigns:` in config.yaml)"
-        raise CampaignError(f"unknown campaign {name!r}{did_you_mean(name, settings.campaigns)}; known: {known}")
+        known = ", ".join(sorted(campaigns)) or "none (add some under `campaigns:` in config.yaml)"
+        raise CampaignError(f"unknown campaign {name!r}{did_you_mean(name, campaigns)}; known: {known}")
     if enabled and not found.enabled:
         raise CampaignError(f"campaign {name!r} is disabled (enabled: false in config.yaml)")
     return found
 
 
-def expiry(settings: Settings, campaign: Campaign) -> timedelta:
+def expiry(outreach: OutreachSettings, campaign: Campaign) -> timedelta:
     """How long a message of this campaign stays worth sending after it was due."""
-    hours = campaign.expire_after_hours or settings.outreach.expire_after_hours
+    hours = campaign.expire_after_hours or outreach.expire_after_hours
     return timedelta(hours=hours)
 
 
-def flow_to_start(settings: Settings, name: str) -> str | None:
+def flow_to_start(campaigns: Mapping[str, Campaign], name: str) -> str | None:
     """The flow a flow campaign starts (the dispatcher calls engine.start_flow_for); None for a message."""
-    return get(settings, name).flow
+    return get(campaigns, name).flow
 
 
-def content_problem(settings: Settings, name: str, known_flows: Collection[str]) -> str | None:
+def content_problem(campaigns: Mapping[str, Campaign], name: str, known_flows: Collection[str]) -> str | None:
     """What makes the campaign's content unusable (a missing flow, a broken template), else None."""
-    campaign = get(settings, name)
+    campaign = get(campaigns, name)
     wanted = [campaign.flow] if campaign.flow else [button.flow for button in campaign.buttons]
     for flow in wanted:
         if flow not in known_flows:
@@ -74,26 +74,28 @@ def content_problem(settings: Settings, name: str, known_flows: Collection[str])
     return None
 
 
-def context(settings: Settings, name: str, customer: Customer, now: datetime) -> dict[str, Any]:
-    campaign = get(settings, name)
+def context(
+    business: BusinessSettings, name: str, campaign: Campaign, customer: Customer, now: datetime
+) -> dict[str, Any]:
+    """What the campaign's template (or its flow's first message) sees for this customer."""
     return {
-        "customer": condition_view(customer, now, ZoneInfo(settings.business.timezone)),
-        "business": {"name": settings.business.name},
+        "customer": condition_view(customer, now, business.zone),
+        "business": {"name": business.name},
         "campaign": {"name": name, "title": campaign.title, "kind": campaign.kind},
     }
 
 
 async def render(
-    session: AsyncSession, settings: Settings, name: str, customer: Customer, *, now: datetime | None = None
-) -> list[Reply]:
+    session: AsyncSession, business: BusinessSettings, name: str, campaign: Campaign, customer: Customer, *,
+    now: datetime | None = None,
+) -> list[Reply]:  # fmt: skip
     """The message of a message campaign for this customer; [] for a flow campaign (it starts the flow).
 
     The template sees `customer` as tier rules and `when` do (with tenure_days, days_inactive,
     lifetime_value), `business.name` and `campaign.name|title|kind`."""
-    campaign = get(settings, name)
     if campaign.message is None:
         return []
-    text = templating.render(campaign.message, context(settings, name, customer, now or utcnow()))
+    text = templating.render(campaign.message, context(business, name, campaign, customer, now or utcnow()))
     # Buttons start flows the same way menu buttons do.
     return [Reply(text, tuple(Button(b.label, FlowButton(b.flow).value) for b in campaign.buttons))]
 

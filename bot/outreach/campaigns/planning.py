@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -68,12 +67,12 @@ async def plan(
     a resumed occurrence keeps the tiers it was created with. Raises CampaignError for an unknown or
     disabled campaign.
     """
-    campaign = catalog.get(settings, name, enabled=True)
+    campaign = catalog.get(settings.campaigns, name, enabled=True)
     async with db.transaction() as session:
         run = await _open_run(session, name, occurrence, tiers, due_at, now)
         if run.status != PLANNING:
             return PlanResult(run.id, name, occurrence, run.planned, 0, already_planned=True)
-        target = Target(name, campaign, now, tuple(run.tiers), run.id, ZoneInfo(settings.business.timezone))
+        target = Target(name, campaign, now, tuple(run.tiers), run.id, settings.business.zone)
         total = await count_admitted(session, target)
         done = await count_admitted(session, target, up_to_id=run.cursor) if run.cursor else 0
     added, planned = 0, run.planned
@@ -158,21 +157,21 @@ class Occurrence:
         return f"{self.entry}@{self.at.astimezone(UTC).isoformat()}"
 
 
-def manual_occurrence(settings: Settings, now: datetime) -> str:
+def manual_occurrence(business_zone: tzinfo, now: datetime) -> str:
     """A send by hand is one occurrence per business day: sending again the same day adds nothing."""
-    return f"{MANUAL}@{now.astimezone(ZoneInfo(settings.business.timezone)).date().isoformat()}"
+    return f"{MANUAL}@{now.astimezone(business_zone).date().isoformat()}"
 
 
-async def occurrence_to_send(db: Database, settings: Settings, name: str, now: datetime) -> str:
+async def occurrence_to_send(db: Database, business_zone: tzinfo, name: str, now: datetime) -> str:
     """The key a send by hand plans: an interrupted manual send of this campaign is finished first
-    (a new day's key would queue its customers again), else today's."""
+    (a new day's key would queue its customers again), else today's (a day in `business_zone`)."""
     async with db.transaction() as session:
         query = select(CampaignRun.occurrence).where(
             CampaignRun.campaign == name, CampaignRun.status == PLANNING,
             CampaignRun.occurrence.startswith(f"{MANUAL}@"),
         )  # fmt: skip
         unfinished = (await session.execute(query.order_by(CampaignRun.id.desc()).limit(1))).scalar_one_or_none()
-    return unfinished or manual_occurrence(settings, now)
+    return unfinished or manual_occurrence(business_zone, now)
 
 
 def schedule_entries(campaign: Campaign) -> Iterator[tuple[str, str, tuple[str, ...]]]:
@@ -186,12 +185,12 @@ def due_occurrences(settings: Settings, now: datetime, last: Mapping[tuple[str, 
     """For each enabled campaign's schedule entry, the latest occurrence since the entry's last one
     (`last`: campaign and entry -> due time). Missed occurrences are coalesced into that latest one,
     and none is older than the campaign's expiry: a fresh install or a long outage replays nothing stale."""
-    zone = ZoneInfo(settings.business.timezone)
+    zone = settings.business.zone
     due: list[Occurrence] = []
     for name, campaign in settings.campaigns.items():
         if not campaign.enabled:
             continue
-        oldest = now - catalog.expiry(settings, campaign)
+        oldest = now - catalog.expiry(settings.outreach, campaign)
         for entry, expression, tiers in schedule_entries(campaign):
             previous = last.get((name, entry))
             at = crontab.latest_between(expression, zone, max(previous, oldest) if previous else oldest, now)
@@ -205,7 +204,7 @@ def due_occurrences(settings: Settings, now: datetime, last: Mapping[tuple[str, 
 
 def next_runs(settings: Settings, now: datetime) -> list[Occurrence]:
     """The next occurrence of every schedule entry and one-off (for `campaigns list`)."""
-    zone = ZoneInfo(settings.business.timezone)
+    zone = settings.business.zone
     upcoming: list[Occurrence] = []
     for name, campaign in settings.campaigns.items():
         for entry, expression, tiers in schedule_entries(campaign):
@@ -247,7 +246,7 @@ async def _runs_in_window(
     enabled = {name: c for name, c in settings.campaigns.items() if c.enabled}
     if not enabled:
         return [], {}
-    horizon = now - max(catalog.expiry(settings, c) for c in enabled.values())
+    horizon = now - max(catalog.expiry(settings.outreach, c) for c in enabled.values())
     resume: list[CampaignRun] = []
     last: dict[tuple[str, str], datetime] = {}
     async with db.transaction() as session:
@@ -258,7 +257,7 @@ async def _runs_in_window(
             if campaign is None:
                 continue  # disabled or removed: its interrupted planning waits until it is enabled again
             if run.status == PLANNING:
-                if run.due_at < now - catalog.expiry(settings, campaign):
+                if run.due_at < now - catalog.expiry(settings.outreach, campaign):
                     run.status, run.finished_at = CANCELLED, now
                     log.warning("campaign %s %s was never fully planned and is too old now; cancelled",
                                 run.campaign, run.occurrence)  # fmt: skip

@@ -128,15 +128,16 @@ class Clearing:
         known = await customer_facts.read(session, {i.customer_id for i, _ in to_judge if i.customer_id}, now,
                                  self.settings.outreach.frequency_cap)  # fmt: skip
         due = await self._runs_due(session, {i.campaign_run_id for i, c in to_judge if c and i.campaign_run_id})
+        outreach, business_zone = self.settings.outreach, self.settings.business.zone
         for item, campaign in to_judge:
             # Campaign messages go stale; check-ins and event flows do not.
             expires_at = None
             if campaign is not None:
                 run_due = due.get(item.campaign_run_id) if item.campaign_run_id is not None else None
-                expires_at = (run_due or now) + catalog.expiry(self.settings, campaign)
+                expires_at = (run_due or now) + catalog.expiry(outreach, campaign)
             customer_id = item.customer_id
             verdicts[item.id] = policy.judge(
-                self.settings, kind=item.kind, customer=customers.get(customer_id) if customer_id else None,
+                outreach, business_zone, kind=item.kind, customer=customers.get(customer_id) if customer_id else None,
                 facts=known.get(customer_id) if customer_id else None, now=now, expires_at=expires_at,
             )  # fmt: skip
         return verdicts, no_listener, known
@@ -161,7 +162,7 @@ class Clearing:
             return item
         if campaign.flow:
             return replace(item, payload={**item.payload, "flow": campaign.flow})
-        replies = await catalog.render(session, self.settings, name or "", customer, now=now)
+        replies = await catalog.render(session, self.settings.business, name or "", campaign, customer, now=now)
         ref = known[customer.id].ref
         assert ref is not None  # let through: the facts read in this transaction found their chat
         payload = outbox.send_payload(ref, replies)

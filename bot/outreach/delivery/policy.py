@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import QuietHours, Settings
+from bot.config import OutreachSettings, QuietHours
 from bot.conversations.kinds import ConversationKind
 from bot.customers.kinds import CustomerKind
 from bot.customers.models import Customer
@@ -42,15 +42,14 @@ class Verdict:
         return self.decision == SENT
 
 
-def customer_zone(customer: Customer, settings: Settings) -> tzinfo:
+def customer_zone(customer: Customer, business_zone: tzinfo) -> tzinfo:
     """The customer's own time zone, else the business's."""
-    for name in (customer.timezone, settings.business.timezone):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return UTC
+    if customer.timezone:
+        try:
+            return ZoneInfo(customer.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # stored before time zones were checked: the business's is the best guess
+    return business_zone
 
 
 def _hhmm(text: str) -> time:
@@ -80,13 +79,13 @@ def quiet_until(now: datetime, zone: tzinfo, quiet: QuietHours) -> datetime | No
 
 
 def judge(
-    settings: Settings, *, kind: str, customer: Customer | None, facts: Facts | None, now: datetime,
-    expires_at: datetime | None = None,
+    outreach: OutreachSettings, business_zone: tzinfo, *, kind: str, customer: Customer | None, facts: Facts | None,
+    now: datetime, expires_at: datetime | None = None,
 ) -> Verdict:  # fmt: skip
     """The verdict for one proactive row of `kind` for this (locked) customer and what was read about them
     (customer_facts.py), in the order a person would ask: may we at all, is it still worth sending, is
-    it a decent hour, are they busy, too many? No I/O: the facts of many customers are read at once."""
-    cfg = settings.outreach
+    it a decent hour, are they busy, too many? No I/O: the facts of many customers are read at once.
+    Quiet hours are the customer's own, in the business's zone when they have none."""
     if customer is None or facts is None:
         return Verdict(SKIPPED, "customer no longer exists")
     if not customer.subscribed:
@@ -97,17 +96,17 @@ def judge(
         return Verdict(SKIPPED, "no chat identity (never wrote to the bot)")
     if expires_at is not None and now >= expires_at:
         return Verdict(SKIPPED, "expired: held past its expiry")
-    if cfg.quiet_hours is not None:
-        zone = customer_zone(customer, settings)
-        opening = quiet_until(now, zone, cfg.quiet_hours)
+    if outreach.quiet_hours is not None:
+        zone = customer_zone(customer, business_zone)
+        opening = quiet_until(now, zone, outreach.quiet_hours)
         if opening is not None:
             if expires_at is not None and opening >= expires_at:
                 return Verdict(SKIPPED, "expired: quiet hours last past its expiry")
             local = now.astimezone(zone).strftime("%H:%M")
             return Verdict(HELD, f"quiet hours ({local} in {zone})", opening)
     if facts.busy:
-        return Verdict(DEFERRED, "customer mid-conversation", now + timedelta(minutes=cfg.defer_minutes))
-    cap = cfg.frequency_cap
+        return Verdict(DEFERRED, "customer mid-conversation", now + timedelta(minutes=outreach.defer_minutes))
+    cap = outreach.frequency_cap
     if cap is not None and kind in CAPPED_KINDS and facts.cap_oldest is not None:
         # Held until the oldest send in the window drops out of it.
         until = facts.cap_oldest + timedelta(days=cap.window_days)

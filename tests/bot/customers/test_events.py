@@ -24,7 +24,7 @@ from tests.conftest import Chat
 async def send(core: Core, body: Any) -> list[Recorded]:
     parsed = events.parse_body(body, core.settings.business.default_region)
     async with core.db.transaction() as session:
-        return [await events.record(session, core.settings, e, core.clock.now()) for e in parsed]
+        return [await events.record(session, core.settings.tiers, e, core.clock.now()) for e in parsed]
 
 
 async def customer(core: Core, external_id: str) -> Customer:
@@ -264,7 +264,7 @@ async def test_in_a_batch_a_reused_event_id_is_reported_and_the_others_are_recor
     batch = [purchase("C-2", 5, "order-2"), purchase("C-3", 5, "order-1"), purchase("C-2", 5, "order-3")]
     parsed = events.parse_body(batch, core.settings.business.default_region)
     async with core.db.transaction() as session:
-        results = await events.record_all(session, core.settings, parsed, core.clock.now(), indexed=True)
+        results = await events.record_all(session, core.settings.tiers, parsed, core.clock.now(), indexed=True)
 
     assert [type(r).__name__ for r in results] == ["Recorded", "Conflict", "Recorded"]
     assert (await customer(core, "C-2")).attributes["lifetime_value"] == 10

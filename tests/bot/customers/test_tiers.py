@@ -56,7 +56,7 @@ async def add(db: Database, **customers: dict[str, Any]) -> None:
 
 async def recompute(db: Database, settings: Settings, now: datetime = NOW) -> dict[str, int]:
     async with db.transaction() as session:
-        return await tiers.recompute(session, settings, now)
+        return await tiers.recompute(session, settings.tiers, settings.business.zone, now)
 
 
 async def tier_of(db: Database) -> dict[str, str]:
@@ -270,7 +270,8 @@ async def test_customers_added_in_the_same_session_are_ranked_too(db: Database, 
     await add(db, **valued(100))
     async with db.transaction() as session:
         session.add(Customer(external_id="imported", attributes={"lifetime_value": 999}, tags=[], created_at=NOW))
-        counts = await tiers.recompute(session, configure({"tier": "core", "top_percent": 50}), NOW)
+        settings = configure({"tier": "core", "top_percent": 50})
+        counts = await tiers.recompute(session, settings.tiers, settings.business.zone, NOW)
 
     assert counts == {"core": 1, "standard": 1}
     assert await tier_of(db) == {"c0": "standard", "imported": "core"}

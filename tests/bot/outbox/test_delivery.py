@@ -1,14 +1,17 @@
-"""Delivery bookkeeping: replies sent at about the same moment are marked done together."""
+"""Delivery bookkeeping: an adapter's send marked done or its failure recorded; replies sent at about the same
+moment are marked done together."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from sqlalchemy import event, select
 
 from bot.core import Core
-from bot.messages import Inbound
-from bot.outbox.models import DONE, LEASED, OutboxItem
+from bot.messages import Inbound, Reply
+from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
+from bot.ports import DeliveryError
 
 
 async def statuses(core: Core) -> list[str]:
@@ -30,3 +33,41 @@ async def test_replies_sent_together_are_marked_done_in_fewer_transactions(core:
     assert await statuses(core) == [DONE] * 6  # every caller returned with its row done
     if core.db.is_sqlite:
         assert len(updates) < 6  # those that queued for the writer together went in one statement
+
+
+async def test_an_adapters_send_is_marked_done_or_its_failure_recorded_for_the_dispatcher(core: Core) -> None:
+    sent: list[list[str]] = []
+
+    async def send(replies: Sequence[Reply]) -> None:
+        sent.append([r.text for r in replies])
+
+    async def refused(replies: Sequence[Reply]) -> None:
+        raise DeliveryError("platform down", sent=1)
+
+    works = await core.engine.handle_for_delivery(Inbound("test", "chat-1", text="hi"))
+    fails = await core.engine.handle_for_delivery(Inbound("test", "chat-2", text="hi"))
+    await core.deliveries.deliver(works, send)
+    await core.deliveries.deliver(fails, refused)
+
+    assert sent == [[r.text for r in works.replies]]
+    assert await statuses(core) == [DONE, PENDING]  # the dispatcher retries what is left
+    async with core.db.transaction() as session:
+        retried = await session.get(OutboxItem, fails.outbox_id)
+        assert retried is not None and retried.last_error == "platform down"
+        assert len(retried.payload["replies"]) == len(fails.replies) - 1  # the reply that went out is not sent again
+
+
+async def test_replies_held_behind_earlier_ones_are_not_sent_by_the_adapter(core: Core) -> None:
+    sent: list[int] = []
+
+    async def send(replies: Sequence[Reply]) -> None:
+        sent.append(len(replies))
+
+    first = await core.engine.handle_for_delivery(Inbound("test", "chat-1", text="hi"))
+    second = await core.engine.handle_for_delivery(Inbound("test", "chat-1", text="hello"))
+    assert second.held
+
+    await core.deliveries.deliver(second, send)
+    assert sent == [] and await statuses(core) == [LEASED, PENDING]  # the dispatcher sends it, after the first
+    await core.deliveries.deliver(first, send)
+    assert sent == [len(first.replies)] and await statuses(core) == [DONE, PENDING]

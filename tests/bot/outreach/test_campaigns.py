@@ -4,10 +4,7 @@ occurrences per tier after downtime, what the message says, and a 100,000-custom
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,35 +21,7 @@ from bot.outreach.campaigns.catalog import CampaignError
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.campaigns.planning import occurrence_to_send, plan, plan_due
 from bot.outreach.models import SENT, SKIPPED, CampaignRun, DeliveryDecision
-from tests.conftest import FixedClock, make_settings
-
-# The tiers campaigns may name (tier rules are not run here: each test sets its customers' tiers).
-TIERS = {
-    "default": "standard",
-    "rules": [
-        {"tier": "core", "top_percent": 20},
-        {"tier": "vip", "when": "customer.attributes.vip"},
-        {"tier": "new", "when": "customer.tenure_days < 30"},
-    ],
-}
-
-
-@pytest.fixture
-def make_core(tmp_path: Path, database_url: str, flows_dir: Path, clock: FixedClock) -> Any:
-    """A prepared core whose config.yaml has these campaigns (and business settings)."""
-
-    @asynccontextmanager
-    async def build(campaign_config: dict[str, Any], **sections: Any) -> AsyncIterator[Core]:
-        sections.setdefault("tiers", TIERS)
-        settings = make_settings(tmp_path, database_url, flows_dir, campaigns=campaign_config, **sections)
-        core = Core(settings, clock=clock)
-        assert not await core.prepare()
-        try:
-            yield core
-        finally:
-            await core.close()
-
-    return build
+from tests.conftest import FixedClock
 
 
 async def add_customer(
@@ -249,19 +218,20 @@ async def test_a_send_by_hand_interrupted_one_day_is_finished_by_the_next_days_s
         raise RuntimeError("Ctrl-C")
 
     async with make_core({"news": MESSAGE}) as core:
+        zone = core.settings.business.zone
         for n in range(3):
             await add_customer(core, f"c{n}")
-        key = await occurrence_to_send(core.db, core.settings, "news", clock.now())
+        key = await occurrence_to_send(core.db, zone, "news", clock.now())
         assert key == "manual@2026-03-02"
         with pytest.raises(RuntimeError):
             await send_now(core, "news", key, chunk=1, progress=crash)
 
         clock.advance(days=1)
-        key = await occurrence_to_send(core.db, core.settings, "news", clock.now())
+        key = await occurrence_to_send(core.db, zone, "news", clock.now())
         assert key == "manual@2026-03-02"  # not a new day's occurrence, which would queue c0 again
         result = await send_now(core, "news", key)
         assert (result.planned, result.added) == (3, 2)
-        assert await occurrence_to_send(core.db, core.settings, "news", clock.now()) == "manual@2026-03-03"
+        assert await occurrence_to_send(core.db, zone, "news", clock.now()) == "manual@2026-03-03"
 
 
 @pytest.mark.parametrize(
@@ -406,22 +376,23 @@ async def test_a_message_campaign_renders_for_the_customer_with_buttons_that_sta
         async with core.db.transaction() as session:
             customer = await session.get(Customer, customer_id)
             assert customer is not None
-            thanks = await catalog.render(session, core.settings, "thanks", customer, now=core.clock.now())
-            tips = await catalog.render(session, core.settings, "tips", customer, now=core.clock.now())
+            business, campaigns, now = core.settings.business, core.settings.campaigns, core.clock.now()
+            thanks = await catalog.render(session, business, "thanks", campaigns["thanks"], customer, now=now)
+            tips = await catalog.render(session, business, "tips", campaigns["tips"], customer, now=now)
     assert thanks == [Reply("Ana, thanks from Acme after 400 days!", (Button("Tips", "f:value_tips"),))]
     assert tips == []
-    assert catalog.flow_to_start(core.settings, "tips") == "value_tips"
-    assert catalog.flow_to_start(core.settings, "thanks") is None
+    assert catalog.flow_to_start(core.settings.campaigns, "tips") == "value_tips"
+    assert catalog.flow_to_start(core.settings.campaigns, "thanks") is None
 
 
 async def test_a_campaign_naming_a_missing_flow_is_reported(make_core: Any) -> None:
     config = {"tips": {"flow": "value_tipz"}, "offer": {"message": "Hi", "buttons": [{"label": "Go", "flow": "nope"}]}}
     async with make_core(config) as core:
         flows = [lf.id for lf in core.registry.all()]
-        assert catalog.content_problem(core.settings, "tips", flows) == (
+        assert catalog.content_problem(core.settings.campaigns, "tips", flows) == (
             "campaign 'tips' names flow 'value_tipz', which does not exist (did you mean \"value_tips\"?)"
         )
-        assert catalog.content_problem(core.settings, "offer", flows) == (
+        assert catalog.content_problem(core.settings.campaigns, "offer", flows) == (
             "campaign 'offer' names flow 'nope', which does not exist"
         )
 

@@ -343,5 +343,5 @@ def test_the_verdict_asks_in_a_persons_order(
     night = settings.model_copy(
         update={"outreach": settings.outreach.model_copy(update={"quiet_hours": NIGHT})}
     )  # fmt: skip
-    verdict = judge(night, kind=kind, customer=customer, facts=facts, now=NOON)
+    verdict = judge(night.outreach, night.business.zone, kind=kind, customer=customer, facts=facts, now=NOON)
     assert (verdict.decision, verdict.reason) == expected

@@ -14,10 +14,13 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.core import Core
 from bot.outbox.models import OutboxItem
-from bot.ports import DeliveryError, StaffDigest, StaffNotice
+from bot.ports import DeliveryError
+from bot.tickets import desk as desk_views
 from bot.tickets import folding
 from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Ticket
+from bot.tickets.staffdesk import DeskThread, NoticeDetails, StaffDigest, StaffNotice, StaffNoticeKind
+from bot.tickets.views import Person
 from tests.bot.tickets.test_lifecycle import STAFF, events, ticket
 from tests.conftest import Chat, FixedClock, make_settings
 
@@ -33,20 +36,20 @@ class RecordingDesk:
     notices: list[StaffNotice] = field(default_factory=list)
     digests: list[StaffDigest] = field(default_factory=list)
 
-    async def notify(self, notice: StaffNotice) -> dict[str, str] | None:
+    async def notify(self, notice: StaffNotice) -> DeskThread | None:
         if self.down:
             self.down -= 1
             raise DeliveryError("slack: service_unavailable")
         self.notices.append(notice)
-        if notice.ticket.get("desk_thread"):
+        if notice.ticket.desk_thread:
             return None
-        return {"channel": "C0SUPPORT", "thread": f"1700000000.{notice.ticket['id']:06d}"}
+        return DeskThread(channel="C0SUPPORT", thread=f"1700000000.{notice.ticket.id:06d}")
 
     async def digest(self, digest: StaffDigest) -> None:
         self.digests.append(digest)
 
     def posted(self, kind: str = "opened") -> list[str]:
-        return [n.ticket["ref"] for n in self.notices if n.kind == kind]
+        return [n.ticket.ref for n in self.notices if n.kind == kind]
 
 
 @pytest.fixture
@@ -87,14 +90,14 @@ async def test_a_flood_of_new_tickets_is_posted_as_a_few_and_one_summary(
     await core.dispatcher.drain()
     (digest,) = desk.digests
     assert (digest.place, digest.counts, digest.sources) == ("C0SUPPORT", {"opened": 9}, {"web": 9})
-    assert sorted([t["ref"] for t in digest.tickets] + posted) == refs  # every ticket named once
-    assert {t["notice"] for t in digest.tickets} == {"opened"}
-    assert digest.tickets[0]["assignee"] == {"key": "dana", "name": "Dana Okafor", "slack_user_id": "U0EXAMPLE1"}
-    assert digest.assignees["dana"]["counts"] == {"opened": 9}
+    assert sorted([t.ref for t in digest.tickets] + posted) == refs  # every ticket named once
+    assert {t.notice for t in digest.tickets} == {"opened"}
+    assert digest.tickets[0].assignee == Person(key="dana", name="Dana Okafor", slack_user_id="U0EXAMPLE1")
+    assert digest.assignees["dana"].counts == {"opened": 9}
     assert (digest.max_posts, digest.window_seconds, (digest.until - digest.since).total_seconds()) == (3, 60, 10)
     assert len(desk.notices) == 3  # nothing else went out
     # Each folded ticket's timeline says where it was announced; nothing is left in the outbox.
-    folded = digest.tickets[0]["ref"]
+    folded = digest.tickets[0].ref
     assert [kind for kind, _, _ in await events(core, folded)] == ["opened", "assigned", "folded"]
     async with core.db.sessions() as session:
         assert set((await session.execute(select(OutboxItem.status))).scalars()) == {"done"}
@@ -107,13 +110,13 @@ async def test_a_folded_ticket_gets_its_thread_when_someone_needs_it(
     await core.dispatcher.drain()
     clock.advance(seconds=10)
     await core.dispatcher.drain()
-    folded = str(desk.digests[0].tickets[0]["ref"])
+    folded = desk.digests[0].tickets[0].ref
     assert folded not in desk.posted() and (await ticket(core, folded)).desk_thread is None
 
     # A claim from the command line stays on the timeline: it needs no thread of its own.
     assert (await core.tickets.claim(folded, "dana")).ok
     await core.dispatcher.drain()
-    assert [n.kind for n in desk.notices if n.ticket["ref"] == folded] == []
+    assert [n.kind for n in desk.notices if n.ticket.ref == folded] == []
 
     # Once the flood is over, the customer writes: that needs a person to read it, so the ticket's thread starts.
     clock.advance(seconds=60)
@@ -121,8 +124,8 @@ async def test_a_folded_ticket_gets_its_thread_when_someone_needs_it(
     said = await Chat(core, address=f"visitor-{number}", name=f"Visitor {number}").say("Hello? Anyone?")
     assert said.startswith(f"I've added this to your ticket {folded}.")
     await core.dispatcher.drain()
-    (message,) = [n for n in desk.notices if n.ticket["ref"] == folded]
-    assert (message.kind, message.ticket["desk_thread"], message.earlier) == ("customer_message", None, ())
+    (message,) = [n for n in desk.notices if n.ticket.ref == folded]
+    assert (message.kind, message.ticket.desk_thread, message.earlier) == ("customer_message", None, ())
     stored = await ticket(core, folded)
     assert (stored.desk_channel, stored.desk_thread) == ("C0SUPPORT", f"1700000000.{stored.id:06d}")
 
@@ -130,8 +133,12 @@ async def test_a_folded_ticket_gets_its_thread_when_someone_needs_it(
     assert (await core.tickets.show(folded, "maria")).ok
     await core.dispatcher.drain()
     shown = desk.notices[-1]
-    assert (shown.kind, shown.actor, shown.data) == ("shown", "Maria Santos", {"slack_user_id": "U0EXAMPLE2"})
-    assert shown.ticket["desk_thread"] == stored.desk_thread
+    assert (shown.kind, shown.actor, shown.details) == (
+        "shown",
+        "Maria Santos",
+        NoticeDetails(slack_user_id="U0EXAMPLE2"),
+    )
+    assert shown.ticket.desk_thread == stored.desk_thread
 
 
 async def test_sla_reminders_of_a_flood_fold_too(core: Core, desk: RecordingDesk, clock: FixedClock) -> None:
@@ -151,9 +158,10 @@ async def test_sla_reminders_of_a_flood_fold_too(core: Core, desk: RecordingDesk
     reminded = desk.posted("sla_reminder")
     (digest,) = desk.digests
     assert len(reminded) == 3 and digest.counts == {"sla_reminder": 5} and digest.sources == {}
-    assert sorted(reminded + [t["ref"] for t in digest.tickets]) == refs
-    assert {t["clock"] for t in digest.tickets} == {"first_response"}
-    assert digest.tickets[0]["due"]["text"] == "Mon 02 Mar 17:00 UTC"
+    assert sorted(reminded + [t.ref for t in digest.tickets]) == refs
+    assert {t.clock for t in digest.tickets} == {"first_response"}
+    due = digest.tickets[0].due
+    assert due is not None and due.text == "Mon 02 Mar 17:00 UTC"
 
 
 async def test_the_sla_reminder_of_a_folded_ticket_starts_its_thread(
@@ -163,7 +171,7 @@ async def test_the_sla_reminder_of_a_folded_ticket_starts_its_thread(
     await core.dispatcher.drain()
     clock.advance(seconds=10)
     await core.dispatcher.drain()
-    (folded,) = [str(t["ref"]) for t in desk.digests[0].tickets]
+    (folded,) = [str(t.ref) for t in desk.digests[0].tickets]
     for ref in set(refs) - {folded}:  # the others are resolved: only the folded one is still due
         assert (await core.tickets.resolve(ref, "dana", "Sorted.")).ok
     await core.dispatcher.drain()
@@ -171,7 +179,7 @@ async def test_the_sla_reminder_of_a_folded_ticket_starts_its_thread(
     assert await core.watch_sla() == 1
     await core.dispatcher.drain()
     reminder = desk.notices[-1]
-    assert (reminder.kind, reminder.ticket["ref"], reminder.ticket["desk_thread"]) == ("sla_reminder", folded, None)
+    assert (reminder.kind, reminder.ticket.ref, reminder.ticket.desk_thread) == ("sla_reminder", folded, None)
     assert (await ticket(core, folded)).desk_thread is not None  # its thread now exists, for what comes next
 
 
@@ -224,7 +232,12 @@ async def test_a_notice_folded_twice_by_a_worker_that_died_is_counted_once(
     async with core.db.sessions() as session:
         (row,) = (await session.execute(select(OutboxItem).where(OutboxItem.kind == TicketKind.STAFF_DIGEST))).scalars()
     ((ticket_id, folded),) = [(t, e) for t in range(1, 5) for e in await events_of(core, t)]
-    notice = StaffNotice("opened", {"id": ticket_id, "desk_channel": "C0SUPPORT", "channel": "web"})
+    async with core.db.sessions() as session:
+        stored = await session.get(Ticket, ticket_id)
+        assert stored is not None and stored.channel == "web"
+        view = await desk_views.ticket_view(session, core.settings, stored)
+    assert view.desk_channel == "C0SUPPORT"
+    notice = StaffNotice(StaffNoticeKind.OPENED, view)
     async with core.db.transaction() as session:  # the same row carried out again
         verdict = await folding.admit(session, core.settings.slack.fold, notice, folded["notice_id"], clock.now())
     assert verdict == "folded"
@@ -291,31 +304,31 @@ async def test_customers_of_a_flood_writing_again_are_summarised_not_posted_one_
 
     # No ticket got a message of its own for it: the posted tickets' threads got their lines, and one more summary
     # names each other ticket once, however many lines its customer wrote. Slack saw a handful of messages.
-    late = [n for n in desk.notices if n.kind != "opened" and not n.ticket["desk_thread"]]
+    late = [n for n in desk.notices if n.kind != "opened" and not n.ticket.desk_thread]
     assert late == []
-    assert {n.ticket["ref"] for n in desk.notices if n.kind == "customer_message"} == posted
+    assert {n.ticket.ref for n in desk.notices if n.kind == "customer_message"} == posted
     assert len(desk.notices) + len(desk.digests) <= 3 + 6 + 2
     (_, again) = desk.digests
     assert again.counts == {"customer_message": 37} and again.sources == {}
-    assert sorted(t["ref"] for t in again.tickets) == sorted(set(refs) - posted)
-    assert {t["notice"] for t in again.tickets} == {"customer_message"}
-    assert again.assignees["dana"]["counts"] == {"customer_message": 37}
+    assert sorted(t.ref for t in again.tickets) == sorted(set(refs) - posted)
+    assert {t.notice for t in again.tickets} == {"customer_message"}
+    assert again.assignees["dana"].counts == {"customer_message": 37}
 
     # Picked from the summary, a ticket's thread starts with everything its customer wrote meanwhile.
-    picked = next(str(t["ref"]) for t in again.tickets if (int(str(t["ref"])[2:]) - 1001) % 2)
+    picked = next(str(t.ref) for t in again.tickets if (int(str(t.ref)[2:]) - 1001) % 2)
     timeline = [kind for kind, _, _ in await events(core, picked)]
     assert timeline[-4:] == ["customer_message", "customer_message", "folded", "folded"]
     assert (await core.tickets.show(picked, "maria")).ok
     await core.dispatcher.drain()
     shown = desk.notices[-1]
-    assert (shown.kind, shown.ticket["ref"], shown.ticket["desk_thread"], shown.earlier) == ("shown", picked, None,
+    assert (shown.kind, shown.ticket.ref, shown.ticket.desk_thread, shown.earlier) == ("shown", picked, None,
                                                                                                LATER)  # fmt: skip
     # From then on the customer's words go to that thread as they come.
     await write_again(core, picked, ("Thanks!",))
     await core.dispatcher.drain()
     thanks = desk.notices[-1]
     assert (thanks.kind, thanks.text, thanks.earlier) == ("customer_message", "Thanks!", ())
-    assert thanks.ticket["desk_thread"] == (await ticket(core, picked)).desk_thread is not None
+    assert thanks.ticket.desk_thread == (await ticket(core, picked)).desk_thread is not None
 
 
 async def test_staff_acting_on_a_summarised_ticket_start_its_thread_at_once_even_in_a_flood(
@@ -337,6 +350,6 @@ async def test_staff_acting_on_a_summarised_ticket_start_its_thread_at_once_even
     assert (await core.tickets.claim(folded[1], "dana")).ok
     await core.dispatcher.drain()
     (reassigned,) = desk.notices[3:]
-    assert (reassigned.kind, reassigned.ticket["ref"], reassigned.earlier) == ("reassigned", folded[0], LATER)
-    assert reassigned.ticket["desk_thread"] is None and (await ticket(core, folded[0])).desk_thread
+    assert (reassigned.kind, reassigned.ticket.ref, reassigned.earlier) == ("reassigned", folded[0], LATER)
+    assert reassigned.ticket.desk_thread is None and (await ticket(core, folded[0])).desk_thread
     assert (await ticket(core, folded[1])).desk_thread is None

@@ -16,14 +16,15 @@ from sqlalchemy import select, update
 
 from bot.config import Secrets, Settings
 from bot.core import Core
-from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
-from bot.ports import DeliveryError, StaffNotice
+from bot.ports import DeliveryError
 from bot.surveys.models import SurveyResponse
 from bot.tickets import records
 from bot.tickets.kinds import TicketKind
-from bot.tickets.models import Staff, Ticket, TicketEvent
+from bot.tickets.models import Staff, Ticket, TicketEvent, TicketStatus
+from bot.tickets.staffdesk import DeskThread, NoticeDetails, StaffNotice, StaffNoticeKind
+from bot.tickets.views import Deadline, Person
 from bot.transcript import Message
 from tests.conftest import Chat, FixedClock, make_settings, texts
 
@@ -55,13 +56,13 @@ class RecordingDesk:
     down: int = 0
     notices: list[StaffNotice] = field(default_factory=list)
 
-    async def notify(self, notice: StaffNotice) -> dict[str, str] | None:
+    async def notify(self, notice: StaffNotice) -> DeskThread | None:
         if self.down:
             self.down -= 1
             raise DeliveryError("slack: service_unavailable")
         self.notices.append(notice)
-        if notice.kind == "opened":
-            return {"channel": "C0SUPPORT", "thread": f"1700000000.{len(self.notices):06d}"}
+        if notice.kind == StaffNoticeKind.OPENED:
+            return DeskThread(channel="C0SUPPORT", thread=f"1700000000.{len(self.notices):06d}")
         return None
 
     def kinds(self) -> list[str]:
@@ -188,11 +189,10 @@ async def test_the_next_complaint_goes_to_whoever_handled_the_last_one(core: Cor
     assert "previous handler tom: does not handle this category, tier or language" in reasons
     # `routing explain` routes a ticket that is never saved: the last handler still counts.
     found = await ticket(core, "C-1003")
-    async with core.db.transaction() as session:
-        customer = await session.get(Customer, found.customer_id)
-        draft = Ticket(customer_id=found.customer_id, category="product", severity="normal")
-        decision = await records.route(session, core.settings, draft, customer, core.clock.now())
-    assert decision.reasons == ("-> Maria Santos (maria): handled the customer's last ticket",)
+    explained = await core.ticket_queries.explain_routing(found.customer_id, "product", "normal")
+    assert explained is not None and explained.at == core.clock.now()
+    assert explained.decision.reasons == ("-> Maria Santos (maria): handled the customer's last ticket",)
+    assert await core.ticket_queries.explain_routing(found.customer_id + 1, "product", "normal") is None
 
 
 async def routing_reasons(core: Core, ref: str) -> list[str]:
@@ -245,17 +245,17 @@ async def test_claim_reply_and_note_and_the_customer_writing_back(
 
 async def test_reassign_and_mine(core: Core, chat: Chat) -> None:
     await complain(chat)
-    assert [t.ref for t in await core.tickets.mine("maria")] == ["C-1001"]
+    assert [t.ref for t in await core.ticket_queries.assigned_views("maria")] == ["C-1001"]
     moved = await core.tickets.reassign("C-1001", "maria", "tom")
     assert (moved.ok, moved.message) == (True, "C-1001 reassigned to Tom Becker by Maria Santos")
     assert (await ticket(core)).status == "assigned"
     assert await assignee_key(core) == "tom"
-    assert [t.ref for t in await core.tickets.mine("maria")] == []
-    assert [t.ref for t in await core.tickets.mine("tom")] == ["C-1001"]
+    assert [t.ref for t in await core.ticket_queries.assigned_views("maria")] == []
+    assert [t.ref for t in await core.ticket_queries.assigned_views("tom")] == ["C-1001"]
     (notice,) = await queued_notices(core, "reassigned")
     assert (notice["actor"], notice["text"]) == ("Maria Santos", "Tom Becker")
     assert (await core.tickets.resolve("C-1001", "tom", "Sent a new one.")).ok
-    assert await core.tickets.mine("tom") == []
+    assert await core.ticket_queries.assigned_views("tom") == []
 
 
 REFUSED = [
@@ -284,7 +284,7 @@ async def test_only_directory_staff_may_act_and_nothing_changes_when_refused(
         assert (outcome.ok, outcome.message) == (False, message), (action, args)
         assert (await events(core), await transcript(core), await queued_notices(core)) == before, (action, args)
     assert (await ticket(core)).status == "assigned"
-    assert await core.tickets.mine("mallory") == []
+    assert await core.ticket_queries.assigned_views("mallory") == []
 
 
 async def test_a_finished_ticket_cannot_be_claimed_reassigned_or_resolved_again(core: Core, chat: Chat) -> None:
@@ -345,7 +345,7 @@ async def test_a_resolution_is_followed_up_and_the_verdict_closes_or_reopens(
 
     if status == "reopened":  # a second resolution is followed up again
         assert found.reopened_count == 1 and found.resolved_at is None
-        assert [t.ref for t in await core.tickets.mine("maria")] == ["C-1001"]
+        assert [t.ref for t in await core.ticket_queries.assigned_views("maria")] == ["C-1001"]
         clock.advance(hours=2)
         assert (await core.tickets.resolve("C-1001", "maria", "Delivered by courier today.")).ok
         assert "Is your problem solved?" in await followup(core, chat, web)
@@ -389,19 +389,19 @@ async def test_the_staff_desk_hears_each_step_exactly_once(
 
     assert desk.kinds() == ["opened", "claimed", "customer_message", "resolved", "csat", "reopened"]
     opened, claimed, message, resolved, csat, reopened = desk.notices
-    assert opened.ticket["ref"] == "C-1001"
-    assert opened.ticket["assignee"] == {"key": "maria", "name": "Maria Santos", "slack_user_id": "U0EXAMPLE2"}
-    assert opened.ticket["backup"] == {"key": "tom", "name": "Tom Becker", "slack_user_id": "U0EXAMPLE3"}
-    assert opened.ticket["first_response_due"]["iso"] == "2026-03-02T17:00:00+00:00"
-    assert opened.ticket["desk_thread"] is None
+    assert opened.ticket.ref == "C-1001"
+    assert opened.ticket.assignee == Person(key="maria", name="Maria Santos", slack_user_id="U0EXAMPLE2")
+    assert opened.ticket.backup == Person(key="tom", name="Tom Becker", slack_user_id="U0EXAMPLE3")
+    assert opened.ticket.first_response_due == Deadline(iso="2026-03-02T17:00:00+00:00", text="Mon 02 Mar 17:00 UTC")
+    assert opened.ticket.desk_thread is None
     # Every later notice knows the thread the "opened" post started.
-    assert {n.ticket["desk_thread"] for n in desk.notices[1:]} == {"1700000000.000001"}
+    assert {n.ticket.desk_thread for n in desk.notices[1:]} == {"1700000000.000001"}
     assert claimed.actor == "Maria Santos"
     assert message.text == "Any news?"
     assert resolved.text == "Found it."
-    assert csat.data == {"score": 1, "solved": False}
-    assert reopened.data == {"score": 1, "solved": False}
-    assert reopened.ticket["status"] == "reopened"
+    assert csat.details == NoticeDetails(score=1, solved=False)
+    assert reopened.details == NoticeDetails(score=1, solved=False)
+    assert reopened.ticket.status == TicketStatus.REOPENED
     found = await ticket(core)
     assert (found.desk_channel, found.desk_thread) == ("C0SUPPORT", "1700000000.000001")
 
@@ -543,7 +543,7 @@ async def test_sla_reminder_and_breach_fire_once_each_however_often_the_watch_ru
         await core.dispatcher.drain()
         await other.dispatcher.drain()
         assert desk.kinds() == ["opened", "sla_reminder", "sla_breach"]
-        assert desk.notices[-1].data == {"clock": "first_response", "due": "2026-03-02T17:00:00+00:00"}
+        assert desk.notices[-1].details == NoticeDetails(clock="first_response", due="2026-03-02T17:00:00+00:00")
     finally:
         await other.close()
 

@@ -4,11 +4,14 @@ conversions both ways. Pure functions: no network, no database."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from bot.ports import StaffNotice
+from bot.tickets.models import TicketStatus
+from bot.tickets.staffdesk import NoticeDetails, StaffNotice, StaffNoticeKind
+from bot.tickets.views import Attachment, Deadline, Person, TicketCustomer, TicketView
 from handlers.slack.blocks import (
     ACTIONS_BLOCK,
     CLAIM,
@@ -28,27 +31,25 @@ from handlers.slack.mrkdwn import escape, to_plain
 from handlers.slack.notices import thread_text
 from handlers.slack.relay import is_thread_reply
 
-ANA = {"key": "ana", "name": "Ana Lima", "slack_user_id": "U0ANA"}
-RUI = {"key": "rui", "name": "Rui Costa", "slack_user_id": "U0RUI"}
+ANA = Person(key="ana", name="Ana Lima", slack_user_id="U0ANA")
+RUI = Person(key="rui", name="Rui Costa", slack_user_id="U0RUI")
 STAFF = [("ana", "Ana Lima"), ("rui", "Rui Costa")]
+VIEW = TicketView(
+    id=1, ref="C-1042", kind="complaint", status=TicketStatus.ASSIGNED, category="delivery", severity="high",
+    summary="Parcel never arrived", description="Order 1234 <never> arrived & no word", channel="telegram",
+    attachments=(),
+    customer=TicketCustomer(id=7, name="Joana Reis", tier="core", language="pt", channels=("telegram",)),
+    assignee=ANA, backup=RUI,
+    first_response_due=Deadline(iso="2026-03-02T11:00:00+00:00", text="Mon 02 Mar 11:00 UTC"),
+    resolution_due=Deadline(iso="2026-03-03T09:00:00+00:00", text="Tue 03 Mar 09:00 UTC"),
+    first_responded=False, sla_breached=False, resolution="", compensation="", csat_score=None, reopened_count=0,
+    desk_channel="C0SUPPORT", desk_thread=None, recent_messages=("hi", "my parcel never arrived <!channel>"),
+)  # fmt: skip
 
 
-def ticket(**changes: Any) -> dict[str, Any]:
+def ticket(**changes: Any) -> TicketView:
     """A ticket view as bot.tickets.desk.ticket_view builds it."""
-    view: dict[str, Any] = {
-        "id": 1, "ref": "C-1042", "kind": "complaint", "status": "assigned", "category": "delivery",
-        "severity": "high", "summary": "Parcel never arrived", "description": "Order 1234 <never> arrived & no word",
-        "attachments": [], "customer": {"id": 7, "name": "Joana Reis", "tier": "core", "language": "pt",
-                                        "channels": ["telegram"]},
-        "assignee": ANA, "backup": RUI,
-        "first_response_due": {"iso": "2026-03-02T11:00:00+00:00", "text": "Mon 02 Mar 11:00 UTC"},
-        "resolution_due": {"iso": "2026-03-03T09:00:00+00:00", "text": "Tue 03 Mar 09:00 UTC"},
-        "first_responded": False, "sla_breached": False, "resolution": "", "compensation": "", "csat_score": None,
-        "reopened_count": 0, "desk_channel": "C0SUPPORT", "desk_thread": None,
-        "recent_messages": ["hi", "my parcel never arrived <!channel>"],
-    }  # fmt: skip
-    view.update(changes)
-    return view
+    return replace(VIEW, **changes)
 
 
 def by_type(blocks: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -100,13 +101,13 @@ def test_the_buttons_claim_reassign_to_directory_people_and_resolve() -> None:
 @pytest.mark.parametrize(
     ("changes", "status", "buttons"),
     [
-        ({"status": "claimed"}, "*Claimed* · with <@U0ANA>", True),
-        ({"status": "reopened", "sla_breached": True}, "*Reopened* · with <@U0ANA> · :rotating_light: SLA breached",
-         True),
-        ({"status": "resolved", "resolution": "Refunded"}, "*Resolved, waiting for the customer's answer* · with "
-         "<@U0ANA>", False),
-        ({"status": "closed", "csat_score": 5}, "*Closed* · with <@U0ANA> · CSAT 5/5", False),
-        ({"status": "open", "assignee": None}, "*Open, nobody assigned*", True),
+        ({"status": TicketStatus.CLAIMED}, "*Claimed* · with <@U0ANA>", True),
+        ({"status": TicketStatus.REOPENED, "sla_breached": True},
+         "*Reopened* · with <@U0ANA> · :rotating_light: SLA breached", True),
+        ({"status": TicketStatus.RESOLVED, "resolution": "Refunded"},
+         "*Resolved, waiting for the customer's answer* · with <@U0ANA>", False),
+        ({"status": TicketStatus.CLOSED, "csat_score": 5}, "*Closed* · with <@U0ANA> · CSAT 5/5", False),
+        ({"status": TicketStatus.OPEN, "assignee": None}, "*Open, nobody assigned*", True),
     ],
 )  # fmt: skip
 def test_the_status_line_and_buttons_follow_the_ticket(changes: dict[str, Any], status: str, buttons: bool) -> None:
@@ -117,8 +118,8 @@ def test_the_status_line_and_buttons_follow_the_ticket(changes: dict[str, Any], 
 
 
 def test_attachments_resolution_and_a_staff_member_without_slack() -> None:
-    view = ticket(attachments=[{"kind": "photo", "ref": "AgAD-photo"}], status="resolved", resolution="Sent again",
-                  compensation="10% off", assignee={"key": "olga", "name": "Olga", "slack_user_id": None})  # fmt: skip
+    view = ticket(attachments=(Attachment("photo", "AgAD-photo"),), status=TicketStatus.RESOLVED,
+                  resolution="Sent again", compensation="10% off", assignee=Person("olga", "Olga"))  # fmt: skip
     text, blocks = ticket_message(view, STAFF)
 
     shown = json.dumps(blocks)
@@ -128,7 +129,7 @@ def test_attachments_resolution_and_a_staff_member_without_slack() -> None:
 
 
 def test_long_texts_stay_within_slacks_limits() -> None:
-    _, blocks = ticket_message(ticket(summary="x" * 400, description="y" * 9000, recent_messages=["z" * 4000]), STAFF)
+    _, blocks = ticket_message(ticket(summary="x" * 400, description="y" * 9000, recent_messages=("z" * 4000,)), STAFF)
 
     assert len(blocks[0]["text"]["text"]) <= 150
     assert all(len(b["text"]["text"]) <= 3000 for b in by_type(blocks, "section") if "text" in b)
@@ -177,8 +178,9 @@ def test_engage_subcommands(text: str, parsed: tuple[str, str]) -> None:
 # ---- thread notices -----------------------------------------------------------------------------------------------
 
 
-def notice(kind: str, text: str = "", actor: str = "", **data: Any) -> StaffNotice:
-    return StaffNotice(kind=kind, ticket=ticket(desk_thread="1700000000.000100"), text=text, actor=actor, data=data)
+def notice(kind: str, text: str = "", actor: str = "", **details: Any) -> StaffNotice:
+    return StaffNotice(kind=StaffNoticeKind(kind), ticket=ticket(desk_thread="1700000000.000100"), text=text,
+                       actor=actor, details=NoticeDetails(**details))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -200,8 +202,7 @@ def notice(kind: str, text: str = "", actor: str = "", **data: Any) -> StaffNoti
         (notice("sla_breach", clock="first_response"),
          ":rotating_light: <!here> SLA breached: the first response was due Mon 02 Mar 11:00 UTC. Assigned to "
          "<@U0ANA>. <@U0RUI>, please step in."),
-        (notice("opened"), None),
-        (notice("something_new"), None),
+        (notice("opened"), None),  # the escalation message itself (ticket_message), never a thread post
     ],
 )  # fmt: skip
 def test_each_notice_says_what_happened_and_mentions_who_must_act(given: StaffNotice, says: str | None) -> None:
@@ -209,16 +210,17 @@ def test_each_notice_says_what_happened_and_mentions_who_must_act(given: StaffNo
 
 
 def test_a_photo_from_the_customer_shows_its_file_id() -> None:
-    photos = [{"kind": "photo", "ref": "AgAD-1"}, {"kind": "photo", "ref": "AgAD-2"}]
-    given = StaffNotice(kind="customer_message", text="(photo attached) the box", ticket=ticket(attachments=photos))
+    photos = (Attachment("photo", "AgAD-1"), Attachment("photo", "AgAD-2"))
+    given = StaffNotice(kind=StaffNoticeKind.CUSTOMER_MESSAGE, text="(photo attached) the box",
+                        ticket=ticket(attachments=photos))  # fmt: skip
     assert thread_text(given) == (
         ":speech_balloon: *Joana Reis* wrote:\n>(photo attached) the box\n:paperclip: photo file id `AgAD-2`"
     )
 
 
 def test_resolved_shows_the_compensation() -> None:
-    given = StaffNotice(kind="resolved", text="Sent a new one", actor="Ana Lima",
-                        ticket=ticket(status="resolved", compensation="Free delivery"))  # fmt: skip
+    given = StaffNotice(kind=StaffNoticeKind.RESOLVED, text="Sent a new one", actor="Ana Lima",
+                        ticket=ticket(status=TicketStatus.RESOLVED, compensation="Free delivery"))  # fmt: skip
     assert thread_text(given) == (":white_check_mark: Resolved by Ana Lima: Sent a new one\nCompensation offered: "
                                   "Free delivery\nThe customer is asked whether the problem is solved, and for a "
                                   "rating.")  # fmt: skip

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.tickets.models import CLOSED, REOPENED
+from bot.tickets.models import TicketStatus
 from handlers.server import build_app
 from tests.conftest import FixedClock
 from tests.handlers.slack.harness import ANA, RUI, SUPPORT, StaffSide, eventually, running, slack_settings
@@ -92,7 +92,7 @@ async def test_a_complaint_is_followed_up_in_slack_to_a_rated_close(
         assert staff.thread(root)[-1] == (":star::star::star::star::star: Joana says it is solved: CSAT *5/5*. "
                                           "The ticket is closed.")  # fmt: skip
         ticket = await staff.ticket()
-        assert ticket.status == CLOSED and ticket.csat_score == 5
+        assert ticket.status == TicketStatus.CLOSED and ticket.csat_score == 5
         assert "Closed" in str(staff.shown(root)["blocks"]) and "ticket_claim" not in str(staff.shown(root)["blocks"])
 
     kinds = [kind for kind, _, _ in await staff.events()]
@@ -126,7 +126,7 @@ async def test_not_solved_reopens_the_ticket_for_the_same_person_and_alerts_the_
             f"<@{RUI}>, you are the backup: please keep an eye on it."
         )
         ticket = await staff.ticket()
-        assert ticket.status == REOPENED and ticket.reopened_count == 1
+        assert ticket.status == TicketStatus.REOPENED and ticket.reopened_count == 1
         blocks = str(staff.shown(root)["blocks"])
         assert "*Reopened* · with <@U0ANA>" in blocks and "ticket_resolve" in blocks  # the buttons are back
 

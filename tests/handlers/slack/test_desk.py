@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ports import DeliveryError, StaffNotice
+from bot.ports import DeliveryError
+from bot.tickets.models import TicketStatus
+from bot.tickets.staffdesk import DeskThread, NoticeDetails, SeverityChange, StaffNotice, StaffNoticeKind
 from handlers.slack.desk import PlaceUnavailable, SlackDesk
 from tests.handlers.slack.harness import ANA, SUPPORT, TOKEN
 from tests.handlers.slack.test_blocks import ticket
@@ -21,14 +23,14 @@ def desk_for(api: SlackApiStandIn | str) -> SlackDesk:
 
 
 def opened(**changes: Any) -> StaffNotice:
-    return StaffNotice(kind="opened", ticket=ticket(**changes))
+    return StaffNotice(kind=StaffNoticeKind.OPENED, ticket=ticket(**changes))
 
 
 async def test_opened_posts_in_the_channel_and_dms_the_assignee(slack: SlackApiStandIn) -> None:
     where = await desk_for(slack).notify(opened())
 
     (post,) = slack.posts(SUPPORT)
-    assert where == {"channel": SUPPORT, "thread": post["ts"]}
+    assert where == DeskThread(channel=SUPPORT, thread=post["ts"])
     assert post["blocks"] and post["params"]["unfurl_links"] is False
     assert len(slack.dms_to(ANA)) == 1
 
@@ -47,7 +49,7 @@ async def test_what_a_failure_means_for_the_outbox(
     slack: SlackApiStandIn, fault: dict[str, Any], retry_after: float | None, permanent: bool
 ) -> None:
     slack.fail_next("chat.postMessage", **fault)
-    in_thread = StaffNotice(kind="customer_message", text="hello", ticket=ticket(desk_thread="1.000100"))
+    in_thread = StaffNotice(kind=StaffNoticeKind.CUSTOMER_MESSAGE, text="hello", ticket=ticket(desk_thread="1.000100"))
     with pytest.raises(DeliveryError) as failed:
         await desk_for(slack).notify(in_thread)
     assert (failed.value.retry_after, failed.value.permanent) == (retry_after, permanent)
@@ -65,7 +67,7 @@ async def test_a_channel_the_bot_is_not_in_falls_back_to_the_assignees_dm(slack:
     where = await desk_for(slack).notify(opened())
 
     (post,) = slack.dms_to(ANA)  # the escalation itself, no second DM about it
-    assert post["blocks"] and where == {"channel": slack.dm_channel(ANA), "thread": post["ts"]}
+    assert post["blocks"] and where == DeskThread(channel=slack.dm_channel(ANA), thread=post["ts"])
 
     slack.fail_next("chat.postMessage", error="channel_not_found", channel=SUPPORT)
     with pytest.raises(PlaceUnavailable) as failed:  # nobody to fall back to: retried (the bot may be invited)
@@ -83,7 +85,8 @@ async def test_blocks_slack_refuses_fall_back_to_the_text(slack: SlackApiStandIn
 
 async def test_a_ticket_with_no_place_in_slack_is_logged_not_retried(slack: SlackApiStandIn) -> None:
     assert await desk_for(slack).notify(opened(desk_channel=None, assignee=None)) is None
-    later = StaffNotice(kind="customer_message", text="hello", ticket=ticket(desk_channel=None, assignee=None))
+    later = StaffNotice(kind=StaffNoticeKind.CUSTOMER_MESSAGE, text="hello",
+                        ticket=ticket(desk_channel=None, assignee=None))  # fmt: skip
     assert await desk_for(slack).notify(later) is None
     assert slack.requests == []
 
@@ -93,7 +96,7 @@ async def test_a_notice_about_a_ticket_without_a_thread_starts_it(slack: SlackAp
     (with its buttons, no second DM), then itself in the thread; a retry after a failure half-way posts neither
     twice. (The core keeps notices about one ticket in order, so none overtakes its own "opened".)"""
     desk = desk_for(slack)
-    later = StaffNotice(kind="customer_message", text="hello", ticket=ticket(desk_thread=None))
+    later = StaffNotice(kind=StaffNoticeKind.CUSTOMER_MESSAGE, text="hello", ticket=ticket(desk_thread=None))
     post, failed = slack._methods["chat.postMessage"], []
 
     def thread_post_fails_once(params: dict[str, Any]) -> Any:
@@ -109,14 +112,15 @@ async def test_a_notice_about_a_ticket_without_a_thread_starts_it(slack: SlackAp
 
     root, reply = slack.posts(SUPPORT)
     assert root["blocks"] and not root["thread_ts"] and "C-1042" in root["text"]
-    assert where == {"channel": SUPPORT, "thread": root["ts"]}
+    assert where == DeskThread(channel=SUPPORT, thread=root["ts"])
     assert reply["thread_ts"] == root["ts"] and reply["text"].endswith(">hello")
     assert slack.dms_to(ANA) == [] and slack.updates() == []  # posted as it is now: nothing to redraw
 
 
 async def test_a_redraw_slack_refuses_is_only_logged(slack: SlackApiStandIn) -> None:
     slack.fail_next("chat.update", error="message_not_found")
-    claimed = StaffNotice(kind="claimed", actor="Ana Lima", ticket=ticket(status="claimed", desk_thread="1.000100"))
+    claimed = StaffNotice(kind=StaffNoticeKind.CLAIMED, actor="Ana Lima",
+                          ticket=ticket(status=TicketStatus.CLAIMED, desk_thread="1.000100"))  # fmt: skip
     await desk_for(slack).notify(claimed)
     assert [p["thread_ts"] for p in slack.posts(SUPPORT)] == ["1.000100"]
 
@@ -131,7 +135,8 @@ async def test_a_redraw_slack_refuses_is_only_logged(slack: SlackApiStandIn) -> 
 async def test_a_thread_started_late_shows_first_what_the_customer_wrote_meanwhile(slack: SlackApiStandIn) -> None:
     """The customer wrote again while the ticket was only in a summary: whoever opens it reads those lines first,
     escaped like every customer word, then the notice that opened it."""
-    shown = StaffNotice(kind="shown", actor="Ana Lima", data={"slack_user_id": ANA}, ticket=ticket(desk_thread=None),
+    shown = StaffNotice(kind=StaffNoticeKind.SHOWN, actor="Ana Lima", details=NoticeDetails(slack_user_id=ANA),
+                        ticket=ticket(desk_thread=None),
                         earlier=("Hello? <!here>", "Any news\non my order?"))  # fmt: skip
     await desk_for(slack).notify(shown)
 
@@ -147,8 +152,9 @@ async def test_a_thread_started_late_shows_first_what_the_customer_wrote_meanwhi
 async def test_a_raised_severity_is_said_in_the_thread_and_redraws_the_escalation_message(
     slack: SlackApiStandIn,
 ) -> None:
-    joined = StaffNotice(kind="customer_message", text="It is urgent now", ticket=ticket(desk_thread="1.000100"),
-                         data={"severity_raised": {"from": "normal", "to": "high"}})  # fmt: skip
+    joined = StaffNotice(kind=StaffNoticeKind.CUSTOMER_MESSAGE, text="It is urgent now",
+                         ticket=ticket(desk_thread="1.000100"),
+                         details=NoticeDetails(severity_raised=SeverityChange("normal", "high")))  # fmt: skip
     await desk_for(slack).notify(joined)
 
     (post,) = slack.posts(SUPPORT)

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ports import DeliveryError, StaffDigest
+from bot.ports import DeliveryError
+from bot.tickets.staffdesk import DigestAssignee, DigestTicket, StaffDigest, StaffNoticeKind
+from bot.tickets.views import Person
 from handlers.server import build_app
 from handlers.slack.desk import SlackDesk
 from handlers.slack.digest import OPEN_TICKET, assignee_message, summary_message
@@ -29,14 +31,15 @@ from tests.handlers.slack.harness import (
 )
 from tests.support.slack_standin import SlackApiStandIn, static_select_action
 
-ANA_VIEW = {"key": "ana", "name": "Ana Lima", "slack_user_id": ANA}
-RUI_VIEW = {"key": "rui", "name": "Rui Costa", "slack_user_id": RUI}
+ANA_VIEW = Person(key="ana", name="Ana Lima", slack_user_id=ANA)
+RUI_VIEW = Person(key="rui", name="Rui Costa", slack_user_id=RUI)
 SINCE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def entry(n: int, notice: str = "opened", who: dict[str, Any] | None = None, summary: str = "Parcel late") -> dict:
-    return {"id": n, "ref": f"C-{1000 + n}", "summary": summary, "severity": "normal", "status": "assigned",
-            "channel": "web", "notice": notice, "clock": None, "due": None, "assignee": who or ANA_VIEW}  # fmt: skip
+def entry(n: int, notice: str = "opened", who: Person | None = None, summary: str = "Parcel late") -> DigestTicket:
+    return DigestTicket(id=n, ref=f"C-{1000 + n}", summary=summary, severity="normal", status="assigned",
+                        channel="web", notice=StaffNoticeKind(notice), clock=None, due=None,
+                        assignee=who or ANA_VIEW)  # fmt: skip
 
 
 def digest(**changes: Any) -> StaffDigest:
@@ -44,8 +47,8 @@ def digest(**changes: Any) -> StaffDigest:
     values: dict[str, Any] = {
         "key": "staff_digest:7", "place": SUPPORT, "since": SINCE, "until": SINCE + timedelta(seconds=10),
         "counts": {"opened": 12}, "tickets": tickets, "sources": {"web": 12}, "max_posts": 5, "window_seconds": 60,
-        "assignees": {"ana": {"person": ANA_VIEW, "counts": {"opened": 9}},
-                      "rui": {"person": RUI_VIEW, "counts": {"opened": 3}}},
+        "assignees": {"ana": DigestAssignee(person=ANA_VIEW, counts={"opened": 9}),
+                      "rui": DigestAssignee(person=RUI_VIEW, counts={"opened": 3})},
     }  # fmt: skip
     values.update(changes)
     return StaffDigest(**values)
@@ -86,10 +89,10 @@ def test_sla_alarms_and_many_sources_and_more_than_are_listed() -> None:
 def test_customers_writing_again_on_summarised_tickets_are_one_line_with_the_same_menu(count: int, line: str) -> None:
     tickets = tuple(entry(n, "customer_message") for n in range(3, 3 + count))
     counts = {"customer_message": count}
-    text, blocks = summary_message(digest(tickets=tickets, counts=counts, sources={},
-                                          assignees={"ana": {"person": ANA_VIEW, "counts": counts}}))  # fmt: skip
+    assignees = {"ana": DigestAssignee(person=ANA_VIEW, counts=counts)}
+    text, blocks = summary_message(digest(tickets=tickets, counts=counts, sources={}, assignees=assignees))
     assert text == f"{line}\nFor <@{ANA}> ({count})."
-    assert [o["value"] for o in menu(blocks)["options"]] == [t["ref"] for t in tickets]
+    assert [o["value"] for o in menu(blocks)["options"]] == [t.ref for t in tickets]
 
 
 def test_each_assignee_is_told_about_theirs() -> None:

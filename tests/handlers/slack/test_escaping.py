@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.ports import StaffNotice
+from bot.tickets.staffdesk import NoticeDetails, StaffNotice, StaffNoticeKind
+from bot.tickets.views import Attachment, TicketCustomer, TicketView
 from handlers.server import build_app
 from handlers.slack.blocks import assignee_dm, mine_text, reassigned_dm, ticket_message, ticket_summary
 from handlers.slack.notices import thread_text
@@ -29,13 +29,13 @@ SPECIAL = re.compile(r"<[^<>]*>")
 LINK = "https://slack.example/p1"
 
 
-def hostile_ticket(words: str) -> dict[str, Any]:
+def hostile_ticket(words: str) -> TicketView:
     """A ticket view whose every customer-controlled field carries `words`."""
     return ticket(
         summary=f"Refund {words}", description=f"Please {words} help", category=f"cat {words}",
-        customer={"id": 7, "name": f"Jo {words}", "tier": f"core {words}", "language": "pt",
-                  "channels": [f"web {words}"]},
-        recent_messages=[f"hi {words}", words], attachments=[{"kind": f"photo {words}", "ref": f"file {words}"}],
+        customer=TicketCustomer(id=7, name=f"Jo {words}", tier=f"core {words}", language="pt",
+                                channels=(f"web {words}",)),
+        recent_messages=(f"hi {words}", words), attachments=(Attachment(f"photo {words}", f"file {words}"),),
         resolution=f"Sent {words}", compensation=f"Voucher {words}", severity=f"high {words}",
     )  # fmt: skip
 
@@ -49,8 +49,9 @@ def renderings(words: str) -> list[tuple[str, str]]:
               ("/engage ticket", ticket_summary(view)), ("/engage mine", mine_text([view]))]  # fmt: skip
     for kind in ("claimed", "reassigned", "customer_message", "staff_reply", "note", "resolved", "csat", "reopened",
                  "sla_reminder", "shown", "moved"):  # fmt: skip
-        notice = StaffNotice(kind=kind, ticket=view, text=f"({words} attached) {words}", actor=f"Ana {words}",
-                             data={"score": 2, "solved": False, "clock": "first_response"})  # fmt: skip
+        notice = StaffNotice(kind=StaffNoticeKind(kind), ticket=view, text=f"({words} attached) {words}",
+                             actor=f"Ana {words}",
+                             details=NoticeDetails(score=2, solved=False, clock="first_response"))  # fmt: skip
         shown.append((f"thread: {kind}", thread_text(notice) or ""))
     return shown
 

@@ -1,0 +1,89 @@
+"""The conversation sections: where flows live, the words that work anywhere, retries and resuming, intent
+thresholds, and everything the bot says on its own."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from bot.config.section import Section
+
+
+class FlowSettings(Section):
+    dir: str = "flows"
+    hot_reload: bool = True
+
+
+class GlobalWords(Section):
+    """Words that work anywhere in a conversation, matched fuzzily on the whole message."""
+
+    menu: tuple[str, ...] = ("help", "menu", "/help", "/menu", "options", "main menu")
+    cancel: tuple[str, ...] = ("cancel", "/cancel", "never mind", "nevermind", "quit", "stop this")
+    human: tuple[str, ...] = (
+        "human", "agent", "operator", "person", "talk to a human", "talk to a person",
+        "speak to a human", "real person", "representative", "/human",
+    )  # fmt: skip
+    stop: tuple[str, ...] = ("stop", "/stop", "unsubscribe", "opt out", "opt-out", "stop messages")
+    resubscribe: tuple[str, ...] = ("subscribe", "/subscribe", "resubscribe", "start messages")
+
+
+class ConversationSettings(Section):
+    max_retries: int = Field(2, ge=0, le=10)
+    max_text_length: int = Field(4096, ge=16, le=65536)
+    # A flow interrupted (e.g. by a complaint) is resumed afterwards if it is younger than this.
+    resume_within_hours: float = Field(24, gt=0)
+    global_words: GlobalWords = GlobalWords()
+    # The flow the "stop" words start (it confirms, then unsubscribes); empty: unsubscribe at once.
+    stop_flow: str = "opt_out"
+    # The flow started by "talk to a human"; empty: open a hand-off ticket directly.
+    human_flow: str = ""
+
+
+class IntentSettings(Section):
+    # 0-100 rapidfuzz WRatio scores.
+    threshold: float = Field(82, ge=0, le=100)
+    # Higher bar for intents that may interrupt a flow in progress (a complaint mid-survey).
+    interrupt_threshold: float = Field(90, ge=0, le=100)
+    # A typed answer to a choice question ("verry good" -> "Very good").
+    choice_threshold: float = Field(75, ge=0, le=100)
+
+
+class Texts(Section):
+    """Everything the bot says on its own (outside flows). Jinja2 templates, sandboxed."""
+
+    fallback: str = "Sorry, I didn't understand that. Here is what I can help with:"
+    menu: str = "How can I help? Choose an option below or just type what you need."
+    talk_to_human: str = "Talk to a person"
+    handoff: str = (
+        "I've passed this to our team (ticket {{ ticket.ref }}). "
+        "A person will reply here within {{ ticket.respond_within }}."
+    )
+    handoff_existing: str = "I've added this to your ticket {{ ticket.ref }}. Our team will reply here."
+    cancelled: str = "OK, I've stopped that."
+    nothing_to_cancel: str = "There's nothing to cancel."
+    too_long: str = "That message is too long ({{ length }} characters). Please keep it under {{ limit }}."
+    empty: str = "I didn't catch anything there. Could you type your message?"
+    unknown_command: str = "I don't know the command {{ command }}."
+    unsupported_media: str = "Sorry, I can't read that kind of message here. Could you type it instead?"
+    stale_button: str = "That question has already been answered."
+    trouble: str = "I'm having trouble understanding. Would you like to talk to a person?"
+    try_again: str = "Try again"
+    skip: str = "Skip"
+    resuming: str = "Now, back to where we were:"
+    # Before an unanswered proactive question is asked again (outreach.checkins).
+    reminder: str = "Just a reminder:"
+    # An answer to a question the bot had already moved on from (it is kept, nothing is re-run).
+    late_answer: str = "Thanks for letting us know, I've noted that."
+    unsubscribed: str = "You won't get any more messages from us unless you write to us. Type 'subscribe' to undo."
+    resubscribed: str = "Welcome back! You'll get our updates again."
+    invalid_answer: dict[str, str] = {
+        "text": "Please type your answer.",
+        "choice": "Please choose one of the options.",
+        "yes_no": "Please answer yes or no.",
+        "rating": "Please give a rating from 1 to 5.",
+        "nps": "Please pick a number from 0 (not at all likely) to 10 (extremely likely).",
+        "number": "Please send a number.",
+        "email": "That doesn't look like an email address. Could you check it?",
+        "phone": "That doesn't look like a phone number. Please include the country code, e.g. +44 20 7946 0958.",
+        "date": "I couldn't read that date. Try a format like 2026-03-14 or 14 March.",
+        "media": "Please send a photo or file, or press Skip.",
+    }

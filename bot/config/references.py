@@ -1,0 +1,67 @@
+"""Checks across sections that name each other (staff keys in routing, tiers in campaigns), each problem at the
+file:line of the name, with a did-you-mean: a typo would otherwise route nowhere or reach nobody."""
+
+from __future__ import annotations
+
+from bot.config.settings import Settings
+from bot.yamlsource import Problem, YamlDocument, did_you_mean
+
+
+def staff_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
+    """Every staff key that routing names must exist: a typo would silently route nowhere."""
+    problems: list[Problem] = []
+    keys = [m.key for m in settings.staff]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            problems.append(doc.problem(("staff", i, "key"), f'staff key "{key}" is used twice'))
+    known = set(keys)
+    pools = settings.routing.pools
+
+    def check(loc: tuple[str | int, ...], name: str | None, allow_pool: bool = False) -> None:
+        if name is None or name in known or (allow_pool and name in pools):
+            return
+        options = known | (set(pools) if allow_pool else set())
+        what = "staff key or pool" if allow_pool else "staff key"
+        problems.append(doc.problem(loc, f'unknown {what} "{name}"{did_you_mean(name, options)}'))
+
+    for i, member in enumerate(settings.staff):
+        check(("staff", i, "backup"), member.backup)
+    for name, pool in pools.items():
+        for j, key in enumerate(pool.members):
+            check(("routing", "pools", name, "members", j), key)
+    for i, rule in enumerate(settings.routing.rules):
+        check(("routing", "rules", i, "to"), rule.to, allow_pool=True)
+    check(("routing", "fallback"), settings.routing.fallback)
+    return problems
+
+
+def tier_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
+    """Tier rules must parse and give each tier once; campaigns may only name tiers the rules produce."""
+    from bot.templating import check_expression
+
+    problems: list[Problem] = []
+    first_rule: dict[str, int] = {}
+    for i, rule in enumerate(settings.tiers.rules):
+        if rule.tier in first_rule:
+            line = doc.line_of(("tiers", "rules", first_rule[rule.tier], "tier"))
+            message = f'tier "{rule.tier}" already has a rule (line {line}); give each tier one rule'
+            problems.append(doc.problem(("tiers", "rules", i, "tier"), message))
+        first_rule.setdefault(rule.tier, i)
+        error = check_expression(rule.when) if rule.when is not None else None
+        if error:
+            problems.append(doc.problem(("tiers", "rules", i, "when"), f'tier rule "{rule.tier}": {error}'))
+    tiers = {settings.tiers.default, *first_rule}
+
+    def check(loc: tuple[str | int, ...], tier: str) -> None:
+        if tier not in tiers:
+            known = ", ".join(sorted(tiers))
+            message = f'unknown tier "{tier}"{did_you_mean(tier, tiers)}; tiers.default and tiers.rules give: {known}'
+            problems.append(doc.problem(loc, message))
+
+    for name, campaign in settings.campaigns.items():
+        for j, tier in enumerate(campaign.audience.tiers):
+            check(("campaigns", name, "audience", "tiers", j), tier)
+        for tier in campaign.schedule:
+            if tier != "*":
+                check(("campaigns", name, "schedule", tier), tier)
+    return problems

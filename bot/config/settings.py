@@ -1,0 +1,65 @@
+"""The whole settings: one field per section, the secrets (from the environment only) and where the file was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from bot.config.business import BusinessSettings
+from bot.config.campaigns import Campaign
+from bot.config.conversations import ConversationSettings, FlowSettings, IntentSettings, Texts
+from bot.config.outreach import OutreachSettings
+from bot.config.platforms import SlackSettings, TelegramSettings
+from bot.config.section import KEY_PATTERN, Section
+from bot.config.server import DatabaseSettings, ServerSettings
+from bot.config.tickets import RoutingSettings, StaffMember, TicketSettings
+from bot.config.tiers import TierSettings
+from bot.config.webchat import WebchatSettings
+
+
+class Secrets(BaseModel):
+    """Secrets come from the environment only; SecretStr keeps them out of logs and reprs."""
+
+    model_config = ConfigDict(frozen=True)
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    api_key: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+
+
+class Settings(Section):
+    business: BusinessSettings = BusinessSettings()
+    flows: FlowSettings = FlowSettings()
+    conversation: ConversationSettings = ConversationSettings()
+    intents: IntentSettings = IntentSettings()
+    tickets: TicketSettings = TicketSettings()
+    staff: tuple[StaffMember, ...] = ()
+    routing: RoutingSettings = RoutingSettings()
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    webchat: WebchatSettings = WebchatSettings()
+    outreach: OutreachSettings = OutreachSettings()
+    tiers: TierSettings = TierSettings()
+    campaigns: dict[Annotated[str, Field(pattern=KEY_PATTERN, max_length=100)], Campaign] = {}
+    texts: Texts = Texts()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    # Filled from the environment, never from the file.
+    secrets: Secrets = Field(Secrets(), exclude=True)
+    # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.
+    base_dir: Path = Field(Path("."), exclude=True)
+    source: str = Field("(embedded defaults)", exclude=True)
+
+    @property
+    def flows_dir(self) -> Path:
+        path = Path(self.flows.dir)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def public_url(self) -> str:
+        return self.server.public_url.rstrip("/") or f"http://{self.server.host}:{self.server.port}"
