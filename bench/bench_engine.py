@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import load_settings
-from bot.conversations.models import Message
 from bot.core import Core
 from bot.customers import records as customers
 from bot.messages import Inbound
 from bot.storage.database import Database
+from bot.transcript import Message
 
 REPO = Path(__file__).resolve().parent.parent
 # A 5-message conversation: start the NPS survey, score, reason, then the CSAT survey and rating.

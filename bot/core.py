@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.conversations import kinds as conversation_kinds
 from bot.conversations.engine import ConversationEngine
-from bot.conversations.history import Transcripts
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
 from bot.customers import records as customers
@@ -33,6 +32,7 @@ from bot.tickets.lifecycle import TicketActions
 from bot.tickets.posting import StaffNotices
 from bot.tickets.queries import TicketQueries
 from bot.tickets.staffdesk import StaffDesk
+from bot.transcript import Transcripts
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)

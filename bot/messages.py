@@ -63,7 +63,9 @@ class Reply:
     media: Media | None = None
     # What the buttons answer, so adapters can lay them out (e.g. NPS as two rows).
     answer_kind: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The answer to a button pressed under a question that is no longer open (Telegram shows it as a notice on
+    # the button, not as a message). Not stored: it only travels from the engine to the adapter in hand.
+    stale: bool = field(default=False, compare=False)
 
 
 def reply_to_dict(reply: Reply) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Imports every model so the metadata is complete (for migrations and tests)."""
 
-from bot.conversations.models import ConversationRun, FlowVersion, Message
+from bot.conversations.models import ConversationRun, FlowVersion
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
 from bot.outreach.models import CampaignRun, DeliveryDecision
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
+from bot.transcript.models import Message
 
 __all__ = [
     "CampaignRun",

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversations.models import ACTIVE, ConversationRun, Message
+from bot.conversations.models import ACTIVE, ConversationRun
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
+from bot.transcript import Message
 
 # A message either way this recently, with a flow waiting for an answer, is a conversation in progress.
 BUSY_WINDOW = timedelta(minutes=30)

@@ -1,4 +1,4 @@
-"""Conversation state (one row per flow run), the transcript, and every flow version ever run."""
+"""Conversation state (one row per flow run) and every flow version ever run (the transcript: bot/transcript/)."""
 
 from __future__ import annotations
 
@@ -39,26 +39,17 @@ class ConversationRun(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 
+    def finish(self, now: datetime, status: str = DONE) -> None:
+        """Ended (DONE) or closed early (CANCELLED): the run waits for nothing any more."""
+        self.status = status
+        self.awaiting_answer = False
+        self.ended_at = now
+        self.updated_at = now
 
-class Message(Base):
-    """The transcript: every inbound message is stored before it is answered."""
-
-    __tablename__ = "messages"
-    # A platform message id seen twice is a duplicate delivery (NULLs never collide).
-    __table_args__ = (
-        UniqueConstraint("channel", "platform_message_id"),
-        Index("ix_messages_customer_id_id", "customer_id", "id"),
-        IDS_NEVER_REUSED,
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
-    channel: Mapped[str] = mapped_column(String(32))
-    platform_message_id: Mapped[str | None] = mapped_column(String(100))
-    text: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    def set_aside(self, now: datetime) -> None:
+        """Interrupted by another flow: SUSPENDED, on the stack of interrupted flows, until that one ends."""
+        self.status = SUSPENDED
+        self.updated_at = now
 
 
 class FlowVersion(Base):

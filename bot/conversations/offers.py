@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations import schema as s
 from bot.conversations.buttons import FlowButton
-from bot.conversations.models import Message
+from bot.transcript import Message
 
 _CUSTOMER_TRIGGERS = (s.CommandTrigger, s.MenuTrigger, s.IntentTrigger)
 _CANDIDATES = 20  # transcript rows that mention the payload, read back to find it as a button's value

@@ -16,7 +16,7 @@ from bot.conversations import schema as s
 from bot.conversations.buttons import AnswerButton, FlowButton, WordButton
 from bot.conversations.kinds import ConversationKind
 from bot.conversations.loader import LoadedFlow
-from bot.conversations.models import ACTIVE, CANCELLED, DONE, SUSPENDED, WAITING, ConversationRun
+from bot.conversations.models import ACTIVE, CANCELLED, SUSPENDED, WAITING, ConversationRun
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
 from bot.messages import Button, Media, Reply
@@ -80,7 +80,7 @@ class FlowRunner:
         steps = lf.flow.steps
         for _ in range(MAX_STEPS_PER_TURN):
             if run.step_index >= len(steps):
-                self.finish(turn, run)
+                run.finish(turn.now)
                 return
             step = steps[run.step_index]
             ctx = self.context(turn, run, lf)
@@ -96,7 +96,7 @@ class FlowRunner:
             if isinstance(step, s.EndStep):
                 if isinstance(step.end, str) and step.end.strip():
                     turn.say(Reply(templating.render(step.end, ctx)))
-                self.finish(turn, run)
+                run.finish(turn.now)
                 return
             if isinstance(step, s.SayStep):
                 turn.say(self._say(step, ctx))
@@ -112,17 +112,11 @@ class FlowRunner:
                 continue
             run.step_index = self.next_index(lf, run.step_index)
         log.error("flow %s ran %d steps without pausing; ending it", lf.id, MAX_STEPS_PER_TURN)
-        self.finish(turn, run)
+        run.finish(turn.now)
 
     def next_index(self, lf: LoadedFlow, index: int) -> int:
         nxt = getattr(lf.flow.steps[index], "next", None)
         return lf.index_of(nxt) if nxt else index + 1
-
-    def finish(self, turn: Turn, run: ConversationRun, status: str = DONE) -> None:
-        run.status = status
-        run.awaiting_answer = False
-        run.ended_at = turn.now
-        run.updated_at = turn.now
 
     def _say(self, step: s.SayStep, ctx: dict[str, Any]) -> Reply:
         buttons = tuple(Button(b.label, _say_button(b).value) for b in step.buttons)

@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.config import Settings, StaffMember
-from bot.conversations.models import Message
 from bot.customers.models import ChannelIdentity, Customer
 from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket, TicketStatus
 from bot.tickets.staffdesk import NoticeDetails, StaffNotice, StaffNoticeKind
 from bot.tickets.views import Attachment, Deadline, Person, TicketCustomer, TicketView
+from bot.transcript import Message
 
 log = logging.getLogger(__name__)
 

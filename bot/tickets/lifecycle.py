@@ -11,9 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import outbox, transcript
 from bot.config import Settings, TicketSettings
-from bot.conversations.models import Message
 from bot.customers import records as customers
 from bot.customers.kinds import CustomerKind
 from bot.messages import Reply
@@ -238,8 +237,7 @@ async def send_to_customer(session: AsyncSession, ticket: Ticket, reply: Reply, 
     ref = await customers.preferred_ref(session, ticket.customer_id)
     if ref is None:
         return
-    session.add(Message(customer_id=ticket.customer_id, direction="out", channel=ref.channel, text=reply.text,
-                        payload={"text": reply.text, "ticket": ticket.ref}, created_at=now))  # fmt: skip
+    await transcript.record_outbound(session, ticket.customer_id, ref.channel, [reply], now, ticket_ref=ticket.ref)
     await outbox.enqueue_send(session, customer_id=ticket.customer_id, ref=ref, replies=[reply],
                               dedupe_key=f"ticket:{ticket.id}:{key}", due_at=now)  # fmt: skip
 

@@ -274,7 +274,7 @@ class TelegramAdapter:
             return
         delivery = await self._store_and_answer(inbound)
         replies = list(delivery.replies)
-        stale = bool(replies) and replies[0].meta.get("stale")
+        stale = bool(replies) and replies[0].stale
         with contextlib.suppress(TelegramError):
             if stale:
                 await query.answer(text=replies[0].text[:ANSWER_LIMIT])

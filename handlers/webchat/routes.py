@@ -18,8 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import WebchatRateLimits
-from bot.conversations.history import TranscriptEntry, Transcripts
 from bot.messages import ChannelRef, Inbound, Reply, reply_to_dict
+from bot.transcript import TranscriptEntry, Transcripts
 from handlers.webchat.limits import WebChatLimits
 
 CHANNEL = "web"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Select, select, update
 
-from bot.conversations.models import Message
 from bot.customers.models import Customer
 from bot.outbox.models import PENDING, OutboxItem
 from bot.storage.database import Database
+from bot.transcript import Message
 from tests.conftest import REPO, STARTER_FLOWS
 
 CONFIG = """\

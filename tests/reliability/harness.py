@@ -26,11 +26,11 @@ import asyncpg
 import httpx
 from sqlalchemy import func, select
 
-from bot.conversations.models import Message
 from bot.customers.models import ChannelIdentity
 from bot.outbox.models import OutboxItem
 from bot.storage.database import Database
 from bot.surveys.models import SurveyResponse
+from bot.transcript import Message
 from tests.support.botapi_standin import BotApiStandIn
 from tests.support.slack_standin import SlackApiStandIn
 

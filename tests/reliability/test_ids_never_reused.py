@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from bot.conversations.models import Message
 from bot.core import Core
+from bot.transcript import Message
 from handlers.server import build_app
 from handlers.slack.blocks import RESOLVE
 from tests.conftest import Chat, FixedClock

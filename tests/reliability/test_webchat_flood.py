@@ -18,9 +18,9 @@ import httpx
 from sqlalchemy import func, select
 
 from bot.config import WebchatRateLimits
-from bot.conversations.models import Message
 from bot.storage.database import Database
 from bot.tickets.models import Ticket
+from bot.transcript import Message
 from tests.reliability.harness import (
     ANA,
     STAFF,

@@ -19,15 +19,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import outbox, transcript
 from bot.config import Campaign, Settings
 from bot.conversations.engine import ConversationEngine
-from bot.conversations.models import Message
 from bot.customers.kinds import CustomerKind
 from bot.customers.models import Customer
+from bot.messages import reply_from_dict
 from bot.outbox.claims import Claimed, Cleared, Outcome
 from bot.outreach.campaigns import catalog
 from bot.outreach.campaigns.kinds import CampaignKind
@@ -39,8 +39,6 @@ _LOCK_CUSTOMERS = (
     select(Customer).where(Customer.id.in_(bindparam("ids", expanding=True))).order_by(Customer.id).with_for_update()
 )
 _RUNS_DUE = select(CampaignRun.id, CampaignRun.due_at).where(CampaignRun.id.in_(bindparam("ids", expanding=True)))
-# The transcript's outbound messages (bot.conversations.transcript.record_outbound), for the group at once.
-_TRANSCRIPT = insert(Message.__table__)
 
 
 class Clearing:
@@ -174,10 +172,10 @@ class Clearing:
         """The rendered messages into the transcript, and their rows into plain sends."""
         if not sends:
             return
-        messages = [
-            {"customer_id": item.customer_id, "direction": "out", "channel": item.payload["channel"],
-             "text": reply["text"], "payload": reply, "created_at": now}
-            for item in sends.values() for reply in item.payload["replies"]
-        ]  # fmt: skip
-        await session.execute(_TRANSCRIPT, messages)
+        said: list[transcript.Outbound] = []
+        for item in sends.values():
+            assert item.customer_id is not None  # rendered for its customer (_content)
+            replies = [reply_from_dict(reply) for reply in item.payload["replies"]]
+            said.append(transcript.Outbound(item.customer_id, item.payload["channel"], replies))
+        await transcript.record_outbound_many(session, said, now)
         await outbox.become_sends(session, {item_id: item.payload for item_id, item in sends.items()})

@@ -18,13 +18,14 @@ from sqlalchemy.orm import aliased
 
 from bot.config import FrequencyCap
 from bot.conversations.activity import BUSY_WINDOW
-from bot.conversations.models import ACTIVE, ConversationRun, Message
+from bot.conversations.models import ACTIVE, ConversationRun
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.outreach.models import SENT, DeliveryDecision
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
+from bot.transcript import Message
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.conversations.models import ACTIVE, Message
+from bot.conversations.models import ACTIVE
 from bot.core import Core
 from bot.messages import Media
+from bot.transcript import Message
 from tests.bot.conversations.test_engine_steps import (
     another_customer,
     copy_engine_flows,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.conversations.models import ConversationRun, Message
+from bot.conversations.models import ConversationRun
 from bot.core import Core
 from bot.customers.models import Customer
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Ticket
+from bot.transcript import Message
 from tests.conftest import Chat
 
 

@@ -19,13 +19,14 @@ from sqlalchemy import func, select, update
 from bot import outbox
 from bot.config import Settings
 from bot.conversations.kinds import ConversationKind
-from bot.conversations.models import ACTIVE, CANCELLED, DONE, WAITING, ConversationRun, Message
+from bot.conversations.models import ACTIVE, CANCELLED, DONE, WAITING, ConversationRun
 from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import ChannelRef, Media, Reply
 from bot.outbox.models import OutboxItem
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Ticket, TicketEvent
+from bot.transcript import Message
 from tests.conftest import Chat, FixedClock, make_settings
 
 ENGINE_FLOWS = Path(__file__).resolve().parents[2] / "data" / "flows_engine"

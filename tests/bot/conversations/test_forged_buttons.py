@@ -24,7 +24,7 @@ from tests.bot.outreach.test_campaign_delivery import WebInbox, a_customer, send
 from tests.conftest import Chat, FixedClock, make_settings
 
 STALE = "That question has already been answered."
-ENGINE_LOG = "bot.conversations.engine"
+ENGINE_LOG = "bot.conversations.presses"  # where a refused press is logged
 
 # Two flows nobody can start by typing: one offered under a `say` step, one in a campaign message.
 EXTRA_FLOWS = {

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from bot import outbox
 from bot.config import Settings
-from bot.conversations.models import Message
 from bot.core import Core
 from bot.customers import records as customers
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import OutboxItem
 from bot.outreach.campaigns import catalog, planning
+from bot.transcript import Message
 from tests.conftest import Chat, FixedClock, make_settings
 
 CAMPAIGNS = {

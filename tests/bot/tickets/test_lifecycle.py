@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from bot.config import Secrets, Settings
-from bot.conversations.models import Message
 from bot.core import Core
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
@@ -26,6 +25,7 @@ from bot.tickets.kinds import TicketKind
 from bot.tickets.models import Staff, Ticket, TicketEvent, TicketStatus
 from bot.tickets.staffdesk import DeskThread, NoticeDetails, StaffNotice, StaffNoticeKind
 from bot.tickets.views import Deadline, Person
+from bot.transcript import Message
 from tests.conftest import Chat, FixedClock, make_settings, texts
 
 STAFF = [

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.config import Settings, load_settings
-from bot.conversations.models import Message
+from bot.transcript import Message
 from handlers.server import build_app, channel_report
 from tests.conftest import Chat, FixedClock
 from tests.handlers.slack.harness import ANA, EVE, RUI, SUPPORT, StaffSide, eventually, running, slack_settings

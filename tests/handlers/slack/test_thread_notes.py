@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.conversations.models import Message
+from bot.transcript import Message
 from handlers.server import build_app
 from handlers.slack.relay import KEEP_HELD, SEND_HELD
 from tests.conftest import FixedClock

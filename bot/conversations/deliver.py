@@ -1,0 +1,64 @@
+"""The deliver stage: the replies of a turn into the transcript (bot/transcript/) and into an outbox row, leased
+to the adapter that sends them now (push channels) or queued for the dispatcher (a turn without an inbound)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import bindparam, update
+
+from bot import outbox, transcript
+from bot.conversations.turn import Turn
+from bot.customers import records as customers
+from bot.messages import Inbound
+from bot.outbox.delivery import INLINE_LEASE, Delivery, insert_send
+from bot.outbox.models import LEASED, PENDING, OutboxItem
+
+_DEDUPE_KEY_SIZE = 200
+# The reply's outbox row is written as a plain row, not through the ORM's unit of work, which cost more than a
+# millisecond of Python per message (bench/bench_inbound.py --profile). Built once, as it runs for every message.
+_QUEUE_OUTBOX = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id == bindparam("item_id"))
+    .values(status=PENDING, lease_until=None)
+)
+
+
+async def record_replies(turn: Turn, channel: str) -> None:
+    """The replies to the transcript."""
+    await transcript.record_outbound(turn.session, turn.customer.id, channel, turn.replies, turn.now)
+
+
+async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Delivery:
+    """The replies to a customer's message: recorded, and for a push channel also an outbox row leased to the
+    caller, which sends them and reports back (if it dies first, the lease runs out and the dispatcher sends)."""
+    await record_replies(turn, inbound.channel)
+    session = turn.session
+    if not push or not turn.replies:
+        await session.flush()
+        return Delivery(tuple(turn.replies))
+    item = {
+        "kind": outbox.SEND, "customer_id": turn.customer.id, "proactive": False, "status": LEASED, "attempts": 1,
+        "dedupe_key": f"reply:{inbound.channel}:{inbound.message_id or uuid.uuid4().hex}"[:_DEDUPE_KEY_SIZE],
+        "payload": outbox.send_payload(inbound.ref, turn.replies), "due_at": turn.now,
+        "lease_until": turn.now + INLINE_LEASE, "created_at": turn.now,
+    }  # fmt: skip
+    await session.flush()  # the conversation's changes first, as the dispatcher would read them
+    item_id, held = await insert_send(session, item)
+    if held:  # behind earlier undelivered replies: the dispatcher sends in order
+        await session.execute(_QUEUE_OUTBOX, {"item_id": item_id})
+    return Delivery(tuple(turn.replies), item_id, held=held)
+
+
+async def deliver_proactively(turn: Turn, key: str) -> None:
+    """Record replies made without an inbound message and queue them for sending."""
+    if not turn.replies:
+        return
+    ref = await customers.preferred_ref(turn.session, turn.customer.id)
+    if ref is None:
+        return
+    await record_replies(turn, ref.channel)
+    await outbox.enqueue_send(
+        turn.session, customer_id=turn.customer.id, ref=ref, replies=turn.replies,
+        dedupe_key=f"send:{key}", due_at=turn.now, proactive=False,
+    )  # fmt: skip

@@ -1,0 +1,101 @@
+"""The receive stage: clean what an adapter hands over, identify the customer (or create them, or join a chat to
+them by a link code), recognise a duplicate delivery, and store the message before anything answers it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import transcript
+from bot.customers import links
+from bot.customers import records as customers
+from bot.customers.models import Customer
+from bot.messages import Inbound, Media
+
+log = logging.getLogger(__name__)
+
+_NAME_SIZE = 200
+_LANGUAGE_SIZE = 16
+# C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
+_CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The customer a stored message is from, locked for this transaction; `is_new` when it made them."""
+
+    customer: Customer
+    is_new: bool
+
+
+def clean_inbound(inbound: Inbound) -> Inbound:
+    """Every text an adapter hands over, cleaned once, before it is stored, matched or echoed."""
+    media = inbound.media
+    if media is not None:
+        media = Media(_clean_text(media.kind), _clean_text(media.ref), _clean_text(media.caption))
+    return replace(
+        inbound, channel=_clean_text(inbound.channel), address=_clean_text(inbound.address),
+        text=_clean_optional(inbound.text), choice=_clean_optional(inbound.choice), media=media,
+        message_id=_clean_optional(inbound.message_id), display_name=_clean_optional(inbound.display_name),
+        language=_clean_optional(inbound.language), start_payload=_clean_optional(inbound.start_payload),
+    )  # fmt: skip
+
+
+async def receive(
+    session: AsyncSession, inbound: Inbound, now: datetime, *, default_tier: str, check_seen: bool
+) -> Received | None:
+    """The sender found (or made) and locked, and the message stored; None for a duplicate delivery.
+
+    `check_seen` looks for the message id first; without it a duplicate is caught when the message is stored,
+    by the unique platform id (IntegrityError: the caller tries once more, checking)."""
+    # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already).
+    found = await customers.find_sender(session, inbound.ref)
+    customer, last_used = found if found is not None else (None, None)
+    locked = customer is not None
+    if customer is None and inbound.start_payload:
+        # A deep link carrying a link code: this chat joins a customer we already know.
+        customer = await links.redeem(session, inbound.start_payload, inbound.ref, now)
+    is_new = customer is None
+    if customer is None:
+        customer = await customers.create_with_identity(
+            session, inbound.ref, now, display_name=_clip(inbound.display_name, _NAME_SIZE),
+            language=_clip(inbound.language, _LANGUAGE_SIZE), tier=default_tier,
+        )  # fmt: skip
+    else:
+        if not locked:
+            customer = await customers.lock(session, customer.id)
+        await customers.touch_identity(session, inbound.ref, now, last_used)
+    if check_seen and inbound.message_id:
+        if await transcript.already_stored(session, inbound.channel, inbound.message_id):
+            log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
+            return None
+    if customers.is_stale(customer.last_seen_at, now):
+        customer.last_seen_at = now
+    if customers.is_stale(customer.last_active_at, now):
+        customer.last_active_at = now
+    customer.unreachable = False  # they wrote to us, so they can be reached again
+    if inbound.display_name and not customer.display_name:
+        customer.display_name = _clip(inbound.display_name, _NAME_SIZE)
+    await transcript.record_inbound(session, customer.id, inbound, now)
+    return Received(customer, is_new)
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return value[:size] if value else value
+
+
+def _clean_text(text: str) -> str:
+    """`text` as it can be stored and matched: PostgreSQL refuses NUL in text and neither database
+    nor any encoder takes a lone surrogate, so a paired surrogate becomes its character, a lone one
+    U+FFFD, and NUL and the other control characters (bar tab and line breaks) are dropped."""
+    if text.isprintable():
+        return text  # the common case: nothing to do
+    joined = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return joined.translate(_CONTROL_CHARS)
+
+
+def _clean_optional(text: str | None) -> str | None:
+    return _clean_text(text) if text else text

@@ -1,0 +1,75 @@
+"""Writing the transcript: the one place where every writer (the conversation engine, staff replies on tickets,
+campaign messages as they are cleared for sending) records a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Inbound, Reply, reply_to_dict
+from bot.transcript.models import INBOUND, OUTBOUND, Message
+
+MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
+_CHOICE_SIZE = 200
+_MEDIA_REF_SIZE = 500
+
+# Plain rows, not the ORM's unit of work, which cost more than a millisecond of Python per message
+# (bench/bench_inbound.py --profile). Built once, as it runs for every message.
+_INSERT_MESSAGES = insert(Message.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """Replies said to one customer on one channel; `ticket_ref` marks a staff reply on that ticket."""
+
+    customer_id: int
+    channel: str
+    replies: Sequence[Reply]
+    ticket_ref: str | None = None
+
+
+async def record_inbound(session: AsyncSession, customer_id: int, inbound: Inbound, now: datetime) -> None:
+    """What the customer sent, stored before it is answered (its platform id catches a duplicate delivery)."""
+    payload: dict[str, Any] = {}
+    if inbound.choice:
+        payload["choice"] = inbound.choice[:_CHOICE_SIZE]
+    if inbound.media:
+        payload["media"] = {"kind": inbound.media.kind, "ref": inbound.media.ref[:_MEDIA_REF_SIZE]}
+    if inbound.text and len(inbound.text) > MAX_STORED_TEXT:
+        payload["truncated_from"] = len(inbound.text)
+    await session.execute(_INSERT_MESSAGES, {
+        "customer_id": customer_id, "direction": INBOUND, "channel": inbound.channel,
+        "platform_message_id": inbound.message_id, "text": (inbound.text or "")[:MAX_STORED_TEXT] or None,
+        "payload": payload, "created_at": now,
+    })  # fmt: skip
+
+
+async def record_outbound(
+    session: AsyncSession, customer_id: int, channel: str, replies: Sequence[Reply], now: datetime,
+    *, ticket_ref: str | None = None,
+) -> None:  # fmt: skip
+    """What the bot (or a person through it) said to one customer."""
+    await record_outbound_many(session, (Outbound(customer_id, channel, replies, ticket_ref),), now)
+
+
+async def record_outbound_many(session: AsyncSession, said: Iterable[Outbound], now: datetime) -> None:
+    """What was said to many customers at once (a group of campaign messages): one statement."""
+    rows = [
+        {"customer_id": out.customer_id, "direction": OUTBOUND, "channel": out.channel, "platform_message_id": None,
+         "text": reply.text, "payload": _outbound_payload(reply, out.ticket_ref), "created_at": now}
+        for out in said for reply in out.replies
+    ]  # fmt: skip
+    if rows:
+        await session.execute(_INSERT_MESSAGES, rows)
+
+
+def _outbound_payload(reply: Reply, ticket_ref: str | None) -> dict[str, Any]:
+    payload = reply_to_dict(reply)
+    if ticket_ref is not None:
+        payload["ticket"] = ticket_ref  # the web chat shows which ticket a staff reply is about
+    return payload
