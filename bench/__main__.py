@@ -29,6 +29,12 @@ def main() -> None:
     parser.add_argument("--scale-customers", type=int, default=200_000, help="check-ins to plan (full: 1000000)")
     parser.add_argument("--scale-claim-rows", type=int, default=20_000, help="rows per claim-throughput run")
     parser.add_argument("--memory-messages", type=int, default=5000, help="inbound messages (full: 100000)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (`git archive` of an older commit) whose engagebot "
+        "the inbound and outbound benchmarks also measure, in the same run",
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     wanted = set(args.only or ["engine", "intents", "inbound", "outbound", "scale", "memory"])
@@ -43,13 +49,16 @@ def main() -> None:
     if "inbound" in wanted:
         print("inbound: Bot API stand-in -> bot processes (polling, webhook) ...", flush=True)
         report["inbound"] = inbound = bench_inbound.run(
-            customers=args.inbound_customers, rate=args.inbound_rate, seconds=args.inbound_seconds
+            customers=args.inbound_customers, rate=args.inbound_rate, seconds=args.inbound_seconds, before=args.before
         )
 
     if "outbound" in wanted:
         print("outbound: a campaign through engagebot run to a Bot API stand-in enforcing the limits ...", flush=True)
         report["outbound"] = bench_outbound.run(
-            customers=args.outbound_customers, limit=args.outbound_limit, instances=args.outbound_instances
+            customers=args.outbound_customers,
+            limit=args.outbound_limit,
+            instances=args.outbound_instances,
+            before=args.before,
         )
     if "scale" in wanted:
         print("scale: planning check-ins, claim throughput with 1, 2, 4 dispatchers (PostgreSQL) ...", flush=True)

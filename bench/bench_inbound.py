@@ -81,6 +81,8 @@ BOTS = {
     "engagebot_sqlite": "engagebot, SQLite",
     "engagebot_postgres": "engagebot, PostgreSQL",
 }
+# The same two, run from another checkout (`--before DIR`, a `git archive` of an older commit) in the same run.
+BEFORE = {"engagebot_sqlite_before": "  same, before", "engagebot_postgres_before": "  same, before"}
 
 
 # ---- replies ----------------------------------------------------------------------------------
@@ -178,7 +180,9 @@ async def postgres_database() -> AsyncIterator[str]:
             await admin.close()
 
 
-def _engagebot(folder: Path, api: BotApiStandIn, mode: str, database_url: str) -> EngagebotProcess:
+def _engagebot(
+    folder: Path, api: BotApiStandIn, mode: str, database_url: str, checkout: Path | None = None
+) -> EngagebotProcess:
     (folder / "flows").mkdir()
     (folder / "flows" / "survey.yaml").write_text(FLOW, encoding="utf-8")
     config = {
@@ -191,17 +195,23 @@ def _engagebot(folder: Path, api: BotApiStandIn, mode: str, database_url: str) -
     (folder / "config.yaml").write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
     env = {"TELEGRAM_BOT_TOKEN": ptb.BOT_TOKEN, "TELEGRAM_API_URL": api.base_url, "TELEGRAM_MODE": mode,
            "TELEGRAM_WEBHOOK_SECRET": ptb.WEBHOOK_SECRET}  # fmt: skip
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)  # ahead of this checkout's editable install
     return EngagebotProcess(folder / "config.yaml", database_url, folder / "bot.log", env)
 
 
 @contextlib.asynccontextmanager
-async def running_bot(bot: str, mode: str, api: BotApiStandIn, folder: Path) -> AsyncIterator[EngagebotProcess]:
+async def running_bot(
+    bot: str, mode: str, api: BotApiStandIn, folder: Path, before: Path | None = None
+) -> AsyncIterator[EngagebotProcess]:
     async with contextlib.AsyncExitStack() as stack:
         process: EngagebotProcess
-        if bot == "engagebot_postgres":
-            process = _engagebot(folder, api, mode, await stack.enter_async_context(postgres_database()))
-        elif bot == "engagebot_sqlite":
-            process = _engagebot(folder, api, mode, f"sqlite+aiosqlite:///{folder / 'engagebot.db'}")
+        checkout = before if bot.endswith("_before") else None
+        if bot.startswith("engagebot_postgres"):
+            url = await stack.enter_async_context(postgres_database())
+            process = _engagebot(folder, api, mode, url, checkout)
+        elif bot.startswith("engagebot_sqlite"):
+            process = _engagebot(folder, api, mode, f"sqlite+aiosqlite:///{folder / 'engagebot.db'}", checkout)
         else:
             process = BaselineBot("echo" if bot == "echo" else "survey", folder, api, mode)
         stack.callback(process.stop)
@@ -341,10 +351,11 @@ def py_spy(pid: int, out: Path | None) -> Iterator[None]:
 
 
 async def measure(
-    bot: str, mode: str, customers: int, rate: float, seconds: float, profile: Path | None = None
-) -> dict[str, Any]:
+    bot: str, mode: str, customers: int, rate: float, seconds: float, profile: Path | None = None,
+    before: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        async with BotApiStandIn() as api, running_bot(bot, mode, api, Path(tmp)) as process:
+        async with BotApiStandIn() as api, running_bot(bot, mode, api, Path(tmp), before) as process:
             try:
                 # Warm-up: two customers through the whole survey (connections, caches, first queries).
                 await saturation(api, mode, 2, FIRST_CHAT - 10)
@@ -365,12 +376,16 @@ async def measure(
 async def run_async(
     customers: int = 50, rate: float = 100, seconds: float = 10, modes: tuple[str, ...] = ("polling", "webhook"),
     bots: tuple[str, ...] = tuple(BOTS), log: Callable[[str], None] = print, profile: Path | None = None,
+    before: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """`before`: another checkout whose engagebot is measured too, the same way, in the same run."""
     report: dict[str, Any] = {"customers": customers, "script": list(SCRIPT), "rate": rate, "seconds": seconds}
+    if before is not None:
+        bots = (*bots, *(f"{bot}_before" for bot in bots if f"{bot}_before" in BEFORE))
     for mode in modes:
         for bot in bots:
             log(f"  inbound {mode:<8} {bot} ...")
-            report.setdefault(mode, {})[bot] = await measure(bot, mode, customers, rate, seconds, profile)
+            report.setdefault(mode, {})[bot] = await measure(bot, mode, customers, rate, seconds, profile, before)
         report[mode]["ratios"] = _ratios(report[mode])
     return report
 
@@ -381,7 +396,7 @@ def _ratios(results: dict[str, Any]) -> dict[str, Any]:
         return found["saturation"]["messages_per_second"] if found else None
 
     ratios: dict[str, Any] = {}
-    for ours in ("engagebot_sqlite", "engagebot_postgres"):
+    for ours in ("engagebot_sqlite", "engagebot_postgres", *BEFORE):
         mine = tput(ours)
         for base in ("echo", "ptb_survey"):
             other = tput(base)
@@ -399,7 +414,7 @@ def table(report: dict[str, Any]) -> list[str]:
         for bot, results in report.get(mode, {}).items():
             if bot == "ratios":
                 continue
-            s, label = results["saturation"], f"{mode} {BOTS[bot]}"
+            s, label = results["saturation"], f"{mode} {BOTS.get(bot) or BEFORE[bot]}"
             fixed = results.get("fixed_rate", {}).get("p99_ms", "-")
             lines.append(f"{label:<56} {s['messages_per_second']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} {fixed:>11}")
         for name, value in report.get(mode, {}).get("ratios", {}).items():
@@ -423,10 +438,11 @@ if __name__ == "__main__":
     parser.add_argument("--bots", default=",".join(BOTS))
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--profile", type=Path, help="write py-spy stacks of each bot's saturation run here")
+    parser.add_argument("--before", type=Path, help="another checkout whose engagebot to measure in the same run")
     parsed = parser.parse_args()
     found = run(
         customers=parsed.customers, rate=parsed.rate, seconds=parsed.seconds, modes=tuple(parsed.modes.split(",")),
-        bots=tuple(parsed.bots.split(",")), profile=parsed.profile,
+        bots=tuple(parsed.bots.split(",")), profile=parsed.profile, before=parsed.before,
     )  # fmt: skip
     print("\n".join(table(found)))
     if parsed.json:
