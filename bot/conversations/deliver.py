@@ -4,8 +4,10 @@ to the adapter that sends them now (push channels) or queued for the dispatcher 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
 from bot.conversations.turn import Turn
@@ -39,7 +41,7 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
         return Delivery(tuple(turn.replies))
     item = {
         "kind": outbox.SEND, "customer_id": turn.customer.id, "proactive": False, "status": LEASED, "attempts": 1,
-        "dedupe_key": f"reply:{inbound.channel}:{inbound.message_id or uuid.uuid4().hex}"[:_DEDUPE_KEY_SIZE],
+        "dedupe_key": reply_key(inbound),
         "payload": outbox.send_payload(inbound.ref, turn.replies), "due_at": turn.now,
         "lease_until": turn.now + INLINE_LEASE, "created_at": turn.now,
     }  # fmt: skip
@@ -48,6 +50,25 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
     if held:  # behind earlier undelivered replies: the dispatcher sends in order
         await session.execute(_QUEUE_OUTBOX, {"item_id": item_id})
     return Delivery(tuple(turn.replies), item_id, held=held)
+
+
+def reply_key(inbound: Inbound) -> str:
+    return f"reply:{inbound.channel}:{inbound.message_id or uuid.uuid4().hex}"[:_DEDUPE_KEY_SIZE]
+
+
+async def release_unsent_reply(session: AsyncSession, inbound: Inbound, now: datetime) -> bool:
+    """A message delivered again whose reply row is still leased to the attempt that stored it: that attempt's
+    adapter saw its commit fail (the database went away as it committed, yet the commit went through) and sent
+    nothing, and the platform delivers the message again. The row is queued for the dispatcher now, instead of
+    waiting for the lease to run out: a minute of silence for the customer. True when there was such a row."""
+    if not inbound.message_id:
+        return False
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.dedupe_key == reply_key(inbound), OutboxItem.status == LEASED, OutboxItem.lease_until > now)
+        .values(status=PENDING, lease_until=None, due_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def deliver_proactively(turn: Turn, key: str) -> None:

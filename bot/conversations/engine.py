@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.conversations.answers import AnswerContext
-from bot.conversations.deliver import answer_inbound
+from bot.conversations.deliver import answer_inbound, release_unsent_reply
 from bot.conversations.handoff import Handoff
 from bot.conversations.interrupted import InterruptedFlows
 from bot.conversations.late_answers import LateAnswers
@@ -128,6 +128,8 @@ class ConversationEngine:
         now = self.clock.now()
         received = await receive(session, inbound, now, default_tier=self.settings.tiers.default, check_seen=check_seen)
         if received is None:
+            if push and await release_unsent_reply(session, inbound, now):
+                log.info("the reply to %s %s was never sent; sending it now", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
         turn = Turn(session, received.customer, now, inbound.channel)
         started = await self.runs.start_event_flows(turn, FIRST_CONTACT, None) if received.is_new else False

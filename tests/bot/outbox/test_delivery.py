@@ -71,3 +71,28 @@ async def test_replies_held_behind_earlier_ones_are_not_sent_by_the_adapter(core
     assert sent == [] and await statuses(core) == [LEASED, PENDING]  # the dispatcher sends it, after the first
     await core.deliveries.deliver(first, send)
     assert sent == [len(first.replies)] and await statuses(core) == [DONE, PENDING]
+
+
+async def test_a_message_delivered_again_whose_reply_never_went_is_answered_at_once(core: Core) -> None:
+    """The database went away as the message's transaction committed: the adapter saw an error and sent nothing,
+    though the message and its reply row were stored. When the platform delivers the message again it is a
+    duplicate, and its reply, still leased to the attempt that gave up, goes now instead of after the lease."""
+    sent: list[str] = []
+
+    class Recorder:
+        name = "test"
+
+        async def send(self, ref: object, replies: Sequence[Reply]) -> None:
+            sent.extend(r.text for r in replies)
+
+    core.add_channel(Recorder())
+    message = Inbound("test", "chat-1", text="hi", message_id="u7")
+    first = await core.engine.handle_for_delivery(message)  # stored; its adapter never sends or reports
+    await core.dispatcher.drain()
+    assert sent == [] and await statuses(core) == [LEASED]
+
+    again = await core.engine.handle_for_delivery(message)
+    assert again.duplicate and again.replies == ()
+    await core.dispatcher.drain()
+    assert sent == [r.text for r in first.replies]  # once, without waiting for the lease to run out
+    assert await statuses(core) == [DONE]
