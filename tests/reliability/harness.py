@@ -89,7 +89,8 @@ class EngagebotProcess:
         self.port = free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEBOT_", "TELEGRAM_", "SLACK_"))}
         clean.update(PYTHONPATH=str(REPO), DATABASE_URL=database_url, ENGAGEBOT_CONFIG=str(config),
-                     ENGAGEBOT_PORT=str(self.port), **(env or {}))  # fmt: skip
+                     ENGAGEBOT_PORT=str(self.port))  # fmt: skip
+        clean.update(env or {})  # may name another checkout's PYTHONPATH (bench --before)
         self.env = clean
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
