@@ -82,7 +82,10 @@ BOTS = {
     "engagebot_postgres": "engagebot, PostgreSQL",
 }
 # The same two, run from another checkout (`--before DIR`, a `git archive` of an older commit) in the same run.
-BEFORE = {"engagebot_sqlite_before": "  same, before", "engagebot_postgres_before": "  same, before"}
+BEFORE = {
+    "engagebot_sqlite_before": "engagebot, SQLite, before",
+    "engagebot_postgres_before": "engagebot, PostgreSQL, before",
+}
 
 
 # ---- replies ----------------------------------------------------------------------------------
