@@ -7,7 +7,6 @@ import logging
 from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.conversations import kinds as conversation_kinds
@@ -113,7 +112,7 @@ class Core:
     async def start_background(self) -> None:
         """The dispatch tick, SLA watch, campaign and tier planning, and hot reload (for `engagebot run`)."""
         cfg = self.settings.outreach
-        zone = ZoneInfo(self.settings.business.timezone)
+        zone = self.settings.business.zone
         self.scheduler.every(cfg.tick_seconds, self.dispatcher.drain, "outbox-dispatch")
         self.scheduler.every(self.settings.tickets.sla_check_seconds, self.watch_sla, "sla-watch")
         # Campaign occurrences at their cron moments; the periodic run catches up after a leader dies.

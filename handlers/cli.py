@@ -8,7 +8,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from dotenv import load_dotenv
@@ -22,7 +21,7 @@ from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
-from handlers.cli_support import run_async, settings_or_exit, with_core
+from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
 
@@ -201,17 +200,11 @@ def _staff_or_exit(settings: Settings, key: str) -> StaffMember:
     sys.exit(1)
 
 
-def _local(settings: Settings, moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(ZoneInfo(settings.business.timezone)).strftime("%Y-%m-%d %H:%M")
-
-
 def _sla_text(settings: Settings, state: SlaState) -> str:
     """The SLA column: "due <when>" for the running clock (first response, then resolution), "breached", or "-"."""
     if state.breached:
         return "breached"
-    return f"due {_local(settings, state.due)}" if state.due is not None else "-"
+    return f"due {local_time(settings, state.due)}" if state.due is not None else "-"
 
 
 def _echo_ticket_lines(settings: Settings, lines: list[TicketLine]) -> None:
@@ -220,7 +213,7 @@ def _echo_ticket_lines(settings: Settings, lines: list[TicketLine]) -> None:
         f"{'opened':<17} summary"
     )
     for t in lines:
-        opened = _local(settings, t.opened_at)
+        opened = local_time(settings, t.opened_at)
         assignee = t.assignee or "-"
         click.echo(
             f"{t.ref:<8} {t.status:<20} {t.kind:<10} {t.category:<12} {t.severity:<8} {assignee[:18]:<18} "
@@ -299,7 +292,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
         click.echo(f"reopened: {view.reopened_count} time{'s' if view.reopened_count != 1 else ''}")
     click.echo("timeline:")
     for e in found.timeline:
-        click.echo(f"  {_local(settings, e.at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
+        click.echo(f"  {local_time(settings, e.at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
 
 
 def _staff_action(
@@ -427,7 +420,7 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
                 f"{at!r} is not a date and time like 2026-03-07T10:00", param_hint="--at"
             ) from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo(settings.business.timezone))
+            moment = moment.replace(tzinfo=settings.business.zone)
 
     async def job(core: Core) -> RoutingExplanation | None:
         return await core.ticket_queries.explain_routing(customer_id, category, severity, moment)
@@ -441,7 +434,7 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
         f"customer #{found.customer_id}{' ' + found.customer_name if found.customer_name else ''}: tier {found.tier}, "
         f"language {found.language or '-'}, account manager {found.account_manager or '-'}"
     )
-    when = _local(settings, found.at)
+    when = local_time(settings, found.at)
     click.echo(f"ticket: category {category}, severity {severity}, at {when} {settings.business.timezone}")
     for reason in decision.reasons:
         click.echo(f"  {reason}")

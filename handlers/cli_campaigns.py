@@ -8,7 +8,6 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -18,7 +17,7 @@ from bot.outreach.campaigns import catalog
 from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
-from handlers.cli_support import run_async, settings_or_exit, with_core
+from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
 
 
 @click.group()
@@ -36,12 +35,6 @@ def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -
 def _fail(message: str) -> NoReturn:
     click.echo(f"engagebot: {message}", err=True)
     sys.exit(1)
-
-
-def _local(settings: Settings, moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(ZoneInfo(settings.business.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def audience_summary(campaign: Campaign) -> str:
@@ -86,9 +79,9 @@ def campaigns_list(ctx: click.Context) -> None:
         click.echo(f"  audience: {audience_summary(campaign)}")
         for entry, expression, _tiers in schedule_entries(campaign):
             who = "other tiers" if entry == "*" else entry
-            click.echo(f"  {who:<12} {expression:<20} next {_local(settings, upcoming.get((name, entry)))} {zone}")
+            click.echo(f"  {who:<12} {expression:<20} next {local_time(settings, upcoming.get((name, entry)))} {zone}")
         if campaign.at is not None:
-            click.echo(f"  once at {_local(settings, campaign.at)} {zone}")
+            click.echo(f"  once at {local_time(settings, campaign.at)} {zone}")
         if not campaign.schedule and campaign.at is None:
             click.echo("  no schedule: sent with `engagebot campaigns send`")
 
@@ -237,7 +230,7 @@ def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
     for progress in found:
         click.echo(
             f"{progress.occurrence}  {progress.status}  {_count(progress.planned, 'message')}  "
-            f"due {_local(settings, progress.due_at)}"
+            f"due {local_time(settings, progress.due_at)}"
         )
         for line in describe(progress):
             click.echo(f"  {line}")

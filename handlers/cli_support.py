@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import click
@@ -52,3 +53,10 @@ async def with_core(
         return await job(core)
     finally:
         await core.close()
+
+
+def local_time(settings: Settings, moment: datetime | None) -> str:
+    """A moment as the business reads it (its time zone), to the minute; "-" for none."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(settings.business.zone).strftime("%Y-%m-%d %H:%M")

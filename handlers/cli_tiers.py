@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import click
 
 from bot.config import TierRule, TierSettings
@@ -28,7 +26,7 @@ def customers_top(ctx: click.Context, count: int) -> None:
                    f"none of the {found.total} customers has a lifetime_value yet (import it, e.g. in a CSV column "
                    "lifetime_value)")  # fmt: skip
         return
-    zone = ZoneInfo(settings.business.timezone)
+    zone = settings.business.zone
     click.echo(f"{'id':>6} {'external id':<16} {'name':<24} {'tier':<10} {'lifetime value':>14} "
                f"{'tenure':>8} last active")  # fmt: skip
     for c in found.best:

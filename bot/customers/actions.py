@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,7 +86,7 @@ class CustomerActions:
 
     async def top(self, count: int) -> TopCustomers:
         """The `count` customers with the highest lifetime value, and how many customers there are."""
-        zone = ZoneInfo(self.settings.business.timezone)
+        zone = self.settings.business.zone
         async with self.db.transaction() as session:
             total, best = await tiers.best(session, count, TOP_BY)
         now = self.clock.now()

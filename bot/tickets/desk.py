@@ -112,7 +112,7 @@ def person_by_key(staff: Sequence[StaffMember], key: str) -> Person | None:
 
 
 def zone_of(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(settings.business.timezone)
+    return settings.business.zone
 
 
 def when(moment: datetime | None, zone: ZoneInfo) -> Deadline | None:

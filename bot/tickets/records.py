@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,7 +170,7 @@ async def template_view(session: AsyncSession, ticket: Ticket, settings: Setting
     assignee = await session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     due = ticket.first_response_due
     hours = (due - ticket.created_at).total_seconds() / 3600 if due else 8
-    local_due = due.astimezone(ZoneInfo(settings.business.timezone)) if due else None
+    local_due = due.astimezone(settings.business.zone) if due else None
     return TicketTemplateView(
         ref=ticket.ref, kind=ticket.kind, status=ticket.status, category=ticket.category, severity=ticket.severity,
         respond_within=humanize_hours(hours), due=local_due.strftime("%A %d %B, %H:%M") if local_due else "",
