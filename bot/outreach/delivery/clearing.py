@@ -15,6 +15,7 @@ earlier ones are carried out (the dispatcher's per-customer order).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -34,6 +35,12 @@ from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.delivery import customer_facts, policy
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, CampaignRun, DeliveryDecision
 
+log = logging.getLogger(__name__)
+
+# A row of a campaign this instance does not know (planned by `campaigns send` or another instance with newer
+# settings) is looked at again this often until its campaign's messages would have expired.
+UNKNOWN_CAMPAIGN_RETRY = timedelta(minutes=5)
+
 # Built once: they run for every group.
 _LOCK_CUSTOMERS = (
     select(Customer).where(Customer.id.in_(bindparam("ids", expanding=True))).order_by(Customer.id).with_for_update()
@@ -50,6 +57,7 @@ class Clearing:
         self.lease = lease
         # Campaign occurrence -> when it was due (fixed once planned), for the expiry of its messages.
         self._run_due: dict[int, datetime] = {}
+        self._warned: set[str] = set()
 
     async def clear(self, session: AsyncSession, items: Sequence[Claimed], now: datetime) -> dict[int, Outcome]:
         """Judge, record and apply the policy to `items` (of different customers); row id -> outcome."""
@@ -61,6 +69,7 @@ class Clearing:
         live = {item.id: replace(item, leased_until=now + self.lease) for item in items if item.id in ours}
 
         verdicts, no_listener, known = await self._judge(session, list(live.values()), customers, now)
+        waiting = await self._unknown_campaigns(session, list(live.values()), verdicts, now)
         # What the rows let through say, before anything is written: a template that fails fails its row alone.
         cleared: dict[int, Claimed] = {}
         for item_id, verdict in list(verdicts.items()):
@@ -84,6 +93,7 @@ class Clearing:
             await outbox.finish_many(session, no_listener, now)
         await outbox.skip_many(session, {i: v.reason for i, v in verdicts.items() if v.decision == SKIPPED}, now)
         held = {i: (v.until, v.reason) for i, v in verdicts.items() if v.decision in (HELD, DEFERRED) and v.until}
+        held.update(waiting)
         await outbox.postpone_many(session, held)
         sends = {i: item for i, item in cleared.items() if item.kind == outbox.SEND}
         await self._become_sends(session, sends, now)
@@ -117,8 +127,10 @@ class Clearing:
             name = item.payload.get("campaign") if item.kind == CampaignKind.CAMPAIGN else None
             campaign = self.settings.campaigns.get(name) if name else None
             flow = campaign.flow if campaign is not None else item.payload.get("flow_id")
-            if name and (campaign is None or not campaign.enabled):
-                verdicts[item.id] = policy.Verdict(SKIPPED, f"campaign {name!r} was removed or disabled")
+            if name and campaign is None:
+                continue  # not known here (yet): _unknown_campaigns
+            if name and not campaign.enabled:
+                verdicts[item.id] = policy.Verdict(SKIPPED, f"campaign {name!r} is disabled")
             elif flow and registry.current(flow) is None:
                 verdicts[item.id] = policy.Verdict(SKIPPED, f"flow {flow!r} is not loaded (see engagebot flows check)")
             else:
@@ -141,6 +153,35 @@ class Clearing:
                 facts=known.get(customer_id) if customer_id else None, now=now, expires_at=expires_at,
             )  # fmt: skip
         return verdicts, no_listener, known
+
+    async def _unknown_campaigns(
+        self, session: AsyncSession, items: Sequence[Claimed], verdicts: dict[int, policy.Verdict], now: datetime
+    ) -> dict[int, tuple[datetime, str]]:
+        """Rows of campaigns missing from this instance's settings wait (row id -> (look again, reason)), with no
+        decision recorded: the campaign may be new, planned with newer settings than this instance was started
+        with, and is sent once an instance that knows it claims the row. Only a row older than any campaign's
+        messages live (outreach.expire_after_hours) is skipped, as removed."""
+        unknown = [item for item in items if item.kind == CampaignKind.CAMPAIGN and item.id not in verdicts
+                   and self.settings.campaigns.get(item.payload.get("campaign") or "") is None]  # fmt: skip
+        if not unknown:
+            return {}
+        due = await self._runs_due(session, {item.campaign_run_id for item in unknown if item.campaign_run_id})
+        live_for = timedelta(hours=self.settings.outreach.expire_after_hours)
+        waiting: dict[int, tuple[datetime, str]] = {}
+        for item in unknown:
+            name = item.payload.get("campaign")
+            run_due = due.get(item.campaign_run_id) if item.campaign_run_id is not None else None
+            if (run_due or now) + live_for <= now:
+                verdicts[item.id] = policy.Verdict(SKIPPED, f"campaign {name!r} was removed from the settings")
+                continue
+            reason = f"campaign {name!r} is not in this instance's settings yet"
+            waiting[item.id] = (now + UNKNOWN_CAMPAIGN_RETRY, reason)
+        names = sorted({str(item.payload.get("campaign")) for item in unknown if item.id in waiting} - self._warned)
+        if names:
+            self._warned.update(names)  # once per campaign and process: the rows come round every few minutes
+            log.warning("campaign rows wait: %s not in this instance's settings (restart it with the new config.yaml "
+                        "to send them)", ", ".join(names))  # fmt: skip
+        return waiting
 
     async def _runs_due(self, session: AsyncSession, run_ids: Collection[int]) -> dict[int, datetime]:
         missing = [run_id for run_id in run_ids if run_id not in self._run_due]

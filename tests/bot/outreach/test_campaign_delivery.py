@@ -130,7 +130,56 @@ async def test_a_campaign_disabled_after_planning_is_not_sent(
         await restarted.close()
     assert inbox.texts_to("ana")[-1:] != ["Thank you, Ana!"]
     progress = await catalog.progress(core.db, result.run_id)
-    assert progress.decisions == {("skipped", "campaign 'thanks' was removed or disabled"): 1}
+    assert progress.decisions == {("skipped", "campaign 'thanks' is disabled"): 1}
+
+
+async def test_a_campaign_planned_with_newer_settings_waits_for_an_instance_that_knows_it(
+    core: Core, clock: FixedClock, inbox: WebInbox, tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    # `campaigns send` ran with a config.yaml that has a new campaign; a server started before still runs without it.
+    await a_customer(core, clock, "ana", "Ana Lima")
+    clock.advance(hours=1)
+    now = clock.now()
+    result = await planning.plan(core.db, core.settings, "thanks", "manual@test", due_at=now, now=now)
+    (tmp_path / "stale").mkdir()
+    stale = Core(make_settings(tmp_path / "stale", database_url, flows_dir, campaigns={"tips": CAMPAIGNS["tips"]}),
+                 clock=clock, channels={"web": inbox})  # fmt: skip
+    await stale.prepare()
+    try:
+        await stale.dispatcher.drain()
+        clock.advance(minutes=30)
+        await stale.dispatcher.drain()
+    finally:
+        await stale.close()
+    assert "Thank you, Ana!" not in inbox.texts_to("ana")
+    assert (await catalog.progress(core.db, result.run_id)).decisions == {}  # waiting, nothing decided
+
+    # An instance with the new settings sends it: nothing was used up.
+    clock.advance(minutes=10)
+    await core.dispatcher.drain()
+    assert inbox.texts_to("ana")[-1] == "Thank you, Ana!"
+    assert (await catalog.progress(core.db, result.run_id)).decisions == {("sent", "allowed"): 1}
+
+
+async def test_a_campaign_removed_from_the_settings_is_skipped_once_its_messages_would_have_expired(
+    core: Core, clock: FixedClock, inbox: WebInbox, tmp_path: Path, database_url: str, flows_dir: Path
+) -> None:
+    await a_customer(core, clock, "ana", "Ana Lima")
+    clock.advance(hours=1)
+    now = clock.now()
+    result = await planning.plan(core.db, core.settings, "thanks", "manual@test", due_at=now, now=now)
+    (tmp_path / "removed").mkdir()
+    removed = Core(make_settings(tmp_path / "removed", database_url, flows_dir, campaigns={"tips": CAMPAIGNS["tips"]}),
+                   clock=clock, channels={"web": inbox})  # fmt: skip
+    await removed.prepare()
+    try:
+        clock.advance(hours=core.settings.outreach.expire_after_hours + 1)
+        await removed.dispatcher.drain()
+    finally:
+        await removed.close()
+    assert "Thank you, Ana!" not in inbox.texts_to("ana")
+    progress = await catalog.progress(core.db, result.run_id)
+    assert progress.decisions == {("skipped", "campaign 'thanks' was removed from the settings"): 1}
 
 
 async def test_a_campaign_message_held_past_its_expiry_is_skipped_not_sent_late(
