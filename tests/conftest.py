@@ -7,10 +7,12 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -18,9 +20,11 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.core import Core
 from bot.messages import Inbound, Media, Reply
+from bot.storage.database import Database
 
 REPO = Path(__file__).resolve().parent.parent
 STARTER_FLOWS = REPO / "flows"
+T = TypeVar("T")
 POSTGRES_ADMIN_URL = os.environ.get("ENGAGEBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -53,17 +57,21 @@ class FixedClock:
         self.current += timedelta(**delta)
 
 
-async def _create_pg_database() -> tuple[str, str]:
-    name = f"engagebot_test_{uuid.uuid4().hex[:12]}"
+async def _admin() -> asyncpg.Connection:
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(POSTGRES_ADMIN_URL), timeout=10)
+        return await asyncio.wait_for(asyncpg.connect(POSTGRES_ADMIN_URL), timeout=10)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {exc}"
         if postgres_required():
             pytest.fail(message + " (required in CI)")
         pytest.skip(message)
+
+
+async def _create_pg_database(template: str | None = None) -> tuple[str, str]:
+    name = f"engagebot_test_{uuid.uuid4().hex[:12]}"
+    conn = await _admin()
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
@@ -78,16 +86,66 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+
+
+# Migrating a new database takes about 0.3 s, copying a migrated one a few milliseconds: each worker migrates one
+# SQLite file and one PostgreSQL template once, and every test gets a copy (already at head, so `prepare` is quick).
+def _run_aside(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine to its end from a fixture set up while a test's event loop is running."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("migrated") / "engagebot.db"
+    _run_aside(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str]:
+    name, url = _run_aside(_create_pg_database())
+    try:
+        _run_aside(_migrate(url))
+        yield name
+    finally:
+        _run_aside(_drop_pg_database(name))
+
+
+async def _fresh_database(request: pytest.FixtureRequest, tmp_path: Path, migrated: bool) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'engagebot.db'}"
+        path = tmp_path / "engagebot.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    name, url = await _create_pg_database()
+    template = request.getfixturevalue("_postgres_template") if migrated else None
+    name, url = await _create_pg_database(template)
     try:
         yield url
     finally:
         await _drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new database, already migrated to the head."""
+    async for url in _fresh_database(request, tmp_path, migrated=True):
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty database: for the tests of the migrations themselves."""
+    async for url in _fresh_database(request, tmp_path, migrated=False):
+        yield url
 
 
 @pytest.fixture

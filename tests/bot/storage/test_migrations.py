@@ -10,8 +10,8 @@ from bot.storage.base import Base
 from bot.storage.database import Database
 
 
-async def test_migrations_match_the_models(database_url: str) -> None:
-    db = Database(database_url)
+async def test_migrations_match_the_models(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         await db.upgrade()
         await db.upgrade()  # a second start finds nothing to do

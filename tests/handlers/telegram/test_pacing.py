@@ -38,3 +38,20 @@ async def test_a_rate_under_one_per_second_spaces_every_call() -> None:
     await asyncio.gather(*(_enter(limiter, times) for _ in range(3)))
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(gap >= 0.75 for gap in gaps), gaps
+
+
+async def test_a_slow_call_counts_until_it_ends_so_a_late_arrival_never_shares_a_second_with_later_calls() -> None:
+    """Telegram counts a message when it arrives, at the latest when the call ends: a call held up on the way (a
+    busy event loop, the network) must not free its place a window after it started."""
+    limiter, loop = SlidingWindowLimiter(3), asyncio.get_running_loop()
+    started, ends, entered = loop.time(), [], []
+
+    async def slow() -> None:
+        async with limiter:
+            await asyncio.sleep(0.3)
+            ends.append(loop.time())
+
+    await asyncio.gather(*(slow() for _ in range(3)))
+    await _enter(limiter, entered)
+    assert entered[0] >= min(ends) + limiter.window
+    assert entered[0] - started >= 0.3 + 1.0
