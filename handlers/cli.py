@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,16 +22,27 @@ from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
-from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
+from handlers.cli_init import init
+from handlers.cli_support import (
+    USER_ERROR,
+    EngagebotGroup,
+    fail,
+    local_time,
+    remember_debug,
+    run_async,
+    settings_or_exit,
+    with_core,
+)
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
 
 
-@click.group()
+@click.group(cls=EngagebotGroup)
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="config.yaml to use")
 @click.option("-v", "--verbose", is_flag=True, help="log more")
+@click.option("--debug", is_flag=True, is_eager=True, callback=remember_debug, help="tracebacks with errors")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
+def main(ctx: click.Context, config: str | None, verbose: bool, debug: bool) -> None:
     """engagebot: keep your customers through chat."""
     load_dotenv(Path.cwd() / ".env", override=False)
     configure_logging(verbose)
@@ -44,10 +56,18 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Start everything the configuration enables (web chat, Telegram, Slack, scheduler)."""
-    from handlers.server import serve
+    from handlers.server import PortUnavailable, serve
 
     settings = settings_or_exit(ctx)
-    sys.exit(asyncio.run(serve(settings)))
+    try:
+        code = asyncio.run(serve(settings))
+    except PortUnavailable as exc:
+        fail(str(exc), USER_ERROR)
+    except KeyboardInterrupt:  # Ctrl-C is how a terminal user stops the server: it shut down in order
+        code = 0
+    if code == 0:
+        click.echo("engagebot stopped")
+    sys.exit(code)
 
 
 # ---- chat ---------------------------------------------------------------------------------------
@@ -58,35 +78,65 @@ def run(ctx: click.Context) -> None:
 @click.option("--name", default=None, help="your display name")
 @click.pass_context
 def chat(ctx: click.Context, user: str, name: str | None) -> None:
-    """Talk to the bot in the terminal (one message per line; works piped)."""
+    """Talk to the bot in the terminal (one message per line; works piped). Ctrl-D or Ctrl-C quits."""
     settings = settings_or_exit(ctx)
     interactive = sys.stdin.isatty()
     logging.getLogger().setLevel(logging.WARNING)
+    lines = LineReader(PROMPT if interactive else "")
 
     async def job(core: Core) -> None:
         if interactive:
-            click.echo(
-                "Type a message and press Enter; Ctrl-D to quit. Buttons are shown in [brackets]: type the label."
-            )
-        counter = 0
-        while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                break
-            counter += 1
-            text = line.rstrip("\n")
-            replies = await core.engine.handle(Inbound(channel="cli", address=user, text=text, display_name=name))
+            click.echo("Type a message and press Enter; Ctrl-D or Ctrl-C quits. Buttons are shown in [brackets]: "
+                       "type the label.")  # fmt: skip
+        while (line := await lines.next()) is not None:
+            replies = await core.engine.handle(Inbound(channel="cli", address=user, text=line, display_name=name))
             for reply in replies:
                 click.echo(format_reply(reply))
             await core.dispatcher.drain()
 
-    run_async(lambda: with_core(settings, job))
+    try:
+        run_async(lambda: with_core(settings, job))
+    except KeyboardInterrupt:
+        click.echo("")  # past the ^C, so the shell's prompt starts on a line of its own
+    if interactive:
+        click.echo("bye")
+
+
+PROMPT = "you> "
+BOT = "bot: "
+
+
+class LineReader:
+    """Lines from stdin, read in a daemon thread: Ctrl-C ends the chat at once instead of waiting for a thread
+    blocked in readline (asyncio's own executor is joined at exit; this thread is not). On a terminal each read
+    shows the prompt; piped input gets none."""
+
+    def __init__(self, prompt: str):
+        self.prompt = prompt
+
+    async def next(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+
+        def read() -> None:
+            try:
+                line: str | None = input(self.prompt) if self.prompt else sys.stdin.readline() or None
+            except EOFError:
+                line = None
+            if line is not None:
+                line = line.rstrip("\n")
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
+
+        threading.Thread(target=read, name="chat-stdin", daemon=True).start()
+        return await future
 
 
 def format_reply(reply: Reply) -> str:
-    lines = [f"bot: {reply.text}"]
+    """A reply as the terminal shows it: later lines indented under the first, buttons below in [brackets]."""
+    indent = "\n" + " " * len(BOT)
+    lines = [BOT + reply.text.replace("\n", indent)]
     if reply.buttons:
-        lines.append("     " + "  ".join(f"[{b.label}]" for b in reply.buttons))
+        lines.append(" " * len(BOT) + "  ".join(f"[{b.label}]" for b in reply.buttons))
     return "\n".join(lines)
 
 
@@ -542,10 +592,11 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(campaigns)
+main.add_command(init)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):
     customers.add_command(command)
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="engagebot")
