@@ -23,11 +23,14 @@ from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_init import init
+from handlers.cli_names import closest, known_or_fail, ticket_categories, unknown
 from handlers.cli_support import (
     USER_ERROR,
     EngagebotGroup,
+    customer_ref_or_fail,
     fail,
     local_time,
+    page_footer,
     remember_debug,
     run_async,
     settings_or_exit,
@@ -45,7 +48,8 @@ from handlers.logsetup import configure_logging
 def main(ctx: click.Context, config: str | None, verbose: bool, debug: bool) -> None:
     """engagebot: keep your customers through chat."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    configure_logging(verbose)
+    # Logs go to stderr; one-shot commands print results, so only `run` (or -v) logs its progress.
+    configure_logging(verbose, quiet=ctx.invoked_subcommand != "run")
     ctx.obj = {"config": config}
 
 
@@ -171,9 +175,7 @@ def flows_graph(ctx: click.Context, flow_id: str) -> None:
     from bot.conversations.graph import mermaid
 
     found, _problems = check_directory(settings_or_exit(ctx).flows_dir)
-    if flow_id not in found:
-        click.echo(f"unknown flow {flow_id!r}; known: {', '.join(sorted(found))}", err=True)
-        sys.exit(1)
+    known_or_fail("flow", flow_id, found)
     click.echo(mermaid(found[flow_id]))
 
 
@@ -235,19 +237,13 @@ TRANSCRIPT_CHANNELS = ("web", "cli")
 def _staff_or_exit(settings: Settings, key: str) -> StaffMember:
     """The person acting, from the staff directory in config.yaml; exit 1 with a hint otherwise."""
     from bot.tickets import directory
-    from bot.yamlsource import did_you_mean
 
     found = directory.member(settings.staff, key)
     if found is not None:
         return found
-    known = [m.key for m in settings.staff]
-    if not known:
-        click.echo(f"{key!r} is not in the staff directory: nobody is (add people under `staff:` in config.yaml)",
-                   err=True)  # fmt: skip
-    else:
-        click.echo(f"{key!r} is not in the staff directory{did_you_mean(key, known)}; known: {', '.join(known)}",
-                   err=True)  # fmt: skip
-    sys.exit(1)
+    if not settings.staff:
+        fail(f"{key!r} is not in the staff directory: nobody is (add people under `staff:` in config.yaml)")
+    fail(unknown("staff key", key, [m.key for m in settings.staff]) + " (staff: in config.yaml)")
 
 
 def _sla_text(settings: Settings, state: SlaState) -> str:
@@ -277,21 +273,29 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--status", default="open", show_default=True, help="open, all, or a status name")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", default="open", show_default=True, help="open (unresolved), all, or a status name")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="how many to show")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="how many to skip")
 @click.pass_context
-def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
-    """Tickets with their assignee and SLA state (times in business.timezone)."""
+def tickets_list(ctx: click.Context, status: str, limit: int, offset: int) -> None:
+    """Tickets, the latest first, with their assignee and SLA state (times in business.timezone)."""
+    from bot.tickets.models import TicketStatus
+    from bot.tickets.queries import TicketPage
+
+    known_or_fail("status", status, ["open", "all", *TicketStatus])
     settings = settings_or_exit(ctx)
 
-    async def job(core: Core) -> list[TicketLine]:
-        return await core.ticket_queries.lines(status=None if status == "all" else status, limit=limit)
+    async def job(core: Core) -> TicketPage:
+        return await core.ticket_queries.page(status=None if status == "all" else status, limit=limit, offset=offset)
 
-    lines = run_async(lambda: with_core(settings, job, flows=False))
-    if not lines:
-        click.echo("no tickets")
-        return
-    _echo_ticket_lines(settings, lines)
+    page = run_async(lambda: with_core(settings, job, flows=False))
+    if page.lines:
+        _echo_ticket_lines(settings, page.lines)
+    noun = "open tickets" if status == "open" else "tickets" if status == "all" else f"{status} tickets"
+    click.echo(page_footer(offset, len(page.lines), page.total, noun))
+    if page.hidden:
+        what = "resolved and closed" if status == "open" else "other"
+        click.echo(f"{page.hidden:,} {what} tickets are not shown: --status all lists every ticket")
 
 
 @tickets.command("show")
@@ -306,8 +310,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
-        click.echo(f"no ticket {ref}", err=True)
-        sys.exit(1)
+        fail(f"no ticket {ref}")
     view = found.view
     customer = view.customer
     click.echo(f"{view.ref}  {view.status}  {view.kind}/{view.category}  severity {view.severity}")
@@ -364,13 +367,13 @@ def _staff_action(
     channels = [TranscriptChannel(name) for name in TRANSCRIPT_CHANNELS]
     outcome = run_async(lambda: with_core(settings, job, channels=channels, flows=deliver and not served))
     if not outcome.ok:
-        click.echo(f"engagebot: {outcome.message}", err=True)
-        sys.exit(1)
+        fail(outcome.message)
     click.echo(outcome.message)
     if deliver and served:
         click.echo("queued: `engagebot run` delivers it (Slack or Telegram is configured)")
 
 
+SEVERITIES = ("low", "normal", "high", "critical")
 AS_STAFF = click.option("--as", "staff_key", required=True, metavar="STAFF_KEY", help="who you are (a staff key)")
 
 
@@ -453,14 +456,21 @@ def routing() -> None:
 
 
 @routing.command("explain")
-@click.option("--customer", "customer_id", type=int, required=True, help="the customer's id (customers list)")
+@click.option("--customer", "customer", required=True, metavar="REF", help="a customer id (42) or ext:<external_id>")
 @click.option("--category", required=True, help="the ticket category, e.g. delivery or billing")
 @click.option("--severity", default="normal", show_default=True, help="low, normal, high, critical")
 @click.option("--at", "at", default=None, help="a moment other than now, e.g. 2026-03-07T10:00 (business.timezone)")
 @click.pass_context
-def routing_explain(ctx: click.Context, customer_id: int, category: str, severity: str, at: str | None) -> None:
+def routing_explain(ctx: click.Context, customer: str, category: str, severity: str, at: str | None) -> None:
     """Who would get a ticket from CUSTOMER about CATEGORY now (or --at), and why."""
     settings = settings_or_exit(ctx)
+    customer_ref = customer_ref_or_fail(customer)
+    known_or_fail("severity", severity, SEVERITIES)
+    categories = ticket_categories(settings, check_directory(settings.flows_dir)[0].values())
+    if category not in categories:
+        if closest(category, categories) is not None:
+            fail(unknown("category", category, categories))
+        click.echo(f"note: no flow, staff member or routing rule names the category {category!r}", err=True)
     moment: datetime | None = None
     if at is not None:
         try:
@@ -473,12 +483,11 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
             moment = moment.replace(tzinfo=settings.business.zone)
 
     async def job(core: Core) -> RoutingExplanation | None:
-        return await core.ticket_queries.explain_routing(customer_id, category, severity, moment)
+        return await core.ticket_queries.explain_routing(customer_ref, category, severity, moment)
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
-        click.echo(f"no customer {customer_id}", err=True)
-        sys.exit(1)
+        fail(f"no customer {customer}")
     decision = found.decision
     click.echo(
         f"customer #{found.customer_id}{' ' + found.customer_name if found.customer_name else ''}: tier {found.tier}, "
@@ -504,36 +513,43 @@ def customers() -> None:
 
 
 @customers.command("list")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="how many to show")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="how many to skip")
 @click.pass_context
-def customers_list(ctx: click.Context, limit: int) -> None:
-    from bot.customers.views import CustomerListing
+def customers_list(ctx: click.Context, limit: int, offset: int) -> None:
+    """Customers, the newest first, with their external id, tier, consent and chats."""
+    from bot.customers.views import CustomerPage
 
-    async def job(core: Core) -> list[CustomerListing]:
-        return await core.customers.recent(limit)
+    async def job(core: Core) -> CustomerPage:
+        return await core.customers.page(limit, offset)
 
-    rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
-    click.echo(f"{'id':>6} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
-    for c in rows:
-        name = (c.display_name or "")[:24]
-        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(c.channels)}")
+    page = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
+    if page.rows:
+        click.echo(f"{'id':>6} {'external id':<16} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
+    for c in page.rows:
+        name, external = (c.display_name or "-")[:24], (c.external_id or "-")[:16]
+        click.echo(f"{c.id:>6} {external:<16} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} "
+                   f"{', '.join(c.channels) or '-'}")  # fmt: skip
+    click.echo(page_footer(offset, len(page.rows), page.total, "customers"))
 
 
 @customers.command("link-code")
-@click.argument("customer_id", type=int)
+@click.argument("ref")
 @click.option("--valid-days", default=7, show_default=True, help="how long the code can be used")
 @click.pass_context
-def customers_link_code(ctx: click.Context, customer_id: int, valid_days: int) -> None:
-    """A one-time code that links a Telegram chat to CUSTOMER_ID (deep link t.me/<bot>?start=CODE)."""
+def customers_link_code(ctx: click.Context, ref: str, valid_days: int) -> None:
+    """A one-time code that links a Telegram chat to the customer REF, an id (42) or ext:<external_id> (deep link
+    t.me/<bot>?start=CODE)."""
     from datetime import timedelta
 
-    async def job(core: Core) -> str | None:
-        return await core.customers.issue_link_code(customer_id, timedelta(days=valid_days))
+    customer = customer_ref_or_fail(ref)
 
-    code = run_async(lambda: with_core(settings_or_exit(ctx), job))
+    async def job(core: Core) -> str | None:
+        return await core.customers.issue_link_code(customer, timedelta(days=valid_days))
+
+    code = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
     if code is None:
-        click.echo(f"no customer {customer_id}", err=True)
-        sys.exit(1)
+        fail(f"no customer {ref}")
     click.echo(code)
     click.echo(f"deep link: https://t.me/<your_bot_username>?start={code}  (one use, {valid_days} days)", err=True)
 

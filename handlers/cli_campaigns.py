@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -17,7 +17,7 @@ from bot.outreach.campaigns import catalog
 from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
-from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
+from handlers.cli_support import fail, local_time, run_async, settings_or_exit, with_core
 
 
 @click.group()
@@ -29,12 +29,7 @@ def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -
     try:
         return catalog.get(settings.campaigns, name, enabled=enabled)
     except CampaignError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"engagebot: {message}", err=True)
-    sys.exit(1)
+        fail(str(exc))
 
 
 def audience_summary(campaign: Campaign) -> str:
@@ -104,7 +99,7 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     try:
         preview = run_async(lambda: with_core(settings, job))
     except CampaignError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     found = preview.audience
     state = "" if campaign.enabled else " (disabled: send refuses it)"
     click.echo(f"{name}: {campaign.title or campaign.kind}, {_content(campaign)}{state}")
@@ -206,7 +201,7 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
     try:
         progress = run_async(lambda: with_core(settings, job))
     except CampaignError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not progress.finished:
         click.echo(f"`engagebot run` sends them within the delivery policy; see `engagebot campaigns status {name}`")
 

@@ -17,6 +17,8 @@ import click
 
 from bot.config import Settings, load_settings
 from bot.core import Core
+from bot.customers import privacy
+from bot.customers.privacy import CustomerRef
 from bot.ports import Channel
 from bot.storage.database import DatabaseUnusable
 from bot.yamlsource import SourceError
@@ -68,6 +70,14 @@ class EngagebotGroup(click.Group):
         fail(str(exc), USER_ERROR)
 
 
+def customer_ref_or_fail(ref: str) -> CustomerRef:
+    """A customer named on the command line: an id (42) or ext:<external_id>; exit 1 for anything else."""
+    try:
+        return privacy.parse_ref(ref)
+    except ValueError as exc:
+        fail(str(exc))
+
+
 def remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     """--debug: tracebacks for the errors that are otherwise one line."""
     if value and isinstance(ctx.command, EngagebotGroup):
@@ -109,6 +119,16 @@ async def with_core(
         return await job(core)
     finally:
         await core.close()
+
+
+def page_footer(offset: int, shown: int, total: int, noun: str) -> str:
+    """'showing 1–50 of 20,019 customers; --offset 50 for more' (a list never stops silently)."""
+    if not total:
+        return f"no {noun}"
+    if not shown:
+        return f"none from --offset {offset:,}: there are {total:,} {noun}"
+    more = f"; --offset {offset + shown} for more" if offset + shown < total else ""
+    return f"showing {offset + 1:,}–{offset + shown:,} of {total:,} {noun}{more}"
 
 
 def local_time(settings: Settings, moment: datetime | None) -> str:

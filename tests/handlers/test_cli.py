@@ -95,7 +95,7 @@ def test_chat_piped_runs_an_nps_survey(workdir: Path) -> None:
 
 def test_a_complaint_in_chat_shows_up_in_tickets_list(workdir: Path) -> None:
     empty = engagebot(workdir, "tickets", "list")
-    assert (empty.returncode, empty.stdout.strip()) == (0, "no tickets")
+    assert (empty.returncode, empty.stdout.strip()) == (0, "no open tickets")
 
     complaint = "\n".join(["/complain", "My parcel never arrived", "Order & delivery", "Skip", "Quite a lot", ""])
     chat = engagebot(workdir, "chat", stdin=complaint)

@@ -126,6 +126,43 @@ def test_a_usage_error_is_one_line_with_the_same_prefix(tmp_path: Path) -> None:
     assert_one_clear_line(result, "No such command 'lst'", "Did you mean 'list'?", "engagebot tickets --help")
 
 
+# ---- one CLI style: names, references, lists, logs ------------------------------------------------------------------
+
+
+def test_lists_page_and_say_how_many_there_are_and_customers_are_named_by_external_id_anywhere(tmp_path: Path) -> None:
+    rows = "".join(f"C-{n},Customer {n}\n" for n in range(1, 8))
+    (tmp_path / "customers.csv").write_text("external_id,name\n" + rows, encoding="utf-8")
+    assert engagebot(tmp_path, "customers", "import", "customers.csv").returncode == 0
+
+    listed = engagebot(tmp_path, "customers", "list", "--limit", "3", "--offset", "2")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split()[:4] == ["id", "external", "id", "name"]
+    assert [line.split()[:2] for line in lines[1:4]] == [["5", "C-5"], ["4", "C-4"], ["3", "C-3"]]
+    assert lines[-1] == "showing 3–5 of 7 customers; --offset 5 for more"
+
+    explained = engagebot(tmp_path, "routing", "explain", "--customer", "ext:C-4", "--category", "delivery")
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.startswith("customer #4 Customer 4: tier standard")
+    link = engagebot(tmp_path, "customers", "link-code", "ext:C-4")
+    assert link.returncode == 0 and link.stdout.strip(), link.stderr
+    missing = engagebot(tmp_path, "routing", "explain", "--customer", "ext:C-99", "--category", "delivery")
+    assert (missing.returncode, missing.stderr) == (1, "engagebot: no customer ext:C-99\n")
+
+
+def test_one_shot_commands_keep_logs_out_of_their_output(tmp_path: Path) -> None:
+    result = engagebot(tmp_path, "intents", "explain", "my order is late")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split() == ["score", "flow", "example", "phrase"]
+    assert " INFO " not in result.stdout + result.stderr
+
+
+def test_an_unknown_flow_gets_a_did_you_mean(tmp_path: Path) -> None:
+    result = engagebot(tmp_path, "flows", "graph", "complant")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("engagebot: unknown flow 'complant' (did you mean \"complaint\"?); known: ")
+
+
 # ---- the embedded defaults, and engagebot init ---------------------------------------------------------------------
 
 
