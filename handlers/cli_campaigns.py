@@ -17,6 +17,7 @@ from bot.outreach.campaigns import catalog
 from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
+from bot.outreach.delivery.policy import quiet_hours_note
 from handlers.cli_support import fail, local_time, run_async, settings_or_exit, with_core
 
 
@@ -101,6 +102,9 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     except CampaignError as exc:
         fail(str(exc))
     found = preview.audience
+    quiet = quiet_hours_note(settings.outreach, settings.business.zone, datetime.now(UTC))
+    if quiet is not None:
+        click.echo(f"warning: sent now, messages would be held. {quiet}", err=True)
     state = "" if campaign.enabled else " (disabled: send refuses it)"
     click.echo(f"{name}: {campaign.title or campaign.kind}, {_content(campaign)}{state}")
     click.echo(f"audience now: {_count(found.size, 'customer')}")
@@ -189,12 +193,14 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
         progress = await core.campaigns.progress(result.run_id)
         for line in describe(progress):
             click.echo(line)
+        explained = _explain_quiet_hours(settings, progress, explained=False)
         while follow and not progress.finished:
             await asyncio.sleep(interval)
             latest = await core.campaigns.progress(result.run_id)
             if latest != progress:
                 for line in describe(latest):
                     click.echo(line)
+                explained = _explain_quiet_hours(settings, latest, explained=explained)
             progress = latest
         return progress
 
@@ -204,6 +210,20 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
         fail(str(exc))
     if not progress.finished:
         click.echo(f"`engagebot run` sends them within the delivery policy; see `engagebot campaigns status {name}`")
+
+
+def _explain_quiet_hours(settings: Settings, progress: RunProgress, *, explained: bool) -> bool:
+    """While messages wait for quiet hours to end, say until when and why, once (the counts that follow say the
+    rest)."""
+    quiet = settings.outreach.quiet_hours
+    held = any(decision == "held" and reason.startswith("quiet hours") for decision, reason in progress.decisions)
+    if explained or not held or not progress.pending or quiet is None:
+        return explained
+    note = quiet_hours_note(settings.outreach, settings.business.zone, datetime.now(UTC))
+    click.echo(note or f"quiet hours: some customers' own time is inside {quiet.start}-{quiet.end} "
+               f"(outreach.quiet_hours): their messages are held until {quiet.end} their time; `engagebot run` sends "
+               "them then")  # fmt: skip
+    return True
 
 
 @campaigns.command("status")
