@@ -27,6 +27,7 @@ from handlers.cli_names import closest, known_or_fail, ticket_categories, unknow
 from handlers.cli_support import (
     USER_ERROR,
     EngagebotGroup,
+    count,
     customer_ref_or_fail,
     fail,
     local_time,
@@ -291,11 +292,13 @@ def tickets_list(ctx: click.Context, status: str, limit: int, offset: int) -> No
     page = run_async(lambda: with_core(settings, job, flows=False))
     if page.lines:
         _echo_ticket_lines(settings, page.lines)
-    noun = "open tickets" if status == "open" else "tickets" if status == "all" else f"{status} tickets"
+    noun = "open ticket" if status == "open" else "ticket" if status == "all" else f"{status} ticket"
     click.echo(page_footer(offset, len(page.lines), page.total, noun))
     if page.hidden:
-        what = "resolved and closed" if status == "open" else "other"
-        click.echo(f"{page.hidden:,} {what} tickets are not shown: --status all lists every ticket")
+        what = "resolved or closed ticket" if status == "open" else "ticket with another status"
+        verb = "is" if page.hidden == 1 else "are"
+        click.echo(f"{count(page.hidden, what, what.replace('ticket', 'tickets'))} {verb} not shown: "
+                   "--status all lists every ticket")  # fmt: skip
 
 
 @tickets.command("show")
@@ -342,7 +345,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
     if view.csat_score is not None:
         click.echo(f"csat: {view.csat_score}/5")
     if view.reopened_count:
-        click.echo(f"reopened: {view.reopened_count} time{'s' if view.reopened_count != 1 else ''}")
+        click.echo(f"reopened: {count(view.reopened_count, 'time')}")
     click.echo("timeline:")
     for e in found.timeline:
         click.echo(f"  {local_time(settings, e.at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
@@ -530,7 +533,7 @@ def customers_list(ctx: click.Context, limit: int, offset: int) -> None:
         name, external = (c.display_name or "-")[:24], (c.external_id or "-")[:16]
         click.echo(f"{c.id:>6} {external:<16} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} "
                    f"{', '.join(c.channels) or '-'}")  # fmt: skip
-    click.echo(page_footer(offset, len(page.rows), page.total, "customers"))
+    click.echo(page_footer(offset, len(page.rows), page.total, "customer"))
 
 
 @customers.command("link-code")
@@ -576,7 +579,8 @@ def surveys_report(ctx: click.Context) -> None:
         click.echo("no survey answers yet")
     for r in rows:
         headline = "" if r.score is None else (f"NPS {r.score:+g}" if r.kind == "nps" else f"CSAT {r.score:g}%")
-        click.echo(f"{r.survey:<16} {r.kind:<5} {r.responses:>6} answers  {headline:<12} comments: {r.comments}")
+        click.echo(f"{r.survey:<16} {r.kind:<5} {count(r.responses, 'answer'):>12}  {headline:<12} "
+                   f"{count(r.comments, 'comment')}")  # fmt: skip
 
 
 # ---- db -----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
 from bot.outreach.delivery.policy import quiet_hours_note
-from handlers.cli_support import fail, local_time, run_async, settings_or_exit, with_core
+from handlers.cli_support import count, fail, local_time, run_async, settings_or_exit, with_core
 
 
 @click.group()
@@ -45,10 +45,6 @@ def audience_summary(campaign: Campaign) -> str:
     if campaign.repeat_after_days is not None:
         parts.append(f"not again within {campaign.repeat_after_days:g} days")
     return "; ".join(parts)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _content(campaign: Campaign) -> str:
@@ -107,9 +103,9 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
         click.echo(f"warning: sent now, messages would be held. {quiet}", err=True)
     state = "" if campaign.enabled else " (disabled: send refuses it)"
     click.echo(f"{name}: {campaign.title or campaign.kind}, {_content(campaign)}{state}")
-    click.echo(f"audience now: {_count(found.size, 'customer')}")
-    for tier, count in found.per_tier.items():
-        click.echo(f"  {tier:<12} {count:>8}")
+    click.echo(f"audience now: {count(found.size, 'customer')}")
+    for tier, n in found.per_tier.items():
+        click.echo(f"  {tier:<12} {n:>8}")
     if found.left_out:
         click.echo("left out: " + ", ".join(f"{n} {why}" for why, n in found.left_out.items()))
     if not preview.samples:
@@ -186,10 +182,10 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
         finally:
             bar.close()
         if result.already_planned:
-            click.echo(f"{name} {result.occurrence} was planned before ({_count(result.planned, 'message')}): "
+            click.echo(f"{name} {result.occurrence} was planned before ({count(result.planned, 'message')}): "
                        "nothing added")  # fmt: skip
         else:
-            click.echo(f"queued {_count(result.planned, 'message')} for {name} ({result.occurrence})")
+            click.echo(f"queued {count(result.planned, 'message')} for {name} ({result.occurrence})")
         progress = await core.campaigns.progress(result.run_id)
         for line in describe(progress):
             click.echo(line)
@@ -244,7 +240,7 @@ def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
         return
     for progress in found:
         click.echo(
-            f"{progress.occurrence}  {progress.status}  {_count(progress.planned, 'message')}  "
+            f"{progress.occurrence}  {progress.status}  {count(progress.planned, 'message')}  "
             f"due {local_time(settings, progress.due_at)}"
         )
         for line in describe(progress):

@@ -121,14 +121,19 @@ async def with_core(
         await core.close()
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 answer', '2 answers', '1,204 customers'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def page_footer(offset: int, shown: int, total: int, noun: str) -> str:
-    """'showing 1–50 of 20,019 customers; --offset 50 for more' (a list never stops silently)."""
+    """'showing 1–50 of 20,019 customers; --offset 50 for more' (a list never stops silently); `noun` singular."""
     if not total:
-        return f"no {noun}"
+        return f"no {noun}s"
     if not shown:
-        return f"none from --offset {offset:,}: there are {total:,} {noun}"
+        return f"none from --offset {offset:,}: there {'is' if total == 1 else 'are'} {count(total, noun)}"
     more = f"; --offset {offset + shown} for more" if offset + shown < total else ""
-    return f"showing {offset + 1:,}–{offset + shown:,} of {total:,} {noun}{more}"
+    return f"showing {offset + 1:,}–{offset + shown:,} of {count(total, noun)}{more}"
 
 
 def local_time(settings: Settings, moment: datetime | None) -> str:

@@ -315,3 +315,29 @@ def test_piped_chat_shows_no_prompt(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "you>" not in result.stdout and "How likely are you to recommend" in result.stdout
     assert result.stdout.startswith("bot: ")
+
+
+# ---- wording with default settings ---------------------------------------------------------------------------------
+
+
+async def test_the_example_team_resolves_a_complaint_and_a_customer_without_a_name_reads_natural_text(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import select
+
+    from bot.transcript.models import Message
+    from tests.handlers.test_cli_tickets import query
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'engagebot.db'}"
+    team = ["--config", str(REPO / "examples" / "team.yaml")]
+    complaint = "/complain\nMy parcel never arrived\nOrder & delivery\nSkip\nQuite a lot\n"
+    chat = engagebot(tmp_path, *team, "chat", "--user", "nameless", stdin=complaint, DATABASE_URL=url)
+    assert "Your reference is C-1001." in chat.stdout, chat.stdout + chat.stderr
+    for step in (
+        ["claim", "C-1001", "--as", "dana"],
+        ["resolve", "C-1001", "--as", "dana", "--resolution", "Found it."],
+    ):
+        done = engagebot(tmp_path, *team, "tickets", *step, DATABASE_URL=url)
+        assert done.returncode == 0, done.stderr
+    said = await query(url, select(Message.text).where(Message.direction == "out").order_by(Message.id))
+    assert "Good news: Dana Okafor has resolved your request C-1001.\nFound it." in said

@@ -120,7 +120,7 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     ]  # fmt: skip
     row = row_of(listed, "C-1001")
     assert row[:8] == ["C-1001", "assigned", "complaint", "delivery", "normal", "Maria", "Santos", "due"]
-    assert listed.splitlines()[-1] == "showing 1–1 of 1 open tickets"
+    assert listed.splitlines()[-1] == "showing 1–1 of 1 open ticket"
     explained = ok(run("routing", "explain", "--customer", "1", "--category", "delivery"))
     assert explained.splitlines()[-1] == "would go to Maria Santos (maria)"
 
@@ -162,6 +162,9 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     answered = ok(run("chat", "--user", "ana", stdin="yes\n4\n"))
     assert "bot: How satisfied are you with how Maria Santos handled it?" in answered
     assert "bot: Thank you for your patience" in answered
+    # The survey's answer is a score: "solved" is the ticket's outcome, not a comment the customer wrote.
+    report = ok(run("surveys", "report")).split()
+    assert report == ["ticket_csat", "csat", "1", "answer", "CSAT", "100%", "0", "comments"], report
 
     shown = ok(run("tickets", "show", "C-1001"))
     assert shown.startswith("C-1001  closed  complaint/delivery  severity normal\n")
@@ -180,9 +183,9 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     # The default list is of open tickets: it says so, and how to see the others.
     assert ok(run("tickets", "list")).splitlines() == [
         "no open tickets",
-        "1 resolved and closed tickets are not shown: --status all lists every ticket",
+        "1 resolved or closed ticket is not shown: --status all lists every ticket",
     ]
-    assert ok(run("tickets", "list", "--status", "all")).splitlines()[-1] == "showing 1–1 of 1 tickets"
+    assert ok(run("tickets", "list", "--status", "all")).splitlines()[-1] == "showing 1–1 of 1 ticket"
     assert all(line.endswith(" (met)") for line in deadlines), deadlines
     timeline = [line.split()[2:4] for line in shown.split("timeline:\n")[1].splitlines()]
     assert timeline == [
