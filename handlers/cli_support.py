@@ -20,7 +20,7 @@ from bot.core import Core
 from bot.customers import privacy
 from bot.customers.privacy import CustomerRef
 from bot.ports import Channel
-from bot.storage.database import DatabaseUnusable
+from bot.storage.database import DatabaseUnusable, is_unavailable
 from bot.yamlsource import SourceError
 
 T = TypeVar("T")
@@ -62,11 +62,17 @@ class EngagebotGroup(click.Group):
             if exc.errno != errno.EPIPE:
                 raise
             sys.exit(0)  # the reader stopped early (`| head`): not an error
+        except Exception as exc:
+            if isinstance(exc, OSError) or not is_unavailable(exc):  # a driver's error, not a file's
+                raise
+            # The database failed after the start (a lost connection, a read-only file): still one line.
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self._explain(DatabaseUnusable(f"the database failed: {first}"), cause=exc)
         sys.exit(result if isinstance(result, int) else 0)
 
-    def _explain(self, exc: Exception) -> NoReturn:
+    def _explain(self, exc: Exception, cause: Exception | None = None) -> NoReturn:
         if self.debug:
-            traceback.print_exception(exc)
+            traceback.print_exception(cause or exc)
         fail(str(exc), USER_ERROR)
 
 

@@ -104,6 +104,13 @@ def test_run_checks_the_database_before_its_banner(tmp_path: Path, url: str, exp
     assert result.stdout == ""  # no banner: nothing was served
 
 
+def test_a_database_that_fails_after_the_start_is_one_line_too(tmp_path: Path) -> None:
+    assert engagebot(tmp_path, "db", "upgrade").returncode == 0
+    read_only = f"sqlite+aiosqlite:///file:{tmp_path / 'engagebot.db'}?mode=ro&uri=true"
+    result = engagebot(tmp_path, "chat", stdin="hi\n", DATABASE_URL=read_only)
+    assert_one_clear_line(result, "the database failed: ", "readonly database")
+
+
 def test_debug_shows_the_traceback_behind_the_line(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/missing/engagebot.db"
     result = engagebot(tmp_path, "--debug", "tickets", "list", DATABASE_URL=url)
