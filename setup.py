@@ -11,7 +11,10 @@ from setuptools.command.build_py import build_py
 class BuildWithDefaultConfig(build_py):
     def run(self) -> None:
         super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install reads the checkout's own config.yaml (bot.config.starter)
         target = Path(self.build_lib) / "bot" / "config" / "default_config.yaml"
+        self.mkpath(str(target.parent))
         self.copy_file("config.yaml", str(target))
 
 
