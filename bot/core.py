@@ -124,7 +124,8 @@ class Core:
         self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.recompute_tiers, "tier-catch-up")
         self.scheduler.once_now(self.planning.plan_campaigns, "campaign-start-catch-up")
         self.scheduler.start()
-        if self.settings.flows.hot_reload and self.registry.directory.is_dir():
+        # The starter flows inside the package are nobody's to edit: they are not watched.
+        if self.settings.flows.hot_reload and not self.settings.uses_starter_flows:
             self._watch_task = asyncio.create_task(watch_flows(self.registry, self._stop_watch))
 
     async def close(self) -> None:

@@ -64,9 +64,11 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
     try:
         raw = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        unclosed = exc.context == "while scanning a quoted scalar"  # the quote that opened it is what to fix
+        mark = (exc.context_mark if unclosed else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise SourceError([Problem(path, line, f"invalid YAML: {exc.problem or exc.context}")]) from None
+        message = f"invalid YAML: {exc.problem or exc.context}{_yaml_hint(exc.problem or '', unclosed)}"
+        raise SourceError([Problem(path, line, message)]) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate keys)
         line_match = re.search(r"line (\d+)", str(exc))
         line = int(line_match.group(1)) if line_match else 1
@@ -74,6 +76,22 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
         raise SourceError([Problem(path, line, f"invalid YAML: {first}")]) from None
     lines: dict[Loc, int] = {(): 1}
     return YamlDocument(path, _plain(raw, (), lines), lines)
+
+
+def _yaml_hint(problem: str, unclosed: bool) -> str:
+    """How to fix the YAML mistakes people make in texts, said in the terms of the file."""
+    if unclosed:
+        return " (a quote opened on this line is never closed: end the text with the same quote mark)"
+    if "mapping values are not allowed" in problem:
+        return ' (a text with ": " in it must be quoted: say: "Good news: it works", or use >- and the text below)'
+    if "'\\t'" in problem:
+        return " (indent with spaces, not tabs)"
+    if "expected <block end>, but found" in problem:
+        return (
+            " (a quoted text cannot hold its own quote mark: use the other one, \"it's\", or double it, 'it''s';"
+            " or the indentation is off)"
+        )
+    return ""
 
 
 def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,19 +22,35 @@ from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
-from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
+from handlers.cli_init import init
+from handlers.cli_names import closest, known_or_fail, ticket_categories, unknown
+from handlers.cli_support import (
+    USER_ERROR,
+    EngagebotGroup,
+    count,
+    customer_ref_or_fail,
+    fail,
+    local_time,
+    page_footer,
+    remember_debug,
+    run_async,
+    settings_or_exit,
+    with_core,
+)
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
 
 
-@click.group()
+@click.group(cls=EngagebotGroup)
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="config.yaml to use")
 @click.option("-v", "--verbose", is_flag=True, help="log more")
+@click.option("--debug", is_flag=True, is_eager=True, callback=remember_debug, help="tracebacks with errors")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
+def main(ctx: click.Context, config: str | None, verbose: bool, debug: bool) -> None:
     """engagebot: keep your customers through chat."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    configure_logging(verbose)
+    # Logs go to stderr; one-shot commands print results, so only `run` (or -v) logs its progress.
+    configure_logging(verbose, quiet=ctx.invoked_subcommand != "run")
     ctx.obj = {"config": config}
 
 
@@ -44,10 +61,18 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Start everything the configuration enables (web chat, Telegram, Slack, scheduler)."""
-    from handlers.server import serve
+    from handlers.server import PortUnavailable, serve
 
     settings = settings_or_exit(ctx)
-    sys.exit(asyncio.run(serve(settings)))
+    try:
+        code = asyncio.run(serve(settings))
+    except PortUnavailable as exc:
+        fail(str(exc), USER_ERROR)
+    except KeyboardInterrupt:  # Ctrl-C is how a terminal user stops the server: it shut down in order
+        code = 0
+    if code == 0:
+        click.echo("engagebot stopped")
+    sys.exit(code)
 
 
 # ---- chat ---------------------------------------------------------------------------------------
@@ -58,35 +83,65 @@ def run(ctx: click.Context) -> None:
 @click.option("--name", default=None, help="your display name")
 @click.pass_context
 def chat(ctx: click.Context, user: str, name: str | None) -> None:
-    """Talk to the bot in the terminal (one message per line; works piped)."""
+    """Talk to the bot in the terminal (one message per line; works piped). Ctrl-D or Ctrl-C quits."""
     settings = settings_or_exit(ctx)
     interactive = sys.stdin.isatty()
     logging.getLogger().setLevel(logging.WARNING)
+    lines = LineReader(PROMPT if interactive else "")
 
     async def job(core: Core) -> None:
         if interactive:
-            click.echo(
-                "Type a message and press Enter; Ctrl-D to quit. Buttons are shown in [brackets]: type the label."
-            )
-        counter = 0
-        while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                break
-            counter += 1
-            text = line.rstrip("\n")
-            replies = await core.engine.handle(Inbound(channel="cli", address=user, text=text, display_name=name))
+            click.echo("Type a message and press Enter; Ctrl-D or Ctrl-C quits. Buttons are shown in [brackets]: "
+                       "type the label.")  # fmt: skip
+        while (line := await lines.next()) is not None:
+            replies = await core.engine.handle(Inbound(channel="cli", address=user, text=line, display_name=name))
             for reply in replies:
                 click.echo(format_reply(reply))
             await core.dispatcher.drain()
 
-    run_async(lambda: with_core(settings, job))
+    try:
+        run_async(lambda: with_core(settings, job))
+    except KeyboardInterrupt:
+        click.echo("")  # past the ^C, so the shell's prompt starts on a line of its own
+    if interactive:
+        click.echo("bye")
+
+
+PROMPT = "you> "
+BOT = "bot: "
+
+
+class LineReader:
+    """Lines from stdin, read in a daemon thread: Ctrl-C ends the chat at once instead of waiting for a thread
+    blocked in readline (asyncio's own executor is joined at exit; this thread is not). On a terminal each read
+    shows the prompt; piped input gets none."""
+
+    def __init__(self, prompt: str):
+        self.prompt = prompt
+
+    async def next(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+
+        def read() -> None:
+            try:
+                line: str | None = input(self.prompt) if self.prompt else sys.stdin.readline() or None
+            except EOFError:
+                line = None
+            if line is not None:
+                line = line.rstrip("\n")
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
+
+        threading.Thread(target=read, name="chat-stdin", daemon=True).start()
+        return await future
 
 
 def format_reply(reply: Reply) -> str:
-    lines = [f"bot: {reply.text}"]
+    """A reply as the terminal shows it: later lines indented under the first, buttons below in [brackets]."""
+    indent = "\n" + " " * len(BOT)
+    lines = [BOT + reply.text.replace("\n", indent)]
     if reply.buttons:
-        lines.append("     " + "  ".join(f"[{b.label}]" for b in reply.buttons))
+        lines.append(" " * len(BOT) + "  ".join(f"[{b.label}]" for b in reply.buttons))
     return "\n".join(lines)
 
 
@@ -121,9 +176,7 @@ def flows_graph(ctx: click.Context, flow_id: str) -> None:
     from bot.conversations.graph import mermaid
 
     found, _problems = check_directory(settings_or_exit(ctx).flows_dir)
-    if flow_id not in found:
-        click.echo(f"unknown flow {flow_id!r}; known: {', '.join(sorted(found))}", err=True)
-        sys.exit(1)
+    known_or_fail("flow", flow_id, found)
     click.echo(mermaid(found[flow_id]))
 
 
@@ -185,19 +238,13 @@ TRANSCRIPT_CHANNELS = ("web", "cli")
 def _staff_or_exit(settings: Settings, key: str) -> StaffMember:
     """The person acting, from the staff directory in config.yaml; exit 1 with a hint otherwise."""
     from bot.tickets import directory
-    from bot.yamlsource import did_you_mean
 
     found = directory.member(settings.staff, key)
     if found is not None:
         return found
-    known = [m.key for m in settings.staff]
-    if not known:
-        click.echo(f"{key!r} is not in the staff directory: nobody is (add people under `staff:` in config.yaml)",
-                   err=True)  # fmt: skip
-    else:
-        click.echo(f"{key!r} is not in the staff directory{did_you_mean(key, known)}; known: {', '.join(known)}",
-                   err=True)  # fmt: skip
-    sys.exit(1)
+    if not settings.staff:
+        fail(f"{key!r} is not in the staff directory: nobody is (add people under `staff:` in config.yaml)")
+    fail(unknown("staff key", key, [m.key for m in settings.staff]) + " (staff: in config.yaml)")
 
 
 def _sla_text(settings: Settings, state: SlaState) -> str:
@@ -227,21 +274,31 @@ def tickets() -> None:
 
 
 @tickets.command("list")
-@click.option("--status", default="open", show_default=True, help="open, all, or a status name")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", default="open", show_default=True, help="open (unresolved), all, or a status name")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="how many to show")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="how many to skip")
 @click.pass_context
-def tickets_list(ctx: click.Context, status: str, limit: int) -> None:
-    """Tickets with their assignee and SLA state (times in business.timezone)."""
+def tickets_list(ctx: click.Context, status: str, limit: int, offset: int) -> None:
+    """Tickets, the latest first, with their assignee and SLA state (times in business.timezone)."""
+    from bot.tickets.models import TicketStatus
+    from bot.tickets.queries import TicketPage
+
+    known_or_fail("status", status, ["open", "all", *TicketStatus])
     settings = settings_or_exit(ctx)
 
-    async def job(core: Core) -> list[TicketLine]:
-        return await core.ticket_queries.lines(status=None if status == "all" else status, limit=limit)
+    async def job(core: Core) -> TicketPage:
+        return await core.ticket_queries.page(status=None if status == "all" else status, limit=limit, offset=offset)
 
-    lines = run_async(lambda: with_core(settings, job, flows=False))
-    if not lines:
-        click.echo("no tickets")
-        return
-    _echo_ticket_lines(settings, lines)
+    page = run_async(lambda: with_core(settings, job, flows=False))
+    if page.lines:
+        _echo_ticket_lines(settings, page.lines)
+    noun = "open ticket" if status == "open" else "ticket" if status == "all" else f"{status} ticket"
+    click.echo(page_footer(offset, len(page.lines), page.total, noun))
+    if page.hidden:
+        what = "resolved or closed ticket" if status == "open" else "ticket with another status"
+        verb = "is" if page.hidden == 1 else "are"
+        click.echo(f"{count(page.hidden, what, what.replace('ticket', 'tickets'))} {verb} not shown: "
+                   "--status all lists every ticket")  # fmt: skip
 
 
 @tickets.command("show")
@@ -256,8 +313,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
-        click.echo(f"no ticket {ref}", err=True)
-        sys.exit(1)
+        fail(f"no ticket {ref}")
     view = found.view
     customer = view.customer
     click.echo(f"{view.ref}  {view.status}  {view.kind}/{view.category}  severity {view.severity}")
@@ -289,7 +345,7 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
     if view.csat_score is not None:
         click.echo(f"csat: {view.csat_score}/5")
     if view.reopened_count:
-        click.echo(f"reopened: {view.reopened_count} time{'s' if view.reopened_count != 1 else ''}")
+        click.echo(f"reopened: {count(view.reopened_count, 'time')}")
     click.echo("timeline:")
     for e in found.timeline:
         click.echo(f"  {local_time(settings, e.at)} {e.kind:<18} {e.actor:<10} {e.body[:100]}")
@@ -314,13 +370,13 @@ def _staff_action(
     channels = [TranscriptChannel(name) for name in TRANSCRIPT_CHANNELS]
     outcome = run_async(lambda: with_core(settings, job, channels=channels, flows=deliver and not served))
     if not outcome.ok:
-        click.echo(f"engagebot: {outcome.message}", err=True)
-        sys.exit(1)
+        fail(outcome.message)
     click.echo(outcome.message)
     if deliver and served:
         click.echo("queued: `engagebot run` delivers it (Slack or Telegram is configured)")
 
 
+SEVERITIES = ("low", "normal", "high", "critical")
 AS_STAFF = click.option("--as", "staff_key", required=True, metavar="STAFF_KEY", help="who you are (a staff key)")
 
 
@@ -403,14 +459,21 @@ def routing() -> None:
 
 
 @routing.command("explain")
-@click.option("--customer", "customer_id", type=int, required=True, help="the customer's id (customers list)")
+@click.option("--customer", "customer", required=True, metavar="REF", help="a customer id (42) or ext:<external_id>")
 @click.option("--category", required=True, help="the ticket category, e.g. delivery or billing")
 @click.option("--severity", default="normal", show_default=True, help="low, normal, high, critical")
 @click.option("--at", "at", default=None, help="a moment other than now, e.g. 2026-03-07T10:00 (business.timezone)")
 @click.pass_context
-def routing_explain(ctx: click.Context, customer_id: int, category: str, severity: str, at: str | None) -> None:
+def routing_explain(ctx: click.Context, customer: str, category: str, severity: str, at: str | None) -> None:
     """Who would get a ticket from CUSTOMER about CATEGORY now (or --at), and why."""
     settings = settings_or_exit(ctx)
+    customer_ref = customer_ref_or_fail(customer)
+    known_or_fail("severity", severity, SEVERITIES)
+    categories = ticket_categories(settings, check_directory(settings.flows_dir)[0].values())
+    if category not in categories:
+        if closest(category, categories) is not None:
+            fail(unknown("category", category, categories))
+        click.echo(f"note: no flow, staff member or routing rule names the category {category!r}", err=True)
     moment: datetime | None = None
     if at is not None:
         try:
@@ -423,12 +486,11 @@ def routing_explain(ctx: click.Context, customer_id: int, category: str, severit
             moment = moment.replace(tzinfo=settings.business.zone)
 
     async def job(core: Core) -> RoutingExplanation | None:
-        return await core.ticket_queries.explain_routing(customer_id, category, severity, moment)
+        return await core.ticket_queries.explain_routing(customer_ref, category, severity, moment)
 
     found = run_async(lambda: with_core(settings, job, flows=False))
     if found is None:
-        click.echo(f"no customer {customer_id}", err=True)
-        sys.exit(1)
+        fail(f"no customer {customer}")
     decision = found.decision
     click.echo(
         f"customer #{found.customer_id}{' ' + found.customer_name if found.customer_name else ''}: tier {found.tier}, "
@@ -454,36 +516,43 @@ def customers() -> None:
 
 
 @customers.command("list")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="how many to show")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="how many to skip")
 @click.pass_context
-def customers_list(ctx: click.Context, limit: int) -> None:
-    from bot.customers.views import CustomerListing
+def customers_list(ctx: click.Context, limit: int, offset: int) -> None:
+    """Customers, the newest first, with their external id, tier, consent and chats."""
+    from bot.customers.views import CustomerPage
 
-    async def job(core: Core) -> list[CustomerListing]:
-        return await core.customers.recent(limit)
+    async def job(core: Core) -> CustomerPage:
+        return await core.customers.page(limit, offset)
 
-    rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
-    click.echo(f"{'id':>6} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
-    for c in rows:
-        name = (c.display_name or "")[:24]
-        click.echo(f"{c.id:>6} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} {', '.join(c.channels)}")
+    page = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
+    if page.rows:
+        click.echo(f"{'id':>6} {'external id':<16} {'name':<24} {'tier':<10} {'subscribed':<10} channels")
+    for c in page.rows:
+        name, external = (c.display_name or "-")[:24], (c.external_id or "-")[:16]
+        click.echo(f"{c.id:>6} {external:<16} {name:<24} {c.tier:<10} {'yes' if c.subscribed else 'no':<10} "
+                   f"{', '.join(c.channels) or '-'}")  # fmt: skip
+    click.echo(page_footer(offset, len(page.rows), page.total, "customer"))
 
 
 @customers.command("link-code")
-@click.argument("customer_id", type=int)
+@click.argument("ref")
 @click.option("--valid-days", default=7, show_default=True, help="how long the code can be used")
 @click.pass_context
-def customers_link_code(ctx: click.Context, customer_id: int, valid_days: int) -> None:
-    """A one-time code that links a Telegram chat to CUSTOMER_ID (deep link t.me/<bot>?start=CODE)."""
+def customers_link_code(ctx: click.Context, ref: str, valid_days: int) -> None:
+    """A one-time code that links a Telegram chat to the customer REF, an id (42) or ext:<external_id> (deep link
+    t.me/<bot>?start=CODE)."""
     from datetime import timedelta
 
-    async def job(core: Core) -> str | None:
-        return await core.customers.issue_link_code(customer_id, timedelta(days=valid_days))
+    customer = customer_ref_or_fail(ref)
 
-    code = run_async(lambda: with_core(settings_or_exit(ctx), job))
+    async def job(core: Core) -> str | None:
+        return await core.customers.issue_link_code(customer, timedelta(days=valid_days))
+
+    code = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
     if code is None:
-        click.echo(f"no customer {customer_id}", err=True)
-        sys.exit(1)
+        fail(f"no customer {ref}")
     click.echo(code)
     click.echo(f"deep link: https://t.me/<your_bot_username>?start={code}  (one use, {valid_days} days)", err=True)
 
@@ -510,7 +579,8 @@ def surveys_report(ctx: click.Context) -> None:
         click.echo("no survey answers yet")
     for r in rows:
         headline = "" if r.score is None else (f"NPS {r.score:+g}" if r.kind == "nps" else f"CSAT {r.score:g}%")
-        click.echo(f"{r.survey:<16} {r.kind:<5} {r.responses:>6} answers  {headline:<12} comments: {r.comments}")
+        click.echo(f"{r.survey:<16} {r.kind:<5} {count(r.responses, 'answer'):>12}  {headline:<12} "
+                   f"{count(r.comments, 'comment')}")  # fmt: skip
 
 
 # ---- db -----------------------------------------------------------------------------------------
@@ -542,10 +612,11 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(campaigns)
+main.add_command(init)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):
     customers.add_command(command)
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="engagebot")

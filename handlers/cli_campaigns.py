@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -17,7 +17,8 @@ from bot.outreach.campaigns import catalog
 from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
-from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
+from bot.outreach.delivery.policy import quiet_hours_note
+from handlers.cli_support import count, fail, local_time, run_async, settings_or_exit, with_core
 
 
 @click.group()
@@ -29,12 +30,7 @@ def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -
     try:
         return catalog.get(settings.campaigns, name, enabled=enabled)
     except CampaignError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"engagebot: {message}", err=True)
-    sys.exit(1)
+        fail(str(exc))
 
 
 def audience_summary(campaign: Campaign) -> str:
@@ -49,10 +45,6 @@ def audience_summary(campaign: Campaign) -> str:
     if campaign.repeat_after_days is not None:
         parts.append(f"not again within {campaign.repeat_after_days:g} days")
     return "; ".join(parts)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _content(campaign: Campaign) -> str:
@@ -104,13 +96,16 @@ def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     try:
         preview = run_async(lambda: with_core(settings, job))
     except CampaignError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     found = preview.audience
+    quiet = quiet_hours_note(settings.outreach, settings.business.zone, datetime.now(UTC))
+    if quiet is not None:
+        click.echo(f"warning: sent now, messages would be held. {quiet}", err=True)
     state = "" if campaign.enabled else " (disabled: send refuses it)"
     click.echo(f"{name}: {campaign.title or campaign.kind}, {_content(campaign)}{state}")
-    click.echo(f"audience now: {_count(found.size, 'customer')}")
-    for tier, count in found.per_tier.items():
-        click.echo(f"  {tier:<12} {count:>8}")
+    click.echo(f"audience now: {count(found.size, 'customer')}")
+    for tier, n in found.per_tier.items():
+        click.echo(f"  {tier:<12} {n:>8}")
     if found.left_out:
         click.echo("left out: " + ", ".join(f"{n} {why}" for why, n in found.left_out.items()))
     if not preview.samples:
@@ -187,28 +182,44 @@ def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow
         finally:
             bar.close()
         if result.already_planned:
-            click.echo(f"{name} {result.occurrence} was planned before ({_count(result.planned, 'message')}): "
+            click.echo(f"{name} {result.occurrence} was planned before ({count(result.planned, 'message')}): "
                        "nothing added")  # fmt: skip
         else:
-            click.echo(f"queued {_count(result.planned, 'message')} for {name} ({result.occurrence})")
+            click.echo(f"queued {count(result.planned, 'message')} for {name} ({result.occurrence})")
         progress = await core.campaigns.progress(result.run_id)
         for line in describe(progress):
             click.echo(line)
+        explained = _explain_quiet_hours(settings, progress, explained=False)
         while follow and not progress.finished:
             await asyncio.sleep(interval)
             latest = await core.campaigns.progress(result.run_id)
             if latest != progress:
                 for line in describe(latest):
                     click.echo(line)
+                explained = _explain_quiet_hours(settings, latest, explained=explained)
             progress = latest
         return progress
 
     try:
         progress = run_async(lambda: with_core(settings, job))
     except CampaignError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not progress.finished:
         click.echo(f"`engagebot run` sends them within the delivery policy; see `engagebot campaigns status {name}`")
+
+
+def _explain_quiet_hours(settings: Settings, progress: RunProgress, *, explained: bool) -> bool:
+    """While messages wait for quiet hours to end, say until when and why, once (the counts that follow say the
+    rest)."""
+    quiet = settings.outreach.quiet_hours
+    held = any(decision == "held" and reason.startswith("quiet hours") for decision, reason in progress.decisions)
+    if explained or not held or not progress.pending or quiet is None:
+        return explained
+    note = quiet_hours_note(settings.outreach, settings.business.zone, datetime.now(UTC))
+    click.echo(note or f"quiet hours: some customers' own time is inside {quiet.start}-{quiet.end} "
+               f"(outreach.quiet_hours): their messages are held until {quiet.end} their time; `engagebot run` sends "
+               "them then")  # fmt: skip
+    return True
 
 
 @campaigns.command("status")
@@ -229,7 +240,7 @@ def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
         return
     for progress in found:
         click.echo(
-            f"{progress.occurrence}  {progress.status}  {_count(progress.planned, 'message')}  "
+            f"{progress.occurrence}  {progress.status}  {count(progress.planned, 'message')}  "
             f"due {local_time(settings, progress.due_at)}"
         )
         for line in describe(progress):

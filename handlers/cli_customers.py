@@ -9,24 +9,18 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import click
 
 from bot.core import Core
-from bot.customers import privacy
 from bot.customers.actions import CustomerActions
 from bot.customers.importer import ImportFileError, ImportReport
 from bot.customers.privacy import CustomerRef
 from bot.customers.views import ImportOutcome
-from handlers.cli_support import run_async, settings_or_exit, with_core
+from handlers.cli_support import customer_ref_or_fail, fail, run_async, settings_or_exit, with_core
 
 T = TypeVar("T")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"engagebot: {message}", err=True)
-    sys.exit(1)
 
 
 @contextmanager
@@ -62,7 +56,7 @@ def customers_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
     try:
         outcome = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
     except ImportFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in outcome.report.problem_lines():
         click.echo(line)
     for line in summary(outcome.report, outcome.tiers):
@@ -96,17 +90,14 @@ def _for_customer(
     ctx: click.Context, ref: str, act: Callable[[CustomerActions, CustomerRef], Awaitable[T | None]]
 ) -> T:
     """`act` on the customer REF names (one unit of work in the core); exit 1 if REF is malformed or names nobody."""
-    try:
-        parsed = privacy.parse_ref(ref)
-    except ValueError as exc:
-        _fail(str(exc))
+    parsed = customer_ref_or_fail(ref)
 
     async def job(core: Core) -> T | None:
         return await act(core.customers, parsed)
 
     found = run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
     if found is None:
-        _fail(f"no customer {ref}")
+        fail(f"no customer {ref}")
     return found
 
 
@@ -156,7 +147,7 @@ def customers_export(ctx: click.Context, ref: str, output: Path | None) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"customer #{exported.customer['id']}: {len(text.encode())} bytes written to {output}", err=True)
 
 
@@ -170,7 +161,7 @@ def customers_delete(ctx: click.Context, ref: str, yes: bool) -> None:
     REF is a customer id (42) or ext:<external_id>."""
     if not yes:
         if not sys.stdin.isatty():
-            _fail(f"refusing to delete {ref} without --yes (stdin is not a terminal to ask you)")
+            fail(f"refusing to delete {ref} without --yes (stdin is not a terminal to ask you)")
         profile = _for_customer(ctx, ref, CustomerActions.profile)
         who = f"customer #{profile.id}" + (f" ({profile.display_name})" if profile.display_name else "")
         click.confirm(f"Delete {who} and everything stored about them? This cannot be undone", abort=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -77,9 +78,12 @@ def _database_password() -> str:
     return url_password(os.environ.get("DATABASE_URL", ""))
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, *, quiet: bool = False) -> None:
+    """Log lines on stderr (never in a command's output): INFO and up, DEBUG when verbose, WARNING and up when quiet
+    (commands that print a result rather than run a service)."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_mask(SecretMask([*(os.environ.get(var, "") for var in ENV_SECRETS.values()), _database_password()]))

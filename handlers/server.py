@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import logging
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -23,6 +25,7 @@ from bot.messages import Inbound, Reply
 from bot.ports import Clock
 from bot.storage.database import redact_url
 from bot.storage.health import NotWritable, write_heartbeat
+from bot.yamlsource import Problem
 from handlers import metrics, taskdump
 from handlers.api import api_mount
 from handlers.bodylimit import BodyLimit, BodyLimits
@@ -82,9 +85,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         taskdump.install(asyncio.get_running_loop())
-        problems = await core.prepare()
-        for problem in problems:
-            log.error("flow refused: %s", problem)
+        if getattr(_app.state, "problems", None) is None:  # serve() prepares before its banner; tests do not
+            for problem in await core.prepare():
+                log.error("flow refused: %s", problem)
         if telegram is not None:
             await telegram.start()
         if slack is not None:
@@ -169,11 +172,14 @@ def _metrics(token: SecretStr | None):  # type: ignore[no-untyped-def]
     return render
 
 
-def channel_report(settings: Settings) -> list[str]:
-    """What `engagebot run` serves and what is off, and why."""
+def channel_report(settings: Settings, refused: Sequence[Problem] = ()) -> list[str]:
+    """What `engagebot run` serves and what is off, and why; `refused` are the first problems of the flow files
+    that are not in force."""
     url = settings.public_url
-    lines = [f"config: {settings.source}", f"database: {redact_url(settings.database.url)}",
-             f"flows: {settings.flows_dir}" + (" (hot reload on)" if settings.flows.hot_reload else "")]  # fmt: skip
+    lines = [f"config: {settings.source}" + ("" if settings.source != "(embedded defaults)" else
+                                              " (no config.yaml here; `engagebot init` writes one to edit)"),
+             f"database: {redact_url(settings.database.url)}", _flows_line(settings)]  # fmt: skip
+    lines += [f"flow not in force: {problem}" for problem in refused]
     if settings.webchat.enabled:
         lines.append(f"web chat: {url}/chat")
     else:
@@ -196,6 +202,23 @@ def channel_report(settings: Settings) -> list[str]:
         lines.append(_slack_line(settings, url))
     lines.append("terminal chat: engagebot chat")
     return lines
+
+
+def _flows_line(settings: Settings) -> str:
+    if settings.uses_starter_flows:
+        return (f"flows: the built-in starter flows ({settings.configured_flows_dir} does not exist; `engagebot init` "
+                "copies them there to edit)")  # fmt: skip
+    return f"flows: {settings.flows_dir}" + (" (hot reload on)" if settings.flows.hot_reload else "")
+
+
+def refused_flows(core: Core, problems: Sequence[Problem]) -> list[Problem]:
+    """The first problem of each flow file that is not in force (a file in force may still have a warning)."""
+    in_force = {lf.path for lf in core.registry.all()}
+    first: dict[str, Problem] = {}
+    for problem in problems:
+        if problem.path not in in_force:
+            first.setdefault(problem.path, problem)
+    return list(first.values())
 
 
 def _slack_line(settings: Settings, url: str) -> str:
@@ -232,12 +255,49 @@ def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
     )  # fmt: skip
 
 
+class PortUnavailable(Exception):
+    """The server cannot listen where the settings say: one line naming ENGAGEBOT_PORT / ENGAGEBOT_HOST."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before the banner is printed: a busy port is one clear line, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(f"port {port} on {host} is already in use (another engagebot?): set ENGAGEBOT_PORT "
+                                  "to a free port (ENGAGEBOT_HOST chooses the address)") from exc  # fmt: skip
+        if exc.errno == errno.EACCES:
+            raise PortUnavailable(f"not allowed to listen on port {port} (below 1024 needs root): set ENGAGEBOT_PORT "
+                                  "to a port above 1024") from exc  # fmt: skip
+        raise PortUnavailable(f"cannot listen on {host}:{port} ({exc.strerror or exc}): set ENGAGEBOT_HOST to an "
+                              "address of this machine (127.0.0.1, or 0.0.0.0 for all)") from exc  # fmt: skip
+    return sock
+
+
 async def serve(settings: Settings) -> int:
-    server = uvicorn.Server(uvicorn_config(build_app(settings), settings))
-    for line in channel_report(settings):
+    """`engagebot run`: the database (migrated) and the port are checked before the banner, so a problem with
+    either is one line (DatabaseUnusable, PortUnavailable) and the banner means the bot is about to serve."""
+    app = build_app(settings)
+    core: Core = app.state.core
+    sock = listening_socket(settings.server.host, settings.server.port)
+    try:
+        app.state.problems = await core.prepare()
+    except BaseException:
+        sock.close()
+        await core.close()
+        raise
+    port = sock.getsockname()[1]  # port 0 asks for a free one: the banner names the one given
+    settings = settings.model_copy(update={"server": settings.server.model_copy(update={"port": port})})
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    for line in channel_report(settings, refused_flows(core, app.state.problems)):
         print(line, flush=True)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     return 0 if server.started or not server.should_exit else 1

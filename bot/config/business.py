@@ -13,7 +13,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class BusinessSettings(Section):
-    name: str = "Our team"
+    # Shown to customers ("welcome to ...", "recommend ... to a friend"): the default reads well until it is set.
+    name: str = "our service"
     timezone: str = "UTC"
     # Region used to read phone numbers written without a country code (ISO 3166 alpha-2).
     default_region: str = "US"

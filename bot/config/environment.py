@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.config.server import DatabaseSettings
+from bot.config.server import DatabaseSettings, database_url_problem
 from bot.config.settings import Secrets, Settings
 from bot.yamlsource import Problem, SourceError
 
@@ -37,7 +37,11 @@ def apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path
             problems.append(Problem("ENGAGEBOT_PORT", 0, f"{raw!r} is not a port number (0-65535)"))
     database = settings.database
     if env.get("DATABASE_URL"):
-        database = DatabaseSettings(url=env["DATABASE_URL"])
+        problem = database_url_problem(env["DATABASE_URL"])
+        if problem is None:
+            database = DatabaseSettings(url=env["DATABASE_URL"])
+        else:
+            problems.append(Problem("DATABASE_URL", 0, problem))
     mode = env.get("TELEGRAM_MODE") or settings.telegram.mode
     if mode not in ("polling", "webhook"):
         problems.append(Problem("TELEGRAM_MODE", 0, f"{mode!r} must be polling or webhook"))

@@ -17,7 +17,7 @@ class QuietHours(Section):
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
         if self.start == self.end:
-            raise ValueError("quiet hours start and end are the same time; remove quiet_hours to turn them off")
+            raise ValueError("quiet hours start and end are the same time; set quiet_hours: null to turn them off")
         return self
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, field_validator
+from sqlalchemy.engine import make_url
 
 from bot.config.section import Section
 
@@ -34,6 +35,33 @@ class ServerSettings(Section):
         return {**BODY_LIMITS_BY_PATH, **limits}
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+DATABASE_URL_EXAMPLES = "sqlite+aiosqlite:///engagebot.db or postgresql://user:password@host:5432/dbname"
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a database URL that no connection can fix (not a URL, a database we do not support), or
+    None. The URL itself is never repeated: it may carry a password."""
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    except Exception:
+        return f"not a database URL; use e.g. {DATABASE_URL_EXAMPLES}"
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_DATABASES:
+        return f"{backend} is not supported: use SQLite or PostgreSQL, e.g. {DATABASE_URL_EXAMPLES}"
+    if backend == "postgresql" and not parsed.database:
+        return f"names no database; use e.g. {DATABASE_URL_EXAMPLES}"
+    return None
+
+
 class DatabaseSettings(Section):
     # Kept out of repr: a URL may carry a password.
     url: str = Field(DEFAULT_DATABASE_URL, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, url: str) -> str:
+        problem = database_url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
+        return url

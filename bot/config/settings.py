@@ -14,6 +14,7 @@ from bot.config.outreach import OutreachSettings
 from bot.config.platforms import SlackSettings, TelegramSettings
 from bot.config.section import KEY_PATTERN, Section
 from bot.config.server import DatabaseSettings, ServerSettings
+from bot.config.starter import starter_flows_dir
 from bot.config.tickets import RoutingSettings, StaffMember, TicketSettings
 from bot.config.tiers import TierSettings
 from bot.config.webchat import WebchatSettings
@@ -56,9 +57,19 @@ class Settings(Section):
     source: str = Field("(embedded defaults)", exclude=True)
 
     @property
-    def flows_dir(self) -> Path:
+    def configured_flows_dir(self) -> Path:
         path = Path(self.flows.dir)
         return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def flows_dir(self) -> Path:
+        """The flows folder; without a ./flows (a new folder), the starter flows shipped in the package."""
+        return starter_flows_dir() if self.uses_starter_flows else self.configured_flows_dir
+
+    @property
+    def uses_starter_flows(self) -> bool:
+        # Only for the default name: a folder named on purpose (flows.dir: my_flows) that is missing is an error.
+        return self.flows.dir == FlowSettings().dir and not self.configured_flows_dir.is_dir()
 
     @property
     def public_url(self) -> str:

@@ -38,7 +38,8 @@ class FlowRegistry:
     # ---- loading ---------------------------------------------------------------------------
 
     def load(self) -> list[Problem]:
-        """(Re)read the folder. Returns the problems; valid files are in force either way."""
+        """(Re)read the folder. Returns the problems, for the caller to report once (the watcher logs refused
+        edits, `engagebot run` lists flows not in force in its banner); valid files are in force either way."""
         if not self.directory.is_dir():
             return [Problem(str(self.directory), 1, "flows folder not found")]
         problems: list[Problem] = []
@@ -51,16 +52,12 @@ class FlowRegistry:
                 problems += exc.problems
                 if key in self._by_path:
                     candidates[key] = self._by_path[key]
-                    log.warning("refused edit of %s; the last good version stays in force:\n%s", key, exc)
-                else:
-                    log.warning("refused flow file %s:\n%s", key, exc)
         # Files unchanged since the last load come first, so an edit that takes another file's flow id or
         # command is the one refused, not the file already in force.
         ordered = sorted(candidates.values(), key=lambda lf: not self._is_in_force(lf))
         flows, cross = cross_check(ordered)
         if cross:
             problems += cross
-            log.warning("flow problems across files:\n%s", "\n".join(map(str, cross)))
         accepted = {lf.path: lf for lf in flows.values()}
         for path in candidates:
             # A file refused by a cross-file check keeps its previous good version, if it had one.

@@ -20,6 +20,7 @@ from bot.customers.privacy import CustomerRef
 from bot.customers.views import (
     CustomerExport,
     CustomerListing,
+    CustomerPage,
     CustomerProfile,
     Erasure,
     ImportOutcome,
@@ -76,13 +77,21 @@ class CustomerActions:
 
     async def recent(self, limit: int) -> list[CustomerListing]:
         """The newest customers first, with their chats."""
-        async with self.db.transaction() as session:
-            found = list((await session.execute(select(Customer).order_by(Customer.id.desc()).limit(limit))).scalars())
+        return (await self.page(limit)).rows
+
+    async def page(self, limit: int, offset: int = 0) -> CustomerPage:
+        """`limit` customers from the `offset`-th newest, with their chats, and how many there are in all."""
+        async with self.db.sessions() as session:
+            newest = select(Customer).order_by(Customer.id.desc()).limit(limit).offset(offset)
+            found = list((await session.execute(newest)).scalars())
+            total = (await session.execute(select(func.count()).select_from(Customer))).scalar_one()
             query = select(ChannelIdentity).where(ChannelIdentity.customer_id.in_([c.id for c in found]))
             chats: dict[int, list[str]] = {}
             for identity in (await session.execute(query.order_by(ChannelIdentity.id))).scalars():
                 chats.setdefault(identity.customer_id, []).append(f"{identity.channel}:{identity.address}")
-        return [CustomerListing(c.id, c.display_name, c.tier, c.subscribed, tuple(chats.get(c.id, ()))) for c in found]
+        rows = [CustomerListing(c.id, c.display_name, c.tier, c.subscribed, tuple(chats.get(c.id, ())), c.external_id)
+                for c in found]  # fmt: skip
+        return CustomerPage(rows, total)
 
     async def top(self, count: int) -> TopCustomers:
         """The `count` customers with the highest lifetime value, and how many customers there are."""
@@ -111,12 +120,14 @@ class CustomerActions:
 
     # ---- changes ------------------------------------------------------------------------------
 
-    async def issue_link_code(self, customer_id: int, valid_for: timedelta) -> str | None:
-        """A one-time code that links a chat to the customer; None when there is no such customer."""
+    async def issue_link_code(self, ref: CustomerRef, valid_for: timedelta) -> str | None:
+        """A one-time code that links a chat to the customer (an id, or an external id); None when there is no such
+        customer."""
         async with self.db.transaction() as session:
-            if await session.get(Customer, customer_id) is None:
+            customer = await privacy.find(session, ref)
+            if customer is None:
                 return None
-            return await links.issue(session, customer_id, self.clock.now(), valid_for)
+            return await links.issue(session, customer.id, self.clock.now(), valid_for)
 
     async def record_events(self, body: Any) -> list[events.Outcome]:
         """CRM events from a JSON body (one event, or a list), all in one transaction.

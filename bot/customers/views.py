@@ -95,6 +95,15 @@ class CustomerListing:
     tier: str
     subscribed: bool
     channels: tuple[str, ...]
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """Some lines of the customer list, newest first, and how many customers there are in all."""
+
+    rows: list[CustomerListing]
+    total: int
 
 
 @dataclass(frozen=True)

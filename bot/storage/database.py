@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,6 +62,75 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be used at all: a server that cannot be reached, a database or folder that does not
+    exist, a refused login. The message is one line saying what is wrong and how to fix it, never the password."""
+
+
+def unusable(exc: BaseException, url: str) -> DatabaseUnusable | None:
+    """`exc` (raised while connecting or migrating) as one line for a person, or None when it is something else."""
+    parsed = make_url(url)
+    chain = _causes(exc)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_unusable(chain, parsed.database or "")
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    codes = {str(getattr(e, "sqlstate", "") or "") for e in chain} - {""}
+    if "3D000" in codes:
+        return DatabaseUnusable(
+            f'database "{parsed.database}" does not exist on the PostgreSQL server at {where}: create it '
+            f"(createdb -h {parsed.host or 'localhost'} -p {parsed.port or 5432}"
+            f"{' -U ' + parsed.username if parsed.username else ''} {parsed.database}) or change DATABASE_URL"
+        )
+    if codes & {"28P01", "28000"}:
+        return DatabaseUnusable(
+            f"the PostgreSQL server at {where} refused the login of user {parsed.username or '(none)'}: check the "
+            "user and password in DATABASE_URL"
+        )
+    if codes & {"57P03"}:
+        return DatabaseUnusable(f"the PostgreSQL server at {where} is starting up or shutting down: try again")
+    if any(isinstance(e, OSError) for e in chain):
+        reason = next(_os_reason(e) for e in chain if isinstance(e, OSError))
+        return DatabaseUnusable(
+            f"cannot reach the PostgreSQL server at {where} ({reason}): is it running? DATABASE_URL names it"
+        )
+    return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what caused it, outermost first (SQLAlchemy wraps the driver's error, which may wrap an OSError)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+def _sqlite_unusable(chain: list[BaseException], file: str) -> DatabaseUnusable | None:
+    folder = Path(file).resolve().parent if file and file != ":memory:" else None
+    if not any(isinstance(e, OperationalError | sqlite3.OperationalError) for e in chain):
+        return None
+    if folder is not None and not folder.is_dir():
+        return DatabaseUnusable(
+            f"the folder of the SQLite database {file} does not exist ({folder}): create it, or set DATABASE_URL "
+            "to a file in an existing folder"
+        )
+    message = next((str(e) for e in chain if isinstance(e, sqlite3.OperationalError)), "")
+    if "unable to open" in message or "readonly" in message or "read-only" in message:
+        return DatabaseUnusable(f"cannot open the SQLite database {file} ({message}): check the file's permissions")
+    return None
+
+
 class Database:
     """Owns the engine; hands out one session per unit of work (an inbound message, a job)."""
 
@@ -104,8 +175,15 @@ class Database:
             yield session
 
     async def upgrade(self, revision: str = "head") -> None:
-        """Apply Alembic migrations up to `revision` (safe to call from several instances at once)."""
-        await self._migrate("upgrade", revision)
+        """Apply Alembic migrations up to `revision` (safe to call from several instances at once). Every command
+        starts with it, so a database that cannot be used at all is reported here, as DatabaseUnusable."""
+        try:
+            await self._migrate("upgrade", revision)
+        except Exception as exc:
+            problem = unusable(exc, self.url)
+            if problem is None:
+                raise
+            raise problem from exc
 
     async def downgrade(self, revision: str) -> None:
         """Undo migrations down to `revision` (going back a release)."""

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.customers import privacy
 from bot.customers.models import Customer
+from bot.customers.privacy import CustomerRef
 from bot.ports import Clock
 from bot.storage.database import Database
 from bot.tickets import desk, directory, records, sla
@@ -32,6 +34,15 @@ class RoutingExplanation:
     account_manager: str | None
     at: datetime
     decision: RoutingDecision
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """Some lines of a ticket list, how many tickets the list has in all, and how many its status filter hides."""
+
+    lines: list[TicketLine]
+    total: int
+    hidden: int
 
 
 class TicketQueries:
@@ -64,8 +75,15 @@ class TicketQueries:
 
     async def lines(self, *, status: str | None = None, limit: int = 100) -> list[TicketLine]:
         """The latest tickets first; `status` "open" for the unresolved ones, another status name, or None for all."""
+        return (await self.page(status=status, limit=limit)).lines
+
+    async def page(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> TicketPage:
+        """`limit` tickets from the `offset`-th latest, how many match in all, and how many the status hides."""
         async with self.db.sessions() as session:
-            return await self._lines(session, await records.list_tickets(session, status=status, limit=limit))
+            found = await records.list_tickets(session, status=status, limit=limit, offset=offset)
+            total = await records.count_tickets(session, status=status)
+            hidden = 0 if status is None else await records.count_tickets(session) - total
+            return TicketPage(await self._lines(session, found), total, hidden)
 
     async def details(self, ref: str) -> TicketDetails | None:
         """One ticket with its SLA as of now, whether each deadline was met, and its timeline."""
@@ -83,17 +101,23 @@ class TicketQueries:
         )  # fmt: skip
 
     async def explain_routing(
-        self, customer_id: int, category: str, severity: str, at: datetime | None = None
+        self, customer: CustomerRef, category: str, severity: str, at: datetime | None = None
     ) -> RoutingExplanation | None:
-        """Who would get a ticket from the customer about `category` now (or `at`), and why; None for no customer."""
+        """Who would get a ticket from the customer (an id, or an external id) about `category` now (or `at`), and
+        why; None for no customer."""
         now = at or self.clock.now()
         async with self.db.sessions() as session:
-            customer = await session.get(Customer, customer_id)
-            if customer is None:
+            found = await privacy.find(session, customer)
+            if found is None:
                 return None
-            # A ticket that is never saved: routing sees what it would see for a new one.
-            draft = Ticket(customer_id=customer.id, category=category, severity=severity)
-            decision = await records.route(session, self.settings, draft, customer, now)
+            return await self._explained(session, found, category, severity, now)
+
+    async def _explained(
+        self, session: AsyncSession, customer: Customer, category: str, severity: str, now: datetime
+    ) -> RoutingExplanation:
+        # A ticket that is never saved: routing sees what it would see for a new one.
+        draft = Ticket(customer_id=customer.id, category=category, severity=severity)
+        decision = await records.route(session, self.settings, draft, customer, now)
         manager = (customer.attributes or {}).get(self.settings.routing.account_manager_attribute)
         return RoutingExplanation(
             customer_id=customer.id, customer_name=customer.display_name, tier=customer.tier,

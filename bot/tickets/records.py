@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import RoutingSettings, Settings, TicketSettings
@@ -135,13 +135,23 @@ async def latest_open_for_customer(session: AsyncSession, customer_id: int) -> T
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def list_tickets(session: AsyncSession, *, status: str | None = None, limit: int = 100) -> list[Ticket]:
-    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
-    if status == "open":
-        query = query.where(Ticket.status.in_(UNRESOLVED_STATUSES))
-    elif status:
-        query = query.where(Ticket.status == status)
+async def list_tickets(
+    session: AsyncSession, *, status: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Ticket]:
+    query = _with_status(select(Ticket), status).order_by(Ticket.id.desc()).limit(limit).offset(offset)
     return list((await session.execute(query)).scalars())
+
+
+async def count_tickets(session: AsyncSession, *, status: str | None = None) -> int:
+    query = _with_status(select(func.count()).select_from(Ticket), status)
+    return (await session.execute(query)).scalar_one()
+
+
+def _with_status(query: Select[Any], status: str | None) -> Select[Any]:
+    """ "open" means unresolved; another name is that status; None is every ticket."""
+    if status == "open":
+        return query.where(Ticket.status.in_(UNRESOLVED_STATUSES))
+    return query.where(Ticket.status == status) if status else query
 
 
 async def get_by_ref(session: AsyncSession, ref: str) -> Ticket | None:

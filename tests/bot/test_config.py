@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import DEFAULT_DATABASE_URL, load_settings
+from bot.config.starter import default_config_file, starter_flows_dir
 from bot.storage.database import Database, redact_url
 from bot.yamlsource import SourceError
 from tests.conftest import REPO
@@ -41,7 +42,11 @@ def test_without_a_config_file_the_embedded_defaults_apply(tmp_path: Path) -> No
     assert settings.source == "(embedded defaults)"
     assert settings.database.url == DEFAULT_DATABASE_URL == "sqlite+aiosqlite:///engagebot.db"
     assert settings.public_url == "http://127.0.0.1:8000"
-    assert settings.flows_dir == tmp_path / "flows"
+    # No flows/ here: the starter flows shipped in the package serve (`engagebot init` copies them out).
+    assert settings.configured_flows_dir == tmp_path / "flows" and settings.uses_starter_flows
+    assert settings.flows_dir == starter_flows_dir() == REPO / "flows"
+    (tmp_path / "flows").mkdir()
+    assert settings.flows_dir == tmp_path / "flows" and not settings.uses_starter_flows
     assert settings.flows.hot_reload is True
     assert settings.business.timezone == "UTC"
     assert settings.secrets.telegram_bot_token is None
@@ -52,14 +57,19 @@ def test_the_shipped_config_yaml_loads_and_documents_the_defaults(tmp_path: Path
     assert shipped.source == str(REPO / "config.yaml")
     # Relative paths are resolved from the config file's folder, not the working directory.
     assert shipped.flows_dir == REPO / "flows"
-    # Everything is the default, except the examples: the team (staff, routing, Slack channels),
-    # tier rules and campaigns.
-    assert [m.key for m in shipped.staff] == ["dana", "maria", "tom", "priya"]
-    assert shipped.routing.fallback == "dana" and shipped.routing.rules and shipped.slack.channels
-    example, defaults = shipped.model_dump(), load_settings(env={}).model_dump()
-    for dump in (example, defaults):
-        del dump["staff"], dump["routing"], dump["slack"]["channels"], dump["tiers"], dump["campaigns"]
-    assert example == defaults
+    # Every value in it is the default: a bot started in the checkout tells customers of no example team.
+    assert shipped.model_dump() == load_settings(env={}).model_dump()
+    assert not shipped.staff and not shipped.campaigns and shipped.routing.fallback is None
+    # It is what `engagebot init` writes (the package's copy of it, in an installed package).
+    assert default_config_file().read_text(encoding="utf-8") == (REPO / "config.yaml").read_text(encoding="utf-8")
+
+
+def test_the_example_team_is_a_config_file_of_its_own() -> None:
+    team = load_settings(REPO / "examples" / "team.yaml", env={})
+    assert [m.key for m in team.staff] == ["dana", "maria", "tom", "priya"]
+    assert team.routing.fallback == "dana" and team.routing.rules and team.slack.channels
+    assert set(team.campaigns) == {"tips", "thank_you", "win_back"} and team.tiers.rules
+    assert team.flows_dir == REPO / "examples" / ".." / "flows"  # the repository's flows, relative to the file
 
 
 def test_an_empty_config_file_means_the_defaults(tmp_path: Path) -> None:
@@ -143,6 +153,24 @@ def test_every_bad_environment_variable_is_reported_at_once() -> None:
         "ENGAGEBOT_PORT: 'http' is not a port number (0-65535)",
         "TELEGRAM_MODE: 'push' must be polling or webhook",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("notaurl", "not a database URL; use e.g. sqlite+aiosqlite:///engagebot.db or postgresql://"),
+        ("mysql://bot:s3cret@db/shop", "mysql is not supported: use SQLite or PostgreSQL"),
+        ("postgresql://bot:s3cret@db", "names no database"),
+    ],
+)
+def test_a_database_url_no_connection_can_fix_is_refused_without_its_password(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    (message,) = refused(None, {"DATABASE_URL": url})
+    assert message.startswith(f"DATABASE_URL: {problem}") and "s3cret" not in message
+    path = config(tmp_path, f"database:\n  url: {url}\n")
+    (message,) = refused(path)
+    assert message.startswith(f"{path}:2: ") and problem in message and "s3cret" not in message
 
 
 ALL_SECRETS = {

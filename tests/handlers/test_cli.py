@@ -85,8 +85,9 @@ def test_chat_piped_runs_an_nps_survey(workdir: Path) -> None:
     result = engagebot(workdir, "chat", stdin="hi\n/nps\n9\ngreat service\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "bot: Hi there, welcome to Our team" in out
-    assert "bot: How likely are you to recommend Our team to a friend or colleague?" in out
+    assert "bot: Hi there, welcome to our service" in out
+    assert "bot: How likely are you to recommend our service to a friend or colleague?\n" in out
+    assert "     0 = not likely at all, 10 = very likely\n" in out  # the scale's ends, above its buttons
     assert "[0]  [1]  [2]" in out and "[10]" in out  # the buttons, as typed labels
     assert "bot: Thank you for your feedback." in out
     assert out.index("welcome") < out.index("How likely") < out.index("Thank you for your feedback")
@@ -95,7 +96,7 @@ def test_chat_piped_runs_an_nps_survey(workdir: Path) -> None:
 
 def test_a_complaint_in_chat_shows_up_in_tickets_list(workdir: Path) -> None:
     empty = engagebot(workdir, "tickets", "list")
-    assert (empty.returncode, empty.stdout.strip()) == (0, "no tickets")
+    assert (empty.returncode, empty.stdout.strip()) == (0, "no open tickets")
 
     complaint = "\n".join(["/complain", "My parcel never arrived", "Order & delivery", "Skip", "Quite a lot", ""])
     chat = engagebot(workdir, "chat", stdin=complaint)

@@ -194,3 +194,26 @@ def test_list_shows_each_campaign_with_its_schedule_per_tier(workdir: Path) -> N
         r"  other tiers +0 10 1 1,4,7,10 \* +next \d{4}-(01|04|07|10)-01 10:00 Pacific/Auckland", tips[2]
     ), tips
     assert "paused  [other, a message]  (disabled)" in listed
+
+
+@pytest.mark.usefixtures("customers")
+async def test_during_quiet_hours_preview_warns_and_send_says_until_when_messages_are_held(
+    workdir: Path, database_url: str
+) -> None:
+    now = datetime.now(UTC)
+    start, end = (now - timedelta(hours=1)).strftime("%H:%M"), (now + timedelta(hours=2)).strftime("%H:%M")
+    config = CONFIG.replace("timezone: Pacific/Auckland", "timezone: UTC")
+    (workdir / "config.yaml").write_text(config + f'outreach:\n  quiet_hours: {{start: "{start}", end: "{end}"}}\n')
+    because = f"inside {start}-{end} (outreach.quiet_hours), when proactive messages wait for a decent hour"
+
+    preview = run(workdir, database_url, "preview", "thanks")
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stderr.startswith("warning: sent now, messages would be held. quiet hours: it is ")
+    assert because in preview.stderr and f"held until {end}" in preview.stderr
+
+    ok(run(workdir, database_url, "send", "thanks"))
+    (run_id,) = await query(database_url, select(CampaignRun.id))
+    await deliver(database_url, run_id, {3: ("held", f"quiet hours ({now:%H:%M} in UTC)")})
+    again = ok(run(workdir, database_url, "send", "thanks")).splitlines()
+    assert again[1:3] == ["outbox: 3 pending", "delivery: 1 held (quiet hours 1)"]
+    assert because in again[3] and f"they are held until {end}" in again[3] and "UTC" in again[3]

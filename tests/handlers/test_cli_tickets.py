@@ -112,7 +112,7 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
         return engagebot(workdir, *args, database_url=database_url, stdin=stdin, env=env)
 
     chat = ok(run("chat", "--user", "ana", "--name", "Ana Lima", stdin=COMPLAINT))
-    assert "Your reference is C-1001.\nIt's with Maria Santos, who will reply here within 8 hours" in chat
+    assert "Your reference is C-1001.\n     It's with Maria Santos, who will reply here within 8 hours" in chat
 
     listed = ok(run("tickets", "list"))
     assert listed.splitlines()[0].split() == [
@@ -120,6 +120,9 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     ]  # fmt: skip
     row = row_of(listed, "C-1001")
     assert row[:8] == ["C-1001", "assigned", "complaint", "delivery", "normal", "Maria", "Santos", "due"]
+    assert listed.splitlines()[-1] == "showing 1–1 of 1 open ticket"
+    explained = ok(run("routing", "explain", "--customer", "1", "--category", "delivery"))
+    assert explained.splitlines()[-1] == "would go to Maria Santos (maria)"
 
     assert ok(run("tickets", "claim", "C-1001", "--as", "maria")) == "Maria Santos claimed C-1001\n"
     # With Slack configured, `engagebot run` delivers (and posts to Slack): the CLI only queues.
@@ -159,6 +162,9 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     answered = ok(run("chat", "--user", "ana", stdin="yes\n4\n"))
     assert "bot: How satisfied are you with how Maria Santos handled it?" in answered
     assert "bot: Thank you for your patience" in answered
+    # The survey's answer is a score: "solved" is the ticket's outcome, not a comment the customer wrote.
+    report = ok(run("surveys", "report")).split()
+    assert report == ["ticket_csat", "csat", "1", "answer", "CSAT", "100%", "0", "comments"], report
 
     shown = ok(run("tickets", "show", "C-1001"))
     assert shown.startswith("C-1001  closed  complaint/delivery  severity normal\n")
@@ -173,6 +179,13 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
         assert line in shown.splitlines(), shown
     deadlines = [line for line in shown.splitlines() if " due: " in line]
     assert [line.split(":")[0] for line in deadlines] == ["first response due", "resolution due"]
+
+    # The default list is of open tickets: it says so, and how to see the others.
+    assert ok(run("tickets", "list")).splitlines() == [
+        "no open tickets",
+        "1 resolved or closed ticket is not shown: --status all lists every ticket",
+    ]
+    assert ok(run("tickets", "list", "--status", "all")).splitlines()[-1] == "showing 1–1 of 1 ticket"
     assert all(line.endswith(" (met)") for line in deadlines), deadlines
     timeline = [line.split()[2:4] for line in shown.split("timeline:\n")[1].splitlines()]
     assert timeline == [
@@ -199,18 +212,26 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     ]
 
 
-KNOWN = "known: dana, maria, tom, priya"
+KNOWN = "known: dana, maria, priya, tom (staff: in config.yaml)"
 MISTAKES = [  # refused before the database is opened
     (("tickets", "claim", "C-1001", "--as", "mariaa"),
-     f"'mariaa' is not in the staff directory (did you mean \"maria\"?); {KNOWN}"),
+     f"engagebot: unknown staff key 'mariaa' (did you mean \"maria\"?); {KNOWN}"),
     (("tickets", "reassign", "C-1001", "--as", "maria", "--to", "tomm"),
-     f"'tomm' is not in the staff directory (did you mean \"tom\"?); {KNOWN}"),
-    (("tickets", "mine", "--as", "nobody"), f"'nobody' is not in the staff directory; {KNOWN}"),
+     f"engagebot: unknown staff key 'tomm' (did you mean \"tom\"?); {KNOWN}"),
+    (("tickets", "mine", "--as", "nobody"), f"engagebot: unknown staff key 'nobody'; {KNOWN}"),
+    (("routing", "explain", "--customer", "7", "--category", "delivry"),
+     "engagebot: unknown category 'delivry' (did you mean \"delivery\"?); known: billing, delivery, handoff, other, "
+     "product, service"),
+    (("routing", "explain", "--customer", "7", "--category", "billing", "--severity", "hihg"),
+     "engagebot: unknown severity 'hihg' (did you mean \"high\"?); known: critical, high, low, normal"),
+    (("tickets", "list", "--status", "resolvd"), "engagebot: unknown status 'resolvd' (did you mean \"resolved\"?); "
+     "known: all, assigned, claimed, closed, in_progress, open, reopened, resolved, waiting_on_customer"),
 ]  # fmt: skip
 UNKNOWN = [  # looked up in the database
     (("tickets", "claim", "C-9999", "--as", "maria"), "engagebot: no ticket C-9999"),
-    (("tickets", "show", "C-9999"), "no ticket C-9999"),
-    (("routing", "explain", "--customer", "7", "--category", "billing"), "no customer 7"),
+    (("tickets", "show", "C-9999"), "engagebot: no ticket C-9999"),
+    (("routing", "explain", "--customer", "7", "--category", "billing"), "engagebot: no customer 7"),
+    (("routing", "explain", "--customer", "ext:C-7", "--category", "billing"), "engagebot: no customer ext:C-7"),
 ]
 
 
@@ -226,7 +247,9 @@ def test_mistakes_get_a_clear_message_and_exit_1(workdir: Path) -> None:
 
 def test_without_a_staff_directory_nobody_can_act(tmp_path: Path) -> None:
     message = failed(engagebot(tmp_path, "tickets", "claim", "C-1001", "--as", "maria"))
-    assert message == "'maria' is not in the staff directory: nobody is (add people under `staff:` in config.yaml)"
+    assert message == (
+        "engagebot: 'maria' is not in the staff directory: nobody is (add people under `staff:` in config.yaml)"
+    )
     assert not (tmp_path / "engagebot.db").exists()  # refused before touching the database
 
 

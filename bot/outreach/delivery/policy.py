@@ -78,6 +78,21 @@ def quiet_until(now: datetime, zone: tzinfo, quiet: QuietHours) -> datetime | No
     return opening.astimezone(UTC)
 
 
+def quiet_hours_note(outreach: OutreachSettings, business_zone: tzinfo, now: datetime) -> str | None:
+    """Why and until when proactive messages sent now would be held by quiet hours, in the business's time zone (for
+    the CLI, before and while a campaign is sent), or None when it is not quiet there."""
+    quiet = outreach.quiet_hours
+    opening = quiet_until(now, business_zone, quiet) if quiet is not None else None
+    if quiet is None or opening is None:
+        return None
+    local, opens = now.astimezone(business_zone), opening.astimezone(business_zone)
+    day = "" if opens.date() == local.date() else f" {opens:%a %d %b}"
+    return (f"quiet hours: it is {local:%H:%M} in {business_zone}, inside {quiet.start}-{quiet.end} "
+            f"(outreach.quiet_hours), when proactive messages wait for a decent hour: they are held until "
+            f"{opens:%H:%M}{day} {business_zone}; customers with a time zone of their own get them at {quiet.end} "
+            "their time; `engagebot run` sends them then")  # fmt: skip
+
+
 def judge(
     outreach: OutreachSettings, business_zone: tzinfo, *, kind: str, customer: Customer | None, facts: Facts | None,
     now: datetime, expires_at: datetime | None = None,

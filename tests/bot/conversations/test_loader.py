@@ -265,7 +265,13 @@ INVALID_FLOWS = [
     ),
     pytest.param(
         'flow: demo\nsteps:\n  - say: "hi\n  - end: true\n',
-        5, "invalid YAML:", id="unclosed quote",
+        3, "invalid YAML: found unexpected end of stream (a quote opened on this line is never closed",
+        id="unclosed quote",
+    ),
+    pytest.param(
+        "flow: demo\nsteps:\n  - say: Good news: it works\n",
+        3, 'invalid YAML: mapping values are not allowed here (a text with ": " in it must be quoted: say: "Good news',
+        id="unquoted colon in a text",
     ),
     pytest.param(
         "flow: demo\nsteps:\n  - say: hi\n    say: again\n",
