@@ -45,7 +45,10 @@ class IntentSettings(Section):
     # The least score for a message to start a flow or do what a global word does.
     threshold: float = Field(40, ge=0, le=100)
     # Higher bar for what may interrupt a question in progress (a complaint, a person, stop).
-    interrupt_threshold: float = Field(60, ge=0, le=100)
+    interrupt_threshold: float = Field(50, ge=0, le=100)
+    # A longer message that is also a valid answer to the open question ("no, I still can't find it") interrupts
+    # only from this score; below it, the answer wins.
+    interrupt_answer_threshold: float = Field(75, ge=0, le=100)
     # Two intents closer than this (the best above the threshold): ask the customer which they mean.
     ask_margin: float = Field(3, ge=0, le=100)
     # A typed answer to a choice question ("verry good" -> "Very good"), rapidfuzz WRatio.
@@ -54,6 +57,8 @@ class IntentSettings(Section):
     phrases: dict[str, tuple[str, ...]] = {"human": intent_phrases.HUMAN, "menu": intent_phrases.MENU}
     # Greetings, thanks, "ok": closest to these, a message starts nothing.
     small_talk: tuple[str, ...] = intent_phrases.SMALL_TALK
+    # Questions no flow answers ("how much does delivery cost"): closest to these, a message starts nothing.
+    other_questions: tuple[str, ...] = intent_phrases.OTHER_QUESTIONS
 
     @field_validator("phrases")
     @classmethod

@@ -35,3 +35,13 @@ SMALL_TALK = (
     "I don't need help", "just checking", "just saying hello", "no problem", "no worries", "no thanks", "test",
     "are you there", "who are you", "are you a robot", "nice to meet you", "good job", "well done",
 )  # fmt: skip
+
+# Questions about the business that no flow answers. Closest to these, a message starts nothing either (and is
+# recorded as unmatched, so an admin sees what customers ask): they teach the matcher that "delivery" or "pay"
+# alone is a topic, not a complaint.
+OTHER_QUESTIONS = (
+    "how much does delivery cost", "how long does shipping take", "do you deliver abroad",
+    "what are your opening hours", "which payment methods do you accept", "can I pay by card",
+    "what's the price of the premium plan", "do you have gift cards", "is this product in stock",
+    "are you hiring", "where is your shop",
+)  # fmt: skip

@@ -27,6 +27,7 @@ from bot.conversations.wording import NEGATED, Word, is_english, stem, term, wor
 MIN_CORRECTED = 4  # shorter words are not corrected: "od" could be anything
 NEAREST_WEIGHT = 0.6  # of the closest example's score, against the words' vote
 EXAMPLE_COVERAGE = 0.5  # how much of the closest example the message covers, against how much of the message
+RATE_POWER = 0.25
 UNKNOWN_SHARE = 0.35  # an unknown word's weight, as a share of the heaviest: it may be what the message is about
 _CORRECTIONS_KEPT = 50_000
 
@@ -72,8 +73,9 @@ class IntentMatcher:
         return set(self._labels)
 
     def _learn(self) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-        """Each term's weight (inverse frequency over intents) and its vote: how it splits between the intents,
-        each intent's share evened out by how many examples it has, so a long list does not outvote a short one."""
+        """Each term's weight (inverse frequency over intents) and its vote: how it splits between the intents, by
+        the examples it is found in. (Shares evened out by each intent's number of examples were measured worse:
+        a short list, such as the questions no flow answers, then took over words like "product".)"""
         per_label: Counter[str] = Counter(self._labels)
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         for label, terms in zip(self._labels, self._terms, strict=True):
@@ -84,9 +86,8 @@ class IntentMatcher:
         votes: dict[str, dict[str, float]] = {}
         for t, by_label in counts.items():
             weights[t] = math.log(1 + total / len(by_label))
-            rates = {label: n / per_label[label] for label, n in by_label.items()}
-            whole = sum(rates.values())
-            votes[t] = {label: rate / whole for label, rate in rates.items()}
+            whole = sum(by_label.values())
+            votes[t] = {label: n / whole for label, n in by_label.items()}
         return weights, votes
 
     def terms_of(self, text: str) -> list[str]:

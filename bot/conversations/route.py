@@ -84,15 +84,17 @@ class Router:
             await self._command(turn, text, active, only_interrupts)
             return
         waiting = active is not None and active.run.awaiting_answer
-        if waiting and not only_interrupts:
-            parsed = self._short_closed_answer(active, text)  # type: ignore[arg-type]
-            if parsed is not None:
-                # "For my work" answers the question even though it resembles "not working".
-                await self.runs.take_answer(turn, active, parsed)  # type: ignore[arg-type]
-                return
+        fits = self._closed_answer(active, text) if waiting and not only_interrupts else None
+        if fits is not None and len(text.split()) <= _SHORT_ANSWER_WORDS:
+            # "For my work" answers the question even though it resembles "not working".
+            await self.runs.take_answer(turn, active, fits)  # type: ignore[arg-type]
+            return
         if active is not None or only_interrupts:
-            verdict = understanding.understand(text, waiting=True)
-            if verdict.kind != "none" and (active is None or verdict.result != active.lf.id):
+            verdict = understanding.understand(text, waiting=True, free_text=waiting and self._takes_text(active))
+            # A longer answer that fits the question ("no, I still can't find the invoices page") wins unless it
+            # is unmistakably something else.
+            clear = fits is None or verdict.score >= self.intents.interrupt_answer_threshold
+            if verdict.kind != "none" and clear and (active is None or verdict.result != active.lf.id):
                 await self._act(turn, text, verdict, active)
                 return
         if only_interrupts:
@@ -137,16 +139,18 @@ class Router:
             shown.append(Button(label, value))
         return Reply(self.speech.render(self.speech.texts.ask_which, choices=choices), tuple(shown))
 
+    @staticmethod
+    def _takes_text(active: Running | None) -> bool:
+        return active is not None and isinstance(active.step, s.AskStep) and active.step.expect == "text"
+
     def _label(self, name: str) -> str:
         return self.speech.texts.talk_to_human if name == "human" else self.understanding.title(name)
 
-    def _short_closed_answer(self, active: Running, text: str) -> Parsed | None:
-        """A short valid answer to a closed question (a choice, yes/no, a number...) is taken as the
-        answer before interrupting intents are checked; free text and longer sentences are not."""
-        step = active.step
+    def _closed_answer(self, active: Running | None, text: str) -> Parsed | None:
+        """The text read as a valid answer to the open closed question (a choice, yes/no, a number...), if it is
+        one; None for a free-text or media question, or an answer that does not fit."""
+        step = active.step if active is not None else None
         if not isinstance(step, s.AskStep) or step.expect in ("text", "media"):
-            return None
-        if len(text.split()) > _SHORT_ANSWER_WORDS:
             return None
         parsed = parse_text_answer(step, text, self.answer_context)
         return parsed if parsed.ok else None

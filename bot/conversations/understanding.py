@@ -25,6 +25,8 @@ from bot.conversations.wording import words
 
 Kind = Literal["global", "intent", "ask", "none"]
 NONE = "none"  # the label of small talk among the matcher's intents
+OTHER = "other"  # ... and of questions no flow answers
+NOTHING = frozenset({NONE, OTHER})
 # Global words a sentence may mean; "cancel" (stop the current conversation) only counts typed alone, as
 # "cancel my plan" is the cancellation flow. Of those, the ones that may interrupt a question in progress.
 PHRASED_WORDS = ("human", "menu", "stop", "resubscribe")
@@ -61,11 +63,13 @@ class Understanding:
     commands: dict[str, str]
     matcher: IntentMatcher
     interrupting: frozenset[str]  # flows (and global words) that may interrupt a question in progress
+    urgent: frozenset[str]  # of those, what interrupts even a free-text question: a person, stop
     titles: dict[str, str] = field(default_factory=dict)  # of the flows in force, for the "ask" buttons
 
-    def understand(self, text: str, *, waiting: bool = False, limit: int = 5) -> Verdict:
+    def understand(self, text: str, *, waiting: bool = False, free_text: bool = False, limit: int = 5) -> Verdict:
         """The verdict on `text`. `waiting`: a question is open, so only what may interrupt it, scoring at
-        least the interrupt threshold, is anything but none."""
+        least the interrupt threshold, is anything but none. `free_text`: the open question takes any text
+        ("what went wrong?"), where describing a problem is the answer: only a person or stop interrupts it."""
         word = self.global_words.match(text)
         if word:
             return Verdict("global", word, (IntentMatch(word, text.strip(), 100.0),))
@@ -80,7 +84,8 @@ class Understanding:
             return Verdict("none", small_talk=True)
         ranked = self.matcher.rank(text)
         if waiting:
-            ranked = [m for m in ranked if m.name in self.interrupting]
+            allowed = self.urgent if free_text else self.interrupting
+            ranked = [m for m in ranked if m.name in allowed]
             threshold = self.settings.interrupt_threshold
         else:
             threshold = self.settings.threshold
@@ -88,9 +93,9 @@ class Understanding:
         if not ranked or ranked[0].score < threshold:
             return Verdict("none", candidates=shown)
         best = ranked[0]
-        if best.name == NONE:
-            return Verdict("none", candidates=shown, small_talk=True)
-        close = [m for m in ranked[1:] if m.name != NONE and best.score - m.score < self.settings.ask_margin]
+        if best.name in NOTHING:
+            return Verdict("none", candidates=shown, small_talk=best.name == NONE)
+        close = [m for m in ranked[1:] if m.name not in NOTHING and best.score - m.score < self.settings.ask_margin]
         if close and self.can_offer(best.name) and self.can_offer(close[0].name):
             pair = (best, close[0])
             return Verdict("ask", None, (*pair, *(m for m in shown if m not in pair)))
@@ -125,6 +130,9 @@ def build_understanding(
                 examples.append((lf.id, trigger.menu))
             elif isinstance(trigger, s.IntentTrigger):
                 examples += [(lf.id, phrase) for phrase in trigger.intent]
+    # The flows the stop and human words start interrupt like the words do.
+    urgent = INTERRUPTING_WORDS | {flow for flow in (conversation.stop_flow, conversation.human_flow) if flow}
+    interrupting |= urgent
     global_words = conversation.global_words.model_dump()
     for word in PHRASED_WORDS:
         # The words themselves ("agent", "unsubscribe") teach the matcher too, but a flow the word starts is
@@ -137,7 +145,9 @@ def build_understanding(
         variants = [v for v in global_words.get(word, ()) if not v.startswith("/")]
         examples += [(label, phrase) for phrase in (*variants, *intents.phrases.get(word, ()))]
     examples += [(NONE, phrase) for phrase in intents.small_talk]
+    examples += [(OTHER, phrase) for phrase in intents.other_questions]
     return Understanding(
         settings=intents, global_words=GlobalWords(global_words), commands=commands,
-        matcher=IntentMatcher(examples, background=NONE), interrupting=frozenset(interrupting), titles=titles,
+        matcher=IntentMatcher(examples, background=NONE), interrupting=frozenset(interrupting), urgent=urgent,
+        titles=titles,
     )  # fmt: skip
