@@ -12,13 +12,15 @@ from pathlib import Path
 import click
 from dotenv import load_dotenv
 
-from bot.config import Settings, StaffMember
+from bot.config import Settings, StaffMember, load_settings
+from bot.conversations.intent_checks import intent_warnings
 from bot.conversations.loader import check_directory
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
 from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
+from bot.yamlsource import SourceError
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_intents import intents
@@ -111,7 +113,20 @@ def flows_check(ctx: click.Context, directory: str | None) -> None:
         click.echo(str(problem))
     if problems:
         sys.exit(1)
+    # Warnings (`path:line: warning: ...`) do not change the exit code: the flows are valid.
+    settings = _settings_or_defaults(ctx)
+    for warning in intent_warnings(found.values(), settings.conversation, settings.intents):
+        click.echo(str(warning))
     click.echo(f"{len(found)} flows OK: {', '.join(sorted(found))}")
+
+
+def _settings_or_defaults(ctx: click.Context) -> Settings:
+    """`flows check DIR` needs no configuration: the intent thresholds of config.yaml if it is valid, else the
+    defaults."""
+    try:
+        return load_settings(ctx.obj.get("config"))
+    except SourceError:
+        return Settings()
 
 
 @flows.command("graph")

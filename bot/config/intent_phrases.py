@@ -19,6 +19,7 @@ MENU = (
     "help me please", "what are my options", "show me the menu", "what do you do", "how does this work",
     "what can you help me with", "I'm lost", "what are the commands", "main menu please", "list the options",
     "start over", "go back to the menu", "what services do you offer", "how do I use this bot",
+    "what is this bot for", "what does this bot do",
 )  # fmt: skip
 
 # "none": greetings, thanks, acknowledgements, and saying what one does not want. A message closest to these

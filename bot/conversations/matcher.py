@@ -114,8 +114,11 @@ class IntentMatcher:
         self._corrections[word] = found[0] if found else None
         return found[0] if found else word
 
-    def rank(self, text: str, *, limit: int | None = None) -> list[IntentMatch]:
-        """Every intent that shares a word with the message, best first: its closest example and its 0-100 score."""
+    def rank(
+        self, text: str, *, limit: int | None = None, leave_out: tuple[str, str] | None = None
+    ) -> list[IntentMatch]:
+        """Every intent that shares a word with the message, best first: its closest example and its 0-100 score.
+        `leave_out`: a (label, phrase) example not to be the closest (to ask where an example itself would go)."""
         terms = set(self.terms_of(text))
         if not terms:
             return []
@@ -139,6 +142,8 @@ class IntentMatcher:
                 vote[label] += weight * share
         nearest: dict[str, tuple[float, int]] = {}
         for index, weight in shared.items():
+            if leave_out is not None and (self._labels[index], self._phrases[index]) == leave_out:
+                continue
             score = EXAMPLE_COVERAGE * weight / self._mass[index] + (1 - EXAMPLE_COVERAGE) * weight / mass
             label = self._labels[index]
             if label not in nearest or score > nearest[label][0]:
