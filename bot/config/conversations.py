@@ -48,7 +48,7 @@ class IntentSettings(Section):
     interrupt_threshold: float = Field(50, ge=0, le=100)
     # A longer message that is also a valid answer to the open question ("no, I still can't find it") interrupts
     # only from this score; below it, the answer wins.
-    interrupt_answer_threshold: float = Field(75, ge=0, le=100)
+    interrupt_answer_threshold: float = Field(70, ge=0, le=100)
     # Two intents closer than this (the best above the threshold): ask the customer which they mean.
     ask_margin: float = Field(3, ge=0, le=100)
     # A typed answer to a choice question ("verry good" -> "Very good"), rapidfuzz WRatio.

@@ -28,6 +28,7 @@ MIN_CORRECTED = 4  # shorter words are not corrected: "od" could be anything
 NEAREST_WEIGHT = 0.6  # of the closest example's score, against the words' vote
 EXAMPLE_COVERAGE = 0.5  # how much of the closest example the message covers, against how much of the message
 RATE_POWER = 0.25
+BACKGROUND_SHARE = 0.3  # of a small talk word's weight in a message that has other words ("hi, my order...")
 UNKNOWN_SHARE = 0.35  # an unknown word's weight, as a share of the heaviest: it may be what the message is about
 _CORRECTIONS_KEPT = 50_000
 
@@ -36,8 +37,8 @@ class IntentMatcher:
     """Example phrases of many intents (labels); `rank` scores every intent for a message."""
 
     def __init__(self, examples: Iterable[tuple[str, str]], *, background: str | None = None):
-        """`background`: the label of small talk. Its own words ("hi", "thanks") are dropped from a message that
-        has words of other intents too: "hi, my order never came" is about the order."""
+        """`background`: the label of small talk. Its own words ("hi", "thanks") count less in a message that has
+        words of other intents too: "hi, my order never came" is about the order."""
         self._background = background
         self._labels: list[str] = []
         self._phrases: list[str] = []
@@ -123,19 +124,19 @@ class IntentMatcher:
         if not terms:
             return []
         known = [t for t in terms if t in self._weights]
-        if self._background is not None:
-            # Negated words are not small talk's own: "not a complaint" says what the message is not.
-            topical = [t for t in known if t.startswith(NEGATED) or self._votes[t].get(self._background, 0.0) < 1.0]
-            if topical and len(topical) < len(known):
-                terms -= set(known) - set(topical)
-                known = topical
-        mass = sum(self._weights[t] for t in known) + UNKNOWN_SHARE * self._heaviest * (len(terms) - len(known))
         if not known:
             return []
+        weights = {t: self._weights[t] for t in known}
+        if self._background is not None:
+            # Negated words are not small talk's own: "not a complaint" says what the message is not.
+            chat = {t for t in known if not t.startswith(NEGATED) and self._votes[t].get(self._background, 0.0) == 1.0}
+            if chat and len(chat) < len(known):
+                for t in chat:
+                    weights[t] *= BACKGROUND_SHARE
+        mass = sum(weights.values()) + UNKNOWN_SHARE * self._heaviest * (len(terms) - len(known))
         shared: dict[int, float] = defaultdict(float)
         vote: dict[str, float] = defaultdict(float)
-        for t in known:
-            weight = self._weights[t]
+        for t, weight in weights.items():
             for index in self._postings[t]:
                 shared[index] += weight
             for label, share in self._votes[t].items():
