@@ -34,7 +34,7 @@ FILLER = frozenset(
     might must that this these those there here what whats how who whom which when where why im ive id ill i'm
     i've i'd i'll want wanna wants wanted need needs needed like would'd get got getting have has had having s t
     m d ll re ve some any anything more anymore also too very really still yet then than about from by as if
-    into up out over again all one ones thing things bit kinda sort u ur ya yo""".split()
+    into up out over again all one ones thing things bit kinda sort u ur ya yo many lot lots""".split()
 )
 
 _stemmer = snowballstemmer.stemmer("english")

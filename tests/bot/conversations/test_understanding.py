@@ -147,3 +147,16 @@ async def test_two_close_intents_are_asked_about_and_a_press_starts_the_chosen_f
         assert await runs_of(core, "opt_out") == 1
     finally:
         await core.close()
+
+
+async def test_an_intent_added_by_a_hot_reload_is_understood_at_once(chat: Chat, core: Core, flows_dir: Path) -> None:
+    await chat.say("hi")
+    await chat.say("cancel")
+    assert (await chat.say("do you have a loyalty programme")).startswith("Sorry, I didn't understand")
+    (flows_dir / "loyalty.yaml").write_text(
+        "version: 1\nflow: loyalty\ntitle: Loyalty programme\ntriggers:\n  - intent:\n      - is there a loyalty"
+        " programme\n      - loyalty points\nsteps:\n  - end: Every order earns loyalty points.\n",
+        encoding="utf-8",
+    )
+    assert core.registry.load() == []
+    assert "earns loyalty points" in await chat.say("do you have a loyalty programme")
