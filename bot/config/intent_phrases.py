@@ -34,6 +34,7 @@ SMALL_TALK = (
     "all good", "it's fine", "not sure", "never mind, all good", "this is not a complaint",
     "I'm not complaining", "I don't want to cancel", "I'm not cancelling anything", "no need for a person",
     "I don't need help", "just checking", "just saying hello", "no problem", "no worries", "no thanks", "test",
+    "thanks for your help", "thank you for helping",
     "are you there", "who are you", "are you a robot", "nice to meet you", "good job", "well done",
 )  # fmt: skip
 

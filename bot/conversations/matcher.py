@@ -28,6 +28,8 @@ MIN_CORRECTED = 4  # shorter words are not corrected: "od" could be anything
 NEAREST_WEIGHT = 0.6  # of the closest example's score, against the words' vote
 EXAMPLE_COVERAGE = 0.5  # how much of the closest example the message covers, against how much of the message
 RATE_POWER = 0.25
+NEGATION_BACKOFF = 0.5  # of the weight of a negated word no example negates ("never showed up": "show")
+FILLER_SHARE = 0.5  # of the weight of filler words, matched only when no other word of a message is known
 BACKGROUND_SHARE = 0.3  # of a small talk word's weight in a message that has other words ("hi, my order...")
 UNKNOWN_SHARE = 0.35  # an unknown word's weight, as a share of the heaviest: it may be what the message is about
 _CORRECTIONS_KEPT = 50_000
@@ -93,17 +95,22 @@ class IntentMatcher:
 
     def terms_of(self, text: str) -> list[str]:
         """The message's terms, each unknown word corrected to the examples' closest word if there is one."""
-        return [self._term(w) for w in words(text)]
+        return [found for found, _share in self._terms_of(text)]
 
-    def _term(self, word: Word) -> str:
+    def _terms_of(self, text: str, *, filler: bool = False) -> list[tuple[str, float]]:
+        return [self._term(w) for w in words(text, filler=filler)]
+
+    def _term(self, word: Word) -> tuple[str, float]:
+        """The term and the share of its weight it counts with."""
         if stem(word.text) in self._stems or len(word.text) < MIN_CORRECTED or is_english(word.text):
             found = term(word)  # known, too short to tell, or a real word the examples lack ("lost" is not "last")
         else:
             found = term(word, self._correct(word.text))
         if word.negated and found not in self._weights:
-            # No example says "not <word>": the word itself still tells what the message is about.
-            return found.removeprefix(NEGATED)
-        return found
+            # No example says "not <word>": the word itself still tells something of what the message is about,
+            # though less ("never showed up" is not "show me").
+            return found.removeprefix(NEGATED), NEGATION_BACKOFF
+        return found, 1.0
 
     def _correct(self, word: str) -> str:
         if word in self._corrections:
@@ -120,13 +127,19 @@ class IntentMatcher:
     ) -> list[IntentMatch]:
         """Every intent that shares a word with the message, best first: its closest example and its 0-100 score.
         `leave_out`: a (label, phrase) example not to be the closest (to ask where an example itself would go)."""
-        terms = set(self.terms_of(text))
+        shares = dict(self._terms_of(text))
+        terms = set(shares)
         if not terms:
             return []
         known = [t for t in terms if t in self._weights]
         if not known:
-            return []
-        weights = {t: self._weights[t] for t in known}
+            # No content word is known ("what do you do exactly"): the filler words may still say it.
+            shares = {t: share * FILLER_SHARE for t, share in self._terms_of(text, filler=True)}
+            terms = set(shares)
+            known = [t for t in terms if t in self._weights]
+            if not known:
+                return []
+        weights = {t: self._weights[t] * shares[t] for t in known}
         if self._background is not None:
             # Negated words are not small talk's own: "not a complaint" says what the message is not.
             chat = {t for t in known if not t.startswith(NEGATED) and self._votes[t].get(self._background, 0.0) == 1.0}

@@ -24,6 +24,8 @@ _NEGATED = frozenset(
 )
 NEGATIONS = frozenset({"not", "no", "never", "nobody", "noone", "nothing", "none", "nope", "without", "nor"})
 NEGATION_SCOPE = 2  # content words marked after a negation ("never arrived", "not a complaint")
+# Politeness is never what a negation negates: "no more notifications thanks" is not "no thanks".
+POLITE = frozenset({"thanks", "thank", "thx", "ty", "please", "pls", "plz", "cheers"})
 NEGATED = "not_"
 
 # Words that say little about what a customer wants. Negations are not here: they are read before filler is
@@ -34,7 +36,7 @@ FILLER = frozenset(
     might must that this these those there here what whats how who whom which when where why im ive id ill i'm
     i've i'd i'll want wanna wants wanted need needs needed like would'd get got getting have has had having s t
     m d ll re ve some any anything more anymore also too very really still yet then than about from by as if
-    into up out over again all one ones thing things bit kinda sort u ur ya yo many lot lots""".split()
+    into up out over again all one ones thing things bit kinda sort u ur ya yo many lot lots else""".split()
 )
 
 _stemmer = snowballstemmer.stemmer("english")
@@ -50,11 +52,11 @@ class Word:
     negated: bool
 
 
-def words(text: str) -> list[Word]:
-    """The content words of `text`, in order. When everything is filler ("what can you do"), the filler is
-    kept: it is then all there is to match."""
+def words(text: str, *, filler: bool = False) -> list[Word]:
+    """The content words of `text`, in order. When everything is filler ("what can you do"), or `filler` is
+    asked for, the filler is kept: it is then all there is to match."""
     tokens = _tokens(text)
-    content = _marked(tokens, keep_filler=False)
+    content = [] if filler else _marked(tokens, keep_filler=False)
     return content if content else _marked(tokens, keep_filler=True)
 
 
@@ -117,6 +119,9 @@ def _marked(tokens: list[str], *, keep_filler: bool) -> list[Word]:
             scope, pending_negation = NEGATION_SCOPE, token
             continue
         if token in FILLER and not keep_filler:
+            continue
+        if token in POLITE:
+            out.append(Word(token, False))
             continue
         out.append(Word(token, scope > 0))
         if scope:
