@@ -1,16 +1,23 @@
-"""Intent matching: time per message against N example phrases, next to a naive per-phrase loop."""
+"""Intent matching: time per message against N example phrases (bot/conversations/matcher.py, typo corrections
+cached as in a running bot), next to a naive per-phrase rapidfuzz loop measured in the same run."""
 
 from __future__ import annotations
 
+import csv
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, utils
 
-from bot.conversations.intents import IntentIndex
+from bot.config import ConversationSettings, IntentSettings
+from bot.conversations.matcher import IntentMatcher
+from bot.conversations.registry import FlowRegistry
 from bot.conversations.textmatch import fold
+from bot.conversations.understanding import Understanding, build_understanding
 
 VERBS = ["cancel", "change", "track", "return", "refund", "pay", "update", "close", "open", "upgrade",
          "downgrade", "pause", "resume", "report", "find", "fix", "delete", "share", "export", "book"]  # fmt: skip
@@ -73,9 +80,9 @@ def run(sizes: tuple[int, ...] = (100, 1000, 10000), messages: int = 300) -> lis
     for size in sizes:
         phrases = example_phrases(size)
         started = time.perf_counter()
-        index = IntentIndex(phrases)
+        matcher = IntentMatcher(phrases)
         build_ms = (time.perf_counter() - started) * 1000
-        ours = _per_message_ms(lambda t, index=index: index.best(t, 82), texts)
+        ours = _per_message_ms(lambda t, matcher=matcher: matcher.rank(t), texts)
         naive = _per_message_ms(lambda t, phrases=phrases: naive_best(t, phrases, 82), texts[: max(30, messages // 10)])
         results.append({
             "phrases": size, "index_build_ms": round(build_ms, 2), "engagebot_ms_per_message": round(ours, 4),
@@ -84,6 +91,75 @@ def run(sizes: tuple[int, ...] = (100, 1000, 10000), messages: int = 300) -> lis
     return results
 
 
+# ---- thresholds: the trade-off behind config.yaml `intents` (docs/understanding.md) ----------------------------
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "intents"
+INTERRUPTING = ("complaint", "human", "opt_out", "stop")
+
+
+def _understanding(**intents: float) -> Understanding:
+    registry = FlowRegistry(Path(__file__).resolve().parents[1] / "flows")
+    registry.load()
+    return build_understanding(ConversationSettings(), IntentSettings(**intents), registry.all())
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def _routed(understanding: Understanding, text: str) -> str:
+    verdict = understanding.understand(text)
+    result = verdict.result if verdict.kind in ("global", "intent") else verdict.kind
+    return "stop" if result == "opt_out" else result or "none"
+
+
+def routing_tradeoff(thresholds: tuple[float, ...] = (30, 35, 40, 45, 50, 55, 60)) -> list[dict[str, Any]]:
+    """The labelled set routed with no flow waiting: accuracy, and small talk that would start something."""
+    rows = _rows("phrasings.tsv")
+    out = []
+    for threshold in thresholds:
+        understanding = _understanding(threshold=threshold)
+        got = [(row["expected"].replace("opt_out", "stop"), _routed(understanding, row["text"])) for row in rows]
+        out.append({
+            "threshold": threshold, "accuracy_pct": round(100 * sum(e == g for e, g in got) / len(got), 1),
+            "small_talk_started_something": sum(e == "none" and g != "none" for e, g in got),
+        })  # fmt: skip
+    return out
+
+
+def interrupt_tradeoff(thresholds: tuple[float, ...] = (40, 45, 50, 55, 60, 65, 70, 75, 80)) -> list[dict[str, Any]]:
+    """With a question open: how many complaints, requests for a person and stops (phrasings.tsv) interrupt it,
+    against how many answers (answers.tsv: each a valid answer to its question) would be taken for one."""
+    understanding = _understanding()
+    interrupting = [row["text"] for row in _rows("phrasings.tsv") if row["expected"] in INTERRUPTING]
+    answers = _rows("answers.tsv")
+
+    def best(text: str, free_text: bool) -> float:
+        allowed = understanding.urgent if free_text else understanding.interrupting
+        return max((m.score for m in understanding.matcher.rank(text) if m.name in allowed), default=0.0)
+
+    out = []
+    for threshold in thresholds:
+        caught = sum(best(text, False) >= threshold for text in interrupting)
+        closed = [a for a in answers if a["expect"] != "text"]
+        free = [a for a in answers if a["expect"] == "text"]
+        out.append({
+            "score": threshold, "interrupts_pct": round(100 * caught / len(interrupting), 1),
+            "closed_answers_taken_for_one": sum(best(a["text"], False) >= threshold for a in closed),
+            "of_closed": len(closed),
+            "free_text_answers_taken_for_one": sum(best(a["text"], True) >= threshold for a in free),
+            "of_free_text": len(free),
+        })  # fmt: skip
+    return out
+
+
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    if "--thresholds" in sys.argv:
+        for row in routing_tradeoff():
+            print(row)
+        for row in interrupt_tradeoff():
+            print(row)
+    else:
+        for row in run():
+            print(row)

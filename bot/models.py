@@ -1,6 +1,7 @@
 """Imports every model so the metadata is complete (for migrations and tests)."""
 
 from bot.conversations.models import ConversationRun, FlowVersion
+from bot.conversations.unmatched import UnmatchedMessage
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
@@ -26,4 +27,5 @@ __all__ = [
     "SurveyResponse",
     "Ticket",
     "TicketEvent",
+    "UnmatchedMessage",
 ]

@@ -13,13 +13,15 @@ from pathlib import Path
 import click
 from dotenv import load_dotenv
 
-from bot.config import Settings, StaffMember
+from bot.config import Settings, StaffMember, load_settings
+from bot.conversations.intent_checks import intent_warnings
 from bot.conversations.loader import check_directory
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
 from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
+from bot.yamlsource import SourceError
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_init import init
@@ -37,6 +39,7 @@ from handlers.cli_support import (
     settings_or_exit,
     with_core,
 )
+from handlers.cli_intents import intents
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
 
@@ -165,7 +168,20 @@ def flows_check(ctx: click.Context, directory: str | None) -> None:
         click.echo(str(problem))
     if problems:
         sys.exit(1)
+    # Warnings (`path:line: warning: ...`) do not change the exit code: the flows are valid.
+    settings = _settings_or_defaults(ctx)
+    for warning in intent_warnings(found.values(), settings.conversation, settings.intents):
+        click.echo(str(warning))
     click.echo(f"{len(found)} flows OK: {', '.join(sorted(found))}")
+
+
+def _settings_or_defaults(ctx: click.Context) -> Settings:
+    """`flows check DIR` needs no configuration: the intent thresholds of config.yaml if it is valid, else the
+    defaults."""
+    try:
+        return load_settings(ctx.obj.get("config"))
+    except SourceError:
+        return Settings()
 
 
 @flows.command("graph")
@@ -178,44 +194,6 @@ def flows_graph(ctx: click.Context, flow_id: str) -> None:
     found, _problems = check_directory(settings_or_exit(ctx).flows_dir)
     known_or_fail("flow", flow_id, found)
     click.echo(mermaid(found[flow_id]))
-
-
-# ---- intents ------------------------------------------------------------------------------------
-
-
-@main.group()
-def intents() -> None:
-    """Inspect intent matching."""
-
-
-@intents.command("explain")
-@click.argument("text")
-@click.option("--limit", default=5, show_default=True)
-@click.pass_context
-def intents_explain(ctx: click.Context, text: str, limit: int) -> None:
-    """Show the best intent candidates for TEXT and their scores."""
-    from bot.conversations.intents import GlobalWords
-    from bot.conversations.registry import FlowRegistry
-
-    settings = settings_or_exit(ctx)
-    registry = FlowRegistry(settings.flows_dir)
-    for problem in registry.load():
-        click.echo(f"warning: {problem}", err=True)
-    word = GlobalWords(settings.conversation.global_words.model_dump()).match(text)
-    if word:
-        click.echo(f'global word: "{word}" (works anywhere, checked before intents)')
-    threshold = settings.intents.threshold
-    interrupt = settings.intents.interrupt_threshold
-    interrupting = {lf.id for lf in registry.all() if lf.flow.interrupts}
-    click.echo(f"{'score':>6}  {'flow':<16} example phrase")
-    for match in registry.indexes.intents.explain(text, limit):
-        verdict = ""
-        if match.name in interrupting and match.score >= interrupt:
-            verdict = "  <- would interrupt a flow"
-        elif match.score >= threshold:
-            verdict = "  <- match"
-        click.echo(f"{match.score:6.1f}  {match.name:<16} {match.phrase!r}{verdict}")
-    click.echo(f"threshold {threshold:g}, interrupt threshold {interrupt:g} (config.yaml: intents)")
 
 
 # ---- tickets ------------------------------------------------------------------------------------
@@ -613,6 +591,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
 main.add_command(campaigns)
 main.add_command(init)
+main.add_command(intents)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):

@@ -3,8 +3,9 @@ thresholds, and everything the bot says on its own."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from bot.config import intent_phrases
 from bot.config.section import Section
 
 
@@ -39,12 +40,33 @@ class ConversationSettings(Section):
 
 
 class IntentSettings(Section):
-    # 0-100 rapidfuzz WRatio scores.
-    threshold: float = Field(82, ge=0, le=100)
-    # Higher bar for intents that may interrupt a flow in progress (a complaint mid-survey).
-    interrupt_threshold: float = Field(90, ge=0, le=100)
-    # A typed answer to a choice question ("verry good" -> "Very good").
+    """What free text starts (docs/understanding.md). Scores are 0-100 from bot/conversations/matcher.py."""
+
+    # The least score for a message to start a flow or do what a global word does.
+    threshold: float = Field(40, ge=0, le=100)
+    # Higher bar for what may interrupt a question in progress (a complaint, a person, stop).
+    interrupt_threshold: float = Field(50, ge=0, le=100)
+    # A longer message that is also a valid answer to the open question ("no, I still can't find it") interrupts
+    # only from this score; below it, the answer wins.
+    interrupt_answer_threshold: float = Field(70, ge=0, le=100)
+    # Two intents closer than this (the best above the threshold): ask the customer which they mean.
+    ask_margin: float = Field(3, ge=0, le=100)
+    # A typed answer to a choice question ("verry good" -> "Very good"), rapidfuzz WRatio.
     choice_threshold: float = Field(75, ge=0, le=100)
+    # Example phrasings of the global words that have no flow (human, menu); flows carry their own.
+    phrases: dict[str, tuple[str, ...]] = {"human": intent_phrases.HUMAN, "menu": intent_phrases.MENU}
+    # Greetings, thanks, "ok": closest to these, a message starts nothing.
+    small_talk: tuple[str, ...] = intent_phrases.SMALL_TALK
+    # Questions no flow answers ("how much does delivery cost"): closest to these, a message starts nothing.
+    other_questions: tuple[str, ...] = intent_phrases.OTHER_QUESTIONS
+
+    @field_validator("phrases")
+    @classmethod
+    def _global_words_only(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unknown = sorted(set(value) - set(GlobalWords.model_fields))
+        if unknown:
+            raise ValueError(f"not a global word: {', '.join(unknown)} (one of {', '.join(GlobalWords.model_fields)})")
+        return value
 
 
 class Texts(Section):
@@ -59,6 +81,10 @@ class Texts(Section):
     )
     handoff_existing: str = "I've added this to your ticket {{ ticket.ref }}. Our team will reply here."
     cancelled: str = "OK, I've stopped that."
+    # Small talk ("hi", "thanks", "ok", an emoji) with nothing going on: a short friendly answer and the menu.
+    small_talk: str = "Happy to help! Just type what you need, or choose below:"
+    # Two intents were close: which one? `choices` are the flows' titles, e.g. "report a problem or stop messages".
+    ask_which: str = "Just to be sure: do you want to {{ choices }}?"
     nothing_to_cancel: str = "There's nothing to cancel."
     too_long: str = "That message is too long ({{ length }} characters). Please keep it under {{ limit }}."
     empty: str = "I didn't catch anything there. Could you type your message?"

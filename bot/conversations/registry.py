@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.conversations import schema as s
-from bot.conversations.intents import IntentIndex
 from bot.conversations.loader import LoadedFlow, cross_check, flow_files, parse_flow, parse_flow_file
 from bot.yamlsource import Problem, SourceError
 
@@ -19,8 +18,6 @@ class FlowIndexes:
     commands: dict[str, str] = field(default_factory=dict)
     events: dict[str, list[str]] = field(default_factory=dict)
     menu: list[tuple[str, str]] = field(default_factory=list)
-    intents: IntentIndex = field(default_factory=lambda: IntentIndex([]))
-    interrupts: IntentIndex = field(default_factory=lambda: IntentIndex([]))
 
 
 class FlowRegistry:
@@ -106,9 +103,8 @@ class FlowRegistry:
 
 
 def _build_indexes(flows: dict[str, LoadedFlow]) -> FlowIndexes:
+    """Commands, events and menu entries; what free text means is understanding.py's (built from the same flows)."""
     indexes = FlowIndexes()
-    examples: list[tuple[str, str]] = []
-    interrupting: list[tuple[str, str]] = []
     for lf in sorted(flows.values(), key=lambda lf: lf.path):
         for trigger in lf.flow.triggers:
             if isinstance(trigger, s.CommandTrigger):
@@ -117,12 +113,4 @@ def _build_indexes(flows: dict[str, LoadedFlow]) -> FlowIndexes:
                 indexes.events.setdefault(trigger.event, []).append(lf.id)
             elif isinstance(trigger, s.MenuTrigger):
                 indexes.menu.append((trigger.menu, lf.id))
-                examples.append((lf.id, trigger.menu))
-            elif isinstance(trigger, s.IntentTrigger):
-                pairs = [(lf.id, phrase) for phrase in trigger.intent]
-                examples += pairs
-                if lf.flow.interrupts:
-                    interrupting += pairs
-    indexes.intents = IntentIndex(examples)
-    indexes.interrupts = IntentIndex(interrupting)
     return indexes

@@ -1,24 +1,27 @@
 """The route stage: what one message is, in this order. A pressed button; a photo; a global word; a command; a
-short answer to the open question; an interrupting intent; the answer to the open question; a late answer; an
-intent; else it goes to the customer's open ticket, or the menu."""
+short answer to the open question; what may interrupt it (a complaint, a person, stop: understanding.py); the
+answer to the open question; a late answer; what the text means (an intent, a global word said in a sentence, or
+two close ones to ask about); else it goes to the customer's open ticket, small talk gets a friendly word, and
+anything else the menu (and is recorded as unmatched for `engagebot intents unmatched`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from bot.config import ConversationSettings, IntentSettings
+from bot.conversations import buttons, unmatched
 from bot.conversations import schema as s
 from bot.conversations.answers import AnswerContext, Parsed, parse_media_answer, parse_text_answer
 from bot.conversations.handoff import Handoff
-from bot.conversations.intents import GlobalWords
 from bot.conversations.late_answers import LateAnswers
 from bot.conversations.presses import ButtonPresses
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.runs import FlowRuns, Running
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
+from bot.conversations.understanding import Understanding, Verdict, build_understanding
 from bot.conversations.words import GlobalWordActions
-from bot.messages import Inbound, Media
+from bot.messages import Button, Inbound, Media, Reply
 from bot.tickets import records as tickets
 
 _SHORT_ANSWER_WORDS = 4  # longer than this, a message to a closed question may be about something else
@@ -39,10 +42,16 @@ class Router:
     handoff: Handoff
     speech: Speech
     answer_context: AnswerContext
-    global_words: GlobalWords = field(init=False)
+    _understanding: tuple[int, Understanding] | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self.global_words = GlobalWords(self.settings.global_words.model_dump())
+    @property
+    def understanding(self) -> Understanding:
+        """Rebuilt when the flows in force change (a hot reload), else reused."""
+        generation = self.registry.generation
+        if self._understanding is None or self._understanding[0] != generation:
+            built = build_understanding(self.settings, self.intents, self.registry.all())
+            self._understanding = (generation, built)
+        return self._understanding[1]
 
     async def route(self, turn: Turn, inbound: Inbound, *, only_interrupts: bool = False) -> None:
         """Act on the message. `only_interrupts`: a flow has just started for a new customer, so only what may
@@ -66,45 +75,82 @@ class Router:
                 turn.say(self.speech.reply(texts.empty))
                 self.runs.reask_if_waiting(turn, active)
             return
-        word = self.global_words.match(text)
+        understanding = self.understanding
+        word = understanding.global_words.match(text)
         if word:
             await self.words.act(turn, word, active)
             return
         if text.startswith("/"):
             await self._command(turn, text, active, only_interrupts)
             return
-        if active is not None and active.run.awaiting_answer and not only_interrupts:
-            parsed = self._short_closed_answer(active, text)
-            if parsed is not None:
-                # "For my work" answers the question even though it resembles "not working".
-                await self.runs.take_answer(turn, active, parsed)
-                return
-        indexes = self.registry.indexes
-        hit = indexes.interrupts.best(text, self.intents.interrupt_threshold)
-        if hit and (active is None or hit.name != active.lf.id):
-            await self.runs.start(turn, hit.name, {"trigger": "intent", "text": text[:_INTENT_TEXT_SIZE]})
+        waiting = active is not None and active.run.awaiting_answer
+        fits = self._closed_answer(active, text) if waiting and not only_interrupts else None
+        if fits is not None and len(text.split()) <= _SHORT_ANSWER_WORDS:
+            # "For my work" answers the question even though it resembles "not working".
+            await self.runs.take_answer(turn, active, fits)  # type: ignore[arg-type]
             return
+        if active is not None or only_interrupts:
+            verdict = understanding.understand(text, waiting=True, free_text=waiting and self._takes_text(active))
+            # A longer answer that fits the question ("no, I still can't find the invoices page") wins unless it
+            # is unmistakably something else.
+            clear = fits is None or verdict.score >= self.intents.interrupt_answer_threshold
+            if verdict.kind != "none" and clear and (active is None or verdict.result != active.lf.id):
+                await self._act(turn, text, verdict, active)
+                return
         if only_interrupts:
             return
-        if active is not None and active.run.awaiting_answer:
-            await self._answer(turn, active, text)
+        if waiting:
+            await self._answer(turn, active, text)  # type: ignore[arg-type]
             return
         if await self.late.typed(turn, text):
             return
-        hit = indexes.intents.best(text, self.intents.threshold)
-        if hit:
-            await self.runs.start(turn, hit.name, {"trigger": "intent", "text": text[:_INTENT_TEXT_SIZE]})
+        verdict = understanding.understand(text)
+        if verdict.kind != "none":
+            await self._act(turn, text, verdict, active)
             return
-        if not await self.handoff.relay_to_open_ticket(turn, text):
-            turn.say(self.speech.menu(texts.fallback))
+        if await self.handoff.relay_to_open_ticket(turn, text):
+            return
+        if verdict.small_talk:
+            turn.say(self.speech.menu(texts.small_talk))
+            return
+        await unmatched.record(turn.session, turn.customer.id, turn.channel, text, turn.now)
+        turn.say(self.speech.menu(texts.fallback))
 
-    def _short_closed_answer(self, active: Running, text: str) -> Parsed | None:
-        """A short valid answer to a closed question (a choice, yes/no, a number...) is taken as the
-        answer before interrupting intents are checked; free text and longer sentences are not."""
-        step = active.step
+    async def _act(self, turn: Turn, text: str, verdict: Verdict, active: Running | None) -> None:
+        """Start the flow, do what the global word does, or ask which of two the customer means."""
+        if verdict.kind == "global" and verdict.result:
+            await self.words.act(turn, verdict.result, active)
+        elif verdict.kind == "intent" and verdict.result:
+            await self.runs.start(turn, verdict.result, {"trigger": "intent", "text": text[:_INTENT_TEXT_SIZE]})
+        elif verdict.kind == "ask":
+            turn.say(self._which_one(verdict))
+
+    def _which_one(self, verdict: Verdict) -> Reply:
+        """ "Do you want to report a problem or stop messages?", a button for each: a press starts that one."""
+        options = verdict.candidates[:2]
+        labels = [self._label(m.name) for m in options]
+        choices = " or ".join(label[:1].lower() + label[1:] for label in labels)
+        shown = []
+        for match, label in zip(options, labels, strict=True):
+            if match.name in buttons.GLOBAL_WORDS:
+                value = buttons.WordButton(match.name).value  # type: ignore[arg-type]
+            else:
+                value = buttons.FlowButton(match.name).value
+            shown.append(Button(label, value))
+        return Reply(self.speech.render(self.speech.texts.ask_which, choices=choices), tuple(shown))
+
+    @staticmethod
+    def _takes_text(active: Running | None) -> bool:
+        return active is not None and isinstance(active.step, s.AskStep) and active.step.expect == "text"
+
+    def _label(self, name: str) -> str:
+        return self.speech.texts.talk_to_human if name == "human" else self.understanding.title(name)
+
+    def _closed_answer(self, active: Running | None, text: str) -> Parsed | None:
+        """The text read as a valid answer to the open closed question (a choice, yes/no, a number...), if it is
+        one; None for a free-text or media question, or an answer that does not fit."""
+        step = active.step if active is not None else None
         if not isinstance(step, s.AskStep) or step.expect in ("text", "media"):
-            return None
-        if len(text.split()) > _SHORT_ANSWER_WORDS:
             return None
         parsed = parse_text_answer(step, text, self.answer_context)
         return parsed if parsed.ok else None

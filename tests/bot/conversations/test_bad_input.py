@@ -58,16 +58,17 @@ class Odd:
 
 HUGE = ("I want to complain. " * 250).strip() + "!"  # 5000 characters
 FALLBACK = "Sorry, I didn't understand that."
+SMALL_TALK = "Happy to help!"  # "hello", an emoji: a friendly word and the menu, not "I didn't understand"
 ODD_MESSAGES = [
     Odd("empty", text="", reply="I didn't catch anything there."),
     Odd("whitespace", text="  \n\t  ", reply="I didn't catch anything there.", stored="  \n\t  "),
     Odd("huge", text=HUGE, reply="That message is too long (5000 characters). Please keep it under 4096.", stored=HUGE),
-    Odd("NUL bytes", text="hel\x00lo\x00 world", name="Ana\x00 Lima", reply=FALLBACK, stored="hello world"),
+    Odd("NUL bytes", text="hel\x00lo\x00 world", name="Ana\x00 Lima", reply=SMALL_TALK, stored="hello world"),
     Odd("only NUL bytes", text="\x00\x00\x00", reply="I didn't catch anything there.", stored=""),
     Odd("control characters", text="\x1b[31mred\x07\x7f", reply=FALLBACK, stored="[31mred"),
     Odd("lone surrogates", text="abc\ud800def\udfff", reply=FALLBACK, stored="abc\ufffddef\ufffd"),
-    Odd("a surrogate pair", text="\ud83d\ude00", reply=FALLBACK, stored="😀"),
-    Odd("emoji only", text="😀🎉🦄", reply=FALLBACK, stored="😀🎉🦄", buttons=MENU),
+    Odd("a surrogate pair", text="\ud83d\ude00", reply=SMALL_TALK, stored="😀"),
+    Odd("emoji only", text="😀🎉🦄", reply=SMALL_TALK, stored="😀🎉🦄", buttons=MENU),
     Odd("Arabic", text="مرحبا، أريد المساعدة", reply=FALLBACK, stored="مرحبا، أريد المساعدة"),
     Odd("Hebrew", text="שלום, אני צריך עזרה", reply=FALLBACK, stored="שלום, אני צריך עזרה"),
     Odd("unknown command", text="/foo", reply="I don't know the command /foo.", stored="/foo", buttons=MENU),
@@ -83,7 +84,7 @@ ODD_MESSAGES = [
     Odd("a made-up button", choice="a:999:0:1", reply="That question has already been answered."),
     Odd("a huge garbage button", choice="x" * 10_000, reply="That question has already been answered."),
     Odd("a button with NUL bytes", choice="f:\x00survey\ud800", reply="That question has already been answered."),
-    Odd("a very long name", text="hello there", name="N" * 5000, reply=FALLBACK, stored="hello there"),
+    Odd("a very long name", text="hello there", name="N" * 5000, reply=SMALL_TALK, stored="hello there"),
 ]
 
 
