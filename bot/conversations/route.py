@@ -98,6 +98,19 @@ class Router:
         if not await self.handoff.relay_to_open_ticket(turn, text):
             turn.say(self.speech.menu(texts.fallback))
 
+    def starts(self, text: str) -> tuple[str, str] | None:
+        """What `text` starts when no flow is waiting, as `route` decides it: ("global", word), ("command", flow)
+        or ("intent", flow); None when it would get the menu. first_contact.py acts on a new customer's first words
+        with it. (A hook for first_contact: when the matcher gives one verdict, this returns that verdict.)"""
+        word = self.global_words.match(text)
+        if word:
+            return "global", word
+        if text.startswith("/"):
+            flow_id = self.registry.indexes.commands.get(text.split()[0].split("@")[0].lower())
+            return ("command", flow_id) if flow_id else None
+        hit = self.registry.indexes.intents.best(text, self.intents.threshold)
+        return ("intent", hit.name) if hit else None
+
     def _short_closed_answer(self, active: Running, text: str) -> Parsed | None:
         """A short valid answer to a closed question (a choice, yes/no, a number...) is taken as the
         answer before interrupting intents are checked; free text and longer sentences are not."""
