@@ -128,7 +128,7 @@ async def test_a_conversation_over_http_with_buttons_and_the_transcript_in_order
     assert said == [
         ("in", "hi"),
         *[("out", text) for text in texts(first)],
-        ("in", ""),
+        ("in", "For my work"),  # a pressed button shows its label
         *[("out", text) for text in texts(second)],
     ]
     assert [m["id"] for m in transcript] == sorted(m["id"] for m in transcript)
