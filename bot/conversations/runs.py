@@ -86,12 +86,6 @@ class FlowRuns:
         if active is not None:
             if active.lf.id == flow_id:
                 active.run.finish(turn.now, CANCELLED)  # starting a flow again restarts it
-            elif self._onboarding_not_begun(active):
-                # The customer wants something else before answering anything: onboarding steps back and
-                # comes later, when they are not busy, instead of coming back right after with its question.
-                self._acknowledge_set_aside(turn, active)
-                active.run.finish(turn.now, CANCELLED)
-                await self.defer_start(turn, active.lf.id, {"first_words": flow_id})
             else:
                 self._acknowledge_set_aside(turn, active)
                 active.run.set_aside(turn.now)
@@ -190,16 +184,6 @@ class FlowRuns:
         """The open question again, so a reply to something else does not leave it behind."""
         if active is not None and active.run.awaiting_answer:
             turn.say(self.runner.question(turn, active.run, active.lf))
-
-    def _onboarding_not_begun(self, active: Running) -> bool:
-        """A first-contact flow (onboarding) at its first question, nothing answered yet."""
-        run = active.run
-        return (
-            run.awaiting_answer
-            and not run.answers
-            and active.lf.id in self.registry.indexes.events.get(FIRST_CONTACT, [])
-            and "first_words" not in ((run.context or {}).get("trigger") or {})  # already stepped back once
-        )
 
     def _acknowledge_set_aside(self, turn: Turn, active: Running) -> None:
         """A question the customer has in front of them is closed in words before another flow starts, so the

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from bot.config import Settings
 from bot.conversations.kinds import ConversationKind
-from bot.conversations.models import CANCELLED, DONE
+from bot.conversations.models import DONE
 from bot.core import Core
 from bot.outbox.models import OutboxItem
 from bot.tickets.models import Ticket, TicketStatus
@@ -147,15 +147,19 @@ async def test_who_says_stop_first_and_confirms_gets_no_onboarding_later(
     assert [row.status for row in await onboarding_starts(core)] == ["cancelled"]
 
 
-async def test_a_complaint_at_onboardings_first_question_puts_onboarding_off_with_a_word(
+async def test_a_complaint_at_onboardings_first_question_is_taken_at_once_and_onboarding_comes_back_after(
     chat: Chat, core: Core
 ) -> None:
     await chat.say("hi")  # the page's or Telegram's /start comes first, so onboarding is asking already
     said = await chat.say("my order is late")
     assert said.startswith(SET_ASIDE + "\nI'm sorry something has gone wrong")
-    assert (await latest_run(core, "onboarding")).status == CANCELLED
-    (start,) = await onboarding_starts(core)
-    assert start.payload["data"]["first_words"] == "complaint"
+    await chat.say("It never came")
+    await chat.say("the first one")
+    await chat.press("Skip")
+    final = await chat.say("quite a lot")
+    assert "Your reference is C-1001." in final
+    assert final.endswith(f"Now, back to where we were:\n{USE_CASE}")  # offered once the complaint is logged
+    assert await onboarding_starts(core) == []
 
 
 async def test_a_flow_started_over_a_question_under_way_acknowledges_it_and_resumes_it_afterwards(
