@@ -5,7 +5,8 @@
 1. receive (receive.py): `clean_inbound` cleans every text the adapter handed over; in one transaction, under a
    lock per chat, `receive` finds the customer by their chat (or redeems a link code, or makes a new customer),
    recognises a duplicate delivery, and stores the message in the transcript (bot/transcript/) before anything
-   answers it. A new customer starts the `first_contact` flows (runs.py).
+   answers it. A new customer's first message goes through first_contact.py: what it asks for (a complaint, a
+   person, stop...) comes first with one sentence of welcome, else the `first_contact` flows (onboarding) start.
 2. route (route.py): `Router.route` decides what the message is. A pressed button goes to presses.py (checked
    against the buttons the bot showed this customer); a word that works anywhere (menu, cancel, human, stop) to
    words.py; a command or an intent (intents.py, over the flows in force: registry.py) starts its flow; text
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.conversations.answers import AnswerContext
 from bot.conversations.deliver import answer_inbound, release_unsent_reply
+from bot.conversations.first_contact import FirstContact
 from bot.conversations.handoff import Handoff
 from bot.conversations.interrupted import InterruptedFlows
 from bot.conversations.late_answers import LateAnswers
@@ -45,7 +47,7 @@ from bot.conversations.receive import clean_inbound, receive
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.route import Router
 from bot.conversations.runner import FlowRunner
-from bot.conversations.runs import FlowRuns
+from bot.conversations.runs import FIRST_CONTACT, FlowRuns
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
@@ -56,8 +58,6 @@ from bot.ports import Clock, SystemClock
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
-
-FIRST_CONTACT = "first_contact"  # the event a new customer's first message fires
 
 
 class ConversationEngine:
@@ -88,6 +88,7 @@ class ConversationEngine:
             conv, settings.intents, registry, self.runs, presses=presses, words=words, late=late, handoff=handoff,
             speech=speech, answer_context=answer_context,
         )  # fmt: skip
+        self.first_contact = FirstContact(self.router, self.runs, speech)
         self.proactive = ProactiveTurns(db, self.clock, self.runs, speech)
 
     # ---- a customer's message -----------------------------------------------------------------
@@ -132,8 +133,10 @@ class ConversationEngine:
                 log.info("the reply to %s %s was never sent; sending it now", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
         turn = Turn(session, received.customer, now, inbound.channel)
-        started = await self.runs.start_event_flows(turn, FIRST_CONTACT, None) if received.is_new else False
-        await self.router.route(turn, inbound, only_interrupts=started)
+        if received.is_new:
+            await self.first_contact.greet(turn, inbound)
+        else:
+            await self.router.route(turn, inbound)
         return await answer_inbound(turn, inbound, push=push)
 
     # ---- turns without a message (from the outbox: kinds.py) ----------------------------------
@@ -157,4 +160,4 @@ class ConversationEngine:
         return await self.proactive.start_flow_for(customer_id, flow_id, data)
 
 
-__all__ = ["ChannelRef", "ConversationEngine"]
+__all__ = ["FIRST_CONTACT", "ChannelRef", "ConversationEngine"]

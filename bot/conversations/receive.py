@@ -79,7 +79,12 @@ async def receive(
     customer.unreachable = False  # they wrote to us, so they can be reached again
     if inbound.display_name and not customer.display_name:
         customer.display_name = _clip(inbound.display_name, _NAME_SIZE)
-    await transcript.record_inbound(session, customer.id, inbound, now)
+    pressed = None
+    if inbound.choice and not inbound.text and not is_new:
+        # The label the customer saw on the button, from the message that carried it (none for a forged one).
+        button = await transcript.offered_button(session, customer.id, inbound.choice)
+        pressed = button["label"] if button is not None else None
+    await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
     return Received(customer, is_new)
 
 

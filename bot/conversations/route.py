@@ -116,6 +116,24 @@ class Router:
         await unmatched.record(turn.session, turn.customer.id, turn.channel, text, turn.now)
         turn.say(self.speech.menu(texts.fallback))
 
+    def starts(self, text: str) -> tuple[str, str] | None:
+        """What `text` starts when no flow is waiting, as `route` decides it: ("global", word), ("command", flow),
+        ("intent", flow) or ("ask", the likelier flow); None when it would get small talk or the menu.
+        first_contact.py acts on a new customer's first words with it."""
+        understanding = self.understanding
+        word = understanding.global_words.match(text)
+        if word:
+            return "global", word
+        if text.startswith("/"):
+            flow_id = self.registry.indexes.commands.get(text.split()[0].split("@")[0].lower())
+            return ("command", flow_id) if flow_id else None
+        verdict = understanding.understand(text)
+        if verdict.kind in ("global", "intent") and verdict.result:
+            return verdict.kind, verdict.result
+        if verdict.kind == "ask" and verdict.candidates:
+            return "ask", verdict.candidates[0].name
+        return None
+
     async def _act(self, turn: Turn, text: str, verdict: Verdict, active: Running | None) -> None:
         """Start the flow, do what the global word does, or ask which of two the customer means."""
         if verdict.kind == "global" and verdict.result:

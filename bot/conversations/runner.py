@@ -49,6 +49,8 @@ class FlowRunner:
             "ticket": (run.context or {}).get("ticket") or {},
             "business": {"name": self.settings.business.name},
             "flow": {"id": lf.id, "title": lf.flow.title},
+            # What started the run (an event, a command, an intent, onboarding put off by the first words...).
+            "trigger": (run.context or {}).get("trigger") or {},
         }
 
     # ---- asking -------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from bot.tickets import records as tickets
 
 log = logging.getLogger(__name__)
 
+FIRST_CONTACT = "first_contact"  # the event a new customer's first message fires (onboarding)
+
 # Built once, as it runs for every message: building a statement costs more Python than SQLite takes to run it.
 _ACTIVE_RUNS = (
     select(ConversationRun)
@@ -85,6 +87,7 @@ class FlowRuns:
             if active.lf.id == flow_id:
                 active.run.finish(turn.now, CANCELLED)  # starting a flow again restarts it
             else:
+                self._acknowledge_set_aside(turn, active)
                 active.run.set_aside(turn.now)
         for other in await self._open_runs(turn, flow_id):
             other.finish(turn.now, CANCELLED)
@@ -181,6 +184,12 @@ class FlowRuns:
         """The open question again, so a reply to something else does not leave it behind."""
         if active is not None and active.run.awaiting_answer:
             turn.say(self.runner.question(turn, active.run, active.lf))
+
+    def _acknowledge_set_aside(self, turn: Turn, active: Running) -> None:
+        """A question the customer has in front of them is closed in words before another flow starts, so the
+        chat does not read as if it were still waiting; a proactive start (nobody is reading) says nothing."""
+        if active.run.awaiting_answer and not turn.proactive:
+            turn.say(self.speech.reply(self.speech.texts.set_aside))
 
     async def _open_runs(self, turn: Turn, flow_id: str) -> list[ConversationRun]:
         query = select(ConversationRun).where(

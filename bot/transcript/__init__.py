@@ -2,7 +2,14 @@
 the hand-off and the duplicate check. Below tickets and conversations, above customers."""
 
 from bot.transcript.models import INBOUND, OUTBOUND, Message
-from bot.transcript.reads import TranscriptEntry, Transcripts, already_stored, latest, messages_after
+from bot.transcript.reads import (
+    TranscriptEntry,
+    Transcripts,
+    already_stored,
+    latest,
+    messages_after,
+    offered_button,
+)
 from bot.transcript.writes import (
     MAX_STORED_TEXT,
     Outbound,
@@ -22,6 +29,7 @@ __all__ = [
     "already_stored",
     "latest",
     "messages_after",
+    "offered_button",
     "record_inbound",
     "record_outbound",
     "record_outbound_many",

@@ -3,24 +3,49 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.customers.models import ChannelIdentity
 from bot.messages import ChannelRef
 from bot.storage.database import Database
-from bot.transcript.models import Message
+from bot.transcript.models import OUTBOUND, Message
 
 PAGE = 100  # entries per read
+_BUTTON_CANDIDATES = 20  # transcript rows that mention a button's value, read back to find it among their buttons
 
 
 async def already_stored(session: AsyncSession, channel: str, platform_message_id: str) -> bool:
     """Was this platform message stored before (a duplicate delivery)?"""
     query = select(Message.id).where(Message.channel == channel, Message.platform_message_id == platform_message_id)
     return (await session.execute(query)).first() is not None
+
+
+async def offered_button(session: AsyncSession, customer_id: int, value: str) -> dict[str, str] | None:
+    """The button (label and value) with this value under the latest message to the customer that carried it, or
+    None if none did. The JSON text narrows the rows down in SQL (the value in quotes, so a text that only mentions
+    it escapes them); the match itself is on the buttons' values."""
+    needle = json.dumps(value)
+    query = (
+        select(Message.payload)
+        .where(
+            Message.customer_id == customer_id,
+            Message.direction == OUTBOUND,
+            cast(Message.payload, Text).contains(needle, autoescape=True),
+        )
+        .order_by(Message.id.desc())
+        .limit(_BUTTON_CANDIDATES)
+    )
+    for payload in (await session.execute(query)).scalars():
+        listed = payload.get("buttons") if isinstance(payload, dict) else None
+        for button in listed if isinstance(listed, list) else ():
+            if isinstance(button, dict) and button.get("value") == value and isinstance(button.get("label"), str):
+                return {"label": button["label"], "value": value}
+    return None
 
 
 async def latest(session: AsyncSession, customer_id: int, limit: int) -> list[Message]:

@@ -33,8 +33,12 @@ class Outbound:
     ticket_ref: str | None = None
 
 
-async def record_inbound(session: AsyncSession, customer_id: int, inbound: Inbound, now: datetime) -> None:
-    """What the customer sent, stored before it is answered (its platform id catches a duplicate delivery)."""
+async def record_inbound(
+    session: AsyncSession, customer_id: int, inbound: Inbound, now: datetime, *, pressed: str | None = None
+) -> None:
+    """What the customer sent, stored before it is answered (its platform id catches a duplicate delivery). A pressed
+    button is stored with its label as the text (`pressed`), so every transcript shows what the customer chose, and
+    its value in the payload."""
     payload: dict[str, Any] = {}
     if inbound.choice:
         payload["choice"] = inbound.choice[:_CHOICE_SIZE]
@@ -44,7 +48,7 @@ async def record_inbound(session: AsyncSession, customer_id: int, inbound: Inbou
         payload["truncated_from"] = len(inbound.text)
     await session.execute(_INSERT_MESSAGES, {
         "customer_id": customer_id, "direction": INBOUND, "channel": inbound.channel,
-        "platform_message_id": inbound.message_id, "text": (inbound.text or "")[:MAX_STORED_TEXT] or None,
+        "platform_message_id": inbound.message_id, "text": (inbound.text or pressed or "")[:MAX_STORED_TEXT] or None,
         "payload": payload, "created_at": now,
     })  # fmt: skip
 

@@ -114,6 +114,21 @@ def test_a_complaint_in_chat_shows_up_in_tickets_list(workdir: Path) -> None:
     assert shown.stdout.startswith("C-1001  open  complaint/delivery  severity normal")
 
 
+def test_a_first_message_complaint_in_chat_is_taken_at_once_and_ends_in_a_ticket(workdir: Path) -> None:
+    typed = ["I want to complain, my order hasn't arrived", "It was due on Monday", "the first one", "skip",
+             "quite a lot", ""]  # fmt: skip
+    chat = engagebot(workdir, "chat", stdin="\n".join(typed))
+    assert chat.returncode == 0, chat.stderr
+    lines = chat.stdout.splitlines()
+    assert lines[0] == "bot: Hi there, welcome to Our team."
+    assert lines[1].startswith("bot: I'm sorry something has gone wrong.")
+    assert "what will you mainly use us for" not in chat.stdout
+    assert "Your reference is C-1001." in chat.stdout
+    listed = engagebot(workdir, "tickets", "list")
+    (row,) = [line for line in listed.stdout.splitlines() if line.startswith("C-")]
+    assert row.split()[:4] == ["C-1001", "open", "complaint", "delivery"]
+
+
 def test_intents_explain_ranks_the_complaint_flow_first(workdir: Path) -> None:
     result = engagebot(workdir, "intents", "explain", "I want to complain")
     assert result.returncode == 0, result.stderr

@@ -128,7 +128,7 @@ async def test_a_conversation_over_http_with_buttons_and_the_transcript_in_order
     assert said == [
         ("in", "hi"),
         *[("out", text) for text in texts(first)],
-        ("in", ""),
+        ("in", "For my work"),  # a pressed button shows its label
         *[("out", text) for text in texts(second)],
     ]
     assert [m["id"] for m in transcript] == sorted(m["id"] for m in transcript)
@@ -136,6 +136,31 @@ async def test_a_conversation_over_http_with_buttons_and_the_transcript_in_order
 
     newer = await http.get("/chat/api/messages", params={"visitor": VISITOR, "after": transcript[-2]["id"]})
     assert [m["id"] for m in newer.json()["messages"]] == [transcript[-1]["id"]]
+
+
+def button(response: httpx.Response, label: str) -> str:
+    return next(b["value"] for r in response.json()["replies"] for b in r.get("buttons", []) if b["label"] == label)
+
+
+async def test_a_first_message_complaint_is_taken_at_once_and_ends_in_a_ticket(http: httpx.AsyncClient) -> None:
+    first = await post(http, text="i want to complain, my order hasn't arrived", client_id="c-1")
+    assert texts(first)[:2] == [
+        "Hi there, welcome to Our team.",
+        "I'm sorry something has gone wrong. Let's get it to the right person. It only takes a few questions.",
+    ]
+    asked = await post(http, text="It was due last Monday", client_id="c-2")
+    skip = await post(http, choice=button(asked, "Order & delivery"), client_id="c-3")
+    impact = await post(http, choice=button(skip, "Skip"), client_id="c-4")
+    final = await post(http, text="quite a lot", client_id="c-5")  # typed instead of pressed
+    assert "Your reference is C-1001." in texts(final)[0]
+    transcript = (await http.get("/chat/api/messages", params={"visitor": VISITOR})).json()["messages"]
+    said_in = [m["text"] for m in transcript if m["direction"] == "in"]
+    assert said_in == [
+        "i want to complain, my order hasn't arrived", "It was due last Monday", "Order & delivery", "Skip",
+        "quite a lot",
+    ]  # fmt: skip
+    assert not any("mainly use us for" in m["text"] for m in transcript)
+    assert impact.status_code == 200
 
 
 async def test_nul_bytes_and_lone_surrogates_over_http_are_answered_and_stored_clean(http: httpx.AsyncClient) -> None:

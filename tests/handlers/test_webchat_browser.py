@@ -152,7 +152,7 @@ async def test_the_visitor_id_is_random_even_without_a_secure_context_and_polls_
     assert await page.locator(".msg.in:not(.pending)", has_text="Just for me").count() == 1  # the pressed label
     await screenshot(page, "webchat-conversation.png")
     said = [m["text"] for m in await transcript(site, visitor) if m["direction"] == "in"]
-    assert said == ["/start", "hi", ""]  # a button press is stored as a choice, without text
+    assert said == ["/start", "hi", "Just for me"]  # a button press is stored with its label (and its value)
 
     other = await page.context.browser.new_context()  # type: ignore[union-attr]
     try:
@@ -160,6 +160,29 @@ async def test_the_visitor_id_is_random_even_without_a_secure_context_and_polls_
     finally:
         await other.close()
     assert re.fullmatch(r"[0-9a-f]{32}", second) and second != visitor
+
+
+async def test_a_pressed_button_shows_its_label_after_a_reload_too_and_a_typed_complaint_ends_in_a_ticket(
+    page: Page, site: str
+) -> None:
+    await open_chat(page, site)
+    await page.locator(".buttons:not(.used) button", has_text="For my work").click()
+    await page.locator(".msg.out", has_text="check in with you").wait_for()
+    await say(page, "my order is late")
+    await page.locator(".msg.out", has_text="What happened?").wait_for()
+    await say(page, "The parcel never came")
+    await page.locator(".buttons:not(.used) button", has_text="Order & delivery").click()
+    await page.locator(".buttons:not(.used) button", has_text="Skip").click()
+    await page.locator(".buttons:not(.used) button", has_text="Quite a lot").click()
+    await page.locator(".msg.out", has_text="Your reference is C-1001.").wait_for()
+
+    await page.reload()  # drawn again from the transcript alone: the presses show what was chosen
+    await page.locator(".msg.out", has_text="Your reference is C-1001.").wait_for()
+    shown = await page.locator(".msg.in").all_inner_texts()
+    assert shown == ["For my work", "my order is late", "The parcel never came", "Order & delivery", "Skip",
+                     "Quite a lot"]  # fmt: skip
+    assert await page.locator(".msg.in:empty").count() == 0  # no empty bubble
+    await screenshot(page, "webchat-pressed-labels.png")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 
 from bot.conversations.answers.cleaning import NEGATIONS, SHORT, ascii_digits, words
+from bot.conversations.answers.ordinal import position
 from bot.conversations.answers.parsed import AnswerContext, Parsed, accepted, refused
+from bot.conversations.answers.yes_no import yes_no_words
 from bot.conversations.schema import AskStep
 from bot.conversations.textmatch import fold
 
@@ -66,13 +68,20 @@ def parse_choice(step: AskStep, text: str, ctx: AnswerContext) -> Parsed:
     exact = choice_exact(step, text)
     if exact is not None:
         return exact
-    number = re.fullmatch(r"#?\s*(\d{1,3})", ascii_digits(words(text)))
-    if number:
-        position = int(number[1])
-        if not 1 <= position <= len(step.choices):
+    if re.fullmatch(r"#?\s*(\d{1,3})", ascii_digits(words(text))):
+        place = position(text, len(step.choices))
+        if place is None:
             return refused("out_of_range")
-        choice = step.choices[position - 1]
+    else:
+        place = position(text, len(step.choices))  # "the first one", "2nd", "option three", "the last"
+    if place is not None:
+        choice = step.choices[place - 1]
         return accepted(choice.saved, choice.label)
+    said = yes_no_words(words(text))
+    if said is not None:  # "yes", "nope", a thumbs-up, to options such as "Yes, please" / "No thanks"
+        found = _yes_no_option(step, said)
+        if found is not None:
+            return found
     raw_query = utils.default_process(words(text)[: SHORT * 4])
     query = fold(raw_query)  # filler words dropped: "my" must not tie "cancel my plan" to "For my work"
     if len(query) < _FUZZY_MIN_LENGTH:
@@ -98,3 +107,16 @@ def parse_choice(step: AskStep, text: str, ctx: AnswerContext) -> Parsed:
         return refused("no_match")
     choice = step.choices[index]
     return accepted(choice.saved, choice.label)
+
+
+def _yes_no_option(step: AskStep, said: bool) -> Parsed | None:
+    """The one option whose label opens with a yes (or a no) word, for a yes or no typed to it."""
+    fitting = [choice for choice in step.choices if yes_no_words(_first_word(choice.label)) is said]
+    if len(fitting) != 1:
+        return None
+    return accepted(fitting[0].saved, fitting[0].label)
+
+
+def _first_word(label: str) -> str:
+    found = re.match(r"[^\s,.!?;:]+", words(label))
+    return found[0] if found else ""

@@ -1,17 +1,15 @@
-"""Scores: a rating from 1 to 5 or an NPS from 0 to 10, as digits, words ("seven"), "8/10" or stars."""
+"""Scores: a rating from 1 to 5 or an NPS from 0 to 10, as digits, words ("seven"), "8/10" (on any scale that maps
+onto a button: "8/10" is a 4 of 5) or stars."""
 
 from __future__ import annotations
 
 import re
 
 from bot.conversations.answers.cleaning import SHORT, ascii_digits, words
+from bot.conversations.answers.ordinal import NUMBER_WORDS
 from bot.conversations.answers.parsed import AnswerContext, Parsed, accepted, refused
 from bot.conversations.schema import AskStep
 
-_NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
 _STARS = frozenset("⭐🌟★*")
 _SCORE = re.compile(
     r"(?P<sign>[+-]?)\s*(?P<n>\d{1,3}|[a-z]+)"
@@ -24,7 +22,7 @@ _DECIMAL_SCORE = re.compile(r"[+-]?\s*\d*[.,]\d+(?:\s*(?:/|out of|of)\s*\d+)?(?:
 def _score_number(token: str) -> int | None:
     if token.isdigit():
         return int(token)
-    return _NUMBER_WORDS.get(token)
+    return NUMBER_WORDS.get(token)
 
 
 def _parse_score(text: str, low: int, high: int) -> Parsed:
@@ -43,10 +41,14 @@ def _parse_score(text: str, low: int, high: int) -> Parsed:
     number = _score_number(match["n"])
     if number is None:
         return refused("not_a_number")
-    if match["of"] is not None and _score_number(match["of"]) != high:  # "8/10" for a 1-5 rating
-        return refused("out_of_range")
     if match["sign"] == "-":
         number = -number
+    if match["of"] is not None:
+        scale = _score_number(match["of"])
+        # On another scale: "8/10" is a 4 of 5, "4/5" an 8 of 10; "7/10" falls between two buttons.
+        if not scale or (number * high) % scale:
+            return refused("out_of_range")
+        number = number * high // scale
     if not low <= number <= high:
         return refused("out_of_range")
     return accepted(number, str(number))

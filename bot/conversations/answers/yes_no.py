@@ -11,10 +11,14 @@ from bot.conversations.answers.parsed import AnswerContext, Parsed, accepted, re
 from bot.conversations.schema import AskStep
 
 _YES = frozenset({
-    "yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "of course", "correct", "true",
-    "👍", "✅",
+    "yes", "y", "yeah", "yea", "ya", "yep", "yup", "sure", "ok", "okay", "of course", "correct", "true",
+    "absolutely", "definitely", "certainly", "alright", "all right", "sounds good", "go ahead", "please do",
+    "why not", "👍", "✅", "👌", "✔",
 })  # fmt: skip
-_NO = frozenset({"no", "n", "nope", "nah", "not really", "false", "👎", "❌"})
+_NO = frozenset({
+    "no", "n", "nope", "nah", "not really", "false", "not now", "no way", "not at all", "rather not",
+    "i'd rather not", "no, thank you", "👎", "❌", "✖",
+})  # fmt: skip
 # Words that make "no idea", "no problem" or "yes maybe" something other than a plain yes or no.
 _UNSURE = frozenset({"idea", "problem", "problems", "worries", "clue", "maybe", "perhaps", "know"})
 

@@ -199,6 +199,7 @@ def test_yes_no_refused(text: str, error: str) -> None:
         ("1", 1), ("5", 5), (" 3 ", 3), ("4/5", 4), ("4 / 5", 4), ("4 out of 5", 4),
         ("4 stars", 4), ("1 star", 1), ("⭐⭐⭐", 3), ("⭐️⭐️⭐️⭐️⭐️", 5), ("★★", 2),
         ("one", 1), ("Five", 5), ("four stars", 4), ("4️⃣", 4), ("٤", 4), ("4.", 4),
+        ("8/10", 4), ("10/10", 5), ("2 out of 10", 1),  # on another scale, where it lands on a button
     ],
 )  # fmt: skip
 def test_rating_accepted(text: str, value: int) -> None:
@@ -213,7 +214,7 @@ def test_rating_accepted(text: str, value: int) -> None:
         ("6", "out_of_range"),
         ("-1", "out_of_range"),
         ("zero", "out_of_range"),
-        ("8/10", "out_of_range"),
+        ("7/10", "out_of_range"),  # between two buttons
         ("⭐⭐⭐⭐⭐⭐", "out_of_range"),
         ("4.5", "not_an_integer"),
         ("3,5", "not_an_integer"),
@@ -228,7 +229,17 @@ def test_rating_refused(text: str, error: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("0", 0), ("10", 10), ("8/10", 8), ("9 out of 10", 9), ("zero", 0), ("ten", 10), ("7", 7)],
+    [
+        ("0", 0),
+        ("10", 10),
+        ("8/10", 8),
+        ("9 out of 10", 9),
+        ("zero", 0),
+        ("ten", 10),
+        ("7", 7),
+        ("eight", 8),
+        ("4/5", 8),
+    ],
 )
 def test_nps_accepted(text: str, value: int) -> None:
     accepted(parse_text_answer(ask("nps"), text, CTX), value, str(value))

@@ -66,8 +66,9 @@ async def test_onboarding_and_nps_by_buttons_and_typing(
         assert "reply_markup" not in edit["result"]  # the keyboard is gone
 
         # An NPS survey in the middle: 0-10 in two rows.
-        nps = await ana.say("/nps", 1)
-        assert nps[0].startswith(NPS_Q)
+        nps = await ana.say("/nps", 2)
+        assert nps[0] == "Let's leave my question for now."  # the open question is closed in words
+        assert nps[1].startswith(NPS_Q)
         assert keyboard(ana.sends()[-1]) == [["0", "1", "2", "3", "4", "5"], ["6", "7", "8", "9", "10"]]
         assert await ana.press("9", 1) == ["Thank you, that means a lot! What do you like most about us?"]
         assert api.calls("editMessageText")[-1]["text"].endswith("\n\n» 9")
@@ -78,7 +79,7 @@ async def test_onboarding_and_nps_by_buttons_and_typing(
         assert await ana.say("Fast and friendly", 2) == thanks_and_back
 
         # Typed answers work as well as buttons.
-        assert (await ana.say("/nps", 1))[0].startswith(NPS_Q)
+        assert (await ana.say("/nps", 2))[1].startswith(NPS_Q)
         assert await ana.say("7", 1) == ["Thanks! What's one thing we could do to make it a 10?"]
         assert await ana.say("Cheaper please", 2) == thanks_and_back
 
@@ -88,6 +89,31 @@ async def test_onboarding_and_nps_by_buttons_and_typing(
         scores = (await session.execute(query)).all()
     assert [tuple(s) for s in scores] == [(9, "Fast and friendly"), (7, "Cheaper please")]
     assert all(r["parse_mode"] is None for r in ana.sends())
+
+
+async def test_a_first_message_complaint_is_taken_at_once_and_ends_in_a_ticket(
+    tmp_path: Path, database_url: str, flows_dir: Path, api: BotApiStandIn, clock: FixedClock
+) -> None:
+    app = build_app(tg_settings(tmp_path, database_url, flows_dir, api), clock=clock, background=False)
+    ana = TgUser(api, 43)
+    async with running(app, api):
+        first = await ana.say("I want to complain, my order hasn't arrived", 3)
+        assert first[:2] == [
+            "Hi Ana, welcome to Our team.",
+            "I'm sorry something has gone wrong, Ana. Let's get it to the right person. It only takes a few questions.",
+        ]
+        assert first[2].startswith("What happened?")
+        await ana.say("It was due on Monday", 1)
+        await ana.press("Order & delivery", 1)
+        await ana.press("Skip", 1)
+        (final,) = await ana.say("quite a lot", 1)  # typed instead of pressed
+        assert "Your reference is C-1001." in final
+        assert not any(USE_CASE in text for text in ana.messages())
+
+    core = core_of(app)
+    async with core.db.sessions() as session:
+        (ticket,) = (await session.execute(select(Ticket))).scalars()
+    assert (ticket.kind, ticket.category, ticket.channel) == ("complaint", "delivery", "telegram")
 
 
 # ---- 2. stale and repeated button presses ---------------------------------------------------------------------
@@ -169,12 +195,13 @@ async def test_customers_fetched_in_one_batch_are_answered_at_once_each_in_order
         api.listeners.append(lambda r: answered.append(str(r["chat_id"])) if r["method"] == "sendMessage" else None)
         api.delay_next("sendMessage", 1.0)  # the first reply of the batch is slow to send
         api.push_updates(ana.say_update("/nps"), ana.say_update("9"), bo.say_update("/nps"))
-        ana_got, bo_got = await ana.expect(2, 2), await bo.expect(2, 1)
+        # Each /nps first closes onboarding's open question in words, then asks.
+        ana_got, bo_got = await ana.expect(2, 3), await bo.expect(2, 2)
 
-    slow = str(api.calls("sendMessage")[-3]["chat_id"])  # the first of the three to reach the API
-    assert answered[-3] != slow  # the other customer did not wait for it
-    assert ana_got[0].startswith(NPS_Q) and bo_got[0].startswith(NPS_Q)
-    assert ana_got[1] == "Thank you, that means a lot! What do you like most about us?"  # in order
+    slow = str(api.calls("sendMessage")[-5]["chat_id"])  # the first of the five to reach the API
+    assert answered[-5] != slow  # the other customer did not wait for it
+    assert ana_got[1].startswith(NPS_Q) and bo_got[1].startswith(NPS_Q)
+    assert ana_got[2] == "Thank you, that means a lot! What do you like most about us?"  # in order
 
 
 # ---- 6. a restart in the middle of a flow, with updates arriving while the bot is down ------------------------
@@ -188,7 +215,7 @@ async def test_a_restart_continues_the_conversation_and_handles_pending_updates_
     first = build_app(settings, clock=clock, background=False)
     async with running(first, api):
         await ana.say("hi", 2)
-        await ana.say("/nps", 1)
+        await ana.say("/nps", 2)  # onboarding's question closed in words, then the survey's
         assert await ana.press("3", 1) == [
             "I'm sorry we've disappointed you. What's the main thing we should do better?"
         ]
@@ -249,8 +276,8 @@ async def test_a_photo_during_complaint_intake_is_attached_to_the_ticket(
     ana = TgUser(api, 42)
     async with running(app, api):
         await ana.say("hi", 2)
-        intro = await ana.say("/complain", 2)
-        assert intro[1].startswith("What happened?")
+        intro = await ana.say("/complain", 3)  # onboarding's question closed in words, then the complaint's
+        assert intro[2].startswith("What happened?")
         assert await ana.say("The parcel arrived crushed, order 1234", 1) == [
             "Thank you. Which of these is it mostly about?"
         ]
@@ -430,7 +457,8 @@ async def test_long_texts_are_split_and_formatting_characters_arrive_unchanged(
     ana = TgUser(api, 42)
     async with running(app, api):
         await ana.say("hi", 2)
-        got = await ana.say("/long", 4)  # two pieces, the end text, and the onboarding question it interrupted
+        # onboarding's question closed in words, two pieces, the end text, and that question again
+        got = (await ana.say("/long", 5))[1:]
         await ana.quiet()
     assert len(LONG) > 4096
     pieces, markup = got[:2], got[2]
@@ -439,4 +467,4 @@ async def test_long_texts_are_split_and_formatting_characters_arrive_unchanged(
     assert "\n\n".join(pieces) == LONG  # cut at a paragraph break, nothing lost
     assert markup == MARKUP
     assert all(r["parse_mode"] is None for r in ana.sends())
-    assert len(ana.messages()) == 2 + 4 + 1
+    assert len(ana.messages()) == 2 + 5 + 1

@@ -46,7 +46,7 @@ async def test_a_flow_picture_is_sent_as_a_photo_with_its_text_as_caption(
         await started(ana)
         # Telegram cannot fetch the first picture: the text must still arrive, and the customer stays reachable.
         api.fail_next("sendPhoto", 400, description="Bad Request: wrong file identifier/HTTP URL specified")
-        got = await ana.say("/pics", 4)
+        got = (await ana.say("/pics", 5))[1:]  # after onboarding's question is closed in words
     photos = [r for r in api.calls("sendPhoto") if r["ok"]]
     assert [(p["photo"], p.get("caption")) for p in photos] == [(PICTURE, "Our new shop!"), (PICTURE, None)]
     tips = {"text": "Tips & tricks", "callback_data": "f:value_tips"}
@@ -69,7 +69,7 @@ async def test_a_blank_text_is_not_sent_and_does_not_cost_the_rest(
     ana = TgUser(api, 42)
     async with running(app, api):
         await started(ana)
-        got = await ana.say("/blank", 3)
+        got = (await ana.say("/blank", 4))[1:]  # after onboarding's question is closed in words
     assert got[:2] == ["…", "Still here."]  # a keyboard needs some text above it; a blank text alone is left out
     assert ana.sends()[-3]["reply_markup"]["inline_keyboard"] == [[{"text": "Tips", "callback_data": "f:value_tips"}]]
     assert not [r for r in ana.calls("sendMessage") if not r["ok"]]  # no refused blank message
@@ -89,7 +89,7 @@ async def test_an_answer_too_long_to_show_under_its_question_still_removes_the_k
     ana = TgUser(api, 42)
     async with running(app, api):
         await started(ana)
-        (question,) = await ana.say("/longq", 1)
+        _closed, question = await ana.say("/longq", 2)  # onboarding's question closed in words, then this one
         assert 4096 - 20 < len(question) <= 4096
         question_id, _ = ana.button("I have read it all")
         got = await ana.press("I have read it all", 2)
