@@ -24,6 +24,7 @@ from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, SystemClock
+from bot.reports import Reports
 from bot.storage.database import Database
 from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
@@ -68,6 +69,7 @@ class Core:
         self.customers = CustomerActions(self.db, settings, self.clock)
         self.campaigns = CampaignActions(self.db, settings, self.registry, self.clock)
         self.surveys = SurveyResults(self.db)
+        self.reports = Reports(self.db, settings, self.clock)
         self.transcripts = Transcripts(self.db)
         self.scheduler = Scheduler()
         self._stop_watch = asyncio.Event()

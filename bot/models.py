@@ -1,6 +1,7 @@
 """Imports every model so the metadata is complete (for migrations and tests)."""
 
 from bot.conversations.models import ConversationRun, FlowVersion
+from bot.conversations.steplog import StepEntry
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxItem",
     "RateSlot",
     "Staff",
+    "StepEntry",
     "SurveyResponse",
     "Ticket",
     "TicketEvent",

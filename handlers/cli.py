@@ -21,6 +21,7 @@ from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
+from handlers.cli_reports import reports
 from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
@@ -542,6 +543,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(campaigns)
+main.add_command(reports)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):

@@ -1,0 +1,42 @@
+"""The reports adapters call (the CLI, the console, the digest): one function per report, each one read."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.ports import Clock
+from bot.reports.result import Report
+from bot.reports.scores import csat_report, nps_report
+from bot.reports.span import ReportQuery, Span
+from bot.storage.database import Database
+
+ReportFunction = Callable[[AsyncSession, Span], Awaitable[Report]]
+REPORTS: dict[str, ReportFunction] = {
+    "nps": nps_report,
+    "csat": csat_report,
+}
+
+
+class Reports:
+    def __init__(self, db: Database, settings: Settings, clock: Clock):
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    def span(self, query: ReportQuery) -> Span:
+        return Span(query, self.settings.business.zone, self.db.dialect, self.clock.now())
+
+    async def run(self, name: str, query: ReportQuery) -> Report:
+        """The report `name` (one of REPORTS) for `query`; KeyError for an unknown name."""
+        function = REPORTS[name]
+        span = self.span(query)
+        async with self.db.sessions() as session:
+            report = await function(session, span)
+        until = query.until or span.now.astimezone(span.zone).date()
+        described = {"since": query.since.isoformat() if query.since else None, "until": until.isoformat(),
+                     "by": query.by, "tier": query.tier, "timezone": span.zone.key}  # fmt: skip
+        return replace(report, span=described)
