@@ -9,15 +9,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.ports import Clock
+from bot.reports.campaigns import campaigns_report
+from bot.reports.churn import churn_report
+from bot.reports.flows import flows_report
 from bot.reports.result import Report
+from bot.reports.retention import retention_report
 from bot.reports.scores import csat_report, nps_report
 from bot.reports.span import ReportQuery, Span
+from bot.reports.tickets import complaints_report, sla_report
 from bot.storage.database import Database
 
 ReportFunction = Callable[[AsyncSession, Span], Awaitable[Report]]
 REPORTS: dict[str, ReportFunction] = {
     "nps": nps_report,
     "csat": csat_report,
+    "sla": sla_report,
+    "complaints": complaints_report,
+    "churn": churn_report,
+    "campaigns": campaigns_report,
+    "flows": flows_report,
+    "retention": retention_report,
 }
 
 
