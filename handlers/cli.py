@@ -21,7 +21,7 @@ from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
-from handlers.cli_reports import reports
+from handlers.cli_reports import DATE, make_query, reports, show
 from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
@@ -498,20 +498,15 @@ def surveys() -> None:
 
 
 @surveys.command("report")
+@click.option("--since", type=DATE, help="first day (YYYY-MM-DD); default: all time")
+@click.option("--until", type=DATE, help="last day, included; default: today")
 @click.pass_context
-def surveys_report(ctx: click.Context) -> None:
-    """NPS, CSAT and response counts per survey."""
-    from bot.surveys.responses import SurveySummary
-
-    async def job(core: Core) -> list[SurveySummary]:
-        return await core.surveys.summaries()
-
-    rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
-    if not rows:
-        click.echo("no survey answers yet")
-    for r in rows:
-        headline = "" if r.score is None else (f"NPS {r.score:+g}" if r.kind == "nps" else f"CSAT {r.score:g}%")
-        click.echo(f"{r.survey:<16} {r.kind:<5} {r.responses:>6} answers  {headline:<12} comments: {r.comments}")
+def surveys_report(ctx: click.Context, since: datetime | None, until: datetime | None) -> None:
+    """NPS and CSAT: the same as `engagebot reports nps` and `engagebot reports csat` (kept for old scripts)."""
+    query = make_query(since, until)
+    show(ctx, "nps", query)
+    click.echo()
+    show(ctx, "csat", query)
 
 
 # ---- db -----------------------------------------------------------------------------------------

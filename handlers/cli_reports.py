@@ -33,15 +33,24 @@ def reports(ctx: click.Context, name: str, since: datetime | None, until: dateti
             tier: str | None, fmt: str, which: str | None) -> None:  # fmt: skip
     """A report computed in the database: nps, csat, sla, complaints, churn, campaigns, flows, retention
     (every figure is defined in docs/reports.md)."""
+    show(ctx, name, make_query(since, until, by, tier), fmt, which)
+
+
+def make_query(
+    since: datetime | None, until: datetime | None, by: str = "week", tier: str | None = None
+) -> ReportQuery:
     try:
-        query = ReportQuery(since.date() if since else None, until.date() if until else None, by, tier)  # type: ignore[arg-type]
+        return ReportQuery(since.date() if since else None, until.date() if until else None, by, tier)  # type: ignore[arg-type]
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def show(ctx: click.Context, name: str, query: ReportQuery, fmt: str = "table", which: str | None = None) -> None:
+    """Run one report and print it in `fmt`; `which` picks the list shown (a table's, or the CSV's)."""
     report = run_report(ctx, name, query)
     if which is not None and which not in report.lists:
-        raise click.BadParameter(
-            f"{name} has no list {which!r}; it has: {', '.join(report.lists)}", param_hint="--list"
-        )
+        known = ", ".join(report.lists)
+        raise click.BadParameter(f"{name} has no list {which!r}; it has: {known}", param_hint="--list")
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2, default=str))
     elif fmt == "csv":
