@@ -1,11 +1,16 @@
 """The `nps` and `csat` reports: scored survey answers, each customer counted once per survey (once per ticket for a
-ticket's CSAT) by their latest answer in the range, and in each period by their latest answer in that period."""
+ticket's CSAT) by their latest answer in the range, and in each period by their latest answer in that period.
+
+One scan of the answers does both: a single window over each customer's answers, newest first, marks the newest of
+the range (row 1) and the newest of each period (the answer just newer is in another period, or there is none).
+The per-period sums of both marks come back; the range's figures are the sums of the `in_range` ones."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,18 +25,33 @@ NO_PERSON = "(no ticket)"
 
 
 def latest_answers(span: Span, kind: str) -> Any:
-    """Every scored answer of `kind` in the range, marked `in_range` / `in_period` = 1 when it is its customer's
-    latest of the range / of its period (the ones counted)."""
+    """Every scored answer of `kind` in the range with its period, its rank among its customer's answers (1: the
+    newest) and the period of the answer just newer than it (None for the newest)."""
     r = SurveyResponse
     period = span.bucket(r.created_at)
-    voice = (r.customer_id, r.survey, r.ticket_id)
-    newest = (r.created_at.desc(), r.id.desc())
+    window = {"partition_by": (r.customer_id, r.survey, r.ticket_id), "order_by": (r.created_at.desc(), r.id.desc())}
     query = select(
-        r.id, r.customer_id, r.survey, r.ticket_id, r.score, r.comment, r.created_at, period.label("period"),
-        func.row_number().over(partition_by=voice, order_by=newest).label("in_range"),
-        func.row_number().over(partition_by=(*voice, period), order_by=newest).label("in_period"),
+        r.ticket_id, r.score, period.label("period"),
+        func.row_number().over(**window).label("rank"),
+        func.lag(period).over(**window).label("newer_period"),
     ).where(r.kind == kind, r.score.is_not(None), span.within(r.created_at))  # fmt: skip
     return with_tier(query, span, r.customer_id).subquery("answers")
+
+
+def tallies(answers: Any, conditions: Sequence[ColumnElement[bool] | None]) -> list[ColumnElement[int]]:
+    """For each condition (None: every answer), the answers counted in their period, then in the range."""
+    in_period = or_(answers.c.newer_period.is_(None), answers.c.newer_period != answers.c.period)
+    in_range = answers.c.rank == 1
+    marks = [in_period, in_range]
+    return [count_if(mark if cond is None else and_(mark, cond)) for mark in marks for cond in conditions]
+
+
+def split(rows: Sequence[Any], width: int, keys: int = 1) -> tuple[list[tuple[Any, list[int]]], list[int]]:
+    """Rows of (key columns, `width` period tallies, `width` range tallies) -> ([(key, period tallies)], range
+    tallies summed over all rows)."""
+    per_key = [(row[:keys] if keys > 1 else row[0], [int(v or 0) for v in row[keys : keys + width]]) for row in rows]
+    whole = [sum(int(row[keys + width + i] or 0) for row in rows) for i in range(width)]
+    return per_key, whole
 
 
 def with_tier(query: Select[Any], span: Span, customer_id: Any) -> Select[Any]:
@@ -45,8 +65,8 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _nps_figures(row: Any) -> Row:
-    responses, promoters, passives, detractors = (int(v or 0) for v in row)
+def _nps_figures(counts: Sequence[int]) -> Row:
+    responses, promoters, passives, detractors = counts
     nps = percent(promoters - detractors, responses)
     return {"nps": nps, "responses": responses, "promoters": promoters, "passives": passives,
             "detractors": detractors, "promoters_pct": percent(promoters, responses),
@@ -55,15 +75,16 @@ def _nps_figures(row: Any) -> Row:
 
 async def nps_report(session: AsyncSession, span: Span) -> Report:
     a = latest_answers(span, "nps")
-    counts = (func.count(), count_if(a.c.score >= 9), count_if(a.c.score.between(7, 8)), count_if(a.c.score <= 6))
-    whole = (await session.execute(select(*counts).where(a.c.in_range == 1))).one()
-    by_period = select(a.c.period, *counts).where(a.c.in_period == 1).group_by(a.c.period).order_by(a.c.period)
-    periods = [{"period": row[0], **_nps_figures(row[1:])} for row in await session.execute(by_period)]
-    comments_query = (
-        select(a.c.id, a.c.created_at, a.c.customer_id, a.c.survey, a.c.score, a.c.comment)
-        .where(a.c.in_range == 1, a.c.comment.is_not(None), a.c.comment != "")
-        .order_by(a.c.created_at.desc(), a.c.id.desc()).limit(MAX_COMMENTS)
-    )  # fmt: skip
+    groups = (None, a.c.score >= 9, a.c.score.between(7, 8), a.c.score <= 6)
+    query = select(a.c.period, *tallies(a, groups)).group_by(a.c.period).order_by(a.c.period)
+    per_period, whole = split((await session.execute(query)).all(), len(groups))
+    periods = [{"period": when, **_nps_figures(counts)} for when, counts in per_period if counts[0]]
+    r = SurveyResponse
+    comments_query = with_tier(
+        select(r.id, r.created_at, r.customer_id, r.survey, r.score, r.comment)
+        .where(r.kind == "nps", r.score.is_not(None), r.comment.is_not(None), r.comment != "",
+               span.within(r.created_at))
+        .order_by(r.created_at.desc(), r.id.desc()).limit(MAX_COMMENTS), span, r.customer_id)  # fmt: skip
     comments = [_comment(row, span) for row in await session.execute(comments_query)]
     return Report("nps", _nps_figures(whole), periods, {"comments": comments})
 
@@ -76,24 +97,40 @@ def _comment(row: Any, span: Span) -> Row:
             "comment": row.comment}  # fmt: skip
 
 
-def _csat_figures(responses: Any, satisfied: Any, total: Any) -> Row:
-    responses, satisfied = int(responses or 0), int(satisfied or 0)
+def _csat_figures(counts: Sequence[int]) -> Row:
+    responses, satisfied, total = counts
     return {"csat": percent(satisfied, responses), "responses": responses, "satisfied": satisfied,
             "average": rounded(total / responses, 2) if responses else None}  # fmt: skip
 
 
 async def csat_report(session: AsyncSession, span: Span) -> Report:
+    """One query, grouped by period and staff person (through the answer's ticket): the periods, the range and the
+    people are sums of its rows."""
     a = latest_answers(span, "csat")
-    counts = (func.count(), count_if(a.c.score >= 4), func.coalesce(func.sum(a.c.score), 0))
-    whole = (await session.execute(select(*counts).where(a.c.in_range == 1))).one()
-    by_period = select(a.c.period, *counts).where(a.c.in_period == 1).group_by(a.c.period).order_by(a.c.period)
-    periods = [{"period": row[0], **_csat_figures(*row[1:])} for row in await session.execute(by_period)]
+    in_period = or_(a.c.newer_period.is_(None), a.c.newer_period != a.c.period)
+    in_range = a.c.rank == 1
+    sums = [count_if(in_period), count_if(and_(in_period, a.c.score >= 4)),
+            func.coalesce(func.sum(case((in_period, a.c.score), else_=0)), 0),
+            count_if(in_range), count_if(and_(in_range, a.c.score >= 4)),
+            func.coalesce(func.sum(case((in_range, a.c.score), else_=0)), 0)]  # fmt: skip
     key = func.coalesce(Staff.key, literal(NO_PERSON))
-    per_person_query = (
-        select(key, func.max(Staff.name), *counts)
+    query = (
+        select(a.c.period, key, func.max(Staff.name), *sums)
         .select_from(a).outerjoin(Ticket, Ticket.id == a.c.ticket_id).outerjoin(Staff, Staff.id == Ticket.assignee_id)
-        .where(a.c.in_range == 1).group_by(key).order_by(key)
+        .group_by(a.c.period, key)
     )  # fmt: skip
-    people = [{"staff": row[0], "name": row[1] or "", **_csat_figures(*row[2:])}
-              for row in await session.execute(per_person_query)]  # fmt: skip
-    return Report("csat", _csat_figures(*whole), periods, {"per_person": people})
+    rows = (await session.execute(query)).all()
+    by_period: dict[str, list[int]] = {}
+    people: dict[str, tuple[str, list[int]]] = {}
+    for when, person, name, *values in rows:
+        numbers = [int(v or 0) for v in values]
+        period_sums = by_period.setdefault(when, [0, 0, 0])
+        person_sums = people.setdefault(person, (name or "", [0, 0, 0]))[1]
+        for i in range(3):
+            period_sums[i] += numbers[i]
+            person_sums[i] += numbers[3 + i]
+    whole = [sum(p[1][i] for p in people.values()) for i in range(3)]
+    periods = [{"period": when, **_csat_figures(sums_)} for when, sums_ in sorted(by_period.items()) if sums_[0]]
+    per_person = [{"staff": person, "name": name, **_csat_figures(sums_)}
+                  for person, (name, sums_) in sorted(people.items()) if sums_[0]]  # fmt: skip
+    return Report("csat", _csat_figures(whole), periods, {"per_person": per_person})

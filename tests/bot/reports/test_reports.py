@@ -67,8 +67,9 @@ async def test_nps_counts_each_customers_latest_answer_and_trends_by_local_week(
         ("2026-03-02", 66.7, 3, 2, 1, 0),  # c2 9, c3 7, and c4's 10 (their latest in that week)
         ("2026-03-09", -100.0, 2, 0, 0, 2),
     ]  # fmt: skip
+    # Every comment of the range with the score it came with, newest first (c4's earlier one too).
     assert [(c["comment"], c["score"], c["group"]) for c in report["comments"]] == [
-        ("slow", 3, "detractor"), ("love it", 10, "promoter")]  # fmt: skip
+        ("slow", 3, "detractor"), ("great", 10, "promoter"), ("love it", 10, "promoter")]  # fmt: skip
     gold = (await core.reports.run("nps", ReportQuery(RANGE.since, RANGE.until, tier="gold"))).as_json()
     assert (gold["nps"], gold["responses"]) == (100.0, 1)
     by_month = (await core.reports.run("nps", ReportQuery(RANGE.since, RANGE.until, by="month"))).as_json()
