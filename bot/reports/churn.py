@@ -75,7 +75,7 @@ async def churn_report(session: AsyncSession, span: Span) -> Report:
                       key=lambda r: (-r["cancellations"], str(r[label])))  # fmt: skip
 
     whole = _figures((await session.execute(cancellations(*counts))).one())
-    period = span.bucket(e.occurred_at)
+    period = span.label(span.bucket(e.occurred_at))
     periods = [
         {"period": row[0], **_figures(row[1:]), "reasons": {}}
         for row in await session.execute(cancellations(period.label("p"), *counts).group_by("p").order_by("p"))

@@ -29,8 +29,9 @@ async def retention_report(session: AsyncSession, span: Span) -> Report:
     if span.query.tier is not None:
         customers = customers.where(Customer.tier == span.query.tier)
     c = customers.subquery("cohorts")
-    sizes = dict((await session.execute(select(c.c.cohort, func.count()).group_by(c.c.cohort))).all())
-    active_query = (select(c.c.cohort, activity.c.month, func.count())
+    sizes_query = select(span.label(c.c.cohort), func.count()).group_by(c.c.cohort)
+    sizes = dict((await session.execute(sizes_query)).all())
+    active_query = (select(span.label(c.c.cohort), span.label(activity.c.month), func.count())
                     .select_from(c).join(activity, activity.c.customer_id == c.c.id)
                     .where(activity.c.month >= c.c.cohort).group_by(c.c.cohort, activity.c.month))  # fmt: skip
     active: dict[str, dict[int, int]] = {}

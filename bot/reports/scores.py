@@ -1,8 +1,8 @@
 """The `nps` and `csat` reports: scored survey answers, each customer counted once per survey (once per ticket for a
 ticket's CSAT) by their latest answer in the range, and in each period by their latest answer in that period.
 
-One scan of the answers does both: a single window over each customer's answers, newest first, marks the newest of
-the range (row 1) and the newest of each period (the answer just newer is in another period, or there is none).
+One scan of the answers does both: a single window over each customer's answers marks the newest of the range (no
+answer after it) and the newest of each period (the next answer is in another period, or there is none).
 The per-period sums of both marks come back; the range's figures are the sums of the `in_range` ones."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,15 +25,16 @@ NO_PERSON = "(no ticket)"
 
 
 def latest_answers(span: Span, kind: str) -> Any:
-    """Every scored answer of `kind` in the range with its period, its rank among its customer's answers (1: the
-    newest) and the period of the answer just newer than it (None for the newest)."""
+    """Every scored answer of `kind` in the range with its period, and the id and period of its customer's next
+    answer (None for the newest). The window's order is the index ix_survey_responses_kind_voice's: PostgreSQL reads
+    the answers in that order from the index alone, with no sort."""
     r = SurveyResponse
     period = span.bucket(r.created_at)
-    window = {"partition_by": (r.customer_id, r.survey, r.ticket_id), "order_by": (r.created_at.desc(), r.id.desc())}
+    window = {"partition_by": (r.customer_id, r.survey, r.ticket_id), "order_by": (r.created_at, r.id)}
     query = select(
         r.ticket_id, r.score, period.label("period"),
-        func.row_number().over(**window).label("rank"),
-        func.lag(period).over(**window).label("newer_period"),
+        func.lead(r.id).over(**window).label("newer_id"),
+        func.lead(period).over(**window).label("newer_period"),
     ).where(r.kind == kind, r.score.is_not(None), span.within(r.created_at))  # fmt: skip
     return with_tier(query, span, r.customer_id).subquery("answers")
 
@@ -41,7 +42,7 @@ def latest_answers(span: Span, kind: str) -> Any:
 def tallies(answers: Any, conditions: Sequence[ColumnElement[bool] | None]) -> list[ColumnElement[int]]:
     """For each condition (None: every answer), the answers counted in their period, then in the range."""
     in_period = or_(answers.c.newer_period.is_(None), answers.c.newer_period != answers.c.period)
-    in_range = answers.c.rank == 1
+    in_range = answers.c.newer_id.is_(None)
     marks = [in_period, in_range]
     return [count_if(mark if cond is None else and_(mark, cond)) for mark in marks for cond in conditions]
 
@@ -62,7 +63,9 @@ def with_tier(query: Select[Any], span: Span, customer_id: Any) -> Select[Any]:
 
 
 def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """COUNT(*) FILTER (WHERE condition): PostgreSQL and SQLite (3.30+) both have it, and it is cheaper than a
+    SUM(CASE ...) over a million rows."""
+    return func.count().filter(condition)
 
 
 def _nps_figures(counts: Sequence[int]) -> Row:
@@ -76,7 +79,7 @@ def _nps_figures(counts: Sequence[int]) -> Row:
 async def nps_report(session: AsyncSession, span: Span) -> Report:
     a = latest_answers(span, "nps")
     groups = (None, a.c.score >= 9, a.c.score.between(7, 8), a.c.score <= 6)
-    query = select(a.c.period, *tallies(a, groups)).group_by(a.c.period).order_by(a.c.period)
+    query = select(span.label(a.c.period), *tallies(a, groups)).group_by(a.c.period).order_by(a.c.period)
     per_period, whole = split((await session.execute(query)).all(), len(groups))
     periods = [{"period": when, **_nps_figures(counts)} for when, counts in per_period if counts[0]]
     r = SurveyResponse
@@ -108,14 +111,14 @@ async def csat_report(session: AsyncSession, span: Span) -> Report:
     people are sums of its rows."""
     a = latest_answers(span, "csat")
     in_period = or_(a.c.newer_period.is_(None), a.c.newer_period != a.c.period)
-    in_range = a.c.rank == 1
+    in_range = a.c.newer_id.is_(None)
     sums = [count_if(in_period), count_if(and_(in_period, a.c.score >= 4)),
-            func.coalesce(func.sum(case((in_period, a.c.score), else_=0)), 0),
+            func.coalesce(func.sum(a.c.score).filter(in_period), 0),
             count_if(in_range), count_if(and_(in_range, a.c.score >= 4)),
-            func.coalesce(func.sum(case((in_range, a.c.score), else_=0)), 0)]  # fmt: skip
+            func.coalesce(func.sum(a.c.score).filter(in_range), 0)]  # fmt: skip
     key = func.coalesce(Staff.key, literal(NO_PERSON))
     query = (
-        select(a.c.period, key, func.max(Staff.name), *sums)
+        select(span.label(a.c.period), key, func.max(Staff.name), *sums)
         .select_from(a).outerjoin(Ticket, Ticket.id == a.c.ticket_id).outerjoin(Staff, Staff.id == Ticket.assignee_id)
         .group_by(a.c.period, key)
     )  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, case, cast, func, literal
+from sqlalchemy import Float, case, cast, func, literal, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.storage.base import UTCDateTime
@@ -58,18 +58,30 @@ class Span:
         """`column` falls in the range (a plain comparison, so an index on it serves)."""
         return (column >= moment(self.start)) & (column < moment(self.end))
 
-    def bucket(self, column: Any, by: Period | None = None) -> ColumnElement[str]:
-        """The first local day of the period `column` falls in, as 'YYYY-MM-DD' text."""
+    def bucket(self, column: Any, by: Period | None = None) -> ColumnElement[Any]:
+        """The period `column` falls in, as a key to group and order by: on PostgreSQL the local start of the period
+        (a timestamp: cheaper to compare than text), on SQLite its first day as 'YYYY-MM-DD'. `label` makes it text."""
         by = by or self.query.by
         if self.dialect == "postgresql":
-            local = func.timezone(self.zone.key, column)
-            return func.to_char(func.date_trunc(by, local), "YYYY-MM-DD")
+            # Inlined, not bound: the same text wherever it appears, so PostgreSQL matches it to the GROUP BY.
+            return func.date_trunc(literal_column(f"'{by}'"), func.timezone(literal_column(_quoted(self.zone.key)),
+                                                                            column))  # fmt: skip
         local = func.datetime(column, self._sqlite_offset(column))
         if by == "day":
             return func.date(local)
         if by == "week":
             return func.date(local, "-6 days", "weekday 1")  # the Monday on or before
         return func.strftime("%Y-%m-01", local)
+
+    def label(self, key: Any) -> ColumnElement[str]:
+        """A bucket's key as 'YYYY-MM-DD' text, the first local day of the period."""
+        return func.to_char(key, literal_column("'YYYY-MM-DD'")) if self.dialect == "postgresql" else key
+
+    def plus_days(self, column: Any, days: int) -> ColumnElement[datetime]:
+        """`column` plus whole days, comparable with the stored moments (an index on the other side still serves)."""
+        if self.dialect == "postgresql":
+            return column + literal_column(f"interval '{int(days)} days'")
+        return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(days)} days")
 
     def days_between(self, earlier: Any, later: Any) -> ColumnElement[float]:
         """Days (with fractions) from `earlier` to `later`."""
@@ -86,6 +98,10 @@ class Span:
         if not later:
             return literal(f"{first_offset:+d} minutes")
         return case(*[(cond, value) for cond, value in later], else_=literal(f"{first_offset:+d} minutes"))
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -59,7 +59,7 @@ async def sla_report(session: AsyncSession, span: Span) -> Report:
     period = span.bucket(Ticket.created_at)
     periods = [
         {"period": row[0], **_sla_figures(row[1:])}
-        for row in await session.execute(_tickets(span, period, *counts).group_by(period).order_by(period))
+        for row in await session.execute(_tickets(span, span.label(period), *counts).group_by(period).order_by(period))
     ]
     severity_query = _tickets(span, Ticket.severity, *counts).group_by(Ticket.severity).order_by(Ticket.severity)
     severities = [{"severity": row[0], **_sla_figures(row[1:])} for row in await session.execute(severity_query)]
@@ -128,10 +128,10 @@ async def complaints_report(session: AsyncSession, span: Span) -> Report:
     period = span.bucket(Ticket.created_at)
     periods: list[Row] = [
         {"period": row[0], **_complaint_figures(row[1:]), "categories": {}}
-        for row in await session.execute(complaints(period, *timings).group_by(period).order_by(period))
+        for row in await session.execute(complaints(span.label(period), *timings).group_by(period).order_by(period))
     ]
     by_period = {row["period"]: row for row in periods}
-    per_category = complaints(period, Ticket.category, func.count()).group_by(period, Ticket.category)
+    per_category = complaints(span.label(period), Ticket.category, func.count()).group_by(period, Ticket.category)
     for when, category, n in await session.execute(per_category.order_by(period, func.count().desc())):
         by_period[when]["categories"][category] = n
     category_query = complaints(Ticket.category, *timings).group_by(Ticket.category)

@@ -1,4 +1,5 @@
-"""flow step log: one row each time a conversation run enters a flow step or takes its answer (the `flows` report)
+"""flow step log: one row each time a conversation run enters a flow step or takes its answer (the `flows` report);
+survey answers indexed by kind and time (the nps and csat reports)
 
 Revision ID: 0010
 Revises: 0007
@@ -33,9 +34,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_flow_step_log_flow_step_run", "flow_step_log", ["flow_id", "step_index", "run_id"])
     op.create_index("ix_flow_step_log_run_id", "flow_step_log", ["run_id", "id"])
+    op.create_index("ix_survey_responses_kind_created", "survey_responses", ["kind", "created_at"])
+    # Read alone, in the order of the nps and csat reports' window: no sort of a million answers (bench_reports).
+    op.create_index(
+        "ix_survey_responses_kind_voice", "survey_responses",
+        ["kind", "customer_id", "survey", "ticket_id", "created_at", "id"], postgresql_include=["score"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_survey_responses_kind_voice", table_name="survey_responses")
+    op.drop_index("ix_survey_responses_kind_created", table_name="survey_responses")
     op.drop_index("ix_flow_step_log_run_id", table_name="flow_step_log")
     op.drop_index("ix_flow_step_log_flow_step_run", table_name="flow_step_log")
     op.drop_table("flow_step_log")
