@@ -19,9 +19,12 @@ IDLE = timedelta(hours=24)  # an open run that has not moved for this long has d
 
 
 def _entries(span: Span, *columns: Any) -> Any:
-    query = (select(*columns).select_from(StepEntry).join(ConversationRun, ConversationRun.id == StepEntry.run_id)
-             .where(span.within(StepEntry.at)))  # fmt: skip
-    return with_tier(query, span, ConversationRun.customer_id)
+    """The step log of the range; joined to the runs only for --tier (the log names no customer)."""
+    query = select(*columns).select_from(StepEntry).where(span.within(StepEntry.at))
+    if span.query.tier is None:
+        return query
+    return with_tier(query.join(ConversationRun, ConversationRun.id == StepEntry.run_id), span,
+                     ConversationRun.customer_id)  # fmt: skip
 
 
 def _visits(span: Span) -> Any:

@@ -39,20 +39,23 @@ def latest_answers(span: Span, kind: str) -> Any:
     return with_tier(query, span, r.customer_id).subquery("answers")
 
 
+def counted(answers: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(counted in its period, counted in the range): the customer's newest answer of the period / of the range."""
+    in_period = or_(answers.c.newer_period.is_(None), answers.c.newer_period != answers.c.period)
+    return in_period, answers.c.newer_id.is_(None)
+
+
 def tallies(answers: Any, conditions: Sequence[ColumnElement[bool] | None]) -> list[ColumnElement[int]]:
     """For each condition (None: every answer), the answers counted in their period, then in the range."""
-    in_period = or_(answers.c.newer_period.is_(None), answers.c.newer_period != answers.c.period)
-    in_range = answers.c.newer_id.is_(None)
-    marks = [in_period, in_range]
-    return [count_if(mark if cond is None else and_(mark, cond)) for mark in marks for cond in conditions]
+    return [count_if(mark if cond is None else and_(mark, cond)) for mark in counted(answers) for cond in conditions]
 
 
-def split(rows: Sequence[Any], width: int, keys: int = 1) -> tuple[list[tuple[Any, list[int]]], list[int]]:
-    """Rows of (key columns, `width` period tallies, `width` range tallies) -> ([(key, period tallies)], range
-    tallies summed over all rows)."""
-    per_key = [(row[:keys] if keys > 1 else row[0], [int(v or 0) for v in row[keys : keys + width]]) for row in rows]
-    whole = [sum(int(row[keys + width + i] or 0) for row in rows) for i in range(width)]
-    return per_key, whole
+def split(rows: Sequence[Any], width: int) -> tuple[list[tuple[Any, list[int]]], list[int]]:
+    """Rows of (period, `width` period tallies, `width` range tallies) -> ([(period, its tallies)], the range's
+    tallies: the sums over all periods)."""
+    per_period = [(row[0], [int(v or 0) for v in row[1 : 1 + width]]) for row in rows]
+    whole = [sum(int(row[1 + width + i] or 0) for row in rows) for i in range(width)]
+    return per_period, whole
 
 
 def with_tier(query: Select[Any], span: Span, customer_id: Any) -> Select[Any]:
@@ -110,8 +113,7 @@ async def csat_report(session: AsyncSession, span: Span) -> Report:
     """One query, grouped by period and staff person (through the answer's ticket): the periods, the range and the
     people are sums of its rows."""
     a = latest_answers(span, "csat")
-    in_period = or_(a.c.newer_period.is_(None), a.c.newer_period != a.c.period)
-    in_range = a.c.newer_id.is_(None)
+    in_period, in_range = counted(a)
     sums = [count_if(in_period), count_if(and_(in_period, a.c.score >= 4)),
             func.coalesce(func.sum(a.c.score).filter(in_period), 0),
             count_if(in_range), count_if(and_(in_range, a.c.score >= 4)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -113,6 +114,7 @@ def moment(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
+@lru_cache(maxsize=64)
 def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
     """[(from when, UTC offset in minutes)], the first from `start`: every change of offset up to `end`, found hour
     by hour is too slow over decades, so day by day, then narrowed to the minute."""
