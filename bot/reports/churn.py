@@ -25,7 +25,7 @@ UNKNOWN = "unknown"
 TENURES = ((30, "under 30 days"), (90, "30-89 days"), (180, "90-179 days"), (365, "180-364 days"))
 
 
-def _reason(event: Any) -> ColumnElement[str]:
+def reason_of(event: Any) -> ColumnElement[str]:
     """The event's own `reason`, else what the customer chose in their latest cancellation flow before it."""
     said = (
         select(ConversationRun.answers["reason"].as_string())
@@ -62,7 +62,7 @@ def _figures(row: Any) -> Row:
 async def churn_report(session: AsyncSession, span: Span) -> Report:
     e = aliased(CustomerEvent, name="e")
     counts = [func.count(), *(count_if(_won_back(span, e, days)) for days in WIN_BACK_DAYS)]
-    reason, tenure = _reason(e), _tenure(span, e)
+    reason, tenure = reason_of(e), _tenure(span, e)
 
     def cancellations(*columns: Any) -> Any:
         query = (select(*columns).select_from(e).join(Customer, Customer.id == e.customer_id)

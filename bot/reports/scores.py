@@ -24,7 +24,7 @@ MAX_COMMENTS = 500  # the newest; the console pages through the answers themselv
 NO_PERSON = "(no ticket)"
 
 
-def latest_answers(span: Span, kind: str) -> Any:
+def latest_answers(span: Span, kind: str, *extra: Any) -> Any:
     """Every scored answer of `kind` in the range with its period, and the id and period of its customer's next
     answer (None for the newest). The window's order is the index ix_survey_responses_kind_voice's: PostgreSQL reads
     the answers in that order from the index alone, with no sort."""
@@ -32,7 +32,7 @@ def latest_answers(span: Span, kind: str) -> Any:
     period = span.bucket(r.created_at)
     window = {"partition_by": (r.customer_id, r.survey, r.ticket_id), "order_by": (r.created_at, r.id)}
     query = select(
-        r.ticket_id, r.score, period.label("period"),
+        r.ticket_id, r.score, period.label("period"), *extra,
         func.lead(r.id).over(**window).label("newer_id"),
         func.lead(period).over(**window).label("newer_period"),
     ).where(r.kind == kind, r.score.is_not(None), span.within(r.created_at))  # fmt: skip

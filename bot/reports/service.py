@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.ports import Clock
+from bot.reports import drilldown
 from bot.reports.campaigns import campaigns_report
 from bot.reports.churn import churn_report
 from bot.reports.flows import flows_report
-from bot.reports.result import Report
+from bot.reports.result import Report, Row
 from bot.reports.retention import retention_report
 from bot.reports.scores import csat_report, nps_report
 from bot.reports.span import ReportQuery, Span
@@ -34,6 +36,14 @@ REPORTS: dict[str, ReportFunction] = {
 }
 
 
+# The rows behind a figure (bot/reports/drilldown.py), by what they are.
+DRILL_DOWNS: dict[str, Callable[..., Awaitable[list[Row]]]] = {
+    "answers": drilldown.answers,
+    "tickets": drilldown.tickets,
+    "cancellations": drilldown.cancellations,
+}
+
+
 class Reports:
     def __init__(self, db: Database, settings: Settings, clock: Clock):
         self.db = db
@@ -42,6 +52,13 @@ class Reports:
 
     def span(self, query: ReportQuery) -> Span:
         return Span(query, self.settings.business.zone, self.db.dialect, self.clock.now())
+
+    async def rows(self, what: str, query: ReportQuery, *args: Any, **filters: Any) -> list[Row]:
+        """The rows behind a figure: `what` is answers (args: the kind, nps or csat), tickets or cancellations;
+        `filters` as drilldown.py's functions take them (period, group, staff, severity, reason, page...)."""
+        span = self.span(query)
+        async with self.db.sessions() as session:
+            return await DRILL_DOWNS[what](session, span, *args, **filters)
 
     async def run(self, name: str, query: ReportQuery) -> Report:
         """The report `name` (one of REPORTS) for `query`; KeyError for an unknown name."""

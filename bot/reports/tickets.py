@@ -26,7 +26,7 @@ def _clock(span: Span, done: Any, due: Any) -> tuple[ColumnElement[bool], Column
     return met, missed
 
 
-def _clocks(span: Span) -> dict[str, ColumnElement[bool]]:
+def clocks(span: Span) -> dict[str, ColumnElement[bool]]:
     t = Ticket
     fr_met, fr_missed = _clock(span, t.first_responded_at, t.first_response_due)
     res_met, res_missed = _clock(span, t.resolved_at, t.resolution_due)
@@ -34,7 +34,7 @@ def _clocks(span: Span) -> dict[str, ColumnElement[bool]]:
 
 
 def _sla_counts(span: Span) -> list[ColumnElement[int]]:
-    c = _clocks(span)
+    c = clocks(span)
     either = or_(c["fr_missed"], c["res_missed"])
     return [func.count(), count_if(c["fr_met"]), count_if(c["fr_missed"]), count_if(c["res_met"]),
             count_if(c["res_missed"]), count_if(either)]  # fmt: skip
@@ -48,23 +48,25 @@ def _sla_figures(row: Any) -> Row:
             "breached_tickets": breached}  # fmt: skip
 
 
-def _tickets(span: Span, *columns: Any) -> Any:
+def tickets_in(span: Span, *columns: Any) -> Any:
     query = select(*columns).select_from(Ticket).where(span.within(Ticket.created_at))
     return with_tier(query, span, Ticket.customer_id)
 
 
 async def sla_report(session: AsyncSession, span: Span) -> Report:
     counts = _sla_counts(span)
-    whole = (await session.execute(_tickets(span, *counts))).one()
+    whole = (await session.execute(tickets_in(span, *counts))).one()
     period = span.bucket(Ticket.created_at)
     periods = [
         {"period": row[0], **_sla_figures(row[1:])}
-        for row in await session.execute(_tickets(span, span.label(period), *counts).group_by(period).order_by(period))
+        for row in await session.execute(
+            tickets_in(span, span.label(period), *counts).group_by(period).order_by(period)
+        )
     ]
-    severity_query = _tickets(span, Ticket.severity, *counts).group_by(Ticket.severity).order_by(Ticket.severity)
+    severity_query = tickets_in(span, Ticket.severity, *counts).group_by(Ticket.severity).order_by(Ticket.severity)
     severities = [{"severity": row[0], **_sla_figures(row[1:])} for row in await session.execute(severity_query)]
     person = func.coalesce(Staff.key, literal(UNASSIGNED))
-    person_query = (_tickets(span, person, func.max(Staff.name), *counts)
+    person_query = (tickets_in(span, person, func.max(Staff.name), *counts)
                     .outerjoin(Staff, Staff.id == Ticket.assignee_id).group_by(person).order_by(person))  # fmt: skip
     people = [{"staff": row[0], "name": row[1] or "", **_sla_figures(row[2:])}
               for row in await session.execute(person_query)]  # fmt: skip
@@ -73,10 +75,10 @@ async def sla_report(session: AsyncSession, span: Span) -> Report:
 
 
 async def _breaches(session: AsyncSession, span: Span) -> list[Row]:
-    c = _clocks(span)
+    c = clocks(span)
     t = Ticket
     query = (
-        _tickets(span, t.id, t.ref, t.created_at, t.severity, t.category, t.status, Staff.key, c["fr_missed"],
+        tickets_in(span, t.id, t.ref, t.created_at, t.severity, t.category, t.status, Staff.key, c["fr_missed"],
                  c["res_missed"], t.first_response_due, t.first_responded_at, t.resolution_due, t.resolved_at)
         .outerjoin(Staff, Staff.id == t.assignee_id)
         .where(or_(c["fr_missed"], c["res_missed"]))
@@ -85,16 +87,16 @@ async def _breaches(session: AsyncSession, span: Span) -> list[Row]:
     rows = []
     for r in await session.execute(query):
         missed = [name for name, flag in (("first_response", r[7]), ("resolution", r[8])) if flag]
-        rows.append({"ticket_id": r.id, "ref": r.ref, "opened": _local(span, r.created_at), "severity": r.severity,
+        rows.append({"ticket_id": r.id, "ref": r.ref, "opened": local(span, r.created_at), "severity": r.severity,
                      "category": r.category, "status": r.status, "staff": r.key or UNASSIGNED, "missed": missed,
-                     "first_response_due": _local(span, r.first_response_due),
-                     "first_responded": _local(span, r.first_responded_at),
-                     "resolution_due": _local(span, r.resolution_due),
-                     "resolved": _local(span, r.resolved_at)})  # fmt: skip
+                     "first_response_due": local(span, r.first_response_due),
+                     "first_responded": local(span, r.first_responded_at),
+                     "resolution_due": local(span, r.resolution_due),
+                     "resolved": local(span, r.resolved_at)})  # fmt: skip
     return rows
 
 
-def _local(span: Span, value: Any) -> str | None:
+def local(span: Span, value: Any) -> str | None:
     return None if value is None else value.astimezone(span.zone).isoformat(timespec="minutes")
 
 
@@ -121,7 +123,7 @@ def _complaint_figures(row: Any) -> Row:
 
 async def complaints_report(session: AsyncSession, span: Span) -> Report:
     def complaints(*columns: Any) -> Any:
-        return _tickets(span, *columns).where(Ticket.kind == "complaint")
+        return tickets_in(span, *columns).where(Ticket.kind == "complaint")
 
     timings = _timing_columns(span)
     whole = (await session.execute(complaints(*timings))).one()

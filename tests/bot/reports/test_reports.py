@@ -322,3 +322,42 @@ async def test_retention_active_customers_per_signup_month_cohort(core: Core) ->
         ("2026-01", 2, [2, 1], [100.0, 50.0]), ("2026-02", 1, [1, 1], [100.0, 100.0])]  # fmt: skip
     # In March (the range's last month) only c3 (February's cohort) was active.
     assert (report["customers"], report["active_in_last_month"]) == (3, 1)
+
+
+async def test_drill_down_lists_the_rows_behind_each_figure(core: Core) -> None:
+    from bot.reports.drilldown import Page
+
+    await _tickets(core)
+    # The CSAT answers counted for Ana: T1's 5 and T2's 2 (T3's replaced 1 is not counted anywhere).
+    ana = await core.reports.rows("answers", RANGE, "csat", staff="ana")
+    assert [(a["score"], a["ticket_id"] is not None) for a in ana] == [(2, True), (5, True)]
+    unsatisfied = await core.reports.rows("answers", RANGE, "csat", group="unsatisfied")
+    assert [a["score"] for a in unsatisfied] == [2]
+    # The SLA breaches of first response, and the complaints of the week of 9 March (T4 only: T3 is a hand-off).
+    late = await core.reports.rows("tickets", RANGE, missed="first_response")
+    assert [(t["ref"], t["missed"]) for t in late] == [
+        ("T2", ["first_response"]),
+        ("T4", ["first_response", "resolution"]),
+    ]
+    week = await core.reports.rows("tickets", RANGE, kind="complaint", period="2026-03-09")
+    assert [t["ref"] for t in week] == ["T4"]
+    assert [t["ref"] for t in await core.reports.rows("tickets", RANGE, staff="(unassigned)")] == ["T4"]
+    assert [t["ref"] for t in await core.reports.rows("tickets", RANGE, page=Page(limit=2, offset=1))] == ["T2", "T3"]
+    with pytest.raises(ValueError):
+        Page(limit=0)
+
+
+async def test_drill_down_of_nps_by_period_and_group_and_of_cancellations(core: Core) -> None:
+    async with core.db.transaction() as s:
+        c1, c2 = await customers(s, ("2026-01-01 00:00", "gold"), ("2026-01-01 00:00", "standard"))
+        await add(s, nps(c1.id, 10, "2026-03-03 15:00"), nps(c1.id, 4, "2026-03-10 15:00"),
+                  nps(c2.id, 9, "2026-03-11 15:00"),
+                  event(c1.id, "cancelled", "2026-03-12 12:00", reason="price"),
+                  event(c2.id, "cancelled", "2026-03-13 12:00"))  # fmt: skip
+    promoters = await core.reports.rows("answers", RANGE, "nps", group="promoter")
+    assert [(a["customer_id"], a["score"]) for a in promoters] == [(c2.id, 9)]  # c1's latest in the range is a 4
+    first_week = await core.reports.rows("answers", RANGE, "nps", period="2026-03-02", group="promoter")
+    assert [(a["customer_id"], a["score"]) for a in first_week] == [(c1.id, 10)]
+    priced = await core.reports.rows("cancellations", RANGE, reason="price")
+    assert [(r["customer_id"], r["reason"], r["tier"]) for r in priced] == [(c1.id, "price", "gold")]
+    assert [r["reason"] for r in await core.reports.rows("cancellations", RANGE, tier="standard")] == ["unknown"]
