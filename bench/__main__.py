@@ -9,7 +9,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import bench_engine, bench_inbound, bench_intents, bench_memory, bench_outbound, bench_scale
+from bench import bench_engine, bench_inbound, bench_intents, bench_memory, bench_outbound, bench_reports, bench_scale
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="customers in the engine benchmark")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    names = "engine, intents, inbound, outbound, scale, memory"
+    names = "engine, intents, inbound, outbound, scale, memory, reports"
     parser.add_argument("--only", action="append", help=f"only this benchmark (repeatable): {names}")
     parser.add_argument("--inbound-customers", type=int, default=50, help="customers at once in the inbound benchmark")
     parser.add_argument("--inbound-rate", type=float, default=100, help="messages/s offered in the fixed-rate run")
@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--scale-customers", type=int, default=200_000, help="check-ins to plan (full: 1000000)")
     parser.add_argument("--scale-claim-rows", type=int, default=20_000, help="rows per claim-throughput run")
     parser.add_argument("--memory-messages", type=int, default=5000, help="inbound messages (full: 100000)")
+    parser.add_argument("--reports-answers", type=int, default=1_000_000, help="survey answers in the reports bench")
+    parser.add_argument("--reports-tickets", type=int, default=100_000, help="tickets in the reports bench")
     parser.add_argument(
         "--before",
         type=Path,
@@ -37,7 +39,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    wanted = set(args.only or ["engine", "intents", "inbound", "outbound", "scale", "memory"])
+    wanted = set(args.only or ["engine", "intents", "inbound", "outbound", "scale", "memory", "reports"])
     report: dict[str, object] = {"machine": platform.platform(), "python": platform.python_version()}
 
     if "engine" in wanted:
@@ -66,6 +68,9 @@ def main() -> None:
     if "memory" in wanted:
         print("memory: engagebot run idle, then answering web chat messages ...", flush=True)
         report["memory"] = bench_memory.run(messages=args.memory_messages)
+    if "reports" in wanted:
+        print("reports: every report over a year of answers and tickets (PostgreSQL) ...", flush=True)
+        report["reports"] = bench_reports.run(answers=args.reports_answers, tickets=args.reports_tickets)
 
     print()
     if "engine" in wanted or "intents" in wanted:
@@ -84,7 +89,12 @@ def main() -> None:
     if "inbound" in wanted:
         print("\n".join(bench_inbound.table(inbound)))
         print("(inbound baselines: python-telegram-bot echo bot, and the survey as a ConversationHandler)")
-    for name, module in (("outbound", bench_outbound), ("scale", bench_scale), ("memory", bench_memory)):
+    for name, module in (
+        ("outbound", bench_outbound),
+        ("scale", bench_scale),
+        ("memory", bench_memory),
+        ("reports", bench_reports),
+    ):
         if name in wanted:
             print("\n".join(module.table(report[name])))  # type: ignore[arg-type]
 

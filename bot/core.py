@@ -24,6 +24,8 @@ from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, SystemClock
+from bot.reports import Reports
+from bot.reports.digest import ReportsDesk, WeeklyDigests
 from bot.storage.database import Database
 from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
@@ -58,6 +60,8 @@ class Core:
         self.rate_limiter = SharedRateLimiter(self.db, proactive_rates(settings))
         self.dispatcher = Dispatcher(self.db, self.channels, settings.outreach, self.clock, self.rate_limiter)
         self.staff_notices = StaffNotices(self.db, settings, self.clock)
+        self.reports = Reports(self.db, settings, self.clock)
+        self.weekly_digests = WeeklyDigests(self.db, settings, self.clock, self.reports)
         self._register_outbox_work()
         self.leadership = Leadership(self.db)
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
@@ -91,6 +95,7 @@ class Core:
             **conversation_kinds.outbox_handlers(self.engine),
             **self.staff_notices.outbox_handlers(),
             **campaign_kinds.outbox_handlers(self.engine),
+            **self.weekly_digests.outbox_handlers(),
         }
         for kind, handler in handlers.items():
             self.dispatcher.register(kind, handler)
@@ -103,6 +108,9 @@ class Core:
 
     def set_staff_desk(self, staff_desk: StaffDesk) -> None:
         self.staff_notices.staff_desk = staff_desk
+
+    def set_reports_desk(self, reports_desk: ReportsDesk) -> None:
+        self.weekly_digests.desk = reports_desk
 
     async def watch_sla(self) -> int:
         """Queue SLA reminders and escalations that are due (each fires once, on any instance)."""
@@ -123,6 +131,9 @@ class Core:
         self.scheduler.daily(cfg.tier_recompute_at, zone, self.planning.recompute_tiers, "tier-recompute")
         self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.recompute_tiers, "tier-catch-up")
         self.scheduler.once_now(self.planning.plan_campaigns, "campaign-start-catch-up")
+        if self.settings.reports.digest is not None:
+            # Every instance checks; the week's dedupe key makes the digest one row however many do.
+            self.scheduler.every(LEADER_CHECK_SECONDS, self.weekly_digests.queue_due, "weekly-digest")
         self.scheduler.start()
         # The starter flows inside the package are nobody's to edit: they are not watched.
         if self.settings.flows.hot_reload and not self.settings.uses_starter_flows:

@@ -2,6 +2,7 @@
 
 from bot.conversations.models import ConversationRun, FlowVersion
 from bot.conversations.unmatched import UnmatchedMessage
+from bot.conversations.steplog import StepEntry
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxItem",
     "RateSlot",
     "Staff",
+    "StepEntry",
     "SurveyResponse",
     "Ticket",
     "TicketEvent",

@@ -40,6 +40,7 @@ from handlers.cli_support import (
     with_core,
 )
 from handlers.cli_intents import intents
+from handlers.cli_reports import DATE, make_query, reports, show
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
 
@@ -544,21 +545,15 @@ def surveys() -> None:
 
 
 @surveys.command("report")
+@click.option("--since", type=DATE, help="first day (YYYY-MM-DD); default: all time")
+@click.option("--until", type=DATE, help="last day, included; default: today")
 @click.pass_context
-def surveys_report(ctx: click.Context) -> None:
-    """NPS, CSAT and response counts per survey."""
-    from bot.surveys.responses import SurveySummary
-
-    async def job(core: Core) -> list[SurveySummary]:
-        return await core.surveys.summaries()
-
-    rows = run_async(lambda: with_core(settings_or_exit(ctx), job))
-    if not rows:
-        click.echo("no survey answers yet")
-    for r in rows:
-        headline = "" if r.score is None else (f"NPS {r.score:+g}" if r.kind == "nps" else f"CSAT {r.score:g}%")
-        click.echo(f"{r.survey:<16} {r.kind:<5} {count(r.responses, 'answer'):>12}  {headline:<12} "
-                   f"{count(r.comments, 'comment')}")  # fmt: skip
+def surveys_report(ctx: click.Context, since: datetime | None, until: datetime | None) -> None:
+    """NPS and CSAT: the same as `engagebot reports nps` and `engagebot reports csat` (kept for old scripts)."""
+    query = make_query(since, until)
+    show(ctx, "nps", query)
+    click.echo()
+    show(ctx, "csat", query)
 
 
 # ---- db -----------------------------------------------------------------------------------------
@@ -592,6 +587,7 @@ def db_upgrade(ctx: click.Context) -> None:
 main.add_command(campaigns)
 main.add_command(init)
 main.add_command(intents)
+main.add_command(reports)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):

@@ -77,9 +77,11 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     slack = None
     if settings.secrets.slack_bot_token is not None:
         from handlers.slack import SlackAdapter
+        from handlers.slack.weekly import SlackReportsDesk
 
         slack = SlackAdapter(core)
         core.set_staff_desk(slack.desk)
+        core.set_reports_desk(SlackReportsDesk(slack.desk))
         routes += slack.routes()
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 Import from here: `from bot.config import Settings, load_settings`. The modules behind it:
 section (the base model, shared checks), business, conversations, tickets (with staff and routing), server,
-webchat, platforms (Telegram, Slack), outreach, tiers, campaigns; settings (the whole), references (checks
+webchat, platforms (Telegram, Slack), outreach, tiers, campaigns, reports; settings (the whole), references (checks
 across sections), environment, loader.
 """
 
@@ -13,6 +13,7 @@ from bot.config.environment import ENV_SECRETS
 from bot.config.loader import DEFAULT_CONFIG_NAME, FILE_KEYS, find_config, load_settings
 from bot.config.outreach import CheckinSettings, FrequencyCap, OutreachSettings, QuietHours
 from bot.config.platforms import FoldSettings, SlackSettings, TelegramSettings
+from bot.config.reports import DigestSettings, ReportsSettings
 from bot.config.section import HHMM, Section
 from bot.config.server import (
     BODY_LIMITS_BY_PATH,
@@ -48,6 +49,7 @@ __all__ = [
     "CheckinSettings",
     "ConversationSettings",
     "DatabaseSettings",
+    "DigestSettings",
     "FlowSettings",
     "FoldSettings",
     "FrequencyCap",
@@ -57,6 +59,7 @@ __all__ = [
     "Pool",
     "QuietHours",
     "RateLimit",
+    "ReportsSettings",
     "RoutingMatch",
     "RoutingRule",
     "RoutingSettings",

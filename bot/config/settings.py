@@ -12,6 +12,7 @@ from bot.config.campaigns import Campaign
 from bot.config.conversations import ConversationSettings, FlowSettings, IntentSettings, Texts
 from bot.config.outreach import OutreachSettings
 from bot.config.platforms import SlackSettings, TelegramSettings
+from bot.config.reports import ReportsSettings
 from bot.config.section import KEY_PATTERN, Section
 from bot.config.server import DatabaseSettings, ServerSettings
 from bot.config.starter import starter_flows_dir
@@ -50,6 +51,7 @@ class Settings(Section):
     texts: Texts = Texts()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
+    reports: ReportsSettings = ReportsSettings()
     # Filled from the environment, never from the file.
     secrets: Secrets = Field(Secrets(), exclude=True)
     # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.

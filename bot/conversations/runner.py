@@ -17,6 +17,7 @@ from bot.conversations.buttons import AnswerButton, FlowButton, WordButton
 from bot.conversations.kinds import ConversationKind
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ACTIVE, CANCELLED, SUSPENDED, WAITING, ConversationRun
+from bot.conversations.steplog import log_step
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
 from bot.messages import Button, Media, Reply
@@ -85,6 +86,7 @@ class FlowRunner:
                 run.finish(turn.now)
                 return
             step = steps[run.step_index]
+            log_step(turn, run, lf)  # the `flows` report's funnel (bot/reports/flows.py)
             ctx = self.context(turn, run, lf)
             if isinstance(step, s.AskStep):
                 run.awaiting_answer = True

@@ -22,6 +22,7 @@ from bot.conversations.models import ACTIVE, CANCELLED, SUSPENDED, WAITING, Conv
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.runner import FlowHandOff, FlowRunner
 from bot.conversations.speech import Speech
+from bot.conversations.steplog import ANSWERED, log_step
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
 from bot.messages import Button, Reply
@@ -140,6 +141,7 @@ class FlowRuns:
         run, step = active.run, active.step
         assert isinstance(step, s.AskStep)
         if parsed.ok:
+            log_step(turn, run, active.lf, ANSWERED)
             await checkins.settle(turn, run)
             run.answers = {**(run.answers or {}), checkins.answer_key(step, run.step_index): parsed.value}
             run.awaiting_answer = False
