@@ -19,6 +19,7 @@ from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
 from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
+from handlers.cli_admin import admin, flows_export, flows_import
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_support import local_time, run_async, settings_or_exit, with_core
@@ -542,6 +543,9 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(campaigns)
+main.add_command(admin)
+flows.add_command(flows_import)
+flows.add_command(flows_export)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):
