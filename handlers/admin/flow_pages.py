@@ -178,12 +178,10 @@ def routes(ctx: AdminContext) -> list[Route]:
         if lf is None:
             return await missing(request, who)
         history = await core.flowstore.history(lf.id)
-        diff = None
         a, b = _int(request.query_params.get("a")), _int(request.query_params.get("b"))
-        if a and b:
-            diff = await console.diff(lf.id, a, b)
-        elif len(history) >= 2:
+        if not (a and b) and len(history) >= 2:  # by default, what the newest version changed
             a, b = history[1].number, history[0].number
+        diff = await console.diff(lf.id, a, b) if a and b else None
         return editor(request, who, "versions", lf, head, history=history, diff=diff, a=a, b=b)
 
     async def rollback(request: Request, who: SignedIn) -> Response:
