@@ -102,31 +102,37 @@ def svg(lf: LoadedFlow, link: str = "#step-{index}") -> str:
     """The SVG markup (every text escaped); `link` is formatted with the step's 0-based `index`."""
     nodes = layout(lf)
     at = {n.index: n for n in nodes}
-    width = max(n.x for n in nodes) + BOX_W + MARGIN + 40
     height = max(n.y for n in nodes) + BOX_H + MARGIN
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="flowgraph" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="flow {escape(lf.id)}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="flowgraph" viewBox="0 0 WIDTH {height}" '
+        f'width="WIDTH" height="{height}" role="img" aria-label="flow {escape(lf.id)}">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>',
     ]
+    lane = max(n.x for n in nodes) + BOX_W + 14  # long edges run down the right side, one lane each
     for i, step in enumerate(lf.flow.steps):
         for j in successors(lf.flow, lf.step_index, i):
             a, b = at[i], at[j]
             label = _edge_label(lf, step, j)
-            if b.y > a.y:
+            if 0 < b.y - a.y <= BOX_H + GAP_Y:  # to the next layer: a short curve
                 x1, y1, x2, y2 = a.x + BOX_W // 2, a.y + BOX_H, b.x + BOX_W // 2, b.y
                 mid = (y1 + y2) // 2
                 d = f"M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2}"
-                lx, ly = (x1 + x2) // 2 + 4, mid - 2
-            else:  # back up, or sideways: around the right side
+                lx, ly, anchor = (x1 + x2) // 2 + 4, mid - 2, "start"
+            else:  # further down, back up, or sideways: around the right side, clear of the boxes
                 x1, y1, x2, y2 = a.x + BOX_W, a.y + BOX_H // 2, b.x + BOX_W, b.y + BOX_H // 2
-                out = max(x1, x2) + 30
-                d = f"M{x1},{y1} C{out},{y1} {out},{y2} {x2},{y2}"
-                lx, ly = out - 10, (y1 + y2) // 2
+                lane += 12
+                d = (
+                    f"M{x1},{y1} L{lane - 8},{y1} Q{lane},{y1} {lane},{y1 + (8 if y2 > y1 else -8)} "
+                    f"L{lane},{y2 + (-8 if y2 > y1 else 8)} Q{lane},{y2} {lane - 8},{y2} L{x2},{y2}"
+                )
+                lx, ly, anchor = lane + 4, (y1 + y2) // 2, "start"
             parts.append(f'<path class="edge" d="{d}" marker-end="url(#arrow)"/>')
             if label:
-                parts.append(f'<text class="edge-label" x="{lx}" y="{ly}">{escape(_clip(label, 28))}</text>')
+                parts.append(
+                    f'<text class="edge-label" x="{lx}" y="{ly}" text-anchor="{anchor}">'
+                    f"{escape(_clip(label, 28))}</text>"
+                )
     for n in nodes:
         href = escape(link.format(index=n.index))
         kind = KIND_CLASS.get(n.kind, "step")
@@ -134,9 +140,11 @@ def svg(lf: LoadedFlow, link: str = "#step-{index}") -> str:
             f'<a href="{href}" class="node {kind}" data-step="{n.index}"><title>{escape(n.text)}</title>'
             f'<rect x="{n.x}" y="{n.y}" width="{BOX_W}" height="{BOX_H}" rx="8"/>'
             f'<text class="node-title" x="{n.x + 10}" y="{n.y + 19}">{escape(_clip(n.title + "  " + n.kind, 32))}'
-            f'</text><text class="node-text" x="{n.x + 10}" y="{n.y + 39}">{escape(_clip(n.text, 34))}</text></a>'
+            f'</text><text class="node-text" x="{n.x + 10}" y="{n.y + 39}">{escape(_clip(n.text, 30))}</text></a>'
         )
     parts.append("</svg>")
+    width = lane + 180  # room for the last lane's label
+    parts[0] = parts[0].replace("WIDTH", str(width))
     return "".join(parts)
 
 

@@ -51,7 +51,7 @@ def customer_texts(lf: LoadedFlow) -> list[TextField]:
         label = LABELS[kind] + (f" {int(loc[3]) + 1}" if kind in ("choices", "buttons") else "")
         fields.append(
             TextField(
-                ".".join(map(str, loc)), step, name, label, value, doc.line_of(loc), "\n" in value or len(value) > 80
+                ".".join(map(str, loc)), step, name, label, value, doc.line_of(loc), "\n" in value or len(value) > 60
             )
         )
     return fields

@@ -207,6 +207,7 @@ async def test_broken_yaml_marks_the_line_and_publish_is_refused(browser: Browse
     await page.locator(f".gutter .bad[data-line='{line}']").wait_for()
     await page.locator("ul.problems.live li", has_text=f"line {line}").wait_for()
     assert await page.locator("#publish").is_disabled()
+    await page.click(f"ul.problems.live a:has-text('line {line}')")  # takes the editor to the line
     await shot(page, "yaml-invalid.png", full=False)
     # Forced past the disabled button, the server refuses it all the same:
     await page.evaluate("document.querySelector('form.yaml-editor').submit()")
