@@ -62,6 +62,7 @@ class Core:
         self.registry = FlowRegistry(settings.flows_dir)
         self.flowstore = FlowStore(self.db, self.clock)
         self._published_seen: int | None = None
+        self.flow_problems: list[Problem] = []
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
         self.rate_limiter = SharedRateLimiter(self.db, proactive_rates(settings))
@@ -106,7 +107,10 @@ class Core:
         overlay = await self.flowstore.overlay()
         self.registry.set_published({str(self.registry.directory / name): p.source for name, p in overlay.items()})
         loaded = self.registry.load()
-        return problems + [p for p in loaded if p not in problems]
+        problems += [p for p in loaded if p not in problems]
+        if import_files:
+            self.flow_problems = problems  # what the console's flow list shows: refused files, at their lines
+        return problems
 
     async def poll_published(self) -> None:
         """Serve what another instance (or the console) published since the last look."""

@@ -81,7 +81,9 @@ def routes(ctx: AdminContext) -> list[Route]:
                     ]
                 }
             )
-        return render.page(request, who, "flows.html", section="flows", title="Flows", rows=rows)
+        return render.page(
+            request, who, "flows.html", section="flows", title="Flows", rows=rows, refused=core.flow_problems
+        )
 
     async def texts_page(request: Request, who: SignedIn) -> Response:
         lf, head = await head_of(request.path_params["flow"])

@@ -149,3 +149,15 @@ async def test_the_staff_page_explains_who_would_get_a_ticket(http: httpx.AsyncC
     assert "Maria Silva" in page.text and "Would go to" in page.text
     unknown = await http.get("/admin/staff?customer=999&category=delivery")
     assert "There is no customer 999" in unknown.text
+
+
+async def test_a_refused_flow_file_is_shown_at_its_line_on_the_flow_list(settings: Settings, flows_dir: Path) -> None:
+    csat = flows_dir / "csat.yaml"
+    csat.write_text(csat.read_text().replace("expect: rating", "expect: ratting"), encoding="utf-8")
+    line = csat.read_text().splitlines().index(next(x for x in csat.read_text().splitlines() if "ratting" in x)) + 1
+    await add_account(settings, "ana", "viewer")
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+        await sign_in(http, "ana")
+        page = await http.get("/admin/flows")
+    assert "Flow files refused" in page.text
+    assert f"csat.yaml:{line}</span>" in page.text and "did you mean &#34;rating&#34;" in page.text
