@@ -8,9 +8,13 @@ from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
 
+from bot.admin.accounts import AdminAccounts
+from bot.admin.flows import FlowConsole
+from bot.admin.preview import Previews
 from bot.config import Settings
 from bot.conversations import kinds as conversation_kinds
 from bot.conversations.engine import ConversationEngine
+from bot.conversations.flowstore import FlowStore
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
 from bot.customers import records as customers
@@ -39,6 +43,9 @@ from bot.yamlsource import Problem
 log = logging.getLogger(__name__)
 # How often instances look for leadership work; a dead leader is replaced within about this long.
 LEADER_CHECK_SECONDS = 30
+# How often an instance looks for flows published elsewhere (the console on another instance): a publish is in force
+# everywhere within about this long. One indexed max() per tick, on SQLite and PostgreSQL alike.
+FLOW_POLL_SECONDS = 2
 
 
 def proactive_rates(settings: Settings) -> dict[str, float]:
@@ -55,6 +62,9 @@ class Core:
         self.clock = clock or SystemClock()
         self.db = Database(settings.database.url)
         self.registry = FlowRegistry(settings.flows_dir)
+        self.flowstore = FlowStore(self.db, self.clock)
+        self._published_seen: int | None = None
+        self.flow_problems: list[Problem] = []
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
         self.rate_limiter = SharedRateLimiter(self.db, proactive_rates(settings))
@@ -73,6 +83,11 @@ class Core:
         self.campaigns = CampaignActions(self.db, settings, self.registry, self.clock)
         self.surveys = SurveyResults(self.db)
         self.transcripts = Transcripts(self.db)
+        # The admin console's services (handlers/admin/).
+        self.admin_accounts = AdminAccounts(self.db, self.clock)
+        self.flow_console = FlowConsole(self.db, self.registry, self.flowstore, self.clock,
+                                        lambda: self.load_flows(import_files=False))  # fmt: skip
+        self.previews = Previews(settings, self.registry, self.clock)
         self.scheduler = Scheduler()
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
@@ -80,7 +95,33 @@ class Core:
     async def prepare(self) -> list[Problem]:
         """Migrate the database and load flows; returns flow problems (valid flows still load)."""
         await self.prepare_storage()
-        return self.registry.load()
+        return await self.load_flows(import_files=True)
+
+    async def load_flows(self, *, import_files: bool) -> list[Problem]:
+        """Bring the flows in force up to date: import edited files into the flow store (by its fast-forward rule,
+        bot/conversations/flowstore.py), then serve the files overlaid with the published heads they do not hold."""
+        problems: list[Problem] = []
+        if import_files and self.registry.directory.is_dir():
+            found, problems = self.registry.read_folder()
+            synced = await self.flowstore.sync_files(found.values(), self.registry.directory)
+            for conflict in synced.conflicts:
+                log.error("flow file refused: %s", conflict)
+            problems += synced.conflicts
+        self._published_seen = await self.flowstore.latest_id()
+        overlay = await self.flowstore.overlay()
+        self.registry.set_published({str(self.registry.directory / name): p.source for name, p in overlay.items()})
+        loaded = self.registry.load()
+        problems += [p for p in loaded if p not in problems]
+        if import_files:
+            self.flow_problems = problems  # what the console's flow list shows: refused files, at their lines
+        return problems
+
+    async def poll_published(self) -> None:
+        """Serve what another instance (or the console) published since the last look."""
+        if await self.flowstore.latest_id() != self._published_seen:
+            problems = await self.load_flows(import_files=False)
+            if problems:
+                log.error("published flows refused:\n%s", "\n".join(map(str, problems)))
 
     async def prepare_storage(self) -> None:
         """Migrate the database and sync the staff directory, without loading flows (for commands that never run a
@@ -134,13 +175,16 @@ class Core:
         if self.settings.reports.digest is not None:
             # Every instance checks; the week's dedupe key makes the digest one row however many do.
             self.scheduler.every(LEADER_CHECK_SECONDS, self.weekly_digests.queue_due, "weekly-digest")
+        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_published, "flow-publishes")
         self.scheduler.start()
         # The starter flows inside the package are nobody's to edit: they are not watched.
-        if self.settings.flows.hot_reload and not self.settings.uses_starter_flows:
-            self._watch_task = asyncio.create_task(watch_flows(self.registry, self._stop_watch))
+        if self.settings.flows.hot_reload and not self.settings.uses_starter_flows and self.registry.directory.is_dir():
+            reload = lambda: self.load_flows(import_files=True)  # noqa: E731
+            self._watch_task = asyncio.create_task(watch_flows(self.registry, self._stop_watch, reload))
 
     async def close(self) -> None:
         self.scheduler.shutdown()
+        await self.previews.close()
         await self.leadership.release()
         self._stop_watch.set()
         if self._watch_task is not None:

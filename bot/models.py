@@ -1,8 +1,10 @@
 """Imports every model so the metadata is complete (for migrations and tests)."""
 
+from bot.admin.models import AdminAccount, AdminSession, AuditEntry
 from bot.conversations.models import ConversationRun, FlowVersion
 from bot.conversations.unmatched import UnmatchedMessage
 from bot.conversations.steplog import StepEntry
+from bot.conversations.published import FlowFileMark, FlowPublish
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
@@ -12,12 +14,17 @@ from bot.tickets.models import Staff, Ticket, TicketEvent
 from bot.transcript.models import Message
 
 __all__ = [
+    "AdminAccount",
+    "AdminSession",
+    "AuditEntry",
     "CampaignRun",
     "ChannelIdentity",
     "ConversationRun",
     "Customer",
     "CustomerEvent",
     "DeliveryDecision",
+    "FlowFileMark",
+    "FlowPublish",
     "FlowVersion",
     "JobMark",
     "LinkCode",

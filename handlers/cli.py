@@ -22,6 +22,7 @@ from bot.tickets.lifecycle import Outcome, TicketActions
 from bot.tickets.queries import RoutingExplanation
 from bot.tickets.views import SlaState, TicketDetails, TicketLine
 from bot.yamlsource import SourceError
+from handlers.cli_admin import admin, flows_export, flows_import
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_init import init
@@ -588,6 +589,9 @@ main.add_command(campaigns)
 main.add_command(init)
 main.add_command(intents)
 main.add_command(reports)
+main.add_command(admin)
+flows.add_command(flows_import)
+flows.add_command(flows_export)
 customers.add_command(customers_top)
 customers.add_command(customers_tiers)
 for command in (customers_import, customers_show, customers_export, customers_delete):

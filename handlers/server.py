@@ -27,6 +27,7 @@ from bot.storage.database import redact_url
 from bot.storage.health import NotWritable, write_heartbeat
 from bot.yamlsource import Problem
 from handlers import metrics, taskdump
+from handlers.admin import admin_mount
 from handlers.api import api_mount
 from handlers.bodylimit import BodyLimit, BodyLimits
 from handlers.lastresort import LastResort
@@ -63,6 +64,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
         Route("/healthz", _healthz(core)),
         Route("/metrics", _metrics(settings.secrets.metrics_token)),
         api_mount(core),  # /api: CRM events and customer data (503 until ENGAGEBOT_API_KEY is set)
+        admin_mount(core),  # /admin: the console (404 until `engagebot admin add` created an account)
     ]
     if settings.webchat.enabled:
         core.add_channel(WebChatChannel())
@@ -188,6 +190,7 @@ def channel_report(settings: Settings, refused: Sequence[Problem] = ()) -> list[
         lines.append("web chat: off (webchat.enabled is false in the config)")
     guarded = " (needs Authorization: Bearer <ENGAGEBOT_METRICS_TOKEN>)" if settings.secrets.metrics_token else ""
     lines.append(f"health: {url}/healthz   metrics: {url}/metrics{guarded}")
+    lines.append(f"admin console: {url}/admin (off until `engagebot admin add NAME --role admin`)")
     if settings.secrets.api_key is None:
         lines.append("api: off (no ENGAGEBOT_API_KEY in the environment; /api answers 503)")
     else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.conversations import schema as s
+from bot.conversations.intents import IntentIndex
 from bot.conversations.loader import LoadedFlow, cross_check, flow_files, parse_flow, parse_flow_file
 from bot.yamlsource import Problem, SourceError
 
@@ -31,6 +32,14 @@ class FlowRegistry:
         self.indexes = FlowIndexes()
         self.generation = 0
         self._started = False  # set after the first load
+        # Published sources served instead of the file at that path (or with no file): heads of the flow store the
+        # files do not hold. Empty without a flow store, so then the folder alone is in force, as it always was.
+        self._published: dict[str, str] = {}
+        self._parsed: dict[str, LoadedFlow] = {}  # path -> its file's last parse, reused while the text is unchanged
+
+    def set_published(self, sources: dict[str, str]) -> None:
+        """Serve these sources (by path) from the next `load` on, instead of the files at those paths."""
+        self._published = dict(sources)
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -41,10 +50,11 @@ class FlowRegistry:
             return [Problem(str(self.directory), 1, "flows folder not found")]
         problems: list[Problem] = []
         candidates: dict[str, LoadedFlow] = {}
-        for path in flow_files(self.directory):
-            key = str(path)
+        paths: dict[str, Path | None] = {str(path): path for path in flow_files(self.directory)}
+        paths.update({key: None for key in self._published if key not in paths})
+        for key in sorted(paths):
             try:
-                candidates[key] = parse_flow_file(path)
+                candidates[key] = self._parse(key, paths[key])
             except SourceError as exc:
                 problems += exc.problems
                 if key in self._by_path:
@@ -79,6 +89,51 @@ class FlowRegistry:
             log.info("flows in force: %s", ", ".join(sorted(self._current)) or "(none)")
         self._started = True
         return problems
+
+    def install(self, flows: list[LoadedFlow]) -> None:
+        """Put exactly these flows in force, read from nowhere (the console's preview: the flows in force elsewhere
+        with a draft among them)."""
+        self._by_path = {lf.path: lf for lf in flows}
+        self._current = {lf.id: lf for lf in flows}
+        for lf in flows:
+            self._versions[(lf.id, lf.version)] = lf
+        self.generation += 1
+        self.indexes = _build_indexes(self._current)
+        self._started = True
+
+    def _parse(self, key: str, path: Path | None) -> LoadedFlow:
+        source = self._published.get(key)
+        if source is None:
+            assert path is not None
+            return self._parse_file(path)
+        previous = self._by_path.get(key)
+        return previous if previous is not None and previous.source == source else parse_flow(source, key)
+
+    def _parse_file(self, path: Path) -> LoadedFlow:
+        key = str(path)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SourceError([Problem(key, 1, "not a UTF-8 text file")]) from None
+        cached = self._parsed.get(key)
+        if cached is None or cached.source != source:
+            cached = self._parsed[key] = parse_flow(source, key)
+        return cached
+
+    def read_folder(self) -> tuple[dict[str, LoadedFlow], list[Problem]]:
+        """The folder's valid flows and every problem, as `flows check` sees them (nothing changes in force); the
+        parses are kept for the next `load`, which then reads the files without parsing them again."""
+        if not self.directory.is_dir():
+            return {}, [Problem(str(self.directory), 1, "flows folder not found")]
+        loaded: list[LoadedFlow] = []
+        problems: list[Problem] = []
+        for path in flow_files(self.directory):
+            try:
+                loaded.append(self._parse_file(path))
+            except SourceError as exc:
+                problems += exc.problems
+        flows, cross = cross_check(loaded)
+        return flows, problems + cross
 
     def _is_in_force(self, lf: LoadedFlow) -> bool:
         previous = self._by_path.get(lf.path)

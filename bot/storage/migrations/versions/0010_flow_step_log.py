@@ -2,7 +2,7 @@
 survey answers indexed by kind and time (the nps and csat reports)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-04 13:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from bot.storage.base import UTCDateTime
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
