@@ -2,9 +2,9 @@
 
 from bot.admin.models import AdminAccount, AdminSession, AuditEntry
 from bot.conversations.models import ConversationRun, FlowVersion
-from bot.conversations.unmatched import UnmatchedMessage
-from bot.conversations.steplog import StepEntry
 from bot.conversations.published import FlowFileMark, FlowPublish
+from bot.conversations.steplog import StepEntry
+from bot.conversations.unmatched import UnmatchedMessage
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot

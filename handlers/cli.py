@@ -26,7 +26,9 @@ from handlers.cli_admin import admin, flows_export, flows_import
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
 from handlers.cli_init import init
+from handlers.cli_intents import intents
 from handlers.cli_names import closest, known_or_fail, ticket_categories, unknown
+from handlers.cli_reports import DATE, make_query, reports, show
 from handlers.cli_support import (
     USER_ERROR,
     EngagebotGroup,
@@ -40,8 +42,6 @@ from handlers.cli_support import (
     settings_or_exit,
     with_core,
 )
-from handlers.cli_intents import intents
-from handlers.cli_reports import DATE, make_query, reports, show
 from handlers.cli_tiers import customers_tiers, customers_top
 from handlers.logsetup import configure_logging
 

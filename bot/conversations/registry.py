@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.conversations import schema as s
-from bot.conversations.intents import IntentIndex
-from bot.conversations.loader import LoadedFlow, cross_check, flow_files, parse_flow, parse_flow_file
+from bot.conversations.loader import LoadedFlow, cross_check, flow_files, parse_flow
 from bot.yamlsource import Problem, SourceError
 
 log = logging.getLogger(__name__)
