@@ -4,10 +4,12 @@
             someone"): `result` is the word
     intent  a flow to start: `result` is its id
     ask     two intents are close: `candidates` are the ones to offer ("report a problem or cancel?")
-    none    nothing to start; `small_talk` when it reads like "hi", "thanks", "ok" or an emoji
+    none    nothing to start; `small_talk` when it reads like "hi", "thanks", "ok" or an emoji (not when it is
+            closest to a question no flow answers, or to nothing at all)
 
 Order: a whole message that is a global word; a command; then the matcher over the flows' examples, the global
-words' phrasings and the small talk, whose best and second best decide between intent, ask and none.
+words' phrasings, the small talk and the questions no flow answers, whose best and second best decide between
+intent, ask and none.
 """
 
 from __future__ import annotations
