@@ -67,7 +67,10 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
         unclosed = exc.context == "while scanning a quoted scalar"  # the quote that opened it is what to fix
         mark = (exc.context_mark if unclosed else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        message = f"invalid YAML: {exc.problem or exc.context}{_yaml_hint(exc.problem or '', unclosed)}"
+        # One line whatever YAML quotes: a duplicate key's message carries the (multi-line) value it repeats.
+        said = (exc.problem or exc.context or "").split(" with value ")[0]
+        said = " ".join(said.split())
+        message = f"invalid YAML: {said}{_yaml_hint(exc.problem or '', unclosed)}"
         raise SourceError([Problem(path, line, message)]) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate keys)
         line_match = re.search(r"line (\d+)", str(exc))

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from bot.config import Settings, load_settings
 from bot.core import Core
@@ -48,6 +49,9 @@ class EngagebotGroup(click.Group):
         kwargs["standalone_mode"] = False
         try:
             result = super().main(*args, **kwargs)
+        except NoArgsIsHelpError as exc:  # `engagebot` or `engagebot tickets` alone: the help is the answer
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            sys.exit(0)
         except click.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
             fail(exc.format_message() + hint, USER_ERROR)

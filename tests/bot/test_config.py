@@ -264,3 +264,12 @@ def test_every_bad_value_in_a_file_is_reported_in_line_order(tmp_path: Path) -> 
 def test_a_bad_file_is_refused_even_when_the_environment_is_fine(tmp_path: Path) -> None:
     path = config(tmp_path, "intents:\n  threshold: 150\n")
     assert refused(path, {"DATABASE_URL": "sqlite:///ok.db", "ENGAGEBOT_PORT": "8080"})[0].startswith(f"{path}:2: ")
+
+
+def test_quiet_hours_are_on_without_the_key_and_off_with_null(tmp_path: Path) -> None:
+    """What config.yaml says: a missing key means 21:00-09:00, `quiet_hours: null` any hour."""
+    missing = load_settings(config(tmp_path, "outreach: {tick_seconds: 2}\n"), env={}).outreach.quiet_hours
+    assert missing is not None and (missing.start, missing.end) == ("21:00", "09:00")
+    assert load_settings(config(tmp_path, "outreach: {quiet_hours: null}\n"), env={}).outreach.quiet_hours is None
+    (problem,) = refused(config(tmp_path, 'outreach:\n  quiet_hours: {start: "22:00", end: "22:00"}\n'))
+    assert "set quiet_hours: null to turn them off" in problem

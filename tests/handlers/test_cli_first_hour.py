@@ -131,6 +131,8 @@ def test_a_busy_port_is_one_line_naming_engagebot_port_before_the_banner(tmp_pat
 def test_a_usage_error_is_one_line_with_the_same_prefix(tmp_path: Path) -> None:
     result = engagebot(tmp_path, "tickets", "lst")
     assert_one_clear_line(result, "No such command 'lst'", "Did you mean 'list'?", "engagebot tickets --help")
+    alone = engagebot(tmp_path, "tickets")  # a group alone: its help is the answer, not an error
+    assert (alone.returncode, alone.stderr) == (0, "") and alone.stdout.startswith("Usage: engagebot tickets")
 
 
 # ---- one CLI style: names, references, lists, logs ------------------------------------------------------------------

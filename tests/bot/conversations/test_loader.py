@@ -269,6 +269,10 @@ INVALID_FLOWS = [
         id="unclosed quote",
     ),
     pytest.param(
+        "flow: demo\nsteps:\n  - say: |-\n    say: |-\n      two\n      lines\n",
+        4, 'invalid YAML: found duplicate key "say"', id="duplicate key of a block text: still one line",
+    ),
+    pytest.param(
         "flow: demo\nsteps:\n  - say: Good news: it works\n",
         3, 'invalid YAML: mapping values are not allowed here (a text with ": " in it must be quoted: say: "Good news',
         id="unquoted colon in a text",
@@ -312,7 +316,7 @@ INVALID_FLOWS = [
 def test_an_invalid_flow_is_refused_with_the_line_and_what_is_wrong(source: str, line: int, fragment: str) -> None:
     problems = problems_of(source)
     assert [(p.path, p.line) for p in problems] == [(PATH, line)], [str(p) for p in problems]
-    assert fragment in problems[0].message
+    assert fragment in problems[0].message and "\n" not in problems[0].message  # one `path:line: message` line
 
 
 def test_a_problem_reads_path_line_message() -> None:
