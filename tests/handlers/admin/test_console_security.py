@@ -71,6 +71,8 @@ async def test_a_wrong_password_is_refused_and_repeated_failures_are_rate_limite
     http: httpx.AsyncClient, settings: Settings
 ) -> None:
     await add_account(settings, "ana", "admin")
+    unknown = await sign_in(http, "nobody", PASSWORD)
+    assert unknown.status_code == 401 and "Wrong name or password" in unknown.text  # the same answer as below
     answers = [await sign_in(http, "ana", "wrong password") for _ in range(5)]
     assert {a.status_code for a in answers} == {401}
     assert "Wrong name or password" in answers[0].text
