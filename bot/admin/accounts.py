@@ -7,6 +7,7 @@ that session must carry. Sessions live in the database, so any instance serves a
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -67,8 +68,13 @@ class SignedIn:
 
 
 _hasher = PasswordHasher()
-# Checked against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the name is unknown, so a wrong name takes as long as a wrong password. Made on first
+    use, not at import: a hash costs ~0.2 s of CPU, which every command's start would pay."""
+    return _hasher.hash("not a password anyone has")
 
 
 def _token_hash(token: str) -> str:
@@ -125,7 +131,7 @@ class AdminAccounts:
         """A new session (its cookie token, and who it is) for the right password, else None."""
         async with self.db.sessions() as session:
             account = await session.scalar(select(AdminAccount).where(AdminAccount.name == name))
-        if not await asyncio.to_thread(_verify, account.password_hash if account else _DUMMY_HASH, password):
+        if not await asyncio.to_thread(_verify, account.password_hash if account else None, password):
             return None
         if account is None:
             return None
@@ -161,8 +167,8 @@ class AdminAccounts:
             await session.execute(delete(AdminSession).where(AdminSession.token_hash == _token_hash(token)))
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False

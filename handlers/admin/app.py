@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -117,6 +117,9 @@ def admin_mount(core: Core) -> Mount:
 
     async def audit_page(request: Request, who: SignedIn) -> Response:
         lines = await audit.recent(core.db, 300)
+        if request.query_params.get("format") == "json":
+            return JSONResponse({"entries": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                                              "target": e.target, "detail": e.detail} for e in lines]})  # fmt: skip
         return render.page(request, who, "audit.html", section="audit", title="Audit log", lines=lines)
 
     async def accounts_page(request: Request, who: SignedIn) -> Response:

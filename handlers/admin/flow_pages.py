@@ -16,7 +16,7 @@ from bot.admin.flowgraph import svg
 from bot.admin.flows import FlowRefused, starter_source
 from bot.admin.preview import PreviewError, PreviewRequest
 from bot.admin.texts import apply_texts, customer_texts
-from bot.conversations.loader import LoadedFlow
+from bot.conversations.loader import LoadedFlow, parse_flow
 from bot.yamlsource import Problem
 from handlers.admin.context import AdminContext
 
@@ -180,6 +180,10 @@ def routes(ctx: AdminContext) -> list[Route]:
         if lf is None:
             return await missing(request, who)
         history = await core.flowstore.history(lf.id)
+        if request.query_params.get("format") == "json":
+            return JSONResponse({"flow": lf.id, "versions": [
+                {"number": v.number, "version": v.version, "author": v.author, "origin": v.origin, "note": v.note,
+                 "published_at": v.published_at.isoformat()} for v in history]})  # fmt: skip
         a, b = _int(request.query_params.get("a")), _int(request.query_params.get("b"))
         if not (a and b) and len(history) >= 2:  # by default, what the newest version changed
             a, b = history[1].number, history[0].number
@@ -207,6 +211,7 @@ def routes(ctx: AdminContext) -> list[Route]:
         elif flow_id and core.registry.current(flow_id) is not None:
             error = f"A flow {flow_id} exists already."
         source = starter_source(flow_id, title) if flow_id and not error else None
+        steps = _steps(parse_flow(source, f"{flow_id}.yaml")) if source else []
         return render.page(
             request,
             who,
@@ -218,6 +223,7 @@ def routes(ctx: AdminContext) -> list[Route]:
             source=source,
             error=error,
             problems=[],
+            steps=steps,
         )
 
     async def new_publish(request: Request, who: SignedIn) -> Response:
@@ -244,6 +250,7 @@ def routes(ctx: AdminContext) -> list[Route]:
                 source=source,
                 error=str(exc),
                 problems=exc.problems,
+                steps=[],
             )
         return render.done(request, f"/admin/flows/{published.flow_id}/texts", f"Flow {published.flow_id} created.")
 

@@ -45,8 +45,9 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@asynccontextmanager
+async def system_chromium() -> AsyncIterator[Browser]:
+    """The system Chromium under Playwright; the test is skipped without it, except in CI, where it fails."""
     reason = _unavailable()
     if reason:
         if os.environ.get("CI"):
@@ -58,6 +59,12 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with system_chromium() as launched:
+        yield launched
 
 
 @asynccontextmanager

@@ -12,7 +12,8 @@ from bot.admin.flows import FlowRefused
 from bot.admin.texts import apply_texts, customer_texts
 from bot.config import Settings
 from bot.core import Core
-from tests.conftest import Chat, FixedClock
+from tests.bot.conversations.test_reload import eventually
+from tests.conftest import Chat, FixedClock, make_settings
 
 NEW_ASK = "On a scale of 0 to 10, would you recommend us?"
 
@@ -147,3 +148,21 @@ async def test_a_new_flow_from_the_starter_template_is_published_and_served(core
     with pytest.raises(FlowRefused, match="exists already"):
         await core.flow_console.publish(None, starter_source("spring_offer", "x"), author="ana", note="",
                                         expected_head=0)  # fmt: skip
+
+
+async def test_a_file_saved_while_running_is_published_by_the_hot_reload(
+    tmp_path: Path, database_url: str, flows_dir: Path, clock: FixedClock
+) -> None:
+    settings = make_settings(tmp_path, database_url, flows_dir, flows={"dir": str(flows_dir), "hot_reload": True})
+    core = await open_core(settings, clock)
+    await core.start_background()
+    try:
+        nps = flows_dir / "nps.yaml"
+        await eventually(
+            lambda: core.registry.current("nps").source.count("to a friend?") == 1,  # type: ignore[union-attr]
+            lambda: nps.write_text(nps.read_text().replace("to a friend or colleague", "to a friend")),
+        )
+        head = (await core.flowstore.heads())["nps"]
+        assert (head.number, head.origin) == (2, "file")
+    finally:
+        await core.close()

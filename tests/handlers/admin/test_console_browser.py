@@ -21,16 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, Page
 
 from bot.conversations.loader import parse_flow_file
 from tests.conftest import STARTER_FLOWS, _create_pg_database, _drop_pg_database
-from tests.handlers.test_webchat_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.handlers.test_webchat_browser import system_chromium
 from tests.reliability.harness import EngagebotProcess, write_config
-
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - the `test` extra installs it
-    async_playwright = None  # type: ignore[assignment]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="module")]
 PASSWORD = "correct horse battery"
@@ -100,17 +96,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with system_chromium() as launched:
+        yield launched
 
 
 async def signed_in(browser: Browser, site: Site, name: str = "ana", width: int = 1280) -> Page:
@@ -190,8 +177,7 @@ async def test_fix_a_text_in_the_form_and_customers_get_it_on_both_instances(bro
     await chat.press("#text", "Enter")
     await chat.locator(".msg.out", has_text=new).wait_for()
     # The second instance within a few seconds (it polls the flow store):
-    seconds = await eventually_served(site.second.url, "/nps", new)
-    assert seconds < 5
+    await eventually_served(site.second.url, "/nps", new)  # within 10 s even on a loaded CI machine (polls: 2 s)
     await done(page)
 
 

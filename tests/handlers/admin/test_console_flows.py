@@ -92,6 +92,12 @@ async def test_versions_diff_and_rollback_through_the_pages(http: httpx.AsyncCli
     assert "as version 3" in (await http.get(rolled.headers["location"])).text
     assert NEW_ASK not in (await chat_says(http, "/nps", "visitor-aaaaaaaaaaaa2"))[-1]
     assert "flow rolled back" in (await http.get("/admin/audit")).text
+    versions_json = (await http.get("/admin/flows/nps/versions?format=json")).json()["versions"]
+    assert [(v["number"], v["origin"], v["author"]) for v in versions_json] == [
+        (3, "rollback", "ana"),
+        (2, "console", "ana"),
+        (1, "file", "flows/"),
+    ]
 
 
 async def test_a_new_flow_starts_from_the_starter_template(http: httpx.AsyncClient) -> None:
