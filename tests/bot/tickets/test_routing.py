@@ -199,7 +199,7 @@ def test_without_staff_nobody_is_chosen() -> None:
     assert decision.reasons == ("nobody available and no fallback configured: the ticket waits unassigned",)
 
 
-# ---- the example team shipped in config.yaml ------------------------------------------------------------
+# ---- the example team in examples/team.yaml ------------------------------------------------------------
 
 SHIPPED = [
     pytest.param(facts(), MON_0900, "maria", "rule 5", id="delivery at 09:00 UTC: Lisbon works, New York sleeps"),
@@ -215,10 +215,10 @@ SHIPPED = [
 
 
 @pytest.mark.parametrize(("ticket", "now", "expected", "reason"), SHIPPED)
-def test_the_example_team_in_config_yaml_routes_as_its_comments_say(
+def test_the_example_team_routes_as_its_comments_say(
     ticket: TicketFacts, now: datetime, expected: str, reason: str
 ) -> None:
-    shipped = load_settings(REPO / "config.yaml", env={})
+    shipped = load_settings(REPO / "examples" / "team.yaml", env={})
     decision = TicketRouter(shipped.staff, shipped.routing).choose_assignee(ticket, Workload(), now)
     assert decision.staff_key == expected, decision.explain()
     assert any(reason in line for line in decision.reasons), decision.explain()
@@ -243,7 +243,7 @@ TYPOS = [
 @pytest.mark.parametrize(("original", "typo", "message"), TYPOS)
 def test_a_staff_key_that_routing_names_must_exist(tmp_path: Path, original: str, typo: str, message: str) -> None:
     """A typo would silently route nowhere: it stops start-up with the file, line and a suggestion."""
-    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = (REPO / "examples" / "team.yaml").read_text(encoding="utf-8")
     assert text.count(original) == 1, original
     config = tmp_path / "config.yaml"
     config.write_text(text.replace(original, typo), encoding="utf-8")
