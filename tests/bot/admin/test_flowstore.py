@@ -134,7 +134,8 @@ async def test_rollback_publishes_the_old_version_again_and_a_run_in_progress_ke
     assert NEW_ASK not in await Chat(core, address="third-customer").say("/nps")
     diff = await core.flow_console.diff("nps", 1, 2)
     assert diff is not None
-    assert ("add", f"+    ask: {NEW_ASK}") in diff.lines
+    # The question is a block (`ask: |-`): the form keeps its style and the new wording is its added line.
+    assert ("add", f"+      {NEW_ASK}") in diff.lines
     assert "Thank you, that means a lot" in await chat.say("9")  # the first conversation goes on
 
 

@@ -86,7 +86,7 @@ async def test_versions_diff_and_rollback_through_the_pages(http: httpx.AsyncCli
     token = await page_csrf(http, "/admin/flows/nps/texts")
     await http.post("/admin/flows/nps/texts", data={"csrf": token, "head": "1", "text:steps.0.ask": NEW_ASK})
     versions = await http.get("/admin/flows/nps/versions?a=1&b=2")
-    assert f"+    ask: {NEW_ASK}" in versions.text and "wording changed in the texts form" in versions.text
+    assert f"+      {NEW_ASK}" in versions.text and "wording changed in the texts form" in versions.text
     rolled = await http.post("/admin/flows/nps/versions/1/rollback", data={"csrf": token})
     assert rolled.status_code == 303
     assert "as version 3" in (await http.get(rolled.headers["location"])).text
