@@ -4,7 +4,9 @@ A first message that starts something when no flow is waiting (a complaint, a pe
 menu, a command: the route stage's own decision, `Router.starts`) gets one sentence of welcome in front of it and is
 acted on at once; the first_contact flow (onboarding) is started later, when the customer is not busy (an outbox
 row, as any deferred start), with `trigger.first_words` set so it can skip its long welcome. Anything else (a
-greeting, a question nobody recognises, /start) starts onboarding at once, as before.
+greeting, a question nobody recognises, /start) starts onboarding at once, as before; so does a question about what
+we are or do ("what is this?", which the matcher reads as the menu): onboarding's introduction answers it and names
+the menu, which a new customer gets at once only by asking for it ("menu", "help").
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class FirstContact:
             return None
         kind, name = found
         if kind == "global":
+            if name == "menu" and not self.router.understanding.global_words.match(text):
+                return None  # "what is this?": onboarding's introduction is the answer
             return name if name in _ASKING_WORDS else None
         if name in self.runs.registry.indexes.events.get(FIRST_CONTACT, []):
             return None  # /start: onboarding is what they asked for

@@ -18,7 +18,7 @@ from bot.transcript import Message
 from tests.bot.conversations.test_engine_steps import RecordingChannel, latest_run, rows
 from tests.conftest import Chat, FixedClock, make_settings
 
-WELCOME = "Hi Ana, welcome to Our team."
+WELCOME = "Hi Ana, welcome to our service."
 USE_CASE = "So we can help you better, what will you mainly use us for?"
 LATER_INTRO = "Hi Ana, I hope we sorted out what you came to us for."
 SET_ASIDE = "Let's leave my question for now."
@@ -75,7 +75,7 @@ async def test_a_greeting_or_anything_unrecognised_starts_onboarding_as_before(
     chat: Chat, core: Core, first: str
 ) -> None:
     said = await chat.say(first)
-    assert said.startswith("Hi Ana, welcome to Our team, and thank you for joining us!")
+    assert said.startswith("Hi Ana, welcome to our service, and thank you for joining us!")
     assert USE_CASE in said and "For my work" in chat.buttons()
     assert await onboarding_starts(core) == []
 

@@ -52,13 +52,15 @@ async def test_no_to_a_yes_no_question_is_an_answer_not_small_talk(chat: Chat, c
     await at_onboarding_yes_no(chat)
     reply = await chat.say("no")
     assert SORRY not in reply and SMALL_TALK not in reply
-    assert "check in" not in reply  # the question moved on
+    assert "Can I check in" not in reply  # the question moved on: not asked again
+    assert reply.startswith("No problem, I won't check in.")  # taken as No
 
 
 async def test_a_longer_answer_that_fits_the_question_is_taken_as_the_answer(chat: Chat, core: Core) -> None:
     await at_onboarding_yes_no(chat)
     reply = await chat.say("no thanks, I don't need any check ins")
-    assert "check in" not in reply and SORRY not in reply
+    assert "Can I check in" not in reply and SORRY not in reply
+    assert reply.startswith("No problem, I won't check in.")  # taken as No
     assert await runs_of(core, "complaint") == 0
 
 
