@@ -271,6 +271,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait
     try:
         sock.bind((host, port))
+        # Listening at once makes the port ours alone while the database is prepared: with SO_REUSEADDR, a socket
+        # that is only bound can be bound again by another process, and connections meant for us would go there.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
