@@ -47,7 +47,7 @@ from bot.conversations.receive import clean_inbound, receive
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.route import Router
 from bot.conversations.runner import FlowRunner
-from bot.conversations.runs import FIRST_CONTACT, FlowRuns
+from bot.conversations.runs import FlowRuns
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
@@ -160,4 +160,4 @@ class ConversationEngine:
         return await self.proactive.start_flow_for(customer_id, flow_id, data)
 
 
-__all__ = ["FIRST_CONTACT", "ChannelRef", "ConversationEngine"]
+__all__ = ["ChannelRef", "ConversationEngine"]

@@ -147,33 +147,27 @@ async def test_who_says_stop_first_and_confirms_gets_no_onboarding_later(
     assert [row.status for row in await onboarding_starts(core)] == ["cancelled"]
 
 
-async def test_a_complaint_at_onboardings_first_question_is_taken_at_once_and_onboarding_comes_back_after(
-    chat: Chat, core: Core
+@pytest.mark.parametrize(
+    ("answered", "back"),
+    [
+        ([], USE_CASE),  # the page's or Telegram's /start came first: onboarding is asking already
+        (["For my work"], "Can I check in with you"),  # onboarding under way
+    ],
+)
+async def test_a_complaint_over_onboardings_question_is_taken_at_once_and_the_question_comes_back_after(
+    chat: Chat, core: Core, answered: list[str], back: str
 ) -> None:
-    await chat.say("hi")  # the page's or Telegram's /start comes first, so onboarding is asking already
+    await chat.say("hi")
+    for label in answered:
+        await chat.press(label)
     said = await chat.say("my order is late")
-    assert said.startswith(SET_ASIDE + "\nI'm sorry something has gone wrong")
+    assert said.startswith(SET_ASIDE + "\nI'm sorry something has gone wrong")  # the question closed in words
     await chat.say("It never came")
     await chat.say("the first one")
     await chat.press("Skip")
     final = await chat.say("quite a lot")
     assert "Your reference is C-1001." in final
-    assert final.endswith(f"Now, back to where we were:\n{USE_CASE}")  # offered once the complaint is logged
-    assert await onboarding_starts(core) == []
-
-
-async def test_a_flow_started_over_a_question_under_way_acknowledges_it_and_resumes_it_afterwards(
-    chat: Chat, core: Core
-) -> None:
-    await chat.say("hi")
-    await chat.press("For my work")  # onboarding has begun: it is set aside, not put off
-    said = await chat.say("my order is late")
-    assert said.startswith(SET_ASIDE + "\nI'm sorry something has gone wrong")
-    await chat.say("It never came")
-    await chat.press("Order & delivery")
-    await chat.press("Skip")
-    final = await chat.press("Quite a lot")
-    assert "Now, back to where we were:\nCan I check in with you" in final
+    assert f"Now, back to where we were:\n{back}" in final  # offered again once the complaint is logged
     assert await onboarding_starts(core) == []
 
 

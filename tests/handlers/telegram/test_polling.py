@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from bot.conversations.models import ConversationRun
 from bot.customers import links
@@ -92,10 +93,9 @@ async def test_onboarding_and_nps_by_buttons_and_typing(
 
 
 async def test_a_first_message_complaint_is_taken_at_once_and_ends_in_a_ticket(
-    tmp_path: Path, database_url: str, flows_dir: Path, api: BotApiStandIn, clock: FixedClock
+    polling_app: Starlette, api: BotApiStandIn
 ) -> None:
-    app = build_app(tg_settings(tmp_path, database_url, flows_dir, api), clock=clock, background=False)
-    ana = TgUser(api, 43)
+    app, ana = polling_app, TgUser(api, 43)
     async with running(app, api):
         first = await ana.say("I want to complain, my order hasn't arrived", 3)
         assert first[:2] == [
