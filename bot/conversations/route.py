@@ -2,7 +2,13 @@
 short answer to the open question; what may interrupt it (a complaint, a person, stop: understanding.py); the
 answer to the open question; a late answer; what the text means (an intent, a global word said in a sentence, or
 two close ones to ask about); else it goes to the customer's open ticket, small talk gets a friendly word, and
-anything else the menu (and is recorded as unmatched for `engagebot intents unmatched`)."""
+anything else the menu (and is recorded as unmatched for `engagebot intents unmatched`).
+
+A customer with an open ticket who writes about a problem ("any news about my parcel?", "it still hasn't
+arrived": the complaint flow's intent, or any flow that opens a ticket) is writing about that ticket: the words go
+to it, where it would interrupt a question or start that flow (which would only join the ticket, three questions
+later). A new problem still has its way in: /complain, the menu's "Report a problem", and "It's a different
+problem" after a complaint joined the ticket."""
 
 from __future__ import annotations
 
@@ -95,6 +101,8 @@ class Router:
             # is unmistakably something else.
             clear = fits is None or verdict.score >= self.intents.interrupt_answer_threshold
             if verdict.kind != "none" and clear and (active is None or verdict.result != active.lf.id):
+                if not only_interrupts and await self._for_open_ticket(turn, text, verdict):
+                    return  # the open question stays open, not asked again over the customer's words
                 await self._act(turn, text, verdict, active)
                 return
         if only_interrupts:
@@ -106,7 +114,8 @@ class Router:
             return
         verdict = understanding.understand(text)
         if verdict.kind != "none":
-            await self._act(turn, text, verdict, active)
+            if not await self._for_open_ticket(turn, text, verdict):
+                await self._act(turn, text, verdict, active)
             return
         if await self.handoff.relay_to_open_ticket(turn, text):
             return
@@ -142,6 +151,21 @@ class Router:
             await self.runs.start(turn, verdict.result, {"trigger": "intent", "text": text[:_INTENT_TEXT_SIZE]})
         elif verdict.kind == "ask":
             turn.say(self._which_one(verdict))
+
+    async def _for_open_ticket(self, turn: Turn, text: str, verdict: Verdict) -> bool:
+        """Words about a problem, from a customer with an open ticket, added to that ticket (see the module
+        docstring); False when they mean something else or there is no open ticket."""
+        if verdict.kind != "intent" or not verdict.result or not self._opens_tickets(verdict.result):
+            return False
+        return await self.handoff.relay_to_open_ticket(turn, text)
+
+    def _opens_tickets(self, flow_id: str) -> bool:
+        """Does the flow take a problem to a ticket (an open_ticket step)? Such a flow adds what it collects to the
+        customer's open ticket anyway (bot/tickets/intake.py)."""
+        lf = self.registry.current(flow_id)
+        return lf is not None and any(
+            isinstance(step, s.ActionStep) and step.action == "open_ticket" for step in lf.flow.steps
+        )
 
     def _which_one(self, verdict: Verdict) -> Reply:
         """ "Do you want to report a problem or stop messages?", a button for each: a press starts that one."""

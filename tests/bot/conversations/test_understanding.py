@@ -121,6 +121,23 @@ async def test_a_complaint_described_in_a_free_text_answer_is_the_answer(chat: C
     assert await runs_of(core, "complaint") == 0
 
 
+async def test_with_a_ticket_open_words_about_the_problem_go_to_it_and_other_requests_start_their_flow(
+    chat: Chat, core: Core
+) -> None:
+    await chat.say("hi")
+    await chat.say("cancel")
+    await chat.say("/complain")
+    await chat.say("My parcel never arrived")
+    await chat.press("Order & delivery")
+    await chat.press("Skip")
+    assert "Your reference is C-1001." in await chat.press("Quite a lot")
+    for text in ["it still hasn't arrived", "any news about my parcel?"]:  # read as complaints, but follow-ups
+        assert (await chat.say(text)).startswith("I've added this to your ticket C-1001.")
+    assert await runs_of(core, "complaint") == 1
+    assert (await chat.say("I want to cancel my subscription")).startswith("I can help with that.")
+    assert await runs_of(core, "cancellation") == 1
+
+
 async def test_text_that_matched_nothing_is_recorded_grouped_by_similarity(chat: Chat, core: Core) -> None:
     await chat.say("hi")
     await chat.say("cancel")
