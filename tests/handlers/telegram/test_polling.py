@@ -99,7 +99,7 @@ async def test_a_first_message_complaint_is_taken_at_once_and_ends_in_a_ticket(
     async with running(app, api):
         first = await ana.say("I want to complain, my order hasn't arrived", 3)
         assert first[:2] == [
-            "Hi Ana, welcome to Our team.",
+            "Hi Ana, welcome to our service.",
             "I'm sorry something has gone wrong, Ana. Let's get it to the right person. It only takes a few questions.",
         ]
         assert first[2].startswith("What happened?")
