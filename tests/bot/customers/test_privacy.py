@@ -27,9 +27,11 @@ class Telegram:
 
 
 async def a_customer_with_a_history(core: Core, address: str, external_id: str) -> int:
-    """A Telegram customer who chatted, complained, answered a survey, got a link code and CRM events."""
+    """A Telegram customer who chatted (once in words nothing matched, kept in unmatched_messages), complained,
+    answered a survey, got a link code and CRM events."""
     chat = Chat(core, channel="telegram", address=address, name="Ana Lima")
-    for line in ["hi", *COMPLAINT]:
+    # "cancel" leaves onboarding's question, so the next words are matched against the flows, not taken as an answer.
+    for line in ["hi", "cancel", "do you have parking?", *COMPLAINT]:
         await chat.say(line)
     await chat.say("/nps")
     await chat.say("9")
@@ -91,6 +93,7 @@ async def test_the_export_has_everything_stored_about_the_customer(core: Core) -
     assert exported["tickets"][0]["ticket_events"][0]["kind"] == "opened"
     assert {"My parcel never arrived", "Fast delivery"} <= {m["text"] for m in exported["messages"]}
     assert len(exported["link_codes"]) == 1
+    assert [m["text"] for m in exported["unmatched_messages"]] == ["do you have parking?"]
     assert exported["outbox"] and exported["conversation_runs"]
 
 
