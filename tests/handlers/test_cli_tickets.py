@@ -3,6 +3,7 @@ subprocess from a working directory with a staff directory in its config.yaml.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from sqlalchemy import Select, select, update
 from bot.customers.models import Customer
 from bot.outbox.models import PENDING, OutboxItem
 from bot.storage.database import Database
+from bot.surveys.models import SurveyResponse
 from bot.transcript import Message
 from tests.conftest import REPO, STARTER_FLOWS
 
@@ -163,8 +165,9 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     assert "bot: How satisfied are you with how Maria Santos handled it?" in answered
     assert "bot: Thank you for your patience" in answered
     # The survey's answer is a score: "solved" is the ticket's outcome, not a comment the customer wrote.
-    report = ok(run("surveys", "report")).split()
-    assert report == ["ticket_csat", "csat", "1", "answer", "CSAT", "100%", "0", "comments"], report
+    csat = json.loads(ok(run("reports", "csat", "--format", "json")))
+    assert (csat["responses"], csat["csat"]) == (1, 100), csat
+    assert await query(database_url, select(SurveyResponse.comment)) == [None]
 
     shown = ok(run("tickets", "show", "C-1001"))
     assert shown.startswith("C-1001  closed  complaint/delivery  severity normal\n")

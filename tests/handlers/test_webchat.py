@@ -145,7 +145,7 @@ def button(response: httpx.Response, label: str) -> str:
 async def test_a_first_message_complaint_is_taken_at_once_and_ends_in_a_ticket(http: httpx.AsyncClient) -> None:
     first = await post(http, text="i want to complain, my order hasn't arrived", client_id="c-1")
     assert texts(first)[:2] == [
-        "Hi there, welcome to Our team.",
+        "Hi there, welcome to our service.",
         "I'm sorry something has gone wrong. Let's get it to the right person. It only takes a few questions.",
     ]
     asked = await post(http, text="It was due last Monday", client_id="c-2")
