@@ -19,15 +19,17 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
+from bot.conversations.kinds import ConversationKind
 from bot.customers.models import ChannelIdentity
-from bot.outbox.models import OutboxItem
+from bot.outbox.models import PENDING, OutboxItem
 from bot.storage.database import Database
 from bot.surveys.models import SurveyResponse
 from bot.transcript import Message
@@ -330,9 +332,19 @@ async def transcript_out(db: Database, address: str, channel: str = "telegram") 
         return [text or "" for text in (await session.execute(query)).scalars()]
 
 
+SCHEDULED = "scheduled"  # a flow put off until later (onboarding behind a first-message complaint), not due yet
+
+
 async def outbox_statuses(db: Database) -> dict[str, int]:
+    """The outbox rows per status; a flow start put off until later counts as SCHEDULED, not as work left undone."""
+    later = (
+        (OutboxItem.kind == ConversationKind.START_FLOW)
+        & (OutboxItem.status == PENDING)
+        & (OutboxItem.due_at > datetime.now(UTC))
+    )
+    status = case((later, SCHEDULED), else_=OutboxItem.status)
     async with db.sessions() as session:
-        query = select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
+        query = select(status, func.count()).group_by(status)
         return {status: int(count) for status, count in (await session.execute(query)).all()}
 
 

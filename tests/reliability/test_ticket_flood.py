@@ -32,6 +32,7 @@ from handlers.slack.relay import SEND_HELD
 from tests.handlers.slack.harness import mrkdwn_texts
 from tests.reliability.harness import (
     ANA,
+    SCHEDULED,
     SLACK_SECRET,
     STAFF,
     SUPPORT,
@@ -77,10 +78,15 @@ async def say(http: httpx.AsyncClient, visitor: str, text: str, name: str) -> li
 
 
 async def complain(
-    http: httpx.AsyncClient, visitor: str, name: str, words: str = COMPLAINT[1], impact: str = COMPLAINT[4]
+    http: httpx.AsyncClient,
+    visitor: str,
+    name: str,
+    words: str = COMPLAINT[1],
+    impact: str = COMPLAINT[4],
+    opening: str = COMPLAINT[0],
 ) -> str:
     said: list[str] = []
-    for line in (*COMPLAINT[:1], words, *COMPLAINT[2:4], impact):
+    for line in (opening, words, *COMPLAINT[2:4], impact):
         said += await say(http, visitor, line, name)
     return "\n".join(said)
 
@@ -176,7 +182,7 @@ async def test_a_flood_of_complaints_makes_a_handful_of_slack_posts_and_every_ti
                        for v, a in zip(visitors, added, strict=True))  # fmt: skip
 
             async def settled() -> bool:
-                return bool(summaries(slack)) and set(await outbox_statuses(db)) <= {"done"}
+                return bool(summaries(slack)) and set(await outbox_statuses(db)) <= {"done", SCHEDULED}
 
             await eventually(settled, timeout=90, what=lambda: f"posts so far: {len(slack.posts())}")
 
@@ -263,7 +269,9 @@ async def test_one_ticket_per_customer_escaped_words_and_notes_that_fail_closed(
             assert "Your reference is C-1001." in await complain(http, visitor, name, hostile)
             (root,) = await eventually(lambda: escalations(slack), what="the escalation")
             # The second complaint is urgent: it joins the ticket and makes it urgent too (severity and deadlines).
-            again = await complain(http, visitor, name, "And it was the wrong colour <!here>", "A lot, it's urgent")
+            # (/complain: words about a problem from a customer with an open ticket are added to it as they are.)
+            again = await complain(http, visitor, name, "And it was the wrong colour <!here>", "A lot, it's urgent",
+                                   opening="/complain")  # fmt: skip
             assert "You already have an open request with us, C-1001, so I've added this to it" in again
             async with db.sessions() as session:
                 (ticket,) = (await session.execute(select(Ticket))).scalars()
@@ -315,7 +323,7 @@ async def _timeline_has(db: Database, kinds: list[str]) -> bool:
 
 
 async def _settled(db: Database) -> bool:
-    return set(await outbox_statuses(db)) <= {"done"}
+    return set(await outbox_statuses(db)) <= {"done", SCHEDULED}
 
 
 async def _is(db: Database, ref: str, status: str) -> bool:
