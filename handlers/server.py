@@ -254,9 +254,12 @@ def _host(api_url: str) -> str:
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
     # log_config=None: uvicorn's loggers keep no handlers of their own and propagate to ours (handlers.logsetup), in
     # the same format and masked like every other; with its own handlers a token in a header was logged in clear.
+    # timeout_keep_alive: longer than the idle timeout of the proxies in front (60 s for nginx and most load
+    # balancers) and of clients' pools; with uvicorn's 5 s, a request sent on a connection just as the server closed
+    # it fails (a reset, seen by the web chat flood test as httpx.ReadError).
     return uvicorn.Config(
         app, host=settings.server.host, port=settings.server.port, log_level="warning", lifespan="on",
-        proxy_headers=True, log_config=None, access_log=False,
+        proxy_headers=True, log_config=None, access_log=False, timeout_keep_alive=75,
     )  # fmt: skip
 
 
