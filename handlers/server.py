@@ -308,7 +308,11 @@ async def serve(settings: Settings) -> int:
     for line in channel_report(settings, refused_flows(core, app.state.problems)):
         print(line, flush=True)
     try:
-        await server.serve(sockets=[sock])
+        # The port was held while the database was prepared; uvicorn binds it again itself. Serving on the socket
+        # handed over (serve(sockets=...)) reset connections under the web chat flood test (httpx.ReadError, one
+        # run in two), where uvicorn's own bind never did.
+        sock.close()
+        await server.serve()
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     return 0 if server.started or not server.should_exit else 1
