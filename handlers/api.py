@@ -130,7 +130,11 @@ def _on_customer(customers: CustomerActions) -> Any:
             log.info("api: refused a malformed customer reference (400)")
             return _error(400, str(exc))
         found: CustomerProfile | CustomerExport | Erasure | None
-        if request.method == "DELETE":  # only the customer's own route allows it (.../export included, as ever)
+        if request.method == "DELETE" and exporting:
+            # An export is read, never deleted: erasing the customer here would surprise whoever sent it.
+            return JSONResponse({"error": "an export is only read (GET); DELETE /api/customers/REF erases"},
+                                status_code=405, headers={"Allow": "GET"})  # fmt: skip
+        if request.method == "DELETE":
             found = await customers.erase(parsed)
             if found is not None:
                 log.info("api: customer #%d deleted", found.customer_id)

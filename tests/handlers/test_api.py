@@ -257,6 +257,11 @@ async def test_export_then_delete(http: httpx.AsyncClient) -> None:
     assert [(e["name"], e["event_id"]) for e in data["customer_events"]] == [("purchased", "o-1")]
     assert [row["kind"] for row in data["outbox"]] == ["event"]
 
+    # DELETE on the export is refused: only the customer's own address erases them.
+    refused = await http.delete("/api/customers/ext:C-1/export", headers=AUTH)
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET")
+    assert (await http.get("/api/customers/ext:C-1", headers=AUTH)).status_code == 200
+
     deleted = await http.delete("/api/customers/ext:C-1", headers=AUTH)
     assert deleted.status_code == 200
     assert deleted.json()["deleted"] == 1 and deleted.json()["rows"]["customer_events"] == 1
