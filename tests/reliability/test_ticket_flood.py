@@ -193,13 +193,15 @@ async def test_a_flood_of_complaints_makes_a_handful_of_slack_posts_and_every_ti
             roots, summary_posts = escalations(slack), summaries(slack)
             threads = [p for p in slack.posts(SUPPORT) if p["thread_ts"]]
             shape = f"{len(roots)} roots, {len(summary_posts)} summaries, {len(threads)} threads, {windows} window(s)"
-            assert MAX_POSTS <= len(roots) <= MAX_POSTS + windows and 1 <= len(summary_posts) <= 3 + windows, shape
+            # One of the first slots may go to a customer's line whose ticket had no thread when it was judged, and
+            # that line then joins the thread its ticket's own post started meanwhile (a thread post, not a root).
+            assert MAX_POSTS - 1 <= len(roots) <= MAX_POSTS + windows and 1 <= len(summary_posts) <= 3 + windows, shape
             assert len(slack.posts(SUPPORT)) == len(roots) + len(summary_posts) + len(threads), shape
             assert {p["thread_ts"] for p in threads} <= {r["ts"] for r in roots}, shape
             assert len(threads) <= 2 * len(roots) + 1, shape  # their customers' lines (and, late, what came before)
             # A DM for each ticket posted on its own and one for each summary.
             opened_alone = len(slack.dms_to(ANA)) - len(summary_posts)
-            assert MAX_POSTS <= opened_alone <= len(roots), shape
+            assert MAX_POSTS - 1 <= opened_alone <= len(roots), shape
             assert len(slack.posts()) == len(slack.posts(SUPPORT)) + len(slack.dms_to(ANA)) <= 25 + 5 * windows
             assert counted(summary_posts, "new tickets") + opened_alone == VISITORS
             # Customers who wrote again are named, at most once per line (a line that beat its ticket's own post is
