@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import click
 
 from bot.core import Core
 from bot.reports import PERIODS, REPORTS, Report, ReportQuery, Row
 from handlers.cli_support import run_async, settings_or_exit, with_core
+from handlers.report_csv import cell, columns, to_csv
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -66,21 +64,13 @@ def run_report(ctx: click.Context, name: str, query: ReportQuery) -> Report:
     return run_async(lambda: with_core(settings_or_exit(ctx), job, flows=False))
 
 
-def to_csv(rows: Sequence[Row]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns(rows), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
-    return out.getvalue()
-
-
 def to_table(report: Report, which: str | None = None) -> str:
     """The figures as `name: value` lines, then each list (or only `which`) as aligned columns."""
     lines = [f"{report.name} {_range(report)}"]
-    lines += [f"  {key}: {_cell(value)}" for key, value in report.figures.items() if not isinstance(value, dict)]
+    lines += [f"  {key}: {cell(value)}" for key, value in report.figures.items() if not isinstance(value, dict)]
     for key, value in report.figures.items():
         if isinstance(value, dict):
-            lines.append(f"  {key}: " + ", ".join(f"{k} {_cell(v)}" for k, v in value.items()))
+            lines.append(f"  {key}: " + ", ".join(f"{k} {cell(v)}" for k, v in value.items()))
     for list_name in [which] if which else report.lists:
         rows = report.rows(list_name)
         lines += ["", f"{list_name} ({len(rows)})"]
@@ -90,28 +80,11 @@ def to_table(report: Report, which: str | None = None) -> str:
 
 def aligned(rows: Sequence[Row]) -> list[str]:
     names = columns(rows)
-    cells = [[_cell(row.get(n)) for n in names] for row in rows]
+    cells = [[cell(row.get(n)) for n in names] for row in rows]
     widths = [max(len(n), *(len(r[i]) for r in cells)) for i, n in enumerate(names)]
     out = ["  " + "  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
     out += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return out
-
-
-def columns(rows: Sequence[Row]) -> list[str]:
-    names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row))
-    return list(names)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    return str(value)
 
 
 def _range(report: Report) -> str:

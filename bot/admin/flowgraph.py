@@ -7,6 +7,7 @@ the step in the texts form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 
@@ -14,6 +15,7 @@ from bot.conversations import schema as s
 from bot.conversations.loader import LoadedFlow, successors
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 220, 52, 36, 46, 24
+NOTE_H = 20  # the extra line under a step's text for a note
 KIND_CLASS = {
     "say": "say",
     "ask": "ask",
@@ -71,7 +73,7 @@ def _layers(lf: LoadedFlow) -> list[int]:
     return layer
 
 
-def layout(lf: LoadedFlow) -> list[Node]:
+def layout(lf: LoadedFlow, box_h: int = BOX_H) -> list[Node]:
     layer = _layers(lf)
     by_layer: dict[int, list[int]] = {}
     for i, depth in enumerate(layer):
@@ -87,7 +89,7 @@ def layout(lf: LoadedFlow) -> list[Node]:
             title = f"{i + 1}. {step.id}" if step.id else f"{i + 1}."
             nodes.append(
                 Node(
-                    i, _kind(step), title, _summary(step), left + k * (BOX_W + GAP_X), MARGIN + depth * (BOX_H + GAP_Y)
+                    i, _kind(step), title, _summary(step), left + k * (BOX_W + GAP_X), MARGIN + depth * (box_h + GAP_Y)
                 )
             )
     return nodes
@@ -98,11 +100,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def svg(lf: LoadedFlow, link: str = "#step-{index}") -> str:
-    """The SVG markup (every text escaped); `link` is formatted with the step's 0-based `index`."""
-    nodes = layout(lf)
+def svg(lf: LoadedFlow, link: str = "#step-{index}", notes: Mapping[int, Note] | None = None) -> str:
+    """The SVG markup (every text escaped); `link` is formatted with the step's 0-based `index`. `notes` adds a line
+    under a step's text (the flows report's reached / answered / dropped off), by the step's index."""
+    notes = notes or {}
+    box_h = BOX_H + (NOTE_H if notes else 0)  # one box height for the drawing
+    nodes = layout(lf, box_h)
     at = {n.index: n for n in nodes}
-    height = max(n.y for n in nodes) + BOX_H + MARGIN
+    height = max(n.y for n in nodes) + box_h + MARGIN
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="flowgraph" viewBox="0 0 WIDTH {height}" '
         f'width="WIDTH" height="{height}" role="img" aria-label="flow {escape(lf.id)}">',
@@ -114,13 +119,13 @@ def svg(lf: LoadedFlow, link: str = "#step-{index}") -> str:
         for j in successors(lf.flow, lf.step_index, i):
             a, b = at[i], at[j]
             label = _edge_label(lf, step, j)
-            if 0 < b.y - a.y <= BOX_H + GAP_Y:  # to the next layer: a short curve
-                x1, y1, x2, y2 = a.x + BOX_W // 2, a.y + BOX_H, b.x + BOX_W // 2, b.y
+            if 0 < b.y - a.y <= box_h + GAP_Y:  # to the next layer: a short curve
+                x1, y1, x2, y2 = a.x + BOX_W // 2, a.y + box_h, b.x + BOX_W // 2, b.y
                 mid = (y1 + y2) // 2
                 d = f"M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2}"
                 lx, ly, anchor = (x1 + x2) // 2 + 4, mid - 2, "start"
             else:  # further down, back up, or sideways: around the right side, clear of the boxes
-                x1, y1, x2, y2 = a.x + BOX_W, a.y + BOX_H // 2, b.x + BOX_W, b.y + BOX_H // 2
+                x1, y1, x2, y2 = a.x + BOX_W, a.y + box_h // 2, b.x + BOX_W, b.y + box_h // 2
                 lane += 12
                 d = (
                     f"M{x1},{y1} L{lane - 8},{y1} Q{lane},{y1} {lane},{y1 + (8 if y2 > y1 else -8)} "
@@ -138,14 +143,29 @@ def svg(lf: LoadedFlow, link: str = "#step-{index}") -> str:
         kind = KIND_CLASS.get(n.kind, "step")
         parts.append(
             f'<a href="{href}" class="node {kind}" data-step="{n.index}"><title>{escape(n.text)}</title>'
-            f'<rect x="{n.x}" y="{n.y}" width="{BOX_W}" height="{BOX_H}" rx="8"/>'
+            f'<rect x="{n.x}" y="{n.y}" width="{BOX_W}" height="{box_h}" rx="8"/>'
             f'<text class="node-title" x="{n.x + 10}" y="{n.y + 19}">{escape(_clip(n.title + "  " + n.kind, 32))}'
-            f'</text><text class="node-text" x="{n.x + 10}" y="{n.y + 39}">{escape(_clip(n.text, 30))}</text></a>'
+            f'</text><text class="node-text" x="{n.x + 10}" y="{n.y + 39}">{escape(_clip(n.text, 30))}</text>'
+            + _note(n, notes.get(n.index))
+            + "</a>"
         )
     parts.append("</svg>")
     width = lane + 180  # room for the last lane's label
     parts[0] = parts[0].replace("WIDTH", str(width))
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    warn: bool = False  # drawn in the warning colour (customers dropped off here)
+
+
+def _note(n: Node, note: Note | None) -> str:
+    if note is None:
+        return ""
+    kind = "node-note warn" if note.warn else "node-note"
+    return f'<text class="{kind}" x="{n.x + 10}" y="{n.y + 59}">{escape(_clip(note.text, 34))}</text>'
 
 
 def _edge_label(lf: LoadedFlow, step: s.AnyStep, target: int) -> str:

@@ -37,7 +37,7 @@ def reason_of(event: Any) -> ColumnElement[str]:
     return func.coalesce(given, said, literal(UNKNOWN))
 
 
-def _won_back(span: Span, event: Any, days: int) -> ColumnElement[bool]:
+def won_back(span: Span, event: Any, days: int) -> ColumnElement[bool]:
     later = aliased(CustomerEvent)
     return exists().where(
         later.customer_id == event.customer_id, later.name.in_(COMEBACK_EVENTS), later.occurred_at > event.occurred_at,
@@ -45,7 +45,7 @@ def _won_back(span: Span, event: Any, days: int) -> ColumnElement[bool]:
     )  # fmt: skip
 
 
-def _tenure(span: Span, event: Any) -> ColumnElement[str]:
+def tenure_of(span: Span, event: Any) -> ColumnElement[str]:
     days = span.days_between(Customer.created_at, event.occurred_at)
     return case(*[(days < limit, literal(label)) for limit, label in TENURES], else_=literal("365 days or more"))
 
@@ -61,8 +61,8 @@ def _figures(row: Any) -> Row:
 
 async def churn_report(session: AsyncSession, span: Span) -> Report:
     e = aliased(CustomerEvent, name="e")
-    counts = [func.count(), *(count_if(_won_back(span, e, days)) for days in WIN_BACK_DAYS)]
-    reason, tenure = reason_of(e), _tenure(span, e)
+    counts = [func.count(), *(count_if(won_back(span, e, days)) for days in WIN_BACK_DAYS)]
+    reason, tenure = reason_of(e), tenure_of(span, e)
 
     def cancellations(*columns: Any) -> Any:
         query = (select(*columns).select_from(e).join(Customer, Customer.id == e.customer_id)

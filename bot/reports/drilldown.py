@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.customers.models import Customer, CustomerEvent
-from bot.reports.churn import CANCELLED, reason_of
+from bot.reports.churn import CANCELLED, WIN_BACK_DAYS, reason_of, tenure_of, won_back
 from bot.reports.result import Row
 from bot.reports.scores import counted, latest_answers
 from bot.reports.span import Span
@@ -66,10 +66,11 @@ async def answers(
 async def tickets(
     session: AsyncSession, span: Span, *, kind: str | None = None, period: str | None = None,
     severity: str | None = None, category: str | None = None, staff: str | None = None, missed: Missed | None = None,
-    page: Page = Page(),
+    met: Missed | None = None, reopened: bool | None = None, page: Page = Page(),
 ) -> list[Row]:  # fmt: skip
     """The tickets opened in the range behind an `sla` or `complaints` figure (kind "complaint" for the latter),
-    filtered like the report's groups; `missed`: only those that missed that clock (or either), oldest first."""
+    filtered like the report's groups; `missed`: only those that missed that clock (or either); `met`: only those
+    that met it (or both); `reopened`: only those reopened (or never reopened), oldest first."""
     t, c = Ticket, clocks(span)
     query = tickets_in(span, t.id, t.ref, t.kind, t.created_at, t.status, t.severity, t.category, Staff.key,
                        t.first_responded_at, t.resolved_at, t.csat_score, t.reopened_count, c["fr_missed"],
@@ -83,6 +84,11 @@ async def tickets(
     if missed is not None:
         late = {"first_response": c["fr_missed"], "resolution": c["res_missed"]}
         query = query.where(late[missed] if missed in late else or_(*late.values()))
+    if met is not None:
+        kept = {"first_response": c["fr_met"], "resolution": c["res_met"]}
+        query = query.where(kept[met] if met in kept else and_(*kept.values()))
+    if reopened is not None:
+        query = query.where(t.reopened_count > 0 if reopened else t.reopened_count == 0)
     rows = await session.execute(query.order_by(t.created_at, t.id).limit(page.limit).offset(page.offset))
     return [{"ticket_id": r.id, "ref": r.ref, "kind": r.kind, "opened": local(span, r.created_at), "status": r.status,
              "severity": r.severity, "category": r.category, "staff": r.key or UNASSIGNED,
@@ -94,9 +100,10 @@ async def tickets(
 
 async def cancellations(
     session: AsyncSession, span: Span, *, reason: str | None = None, tier: str | None = None,
-    period: str | None = None, page: Page = Page(),
+    period: str | None = None, tenure: str | None = None, won_back_within: int | None = None, page: Page = Page(),
 ) -> list[Row]:  # fmt: skip
-    """The `cancelled` events behind a churn figure, by reason, tier (now) or period, oldest first."""
+    """The `cancelled` events behind a churn figure, by reason, tier (now), period, tenure (the report's labels),
+    or only those won back within 30 or 90 days, oldest first."""
     e = aliased(CustomerEvent, name="e")
     why = reason_of(e)
     query = (
@@ -109,6 +116,12 @@ async def cancellations(
         conditions.append(why == literal(reason))
     if period is not None:
         conditions.append(span.label(span.bucket(e.occurred_at)) == period)
+    if tenure is not None:
+        conditions.append(tenure_of(span, e) == literal(tenure))
+    if won_back_within is not None:
+        if won_back_within not in WIN_BACK_DAYS:
+            raise ValueError(f"won back within {won_back_within} days: the report counts {WIN_BACK_DAYS}")
+        conditions.append(won_back(span, e, won_back_within))
     query = query.where(and_(*conditions)) if conditions else query
     rows = await session.execute(query.order_by(e.occurred_at, e.id).limit(page.limit).offset(page.offset))
     return [{"event_id": r.id, "customer_id": r.customer_id, "at": local(span, r.occurred_at), "tier": r.tier,

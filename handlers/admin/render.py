@@ -17,11 +17,12 @@ from handlers.admin.security import set_cookie
 
 FLASH_COOKIE = "engagebot_admin_flash"
 # The console's sections, in the navigation's order: (key, label, path, role needed to see it). A section added later
-# (Reports, issue 14) is one more entry here and its routes.
+# is one more entry here and its routes.
 SECTIONS: list[tuple[str, str, str, Role]] = [
     ("flows", "Flows", "/admin/flows", Role.viewer),
     ("campaigns", "Campaigns", "/admin/campaigns", Role.viewer),
     ("staff", "Staff & routing", "/admin/staff", Role.viewer),
+    ("reports", "Reports", "/admin/reports", Role.viewer),
     ("audit", "Audit log", "/admin/audit", Role.viewer),
     ("accounts", "Accounts", "/admin/accounts", Role.admin),
 ]

@@ -1,0 +1,100 @@
+"""One business's data for the report pages' tests (in-process and in Chromium), in New York time with the clock at
+NOW; the right answers are worked out by hand next to the rows, and asserted by the tests that import them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.conversations.models import ACTIVE, CANCELLED, DONE
+from bot.conversations.steplog import ANSWERED, ENTERED
+from bot.core import Core
+from bot.surveys.models import SurveyResponse
+from bot.tickets.models import Staff
+from bot.transcript.models import INBOUND, Message
+from tests.bot.reports.seed import ZONE, add, at, customers
+from tests.bot.reports.test_reports import event, nps, run, step, ticket
+
+NOW = at("2026-03-20 12:00")  # a Friday; 08:00 in New York
+RANGE = {"since": "2026-02-15", "until": "2026-03-20", "by": "week"}
+STAFF = [{"key": "ana", "name": "Ana Lima"}, {"key": "rui", "name": "Rui Costa"}]
+BUSINESS = {"timezone": ZONE, "name": "Lisbon Bikes"}
+
+# NPS, each customer's latest answer in the range: promoters c1 (10), c2 (9); passive c3 (7); detractors c4 (3, which
+# replaced their 10), c5 (6): NPS (2 - 2) / 5 = 0. Per week (Mondays, New York): 23 Feb c1 -> 100; 2 Mar c2, c3 and
+# c4's 10 -> (2 - 0) / 3 = 66.7; 9 Mar c4's 3, c5's 6 -> -100.
+NPS_PERIODS = [("2026-02-23", "100"), ("2026-03-02", "66.7"), ("2026-03-09", "-100")]
+NPS_CSV = (
+    "period,nps,responses,promoters,passives,detractors,promoters_pct,detractors_pct\n"
+    "2026-02-23,100.0,1,1,0,0,100.0,0.0\n"
+    "2026-03-02,66.7,3,2,1,0,66.7,0.0\n"
+    "2026-03-09,-100.0,2,0,0,2,0.0,100.0\n"
+)
+# Tickets: T1 (ana, high, delivery) answered in time, resolved late; T2 (ana, delivery) answered late, resolved in
+# time, reopened; T3 (rui, a handoff) answered in time, resolution still running; T4 (nobody, billing) never answered,
+# both clocks past: first response met 2 of 4 (50%), resolution met 1 of 3 (33.3%), 3 tickets breached.
+# CSAT after T1 5 and T2 2: 1 of 2 satisfied, 50%, both Ana's.
+
+
+async def seed(core: Core) -> None:
+    async with core.db.sessions() as s:
+        staff = {m.key: m for m in (await s.execute(select(Staff))).scalars()}
+    async with core.db.transaction() as s:
+        c1, c2, c3, c4, c5, c6 = await customers(
+            s, ("2026-01-01 00:00", "gold"), *[("2026-01-01 00:00", "standard")] * 5
+        )
+        (c7,) = await customers(s, ("2026-03-01 15:00", "standard"))  # the March cohort, active in March
+        await add(s,
+            nps(c1.id, 10, "2026-03-02 03:00", "love it"),  # Sunday 1 March 22:00 in New York: week of 23 Feb
+            nps(c2.id, 9, "2026-03-03 15:00"),
+            nps(c3.id, 7, "2026-03-04 15:00"),
+            nps(c4.id, 10, "2026-03-05 15:00", "great"),
+            nps(c4.id, 3, "2026-03-10 15:00", "slow"),
+            nps(c5.id, 6, "2026-03-11 15:00"),
+            nps(c6.id, 0, "2026-02-01 15:00", "before the range"),
+            Message(customer_id=c7.id, direction=INBOUND, channel="web", text="hi", payload={},
+                    created_at=at("2026-03-05 15:00")),
+        )  # fmt: skip
+        tickets = [
+            ticket(c1.id, "2026-03-02 10:00", ref="T1", severity="high", category="delivery",
+                   assignee_id=staff["ana"].id, first_response_due=1, first_responded_at=0.5, resolution_due=24,
+                   resolved_at=48, csat_score=5),
+            ticket(c1.id, "2026-03-05 10:00", ref="T2", category="delivery", assignee_id=staff["ana"].id,
+                   first_response_due=4, first_responded_at=5, resolution_due=48, resolved_at=24, csat_score=2,
+                   reopened_count=1),
+            ticket(c1.id, "2026-03-10 10:00", ref="T3", kind="handoff", assignee_id=staff["rui"].id,
+                   first_response_due=4, first_responded_at=1, resolution_due=24 * 15),
+            ticket(c1.id, "2026-03-15 10:00", ref="T4", category="billing", first_response_due=4, resolution_due=48),
+        ]  # fmt: skip
+        await add(s, *tickets)
+        await add(s,
+            SurveyResponse(customer_id=c1.id, survey="ticket_csat", kind="csat", score=5, ticket_id=tickets[0].id,
+                           created_at=at("2026-03-04 12:00")),
+            SurveyResponse(customer_id=c1.id, survey="ticket_csat", kind="csat", score=2, ticket_id=tickets[1].id,
+                           created_at=at("2026-03-06 12:00")),
+            # Churn: c1 (price) back within 30 days; c2 (not_using, said in the flow); c3 (no reason).
+            event(c1.id, "cancelled", "2026-03-03 12:00", reason="price"),
+            event(c1.id, "purchased", "2026-03-19 10:00"),
+            run(c2.id, "cancellation", "2026-03-05 12:00", answers={"reason": "not_using", "still_cancel": True}),
+            event(c2.id, "cancelled", "2026-03-06 12:00"),
+            event(c3.id, "cancelled", "2026-03-12 12:00"),
+        )  # fmt: skip
+        # The nps flow: four runs reach `score` (step 1), three answer it; three reach why_promoter (step 3), one
+        # answers. Dropped: d at `score` (quiet for two days), b at why_promoter (cancelled); c is still talking.
+        a, b, c, d = (run(x.id, "nps", "2026-03-10 12:00", status=st)
+                      for x, st in ((c2, DONE), (c3, CANCELLED), (c4, ACTIVE), (c5, ACTIVE)))  # fmt: skip
+        await add(s, a, b, c, d)
+        c.updated_at = NOW - timedelta(hours=1)
+        d.updated_at = NOW - timedelta(days=2)
+        t, sec = at("2026-03-10 12:00"), timedelta(seconds=1)
+        await add(s,
+            step(a.id, 0, ENTERED, t, "score"), step(a.id, 0, ANSWERED, t + 60 * sec, "score"),
+            step(a.id, 2, ENTERED, t + 60 * sec, "why_promoter"),
+            step(a.id, 2, ANSWERED, t + 120 * sec, "why_promoter"),
+            step(b.id, 0, ENTERED, t, "score"), step(b.id, 0, ANSWERED, t + 30 * sec, "score"),
+            step(b.id, 2, ENTERED, t + 30 * sec, "why_promoter"),
+            step(c.id, 0, ENTERED, t, "score"), step(c.id, 0, ANSWERED, t + 90 * sec, "score"),
+            step(c.id, 2, ENTERED, t + 90 * sec, "why_promoter"),
+            step(d.id, 0, ENTERED, t, "score"),
+        )  # fmt: skip

@@ -1,0 +1,195 @@
+"""The report pages over real HTTP, on SQLite and PostgreSQL, signed in as a viewer: the figures, the charts' values,
+the drill-down from a number to its rows, the CSV downloads, the default range, and clear errors for bad filters.
+The data and its right answers are in report_fixture.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from html import escape, unescape
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from bot.core import Core
+from bot.reports import REPORTS
+from tests.conftest import FixedClock, make_settings
+from tests.handlers.admin.report_fixture import BUSINESS, NOW, NPS_CSV, NPS_PERIODS, RANGE, STAFF, seed
+from tests.handlers.admin.support import add_account, sign_in
+from tests.handlers.test_webchat import serving
+
+QUERY = urlencode(RANGE)
+
+
+@pytest.fixture
+async def http(tmp_path: Path, database_url: str, flows_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(tmp_path, database_url, flows_dir, business=BUSINESS, staff=STAFF)
+    core = Core(settings, clock=FixedClock(NOW))
+    await core.prepare_storage()
+    try:
+        await seed(core)
+    finally:
+        await core.close()
+    await add_account(settings, "vic", "viewer")
+    async with serving(settings, FixedClock(NOW)) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
+        await sign_in(client, "vic")
+        yield client
+
+
+def link(report: str, **filters: str) -> str:
+    """The drill-down link as the page writes it (HTML-escaped)."""
+    return escape(f"/admin/reports/{report}/rows?" + urlencode({**RANGE, **filters}))
+
+
+def drill_rows(html: str) -> list[list[str]]:
+    """The drill-down table's cells, row by row."""
+    body = html.split('<table class="list compact drill">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], re.S)
+    return [[unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
+
+
+def drill_names(html: str) -> list[str]:
+    head = html.split('<table class="list compact drill">', 1)[1].split("</thead>", 1)[0]
+    return re.findall(r"<th[^>]*>(.*?)</th>", head)
+
+
+async def test_every_report_has_a_page_a_viewer_reaches_from_the_navigation(http: httpx.AsyncClient) -> None:
+    flows = await http.get("/admin/flows")
+    assert '<a href="/admin/reports">Reports</a>' in flows.text
+    index = await http.get("/admin/reports")
+    assert index.status_code == 200
+    for name in REPORTS:
+        assert f'id="report-{name}"' in index.text
+        page = await http.get(f"/admin/reports/{name}?{QUERY}")
+        assert page.status_code == 200, name
+        assert 'aria-current="page">Reports</a>' in page.text
+
+
+async def test_nps_page_shows_the_figures_and_the_trend_drawn_with_its_values(http: httpx.AsyncClient) -> None:
+    page = (await http.get(f"/admin/reports/nps?{QUERY}")).text
+    figures = dict(re.findall(r"<dt>(.*?)</dt><dd>(?:<a [^>]*>)?(.*?)(?:</a>)?</dd>", page))
+    assert {k: figures[k] for k in ("nps", "responses", "promoters", "passives", "detractors")} == {
+        "nps": "0.0", "responses": "5", "promoters": "2", "passives": "1", "detractors": "2"}  # fmt: skip
+    chart = page.split('<svg xmlns="http://www.w3.org/2000/svg" class="chart line"', 1)[1].split("</svg>", 1)[0]
+    assert re.findall(r'data-x="([^"]+)" data-value="([^"]+)"', chart) == NPS_PERIODS
+    assert "<title>2026-03-02: 66.7</title>" in chart
+    # Its numbers also in a table under it, the periods', each linked to its answers:
+    assert 'id="table-periods"' in page and 'href="#table-periods"' in page
+    assert f'<a href="{link("nps", what="answers", kind="nps", period="2026-03-02", group="promoter")}">2</a>' in page
+
+
+async def test_a_figure_leads_to_the_answers_behind_it(http: httpx.AsyncClient) -> None:
+    page = (await http.get(f"/admin/reports/nps?{QUERY}")).text
+    detractors = link("nps", what="answers", kind="nps", group="detractor")
+    assert f'<a href="{detractors}" title="the rows behind this number">2</a>' in page
+    rows = await http.get(unescape(detractors))
+    assert rows.status_code == 200
+    names = drill_names(rows.text)
+    picked = [(r[names.index("score")], r[names.index("comment")]) for r in drill_rows(rows.text)]
+    assert picked == [("6", "-"), ("3", "slow")]  # newest first; c4's earlier 10 is not counted
+    week = await http.get(unescape(link("nps", what="answers", kind="nps", period="2026-03-02")))
+    assert sorted(r[names.index("score")] for r in drill_rows(week.text)) == ["10", "7", "9"]
+
+
+async def test_sla_figures_per_person_and_severity_lead_to_their_tickets(http: httpx.AsyncClient) -> None:
+    page = (await http.get(f"/admin/reports/sla?{QUERY}")).text
+    figures = dict(re.findall(r"<dt>(.*?)</dt><dd>(?:<a [^>]*>)?(.*?)(?:</a>)?</dd>", page))
+    assert (figures["first response pct"], figures["resolution pct"], figures["breached tickets"]) == (
+        "50.0", "33.3", "3")  # fmt: skip
+    # Bars per person: first response met 50% for Ana, 100% for Rui, 0% for the unassigned ticket.
+    bars = re.findall(r'class="bar" data-label="([^"]+)" data-value="([^"]+)"', page)
+    assert ("Ana Lima, first response", "50") in bars and ("Rui Costa, first response", "100") in bars
+    assert ("(unassigned), first response", "0") in bars
+    unassigned = link("sla", what="tickets", staff="(unassigned)", missed="first_response")
+    assert f'href="{unassigned}"' in page
+    rows = await http.get(unescape(unassigned))
+    names = drill_names(rows.text)
+    assert [r[names.index("ref")] for r in drill_rows(rows.text)] == ["T4"]
+    met = await http.get(unescape(link("sla", what="tickets", met="first_response")))
+    assert [r[names.index("ref")] for r in drill_rows(met.text)] == ["T1", "T3"]
+    high = await http.get(unescape(link("sla", what="tickets", severity="high", missed="resolution")))
+    assert [r[names.index("ref")] for r in drill_rows(high.text)] == ["T1"]
+
+
+async def test_complaints_and_churn_lead_to_tickets_and_cancellations(http: httpx.AsyncClient) -> None:
+    page = (await http.get(f"/admin/reports/complaints?{QUERY}")).text
+    bars = re.findall(r'class="bar" data-label="([^"]+)" data-value="([^"]+)"', page)
+    assert bars == [("delivery", "2"), ("billing", "1")]
+    reopened = await http.get(unescape(link("complaints", what="tickets", kind="complaint", reopened="1")))
+    names = drill_names(reopened.text)
+    assert [r[names.index("ref")] for r in drill_rows(reopened.text)] == ["T2"]
+    churn = (await http.get(f"/admin/reports/churn?{QUERY}")).text
+    assert re.findall(r'data-label="([^"]+)" data-value="([^"]+)"', churn.split("by reason", 1)[1])[:3] == [
+        ("not_using", "1"), ("price", "1"), ("unknown", "1")]  # fmt: skip
+    back = await http.get(unescape(link("churn", what="cancellations", won_back_within="30")))
+    names = drill_names(back.text)
+    assert [r[names.index("reason")] for r in drill_rows(back.text)] == ["price"]
+    standard = await http.get(unescape(link("churn", what="cancellations", customer_tier="standard")))
+    assert sorted(r[names.index("reason")] for r in drill_rows(standard.text)) == ["not_using", "unknown"]
+
+
+async def test_each_flows_funnel_is_drawn_on_its_graph(http: httpx.AsyncClient) -> None:
+    page = (await http.get(f"/admin/reports/flows?{QUERY}")).text
+    graph = page.split('aria-label="flow nps"', 1)[1].split("</svg>", 1)[0]
+    notes = {}
+    for node in graph.split("<a ")[1:]:  # one per step
+        note = re.search(r'class="node-note[^"]*"[^>]*>([^<]+)<', node)
+        if note:
+            notes[re.search(r'data-step="(\d+)"', node).group(1)] = note.group(1)  # type: ignore[union-attr]
+    assert notes == {"0": "reached 4 · answered 3 · dropped 1", "2": "reached 3 · answered 1 · dropped 1"}
+
+
+async def test_each_report_and_each_drill_down_downloads_as_csv(http: httpx.AsyncClient) -> None:
+    answer = await http.get(f"/admin/reports/nps?{QUERY}&format=csv&list=periods")
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="nps-periods-2026-02-15_2026-03-20.csv"' in answer.headers["content-disposition"]
+    assert answer.text == NPS_CSV  # the same text as `engagebot reports nps --format csv --list periods`
+    for name in REPORTS:
+        assert (await http.get(f"/admin/reports/{name}?{QUERY}&format=csv")).status_code == 200, name
+    tickets = await http.get(unescape(link("sla", what="tickets", missed="any")) + "&format=csv")
+    rows = list(csv.DictReader(io.StringIO(tickets.text)))
+    assert [(r["ref"], r["missed"]) for r in rows] == [
+        ("T1", "resolution"), ("T2", "first_response"), ("T4", "first_response; resolution")]  # fmt: skip
+
+
+async def test_the_range_defaults_to_the_last_90_days_by_week_in_the_business_time_zone(
+    http: httpx.AsyncClient,
+) -> None:
+    page = (await http.get("/admin/reports/nps")).text
+    # Today is 20 March in New York; 90 days up to it start on 21 December.
+    assert 'name="since" value="2025-12-21"' in page and 'name="until" value="2026-03-20"' in page
+    assert "<option selected>week</option>" in page
+    assert "2025-12-21 to 2026-03-20, by week, America/New_York" in page
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/admin/reports/nps?since=yesterday", 400, "From must be a date like 2026-03-01"),
+        ("/admin/reports/nps?since=2026-03-10&until=2026-03-01", 400, "is after To"),
+        ("/admin/reports/nps?by=year", 400, "Trend by day, week or month"),
+        ("/admin/reports/revenue", 404, "There is no report"),
+        ("/admin/reports/nps?format=csv&list=customers", 400, "nps has no list"),
+        ("/admin/reports/nps/rows?what=invoices", 400, "Choose a figure on the report"),
+        ("/admin/reports/nps/rows?what=answers&kind=nps&colour=red", 400, "cannot be filtered by"),
+        ("/admin/reports/nps/rows?what=answers&kind=nps&group=fans", 400, "group must be one of"),
+        ("/admin/reports/nps/rows?what=answers", 400, "Answers need a kind"),
+        ("/admin/reports/nps/rows?what=answers&kind=nps&page=0", 400, "page must be a number"),
+    ],
+)
+async def test_bad_filters_get_a_clear_answer(http: httpx.AsyncClient, path: str, status: int, message: str) -> None:
+    answer = await http.get(path)
+    assert answer.status_code == status
+    assert message in unescape(answer.text)
+    assert (await http.get(f"/admin/reports/nps?{QUERY}")).status_code == 200  # and the console goes on
+
+
+async def test_drill_down_pages_through_the_rows(http: httpx.AsyncClient) -> None:
+    first = await http.get(unescape(link("nps", what="answers", kind="nps")))
+    assert "rows 1 to 5" in first.text and 'rel="next"' not in first.text
+    empty = await http.get(unescape(link("nps", what="answers", kind="nps")) + "&page=3")
+    assert empty.status_code == 200 and "No rows on this page" in empty.text
