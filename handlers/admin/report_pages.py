@@ -15,6 +15,7 @@ from starlette.routing import Route
 from bot.admin.accounts import Role, SignedIn
 from bot.admin.flowgraph import Note, svg
 from bot.reports import PERIODS, REPORTS, Report, ReportQuery, Row
+from bot.reports.churn import WIN_BACK_DAYS
 from bot.reports.drilldown import MAX_ROWS, SCORE_GROUPS, Page
 from handlers.admin.context import AdminContext
 from handlers.admin.report_views import VIEWS, ReportView, drill_filters
@@ -41,6 +42,10 @@ def _flag(value: str) -> bool:
     return value == "1"
 
 
+def _days(value: str) -> int:
+    return int(_choice(*(str(days) for days in WIN_BACK_DAYS))(value))
+
+
 # The rows a figure stands for, and the filters each kind takes: URL parameter -> (keyword, parser).
 # Cancellations name their tier `customer_tier`: `tier` is the page's own filter (the customers of the whole report).
 DRILL_KINDS: dict[str, tuple[str, Mapping[str, tuple[str, Callable[[str], Any]]]]] = {
@@ -52,7 +57,7 @@ DRILL_KINDS: dict[str, tuple[str, Mapping[str, tuple[str, Callable[[str], Any]]]
                             "reopened": ("reopened", _flag)}),
     "cancellations": ("Cancellations", {"reason": ("reason", str), "customer_tier": ("tier", str),
                                         "period": ("period", str), "tenure": ("tenure", str),
-                                        "won_back_within": ("won_back_within", int)}),
+                                        "won_back_within": ("won_back_within", _days)}),
 }  # fmt: skip
 
 

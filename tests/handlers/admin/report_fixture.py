@@ -3,8 +3,13 @@ NOW; the right answers are worked out by hand next to the rows, and asserted by 
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.conversations.models import ACTIVE, CANCELLED, DONE
@@ -15,6 +20,9 @@ from bot.tickets.models import Staff
 from bot.transcript.models import INBOUND, Message
 from tests.bot.reports.seed import ZONE, add, at, customers
 from tests.bot.reports.test_reports import event, nps, run, step, ticket
+from tests.conftest import STARTER_FLOWS, FixedClock, _create_pg_database, _drop_pg_database, make_settings
+from tests.handlers.admin.support import add_account
+from tests.handlers.test_webchat import serving
 
 NOW = at("2026-03-20 12:00")  # a Friday; 08:00 in New York
 RANGE = {"since": "2026-02-15", "until": "2026-03-20", "by": "week"}
@@ -98,3 +106,31 @@ async def seed(core: Core) -> None:
             step(c.id, 2, ENTERED, t + 90 * sec, "why_promoter"),
             step(d.id, 0, ENTERED, t, "score"),
         )  # fmt: skip
+
+
+@asynccontextmanager
+async def report_site(request: pytest.FixtureRequest, folder: Path, database: str) -> AsyncIterator[str]:
+    """The whole app on a free port over the seeded data (on `database`: sqlite or postgresql, migrated from the
+    session's template), with a viewer `vic`; the pages only read, so the tests of a module share one."""
+    if database == "sqlite":
+        path = folder / "engagebot.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        url, name = f"sqlite+aiosqlite:///{path}", None
+    else:
+        name, url = await _create_pg_database(request.getfixturevalue("_postgres_template"))
+    try:
+        flows = folder / "flows"
+        shutil.copytree(STARTER_FLOWS, flows)
+        settings = make_settings(folder, url, flows, business=BUSINESS, staff=STAFF)
+        core = Core(settings, clock=FixedClock(NOW))
+        await core.prepare_storage()
+        try:
+            await seed(core)
+        finally:
+            await core.close()
+        await add_account(settings, "vic", "viewer")
+        async with serving(settings, FixedClock(NOW)) as base:
+            yield base
+    finally:
+        if name is not None:
+            await _drop_pg_database(name)

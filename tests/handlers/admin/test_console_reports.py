@@ -9,35 +9,32 @@ import io
 import re
 from collections.abc import AsyncIterator
 from html import escape, unescape
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+import pytest_asyncio
 
-from bot.core import Core
 from bot.reports import REPORTS
-from tests.conftest import FixedClock, make_settings
-from tests.handlers.admin.report_fixture import BUSINESS, NOW, NPS_CSV, NPS_PERIODS, RANGE, STAFF, seed
-from tests.handlers.admin.support import add_account, sign_in
-from tests.handlers.test_webchat import serving
+from tests.handlers.admin.report_fixture import NPS_CSV, NPS_PERIODS, RANGE, report_site
+from tests.handlers.admin.support import sign_in
 
 QUERY = urlencode(RANGE)
 
 
-@pytest.fixture
-async def http(tmp_path: Path, database_url: str, flows_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(tmp_path, database_url, flows_dir, business=BUSINESS, staff=STAFF)
-    core = Core(settings, clock=FixedClock(NOW))
-    await core.prepare_storage()
-    try:
-        await seed(core)
-    finally:
-        await core.close()
-    await add_account(settings, "vic", "viewer")
-    async with serving(settings, FixedClock(NOW)) as url, httpx.AsyncClient(base_url=url, timeout=20) as client:
-        await sign_in(client, "vic")
-        yield client
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module",
+                        params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])  # fmt: skip
+async def http(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One seeded app per database for the whole module (the pages only read), signed in as a viewer."""
+    async with report_site(request, tmp_path_factory.mktemp("reports"), request.param) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+            await sign_in(client, "vic")
+            yield client
 
 
 def link(report: str, **filters: str) -> str:
@@ -166,26 +163,26 @@ async def test_the_range_defaults_to_the_last_90_days_by_week_in_the_business_ti
     assert "2025-12-21 to 2026-03-20, by week, America/New_York" in page
 
 
-@pytest.mark.parametrize(
-    ("path", "status", "message"),
-    [
-        ("/admin/reports/nps?since=yesterday", 400, "From must be a date like 2026-03-01"),
-        ("/admin/reports/nps?since=2026-03-10&until=2026-03-01", 400, "is after To"),
-        ("/admin/reports/nps?by=year", 400, "Trend by day, week or month"),
-        ("/admin/reports/revenue", 404, "There is no report"),
-        ("/admin/reports/nps?format=csv&list=customers", 400, "nps has no list"),
-        ("/admin/reports/nps/rows?what=invoices", 400, "Choose a figure on the report"),
-        ("/admin/reports/nps/rows?what=answers&kind=nps&colour=red", 400, "cannot be filtered by"),
-        ("/admin/reports/nps/rows?what=answers&kind=nps&group=fans", 400, "group must be one of"),
-        ("/admin/reports/nps/rows?what=answers", 400, "Answers need a kind"),
-        ("/admin/reports/nps/rows?what=answers&kind=nps&page=0", 400, "page must be a number"),
-    ],
-)
-async def test_bad_filters_get_a_clear_answer(http: httpx.AsyncClient, path: str, status: int, message: str) -> None:
-    answer = await http.get(path)
-    assert answer.status_code == status
-    assert message in unescape(answer.text)
-    assert (await http.get(f"/admin/reports/nps?{QUERY}")).status_code == 200  # and the console goes on
+BAD = [
+    ("/admin/reports/nps?since=yesterday", 400, "From must be a date like 2026-03-01"),
+    ("/admin/reports/nps?since=2026-03-10&until=2026-03-01", 400, "is after To"),
+    ("/admin/reports/nps?by=year", 400, "Trend by day, week or month"),
+    ("/admin/reports/revenue", 404, "There is no report"),
+    ("/admin/reports/nps?format=csv&list=customers", 400, "nps has no list"),
+    ("/admin/reports/nps/rows?what=invoices", 400, "Choose a figure on the report"),
+    ("/admin/reports/nps/rows?what=answers&kind=nps&colour=red", 400, "cannot be filtered by"),
+    ("/admin/reports/nps/rows?what=answers&kind=nps&group=fans", 400, "group must be one of"),
+    ("/admin/reports/nps/rows?what=answers", 400, "Answers need a kind"),
+    ("/admin/reports/nps/rows?what=answers&kind=nps&page=0", 400, "page must be a number"),
+    ("/admin/reports/churn/rows?what=cancellations&won_back_within=45", 400, "won_back_within must be one of 30, 90"),
+]
+
+
+async def test_bad_filters_get_a_clear_answer_and_the_console_goes_on(http: httpx.AsyncClient) -> None:
+    for path, status, message in BAD:
+        answer = await http.get(path)
+        assert (answer.status_code, message in unescape(answer.text)) == (status, True), path
+    assert (await http.get(f"/admin/reports/nps?{QUERY}")).status_code == 200
 
 
 async def test_drill_down_pages_through_the_rows(http: httpx.AsyncClient) -> None:
