@@ -20,7 +20,7 @@ from bot.transcript.models import INBOUND, Message
 ATTRIBUTION_DAYS = 3  # what a customer does within this long after a send counts for the campaign
 
 
-def _after(span: Span, sent_at: Any, column: Any) -> ColumnElement[bool]:
+def within_window(span: Span, sent_at: Any, column: Any) -> ColumnElement[bool]:
     """`column` within the attribution window after `sent_at` (bounds an index on `column` can use)."""
     return and_(column >= sent_at, column <= span.plus_days(sent_at, ATTRIBUTION_DAYS))
 
@@ -45,12 +45,12 @@ async def campaigns_report(session: AsyncSession, span: Span) -> Report:
     # Joins, not a lookup per customer: each side is read once. A customer counts once however many messages.
     who = s.c.customer_id
     m = Message
-    wrote = and_(m.direction == INBOUND, _after(span, s.c.sent_at, m.created_at))
+    wrote = and_(m.direction == INBOUND, within_window(span, s.c.sent_at, m.created_at))
     pressed = and_(wrote, m.payload["choice"].as_string().is_not(None))
     activity_query = (
         select(s.c.run_id, func.count(func.distinct(who)), func.count(func.distinct(case((wrote, who)))),
                func.count(func.distinct(case((pressed, who)))),
-               func.count(func.distinct(case((_after(span, s.c.sent_at, Customer.opted_out_at), who)))))
+               func.count(func.distinct(case((within_window(span, s.c.sent_at, Customer.opted_out_at), who)))))
         .select_from(s).join(Customer, Customer.id == who)
         .outerjoin(m, and_(m.customer_id == who, m.created_at >= s.c.sent_at,
                            m.created_at <= span.plus_days(s.c.sent_at, ATTRIBUTION_DAYS)))
@@ -61,7 +61,7 @@ async def campaigns_report(session: AsyncSession, span: Span) -> Report:
     completed_query = (
         select(s.c.run_id, func.count(func.distinct(who)))
         .select_from(s).join(r, r.id == s.c.run_id)
-        .join(c, and_(c.customer_id == who, c.status == DONE, _after(span, s.c.sent_at, c.started_at),
+        .join(c, and_(c.customer_id == who, c.status == DONE, within_window(span, s.c.sent_at, c.started_at),
                       c.context[("trigger", "campaign")].as_string() == r.campaign))
         .group_by(s.c.run_id)
     )  # fmt: skip

@@ -27,7 +27,7 @@ def _entries(span: Span, *columns: Any) -> Any:
                      ConversationRun.customer_id)  # fmt: skip
 
 
-def _visits(span: Span) -> Any:
+def visits(span: Span) -> Any:
     """One row per run and step: when the run first entered it, and first answered it (None if never)."""
     s = StepEntry
     step = (s.flow_id, s.step_index, s.step_id, s.step_kind)
@@ -37,7 +37,7 @@ def _visits(span: Span) -> Any:
 
 
 async def flows_report(session: AsyncSession, span: Span) -> Report:
-    v = _visits(span)
+    v = visits(span)
     keys = (v.c.flow_id, v.c.step_index, v.c.step_id, v.c.step_kind)
     days = span.days_between(v.c.entered_at, v.c.answered_at)
     columns = [func.count(v.c.entered_at), func.count(v.c.answered_at)]
@@ -80,13 +80,20 @@ async def _medians(session: AsyncSession, v: Any, days: Any) -> dict[tuple[Any, 
     return {tuple(row[:4]): float(row[4]) for row in await session.execute(query) if row[4] is not None}
 
 
-async def _dropped(session: AsyncSession, span: Span) -> dict[tuple[Any, ...], int]:
-    """Runs whose last entry in the range is entering this step (never answered or passed), which were closed
-    without finishing (cancelled) or have stood still for IDLE."""
+def dropped_runs(span: Span) -> Any:
+    """The runs that dropped off, with the step they dropped off at: their last entry in the range is entering that
+    step (never answered or passed), and they were closed without finishing (cancelled) or have stood still for
+    IDLE."""
     s, r = StepEntry, ConversationRun
     last = _entries(span, s.run_id, func.max(s.id).label("last_id")).group_by(s.run_id).subquery("last")
     gone = or_(r.status == CANCELLED, and_(r.status == ACTIVE, r.updated_at < moment(span.now - IDLE)))
-    query = (select(s.flow_id, s.step_index, s.step_id, s.step_kind, func.count())
-             .select_from(last).join(s, s.id == last.c.last_id).join(r, r.id == s.run_id)
-             .where(s.event == ENTERED, gone).group_by(s.flow_id, s.step_index, s.step_id, s.step_kind))  # fmt: skip
+    return (select(s.run_id, s.flow_id, s.step_index, s.step_id, s.step_kind)
+            .select_from(last).join(s, s.id == last.c.last_id).join(r, r.id == s.run_id)
+            .where(s.event == ENTERED, gone))  # fmt: skip
+
+
+async def _dropped(session: AsyncSession, span: Span) -> dict[tuple[Any, ...], int]:
+    d = dropped_runs(span).subquery("dropped")
+    keys = (d.c.flow_id, d.c.step_index, d.c.step_id, d.c.step_kind)
+    query = select(*keys, func.count()).group_by(*keys)
     return {tuple(row[:4]): int(row[4]) for row in await session.execute(query)}

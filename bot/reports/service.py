@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.ports import Clock
-from bot.reports import drilldown
+from bot.reports import drilldown, drilldown_journeys
 from bot.reports.campaigns import campaigns_report
 from bot.reports.churn import churn_report
 from bot.reports.flows import flows_report
@@ -41,6 +41,9 @@ DRILL_DOWNS: dict[str, Callable[..., Awaitable[list[Row]]]] = {
     "answers": drilldown.answers,
     "tickets": drilldown.tickets,
     "cancellations": drilldown.cancellations,
+    "runs": drilldown_journeys.step_runs,
+    "deliveries": drilldown_journeys.deliveries,
+    "customers": drilldown_journeys.cohort_customers,
 }
 
 
@@ -54,8 +57,9 @@ class Reports:
         return Span(query, self.settings.business.zone, self.db.dialect, self.clock.now())
 
     async def rows(self, what: str, query: ReportQuery, *args: Any, **filters: Any) -> list[Row]:
-        """The rows behind a figure: `what` is answers (args: the kind, nps or csat), tickets or cancellations;
-        `filters` as drilldown.py's functions take them (period, group, staff, severity, reason, page...)."""
+        """The rows behind a figure: `what` is answers (args: the kind, nps or csat), tickets, cancellations, runs
+        (at a flow's step), deliveries (of a campaign) or customers (of a signup cohort); `filters` as the functions
+        of drilldown.py and drilldown_journeys.py take them (period, group, staff, severity, reason, page...)."""
         span = self.span(query)
         async with self.db.sessions() as session:
             return await DRILL_DOWNS[what](session, span, *args, **filters)

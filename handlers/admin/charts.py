@@ -21,6 +21,7 @@ MAX_PRINTED_POINTS = 14  # beyond this many points per series, values only on ho
 class Series:
     name: str
     values: Sequence[float | None]  # one per x label; None: no data in that period (a gap in the line)
+    links: Sequence[str | None] | None = None  # per point, where a click on it leads (the rows behind it)
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,10 @@ def line_chart(
         printed = len(series) == 1 and len(points) <= MAX_PRINTED_POINTS
         for i, v in points:
             name = f"{s.name}, " if len(series) > 1 else ""
+            href = s.links[i] if s.links else None
+            tag = f'a href="{escape(href)}"' if href else "g"
             parts.append(
-                f'<g class="point" data-x="{escape(x_labels[i])}" data-value="{_number(v)}">'
+                f'<{tag} class="point" data-x="{escape(x_labels[i])}" data-value="{_number(v)}">'
                 f"<title>{escape(name + x_labels[i])}: {_number(v, unit)}</title>"
                 f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="4"/>'
                 + (
@@ -124,7 +127,7 @@ def line_chart(
                     if printed
                     else ""
                 )
-                + "</g>"
+                + ("</a>" if href else "</g>")
             )
         parts.append("</g>")
     if len(series) > 1:

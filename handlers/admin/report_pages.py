@@ -14,9 +14,11 @@ from starlette.routing import Route
 
 from bot.admin.accounts import Role, SignedIn
 from bot.admin.flowgraph import Note, svg
+from bot.outreach.models import SENT, SKIPPED
 from bot.reports import PERIODS, REPORTS, Report, ReportQuery, Row
 from bot.reports.churn import WIN_BACK_DAYS
 from bot.reports.drilldown import MAX_ROWS, SCORE_GROUPS, Page
+from bot.reports.drilldown_journeys import OUTCOMES
 from handlers.admin.context import AdminContext
 from handlers.admin.report_views import VIEWS, ReportView, drill_filters
 from handlers.report_csv import cell, columns, to_csv
@@ -42,6 +44,12 @@ def _flag(value: str) -> bool:
     return value == "1"
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError("a whole number from 0 on")
+    return int(value)
+
+
 def _days(value: str) -> int:
     return int(_choice(*(str(days) for days in WIN_BACK_DAYS))(value))
 
@@ -58,6 +66,11 @@ DRILL_KINDS: dict[str, tuple[str, Mapping[str, tuple[str, Callable[[str], Any]]]
     "cancellations": ("Cancellations", {"reason": ("reason", str), "customer_tier": ("tier", str),
                                         "period": ("period", str), "tenure": ("tenure", str),
                                         "won_back_within": ("won_back_within", _days)}),
+    "runs": ("Conversation runs", {"flow": ("flow", str), "step_index": ("step_index", _count),
+                                   "state": ("state", _choice("reached", "answered", "dropped"))}),
+    "deliveries": ("Customers", {"run": ("run", _count), "decision": ("decision", _choice(SENT, SKIPPED)),
+                                 "reason": ("reason", str), "outcome": ("outcome", _choice(*OUTCOMES))}),
+    "customers": ("Customers", {"cohort": ("cohort", str), "month": ("month", _count)}),
 }  # fmt: skip
 
 
@@ -148,8 +161,8 @@ def routes(ctx: AdminContext) -> list[Route]:
             span = f"{form['since']}_{form['until']}"
             return _attachment(to_csv(report.rows(which)), f"{name}-{which}-{span}.csv")
 
-        def drill(list_name: str, row: Row, column: str) -> str | None:
-            filters = drill_filters(view, list_name, row, column)
+        def drill(list_name: str, row: Row, column: str, index: int | None = None) -> str | None:
+            filters = drill_filters(view, list_name, row, column, index)
             if filters is None:
                 return None
             return f"/admin/reports/{name}/rows?" + urlencode({**form, **filters})
@@ -201,7 +214,11 @@ def routes(ctx: AdminContext) -> list[Route]:
                 try:
                     filters[keyword] = parse(value)
                 except ValueError as exc:
-                    error = f"{key} must be {exc}." if str(exc).startswith("one of") else f"{key}: bad value {value!r}"
+                    error = (
+                        f"{key} must be {exc}."
+                        if str(exc).startswith(("one of", "a whole"))
+                        else (f"{key}: bad value {value!r}")
+                    )
                     break
                 shown.append((key.replace("_", " "), value))
         number = params.get("page", "1")
@@ -254,23 +271,32 @@ def _step_note(row: Row) -> Note:
     return Note(" · ".join(parts), warn=bool(row["dropped"]))
 
 
-def _figures(report: Report, drill: Callable[[str, Row, str], str | None]) -> list[tuple[str, str, str | None]]:
+def _cell(which: str, row: Row, column: str, drill: Callable[..., str | None]) -> tuple[Any, ...]:
+    value = row.get(column)
+    items = None
+    if isinstance(value, list) and all(_is_number(v) or v is None for v in value):
+        items = [(cell(v), drill(which, row, column, i)) for i, v in enumerate(value)]
+    return cell(value), drill(which, row, column), _is_number(value), items
+
+
+def _figures(report: Report, drill: Callable[..., str | None]) -> list[tuple[str, str, str | None]]:
     """The whole range's figures as (name, value, link to its rows)."""
     figures = dict(report.figures)
     return [(key.replace("_", " "), cell(value), drill("figures", figures, key)) for key, value in figures.items()]
 
 
 def _tables(
-    report: Report, drill: Callable[[str, Row, str], str | None], name: str, form: Mapping[str, str],
+    report: Report, drill: Callable[..., str | None], name: str, form: Mapping[str, str],
     link: Callable[..., str],
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Every list of the report as a table: column names, and per row the cells as (text, link, is a number)."""
+    """Every list of the report as a table: column names, and per row the cells as (text, link, is a number, and
+    for a list of figures its items as (text, link))."""
     tables = []
     for which in report.lists:
         rows = report.rows(which)
         names = columns(rows)
         shown = rows[:TABLE_ROWS]
-        body = [[(cell(row.get(c)), drill(which, row, c), _is_number(row.get(c))) for c in names] for row in shown]
+        body = [[_cell(which, row, c, drill) for c in names] for row in shown]
         tables.append({"name": which, "title": which.replace("_", " ").capitalize(), "names": names, "rows": body,
                        "total": len(rows), "csv": link(name, form, format="csv", list=which)})  # fmt: skip
     return tables

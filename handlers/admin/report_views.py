@@ -12,8 +12,10 @@ from markupsafe import Markup
 from bot.reports import Report, Row
 from handlers.admin.charts import Bar, Series, bar_chart, line_chart
 
-# (list name, row, column) -> the drill-down page's URL, or None when the figure has no rows behind it.
-Linker = Callable[[str, Row, str], str | None]
+# (list name, row, column[, index in a list-valued cell]) -> the drill-down page's URL, or None when the figure has
+# no rows behind it.
+Linker = Callable[..., str | None]
+INDEX = "{index}"
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,18 @@ class Drill:
     from_row: Mapping[str, str] = field(default_factory=dict)
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-    def filters(self, row: Row, column: str) -> dict[str, str] | None:
+    def filters(self, row: Row, column: str, index: int | None = None) -> dict[str, str] | None:
+        """The drill-down's filters for one figure; `index` is the place of a figure in a list-valued cell
+        (a cohort's active customers per month), put where a column's filter says "{index}"."""
         if column not in self.columns:
             return None
         taken = {name: row.get(key) for name, key in self.from_row.items()}
         if any(value is None for value in taken.values()):
             return None  # e.g. tickets without a severity: no filter selects exactly them
-        return {"what": self.what, **self.fixed, **{k: str(v) for k, v in taken.items()}, **self.columns[column]}
+        extra = {k: v.replace(INDEX, str(index)) if index is not None else v for k, v in self.columns[column].items()}
+        if index is None and any(INDEX in v for v in extra.values()):
+            return None
+        return {"what": self.what, **self.fixed, **{k: str(v) for k, v in taken.items()}, **extra}
 
 
 @dataclass(frozen=True)
@@ -54,11 +61,13 @@ def _periods(report: Report) -> Sequence[Row]:
     return report.rows("periods") if report.periods is not None else []
 
 
-def _trend(report: Report, heading: str, key: str, unit: str = "", y_range: tuple[float, float] | None = None) -> Chart:
+def _trend(
+    report: Report, link: Linker, heading: str, key: str, unit: str = "", y_range: tuple[float, float] | None = None
+) -> Chart:
     rows = _periods(report)
     by = report.span.get("by", "week")
-    drawing = line_chart(f"{heading} per {by}", [r["period"] for r in rows], [Series(heading, [r[key] for r in rows])],
-                         unit=unit, y_range=y_range)  # fmt: skip
+    series = Series(heading, [r[key] for r in rows], [link("periods", r, key) for r in rows])
+    drawing = line_chart(f"{heading} per {by}", [r["period"] for r in rows], [series], unit=unit, y_range=y_range)
     return Chart(f"{heading} per {by}", drawing, "periods")
 
 
@@ -93,18 +102,25 @@ CHURN_COLUMNS = {"cancellations": {}, "won_back_30d": {"won_back_within": "30"},
                  "win_back_30d_pct": {"won_back_within": "30"}, "won_back_90d": {"won_back_within": "90"},
                  "win_back_90d_pct": {"won_back_within": "90"}}  # fmt: skip
 
+DELIVERY_COLUMNS = {"sent": {"decision": "sent"}, "skipped": {"decision": "skipped"}, "replied": {"outcome": "replied"},
+                    "pressed": {"outcome": "pressed"}, "opted_out": {"outcome": "opted_out"},
+                    "flows_completed": {"outcome": "completed_flow"}}  # fmt: skip
+STEP_COLUMNS = {"reached": {"state": "reached"}, "answered": {"state": "answered"}, "dropped": {"state": "dropped"},
+                "drop_off_pct": {"state": "dropped"}}  # fmt: skip
+COHORT_COLUMNS = {"customers": {}, "active": {"month": INDEX}, "active_pct": {"month": INDEX}}
+
 
 def _nps_charts(report: Report, link: Linker) -> list[Chart]:
     f = report.figures
     groups = [Bar(name.capitalize(), f[name], link("figures", dict(f), name)) for name in
               ("promoters", "passives", "detractors")]  # fmt: skip
-    return [_trend(report, "NPS", "nps", y_range=(-100, 100)),
+    return [_trend(report, link, "NPS", "nps", y_range=(-100, 100)),
             Chart("Answers by group", bar_chart("Answers by group", groups), "figures")]  # fmt: skip
 
 
 def _csat_charts(report: Report, link: Linker) -> list[Chart]:
     people = report.rows("per_person")
-    return [_trend(report, "CSAT", "csat", "%", (0, 100)),
+    return [_trend(report, link, "CSAT", "csat", "%", (0, 100)),
             _bars(link, "CSAT per staff person", people, "per_person", "name", "csat", "%", 100)]  # fmt: skip
 
 
@@ -125,14 +141,14 @@ def _sla_charts(report: Report, link: Linker) -> list[Chart]:
 
 
 def _complaint_charts(report: Report, link: Linker) -> list[Chart]:
-    return [_trend(report, "Complaints", "tickets"),
+    return [_trend(report, link, "Complaints", "tickets"),
             _bars(link, "Complaints per category", report.rows("categories"), "categories", "category",
                   "tickets")]  # fmt: skip
 
 
 def _churn_charts(report: Report, link: Linker) -> list[Chart]:
     return [
-        _trend(report, "Cancellations", "cancellations"),
+        _trend(report, link, "Cancellations", "cancellations"),
         _bars(link, "Cancellations by reason", report.rows("by_reason"), "by_reason", "reason", "cancellations"),
         _bars(link, "Cancellations by tier", report.rows("by_tier"), "by_tier", "tier", "cancellations"),
         _bars(link, "Cancellations by tenure", report.rows("by_tenure"), "by_tenure", "tenure", "cancellations"),
@@ -153,7 +169,11 @@ def _campaign_charts(report: Report, link: Linker) -> list[Chart]:
 def _retention_charts(report: Report, link: Linker) -> list[Chart]:
     cohorts = list(report.rows("cohorts"))[-6:]  # the newest six; the table has them all
     months = max((len(c["active_pct"]) for c in cohorts), default=0)
-    series = [Series(c["cohort"], [*c["active_pct"], *[None] * (months - len(c["active_pct"]))]) for c in cohorts]
+    series = []
+    for c in cohorts:
+        shares = c["active_pct"]
+        links = [link("cohorts", c, "active_pct", i) for i in range(len(shares))]
+        series.append(Series(c["cohort"], [*shares, *[None] * (months - len(shares))], links))
     heading = "Active customers per signup cohort, by month since signup"
     drawing = line_chart(heading, [f"month {i}" for i in range(months)], series, unit="%", y_range=(0, 100))
     return [Chart(heading, drawing, "cohorts")]
@@ -178,6 +198,9 @@ _CSAT = Drill("answers", {"kind": "csat"}, columns=CSAT_COLUMNS)
 _SLA = Drill("tickets", columns=SLA_COLUMNS)
 _COMPLAINTS = Drill("tickets", {"kind": "complaint"}, columns=COMPLAINT_COLUMNS)
 _CHURN = Drill("cancellations", columns=CHURN_COLUMNS)
+_DELIVERIES = Drill("deliveries", columns=DELIVERY_COLUMNS)
+_RUNS = Drill("runs", from_row={"flow": "flow", "step_index": "step_index"}, columns=STEP_COLUMNS)
+_COHORT = Drill("customers", from_row={"cohort": "cohort"}, columns=COHORT_COLUMNS)
 
 VIEWS: dict[str, ReportView] = {
     "nps": ReportView(
@@ -209,18 +232,21 @@ VIEWS: dict[str, ReportView] = {
     ),
     "campaigns": ReportView(
         "Campaigns", "Per campaign occurrence: planned, sent, skipped, and what the customers reached did in 3 days.",
-        {}, _campaign_charts,
+        {**_with_figures(_DELIVERIES), "occurrences": _per(_DELIVERIES, run="run_id")}, _campaign_charts,
     ),
     "flows": ReportView(
-        "Flows", "Per flow and step: runs that reached it, answered it, and dropped off there.", {}, _no_charts,
+        "Flows", "Per flow and step: runs that reached it, answered it, and dropped off there.", {"steps": _RUNS},
+        _no_charts,
     ),
     "retention": ReportView(
         "Retention", "Customers by signup month (cohort), and the share of each active in every month since.",
-        {}, _retention_charts,
+        {"cohorts": _COHORT}, _retention_charts,
     ),
 }  # fmt: skip
 
 
-def drill_filters(view: ReportView, list_name: str, row: Row, column: str) -> dict[str, Any] | None:
+def drill_filters(
+    view: ReportView, list_name: str, row: Row, column: str, index: int | None = None
+) -> dict[str, Any] | None:
     drill = view.drills.get(list_name)
-    return drill.filters(row, column) if drill else None
+    return drill.filters(row, column, index) if drill else None

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from bot.conversations.models import ACTIVE, CANCELLED, DONE
 from bot.conversations.steplog import ANSWERED, ENTERED
 from bot.core import Core
+from bot.outreach.models import SENT, SKIPPED, CampaignRun
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff
-from bot.transcript.models import INBOUND, Message
 from tests.bot.reports.seed import ZONE, add, at, customers
-from tests.bot.reports.test_reports import event, nps, run, step, ticket
+from tests.bot.reports.test_reports import decision, event, message, nps, run, step, ticket
 from tests.conftest import STARTER_FLOWS, FixedClock, _create_pg_database, _drop_pg_database, make_settings
 from tests.handlers.admin.support import add_account
 from tests.handlers.test_webchat import serving
@@ -61,8 +61,7 @@ async def seed(core: Core) -> None:
             nps(c4.id, 3, "2026-03-10 15:00", "slow"),
             nps(c5.id, 6, "2026-03-11 15:00"),
             nps(c6.id, 0, "2026-02-01 15:00", "before the range"),
-            Message(customer_id=c7.id, direction=INBOUND, channel="web", text="hi", payload={},
-                    created_at=at("2026-03-05 15:00")),
+            message(c7.id, "2026-03-05 15:00"),
         )  # fmt: skip
         tickets = [
             ticket(c1.id, "2026-03-02 10:00", ref="T1", severity="high", category="delivery",
@@ -87,6 +86,24 @@ async def seed(core: Core) -> None:
             run(c2.id, "cancellation", "2026-03-05 12:00", answers={"reason": "not_using", "still_cancel": True}),
             event(c2.id, "cancelled", "2026-03-06 12:00"),
             event(c3.id, "cancelled", "2026-03-12 12:00"),
+        )  # fmt: skip
+        # A campaign occurrence: sent to c1 (who pressed a button the next hour) and c2 (silent); c3 skipped.
+        spring = CampaignRun(
+            campaign="spring",
+            occurrence="standard@2026-03-09",
+            status="planned",
+            planned=3,
+            due_at=at("2026-03-09 14:00"),
+            started_at=at("2026-03-09 13:00"),
+            tiers=[],
+            cursor=0,
+        )
+        await add(s, spring)
+        await add(s,
+            decision(c1.id, spring.id, SENT, "2026-03-09 14:00"),
+            decision(c2.id, spring.id, SENT, "2026-03-09 14:01"),
+            decision(c3.id, spring.id, SKIPPED, "2026-03-09 14:00", "opted out"),
+            message(c1.id, "2026-03-09 15:00", choice="f:value_tips"),
         )  # fmt: skip
         # The nps flow: four runs reach `score` (step 1), three answer it; three reach why_promoter (step 3), one
         # answers. Dropped: d at `score` (quiet for two days), b at why_promoter (cancelled); c is still talking.

@@ -51,7 +51,7 @@ def drill_rows(html: str) -> list[list[str]]:
 
 def drill_names(html: str) -> list[str]:
     head = html.split('<table class="list compact drill">', 1)[1].split("</thead>", 1)[0]
-    return re.findall(r"<th[^>]*>(.*?)</th>", head)
+    return re.findall(r"<th(?: [^>]*)?>(.*?)</th>", head)
 
 
 async def test_every_report_has_a_page_a_viewer_reaches_from_the_navigation(http: httpx.AsyncClient) -> None:
@@ -138,6 +138,46 @@ async def test_each_flows_funnel_is_drawn_on_its_graph(http: httpx.AsyncClient) 
         if note:
             notes[re.search(r'data-step="(\d+)"', node).group(1)] = note.group(1)  # type: ignore[union-attr]
     assert notes == {"0": "reached 4 · answered 3 · dropped 1", "2": "reached 3 · answered 1 · dropped 1"}
+
+
+async def test_flow_steps_campaign_results_and_cohorts_lead_to_their_runs_and_customers(
+    http: httpx.AsyncClient,
+) -> None:
+    flows = (await http.get(f"/admin/reports/flows?{QUERY}")).text
+    dropped = link("flows", what="runs", flow="nps", step_index="0", state="dropped")
+    assert f'<a href="{dropped}">1</a>' in flows
+    runs = await http.get(unescape(dropped))
+    names = drill_names(runs.text)
+    assert [(r[names.index("customer id")], r[names.index("status")]) for r in drill_rows(runs.text)] == [
+        ("5", "active")]  # fmt: skip
+    gone = await http.get(unescape(link("flows", what="runs", flow="nps", step_index="2", state="dropped")))
+    assert [r[names.index("customer id")] for r in drill_rows(gone.text)] == ["3"]
+    reached = await http.get(unescape(link("flows", what="runs", flow="nps", step_index="0", state="reached")))
+    assert sorted(r[names.index("customer id")] for r in drill_rows(reached.text)) == ["2", "3", "4", "5"]
+
+    campaigns = (await http.get(f"/admin/reports/campaigns?{QUERY}")).text
+    bars = dict(re.findall(r'class="bar" data-label="spring · standard@2026-03-09, ([^"]+)" data-value="([^"]+)"',
+                           campaigns))  # fmt: skip
+    assert bars == {"planned": "3", "sent": "2", "skipped": "1", "replied": "1", "pressed a button": "1",
+                    "opted out": "0", "flows completed": "0"}  # fmt: skip
+    run_id = re.search(r"run=(\d+)", campaigns).group(1)  # type: ignore[union-attr]
+    sent = await http.get(unescape(link("campaigns", what="deliveries", run=run_id, decision="sent")))
+    names = drill_names(sent.text)
+    assert [r[names.index("customer id")] for r in drill_rows(sent.text)] == ["1", "2"]
+    pressed = await http.get(unescape(link("campaigns", what="deliveries", run=run_id, outcome="pressed")))
+    assert [r[names.index("customer id")] for r in drill_rows(pressed.text)] == ["1"]
+    skipped = await http.get(unescape(link("campaigns", what="deliveries", run=run_id, decision="skipped")))
+    assert [(r[names.index("customer id")], r[names.index("reason")]) for r in drill_rows(skipped.text)] == [
+        ("3", "opted out")]  # fmt: skip
+
+    retention = (await http.get(f"/admin/reports/retention?{QUERY}")).text
+    active = link("retention", what="customers", cohort="2026-03", month="0")
+    assert f'<a href="{active}">1</a>' in retention  # the cohort's customers active in its first month
+    assert f'<a href="{active}"' in retention.split('class="chart line"', 1)[1]  # the chart's point too
+    customers = await http.get(unescape(active))
+    assert customers.status_code == 200, customers.text[-1500:]
+    names = drill_names(customers.text)
+    assert [r[names.index("customer id")] for r in drill_rows(customers.text)] == ["7"]
 
 
 async def test_each_report_and_each_drill_down_downloads_as_csv(http: httpx.AsyncClient) -> None:
