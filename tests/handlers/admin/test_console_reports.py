@@ -193,6 +193,16 @@ async def test_each_report_and_each_drill_down_downloads_as_csv(http: httpx.Asyn
         ("T1", "resolution"), ("T2", "first_response"), ("T4", "first_response; resolution")]  # fmt: skip
 
 
+async def test_the_tier_filter_counts_only_that_tiers_customers(http: httpx.AsyncClient) -> None:
+    page = (await http.get(f"/admin/reports/nps?{QUERY}&tier=gold")).text
+    figures = dict(re.findall(r"<dt>(.*?)</dt><dd>(?:<a [^>]*>)?(.*?)(?:</a>)?</dd>", page))
+    assert (figures["nps"], figures["responses"]) == ("100.0", "1")  # only c1, gold, a 10
+    assert 'name="tier" value="gold"' in page and "tier gold" in page
+    promoters = link("nps", what="answers", kind="nps", group="promoter").replace("by=week", "by=week&amp;tier=gold")
+    rows = await http.get(unescape(promoters))
+    assert len(drill_rows(rows.text)) == 1  # the drill-down keeps the tier
+
+
 async def test_the_range_defaults_to_the_last_90_days_by_week_in_the_business_time_zone(
     http: httpx.AsyncClient,
 ) -> None:
