@@ -187,6 +187,9 @@ async def test_each_report_and_each_drill_down_downloads_as_csv(http: httpx.Asyn
     assert answer.text == NPS_CSV  # the same text as `engagebot reports nps --format csv --list periods`
     for name in REPORTS:
         assert (await http.get(f"/admin/reports/{name}?{QUERY}&format=csv")).status_code == 200, name
+    twin = (await http.get(f"/admin/reports/nps?{QUERY}&format=json")).json()  # the --format json document
+    assert (twin["report"], twin["nps"], twin["responses"], twin["since"], twin["by"]) == (
+        "nps", 0.0, 5, "2026-02-15", "week")  # fmt: skip
     tickets = await http.get(unescape(link("sla", what="tickets", missed="any")) + "&format=csv")
     rows = list(csv.DictReader(io.StringIO(tickets.text)))
     assert [(r["ref"], r["missed"]) for r in rows] == [
