@@ -170,11 +170,11 @@ def routes(ctx: AdminContext) -> list[Route]:
         return page(request, who, "report.html", title=view.title, name=name, view=view, form=form,
                     periods=PERIODS, report=report, charts=view.charts(report, drill),
                     figures=_figures(report, drill), tables=_tables(report, drill, name, form, link),
-                    funnels=_funnels(report) if name == "flows" else [])  # fmt: skip
+                    funnels=_funnels(report, form) if name == "flows" else [])  # fmt: skip
 
-    def _funnels(report: Report) -> list[tuple[str, str, str]]:
-        """Each flow of the report drawn as its graph, every step annotated with its runs (the flow as it is now:
-        steps are matched by their place in the flow)."""
+    def _funnels(report: Report, form: Mapping[str, str]) -> list[tuple[str, str, str]]:
+        """Each flow of the report drawn as its graph, every step annotated with its runs and linked to them (the
+        flow as it is now: steps are matched by their place in the flow)."""
         by_flow: dict[str, dict[int, Row]] = {}
         for row in report.rows("steps"):
             by_flow.setdefault(row["flow"], {})[row["step_index"]] = row
@@ -184,7 +184,8 @@ def routes(ctx: AdminContext) -> list[Route]:
             if lf is None:
                 continue  # a flow removed since: its numbers stay in the table
             notes = {i: _step_note(row) for i, row in steps.items() if i < len(lf.flow.steps)}
-            drawing = svg(lf, link=f"/admin/flows/{flow_id}/texts#step-{{index}}", notes=notes)
+            runs = urlencode({**form, "what": "runs", "flow": flow_id, "state": "reached"})
+            drawing = svg(lf, link=f"/admin/reports/flows/rows?{runs}&step_index={{index}}", notes=notes)
             drawn.append((flow_id, lf.flow.title or flow_id, drawing))
         return drawn
 

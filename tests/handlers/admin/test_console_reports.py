@@ -138,6 +138,9 @@ async def test_each_flows_funnel_is_drawn_on_its_graph(http: httpx.AsyncClient) 
         if note:
             notes[re.search(r'data-step="(\d+)"', node).group(1)] = note.group(1)  # type: ignore[union-attr]
     assert notes == {"0": "reached 4 · answered 3 · dropped 1", "2": "reached 3 · answered 1 · dropped 1"}
+    # A step leads to the runs that reached it:
+    step = escape(f"/admin/reports/flows/rows?{QUERY}&what=runs&flow=nps&state=reached&step_index=2")
+    assert f'<a href="{step}" class="node ask" data-step="2">' in graph
 
 
 async def test_flow_steps_campaign_results_and_cohorts_lead_to_their_runs_and_customers(
