@@ -67,6 +67,11 @@ async def test_click_a_number_to_see_the_rows_behind_it(browser: Browser, site: 
     headers = await page.locator("table.drill th").all_text_contents()
     refs = await page.locator(f"table.drill tbody td:nth-child({headers.index('ref') + 1})").all_text_contents()
     assert refs == ["T4"]
+    # And a step of a flow's funnel to the runs that reached it:
+    await page.goto(f"{site.first.url}/admin/reports/flows?{QUERY}")  # type: ignore[attr-defined]
+    await page.click("svg.flowgraph a.node[data-step='0']")
+    await page.wait_for_url("**/admin/reports/flows/rows?**")
+    assert await page.locator("table.drill tbody tr").count() == 4
     await done(page)
 
 
