@@ -194,57 +194,41 @@ def routes(ctx: AdminContext) -> list[Route]:
         params = request.query_params
         view = VIEWS.get(name)
         query, form, error = form_or_error(request)
-        what = params.get("what", "")
-        title = f"{VIEWS[name].title if view else name}: rows"
+        title = f"{view.title if view else name}: rows"
+        shown: list[tuple[str, str]] = []
+        what, args, filters = "", (), {}
         if view is None or name not in REPORTS:
             error = f"There is no report {name!r}."
-        elif what not in DRILL_KINDS:
-            error = f"Rows of {what!r}? Choose a figure on the report's page."
-        filters: dict[str, Any] = {}
-        shown: list[tuple[str, str]] = []
-        if error is None:
-            label, allowed = DRILL_KINDS[what]
-            title = f"{view.title if view else name}: {label.lower()}"
-            for key, value in params.items():
-                if key in ("since", "until", "by", "tier", "what", "page", "format"):
-                    continue
-                if key not in allowed:
-                    error = f"{label} cannot be filtered by {key!r}."
-                    break
-                keyword, parse = allowed[key]
-                try:
-                    filters[keyword] = parse(value)
-                except ValueError as exc:
-                    error = (
-                        f"{key} must be {exc}."
-                        if str(exc).startswith(("one of", "a whole"))
-                        else (f"{key}: bad value {value!r}")
-                    )
-                    break
-                shown.append((key.replace("_", " "), value))
+        elif error is None:
+            try:
+                what, args, filters, shown = parse_drill(params)
+            except BadRequest as exc:
+                error = str(exc)
+            else:
+                title = f"{view.title}: {DRILL_KINDS[what][0].lower()}"
         number = params.get("page", "1")
         if error is None and (not number.isdigit() or int(number) < 1):
             error = f"page must be a number from 1 on, not {number!r}."
         if error is not None or query is None:
             return page(request, who, "report_rows.html", 400, title=title, name=name, error=error, form=form,
                         rows=[], names=[], shown=shown)  # fmt: skip
-        args = (filters.pop("kind"),) if what == "answers" and "kind" in filters else ()
-        if what == "answers" and not args:
-            return page(request, who, "report_rows.html", 400, title=title, name=name, form=form, rows=[], names=[],
-                        shown=shown, error="Answers need a kind: nps or csat.")  # fmt: skip
-        if params.get("format") == "csv":
-            everything: list[Row] = []
-            while True:  # every row, a database page at a time
-                batch = await core.reports.rows(what, query, *args, **filters,
-                                                page=Page(MAX_ROWS, len(everything)))  # fmt: skip
-                everything += batch
-                if len(batch) < MAX_ROWS:
-                    break
-            filename = f"{name}-{what}-{form['since']}_{form['until']}.csv"
-            return _attachment(to_csv(everything), filename)
         n = int(number)
-        found = await core.reports.rows(what, query, *args, **filters,
-                                        page=Page(PAGE_ROWS + 1, (n - 1) * PAGE_ROWS))  # fmt: skip
+        try:
+            if params.get("format") == "csv":
+                everything: list[Row] = []
+                while True:  # every row, a database page at a time
+                    batch = await core.reports.rows(what, query, *args, **filters,
+                                                    page=Page(MAX_ROWS, len(everything)))  # fmt: skip
+                    everything += batch
+                    if len(batch) < MAX_ROWS:
+                        break
+                filename = f"{name}-{what}-{form['since']}_{form['until']}.csv"
+                return _attachment(to_csv(everything), filename)
+            found = await core.reports.rows(what, query, *args, **filters,
+                                            page=Page(PAGE_ROWS + 1, (n - 1) * PAGE_ROWS))  # fmt: skip
+        except ValueError as exc:  # a filter the core refuses (a cohort that is not a month...)
+            return page(request, who, "report_rows.html", 400, title=title, name=name, error=str(exc), form=form,
+                        rows=[], names=[], shown=shown)  # fmt: skip
         more = len(found) > PAGE_ROWS
         found = found[:PAGE_ROWS]
         here = {k: v for k, v in params.items() if k not in ("page", "format")}
@@ -262,6 +246,34 @@ def routes(ctx: AdminContext) -> list[Route]:
         ctx.route("/reports/{name}", Role.viewer, report_page),
         ctx.route("/reports/{name}/rows", Role.viewer, rows_page),
     ]
+
+
+def parse_drill(params: Mapping[str, str]) -> tuple[str, tuple[str, ...], dict[str, Any], list[tuple[str, str]]]:
+    """A drill-down's `what` and filters from its URL: (what, positional args, keyword filters, the filters as shown
+    on the page). BadRequest for an unknown kind, filter or value."""
+    what = params.get("what", "")
+    if what not in DRILL_KINDS:
+        raise BadRequest(f"Rows of {what!r}? Choose a figure on the report's page.")
+    label, allowed = DRILL_KINDS[what]
+    filters: dict[str, Any] = {}
+    shown: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if key in ("since", "until", "by", "tier", "what", "page", "format"):
+            continue  # the range, and the page itself
+        if key not in allowed:
+            raise BadRequest(f"{label} cannot be filtered by {key!r}.")
+        keyword, parse = allowed[key]
+        try:
+            filters[keyword] = parse(value)
+        except ValueError as exc:
+            explained = str(exc).startswith(("one of", "a whole"))
+            raise BadRequest(f"{key} must be {exc}." if explained else f"{key}: bad value {value!r}") from None
+        shown.append((key.replace("_", " "), value))
+    if what != "answers":
+        return what, (), filters, shown
+    if "kind" not in filters:
+        raise BadRequest("Answers need a kind: nps or csat.")
+    return what, (filters.pop("kind"),), filters, shown
 
 
 def _step_note(row: Row) -> Note:

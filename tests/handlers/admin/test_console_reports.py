@@ -230,6 +230,7 @@ BAD = [
     ("/admin/reports/nps/rows?what=answers&kind=nps&group=fans", 400, "group must be one of"),
     ("/admin/reports/nps/rows?what=answers", 400, "Answers need a kind"),
     ("/admin/reports/nps/rows?what=answers&kind=nps&page=0", 400, "page must be a number"),
+    ("/admin/reports/retention/rows?what=customers&cohort=March", 400, "a cohort is a month like 2026-03"),
     ("/admin/reports/churn/rows?what=cancellations&won_back_within=45", 400, "won_back_within must be one of 30, 90"),
 ]
 
