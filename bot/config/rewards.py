@@ -47,8 +47,9 @@ class RewardSettings(Section):
     # Where an empty (or nearly empty) pool is announced: a Slack channel; the log when Slack is not set up.
     alert_channel: str = "#staff"
     # What the customer reads (sandboxed templates; they see `reward.code`, `reward.pool`, `reward.description`).
-    given_text: str = "Here is your reward: {{ reward.code }}{% if reward.description %} ({{ reward.description }})" \
-        "{% endif %}"
+    given_text: str = (
+        "Here is your reward: {{ reward.code }}{% if reward.description %} ({{ reward.description }}){% endif %}"
+    )
     empty_text: str = ("We meant to give you a reward, but we have just run out. Someone on our team has been told "
                        "and will send it to you soon.")  # fmt: skip
     goodwill_on_sla_breach: GoodwillReward | None = None

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from bot.config.business import BusinessSettings
 from bot.config.campaigns import Campaign
 from bot.config.conversations import ConversationSettings, FlowSettings, IntentSettings, Texts
+from bot.config.incidents import IncidentSettings
 from bot.config.outreach import OutreachSettings
 from bot.config.platforms import SlackSettings, TelegramSettings
-from bot.config.incidents import IncidentSettings
 from bot.config.reports import ReportsSettings
 from bot.config.rewards import RewardSettings
 from bot.config.section import KEY_PATTERN, Section
