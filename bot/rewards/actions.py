@@ -3,6 +3,7 @@ a code redeemed. Each call is one unit of work."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,8 @@ from bot.rewards.models import RewardCode
 from bot.storage.database import Database
 
 IMPORT_CHUNK = 1000
+REDEEMED_EVENT = "reward_redeemed"  # the CRM event (POST /api/events) that says a code was used: data.code
+log = logging.getLogger(__name__)
 
 
 class RewardError(Exception):
@@ -133,3 +136,20 @@ class RewardActions:
                 row.redeemed_at = when or self.clock.now()
             return RewardLine(row.pool, row.code, row.customer_id, row.reason, row.given_by, row.given_at,
                               row.redeemed_at)  # fmt: skip
+
+    async def redeemed_events(self, events: object) -> int:
+        """Mark redeemed the codes of the `reward_redeemed` events among recorded CRM events (`data.code`); how many
+        codes were found. A code no customer was given is logged and left alone."""
+        found = 0
+        for event in events if isinstance(events, list) else [events]:
+            if not isinstance(event, dict) or event.get("event") != REDEEMED_EVENT:
+                continue
+            code = (event.get("data") or {}).get("code") if isinstance(event.get("data"), dict) else None
+            if not isinstance(code, str) or not code.strip():
+                log.warning("a %s event without data.code: nothing marked redeemed", REDEEMED_EVENT)
+                continue
+            if await self.redeem(code) is None:
+                log.warning("a %s event names a code no customer was given: nothing marked redeemed", REDEEMED_EVENT)
+                continue
+            found += 1
+        return found
