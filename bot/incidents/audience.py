@@ -37,6 +37,14 @@ class EventWindow(BaseModel):
     until: datetime | date | None = None
     where: str | None = None
 
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _day_or_moment(cls, value: object) -> object:
+        """ "2026-03-01" is that whole day; a value with a time is that moment."""
+        if isinstance(value, str) and len(value.strip()) == 10:
+            return date.fromisoformat(value.strip())
+        return value
+
     @field_validator("where")
     @classmethod
     def _condition(cls, value: str | None) -> str | None:

@@ -46,7 +46,7 @@ def incident_view(settings: Settings, incident: Incident, notice: IncidentNotice
     return {
         "ref": f"#{incident.id}", "id": incident.id, "title": incident.title,
         "what_happened": incident.what_happened, "what_we_do": incident.what_we_do, "next_update": next_update,
-        "severity": incident.severity, "status": incident.status, "update": notice.body if notice else "",
+        "severity": incident.severity, "status": incident.status, "message": notice.body if notice else "",
     }  # fmt: skip
 
 
