@@ -107,8 +107,10 @@ async def test_the_notice_reaches_only_the_affected_customers_once(core: Core, i
     await core.incidents.update(incident_id, "Half of the orders are on their way.", by="ops")
     await core.incidents.resolve(incident_id, "Every order has been delivered.", by="ops")
     await core.dispatcher.drain()
-    assert inbox.sent["ana"][1:] == ["Update on Late deliveries from Leeds: Half of the orders are on their way.",
-                                     "✅ Resolved: Late deliveries from Leeds. Every order has been delivered."]  # fmt: skip
+    assert inbox.sent["ana"][1:] == [
+        "Update on Late deliveries from Leeds: Half of the orders are on their way.",
+        "✅ Resolved: Late deliveries from Leeds. Every order has been delivered.",
+    ]
     assert list(inbox.sent) == ["ana"]
     with pytest.raises(IncidentError, match="already resolved"):
         await core.incidents.update(incident_id, "again")
