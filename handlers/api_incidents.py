@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -68,7 +68,7 @@ def _moment(data: dict[str, Any], incidents: IncidentActions) -> datetime | None
     if not isinstance(raw, str):
         raise IncidentError("next_update must be text: an ISO moment, or a delay like 2h")
     try:
-        return parse_moment(raw, datetime.now(UTC), incidents.settings.business.zone)
+        return parse_moment(raw, incidents.clock.now(), incidents.settings.business.zone)
     except ValueError as exc:
         raise IncidentError(f"next_update: {exc}") from None
 
