@@ -324,6 +324,8 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
         click.echo(f"resolution: {view.resolution}")
     if view.compensation:
         click.echo(f"compensation: {view.compensation}")
+    if view.incident:
+        click.echo(f"incident: {view.incident}")
     if view.csat_score is not None:
         click.echo(f"csat: {view.csat_score}/5")
     if view.reopened_count:

@@ -26,6 +26,14 @@ def _one_or_many(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
+def _compiles(value: str | None) -> str | None:
+    """A condition that compiles (a syntax error is refused when the incident opens, not at every complaint)."""
+    problem = templating.check_expression(value) if value else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class EventWindow(BaseModel):
     """Customers with an event of this name in [since, until], whose data passes `where` (a condition over `event`:
     its `name`, `data` and `occurred_at`)."""
@@ -45,13 +53,7 @@ class EventWindow(BaseModel):
             return date.fromisoformat(value.strip())
         return value
 
-    @field_validator("where")
-    @classmethod
-    def _condition(cls, value: str | None) -> str | None:
-        problem = templating.check_expression(value) if value else None
-        if problem:
-            raise ValueError(problem)
-        return value
+    _where = field_validator("where")(_compiles)
 
     def bounds(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """The window in UTC: a date `since` from its first moment, a date `until` to its last."""
@@ -72,13 +74,7 @@ class AudienceSpec(BaseModel):
 
     _many = field_validator("tiers", "tags", mode="before")(_one_or_many)
 
-    @field_validator("when")
-    @classmethod
-    def _condition(cls, value: str | None) -> str | None:
-        problem = templating.check_expression(value) if value else None
-        if problem:
-            raise ValueError(problem)
-        return value
+    _when = field_validator("when")(_compiles)
 
     @model_validator(mode="after")
     def _narrowed(self) -> AudienceSpec:

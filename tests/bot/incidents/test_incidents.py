@@ -141,28 +141,27 @@ async def test_notices_wait_for_quiet_hours_unless_critical_and_skip_the_opted_o
     assert list(inbox.sent) == ["ana"]  # at once, in the night; still never to the opted out
 
 
+async def complain(chat: Chat, words: str) -> list[str]:
+    """The starter complaint flow to its end; what the bot says last."""
+    await chat.say("/complain")
+    await chat.say(words)
+    await chat.press("Order & delivery")
+    await chat.press("Skip")
+    return [r.text for r in await chat.send(choice=chat.last[-1].buttons[0].value)]
+
+
 async def test_a_complaint_from_an_affected_customer_hears_the_status_first_and_is_linked(core: Core) -> None:
     await shipped(core, "ana", "LDS", date(2026, 2, 28))
     await shipped(core, "rui", "MAN", date(2026, 2, 28))
     incident_id = await open_leeds(core)
 
-    ana = Chat(core, address="ana", name="Ana")
-    await ana.say("/complain")
-    await ana.say("My order is late")
-    await ana.press("Order & delivery")
-    await ana.press("Skip")
-    logged = [r.text for r in await ana.send(choice=ana.last[-1].buttons[0].value)]
+    logged = await complain(Chat(core, address="ana", name="Ana"), "My order is late")
     status = next(i for i, t in enumerate(logged) if t.startswith("We know about this: Late deliveries from Leeds"))
     reference = next(i for i, t in enumerate(logged) if "Your reference is C-1001" in t)
     assert status < reference
     assert "Orders are moving to Manchester." in logged[status] and "linked to it" in logged[status]
 
-    rui = Chat(core, address="rui", name="Rui")
-    await rui.say("/complain")
-    await rui.say("Wrong size")
-    await rui.press("Order & delivery")
-    await rui.press("Skip")
-    said = [r.text for r in await rui.send(choice=rui.last[-1].buttons[0].value)]
+    said = await complain(Chat(core, address="rui", name="Rui"), "Wrong size")
     assert not any("We know about this" in t for t in said)
 
     async with core.db.sessions() as session:
