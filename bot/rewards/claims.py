@@ -49,6 +49,14 @@ def customer_text(settings: Settings, given: Given) -> str:
     return templating.render(template, {"reward": given.as_context()})
 
 
+def compensation_text(settings: Settings, given: Given) -> str:
+    """The code as a ticket's compensation reads ("code SORRY-7F3K (10% off)"), or that it is on its way."""
+    if not given.given:
+        return settings.rewards.empty_text
+    worth = f" ({given.description})" if given.description else ""
+    return f"code {given.code}{worth}"
+
+
 async def claim(
     session: AsyncSession, settings: Settings, pool: str, customer_id: int, now: datetime, *, reason: str,
     given_by: str = "system",

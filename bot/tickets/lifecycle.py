@@ -166,7 +166,7 @@ class TicketActions:
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
             nonlocal compensation
             gift = await compensation_reward(session, self.settings, ticket, staff, now, reward)
-            compensation = " ".join(part for part in (compensation.strip(), gift) if part)
+            compensation = "; ".join(part for part in (compensation.strip(), gift) if part)
             ticket.status, ticket.resolved_at = TicketStatus.RESOLVED, now
             ticket.resolution, ticket.compensation = resolution.strip(), compensation.strip() or None
             if ticket.first_responded_at is None:
@@ -217,7 +217,7 @@ async def compensation_reward(
         return ""
     given = await rewards.claim(session, settings, pool, ticket.customer_id, now, reason=f"ticket:{ticket.ref}",
                                 given_by=staff.key)  # fmt: skip
-    return rewards.customer_text(settings, given)
+    return rewards.compensation_text(settings, given)
 
 
 async def apply_feedback(

@@ -21,6 +21,7 @@ from bot.rewards import claims
 from bot.rewards.actions import RewardError
 from bot.rewards.alerts import RewardKind
 from bot.rewards.models import RewardCode
+from bot.tickets import records
 from tests.conftest import Chat, FixedClock, make_settings
 
 POOLS = {
@@ -51,7 +52,8 @@ def flows_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, flows_dir: Path) -> Settings:
-    return make_settings(tmp_path, database_url, flows_dir, rewards={"pools": POOLS, "alert_channel": "#perks"})
+    rewards = {"pools": POOLS, "alert_channel": "#perks", "goodwill_on_sla_breach": {"pool": "welcome"}}
+    return make_settings(tmp_path, database_url, flows_dir, rewards=rewards, staff=[{"key": "maria", "name": "Maria"}])
 
 
 @dataclass
@@ -192,3 +194,27 @@ async def test_concurrent_claims_from_two_instances_never_give_a_code_twice(core
     async with core.db.sessions() as session:
         rows = (await session.execute(select(RewardCode))).scalars().all()
         assert len({r.customer_id for r in rows}) == 10 and all(r.customer_id for r in rows)
+
+
+async def ticket_for(core: Core, customer_id: int, *, breached: bool) -> str:
+    async with core.db.transaction() as session:
+        ticket = await records.open_ticket(session, core.settings, customer_id=customer_id, now=core.clock.now(),
+                                           kind="complaint", category="delivery", severity="normal",
+                                           summary="late", description="late")  # fmt: skip
+        ticket.sla_breached = breached
+        return ticket.ref or ""
+
+
+async def test_a_resolution_gives_the_chosen_reward_or_goodwill_after_a_breached_sla(core: Core) -> None:
+    await core.rewards.import_codes("sorry", "SORRY-1\n")
+    ana, rui, eva = await customers(core, 3)
+    chosen = await core.tickets.resolve(await ticket_for(core, ana, breached=False), "maria", "Sent again.",
+                                        "A free delivery", reward="sorry")  # fmt: skip
+    assert chosen.ok and chosen.ticket is not None
+    assert chosen.ticket.compensation == "A free delivery; code SORRY-1 (10% off your next order)"
+    late = await core.tickets.resolve(await ticket_for(core, rui, breached=True), "maria", "Sent again.")
+    assert late.ticket is not None and re.fullmatch(r"code WELCOME-\w{8}", late.ticket.compensation)
+    on_time = await core.tickets.resolve(await ticket_for(core, eva, breached=False), "maria", "Sent again.")
+    assert on_time.ticket is not None and on_time.ticket.compensation == ""
+    refused = await core.tickets.resolve(await ticket_for(core, eva, breached=False), "maria", "x", reward="nope")
+    assert not refused.ok and "no reward pool 'nope'" in refused.message

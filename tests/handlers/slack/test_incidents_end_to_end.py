@@ -107,7 +107,7 @@ async def test_an_incident_reaches_the_affected_customer_links_her_complaint_and
             await resolve_with_reward(staff, root, "Your parcel left Manchester today.", "sorry")
             await eventually(lambda: any("SORRY-7F3K" in m for m in joana.messages()[seen:]))
             told = next(m for m in joana.messages()[seen:] if "SORRY-7F3K" in m)
-            assert "Here is your reward: SORRY-7F3K (10% off your next order)" in told
+            assert "As an apology: code SORRY-7F3K (10% off your next order)" in told
 
             # Pedro complains too (no incident for him); the pool is empty now: he is told, staff are alerted.
             said = await complain(pedro, "Wrong size")
