@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from bot.rewards.actions import RewardError
 from bot.rewards.alerts import RewardKind
 from bot.rewards.models import RewardCode
 from bot.tickets import records
+from bot.yamlsource import SourceError
 from tests.conftest import Chat, FixedClock, make_settings
 
 POOLS = {
@@ -218,3 +220,21 @@ async def test_a_resolution_gives_the_chosen_reward_or_goodwill_after_a_breached
     assert on_time.ticket is not None and on_time.ticket.compensation == ""
     refused = await core.tickets.resolve(await ticket_for(core, eva, breached=False), "maria", "x", reward="nope")
     assert not refused.ok and "no reward pool 'nope'" in refused.message
+
+
+@pytest.mark.parametrize(
+    ("rewards", "campaigns", "problem"),
+    [
+        ({"pools": {"thanks": {}}}, {"s": {"reward": "thank", "message": "{{ reward.code }}"}},
+         'config.yaml:1: unknown reward pool "thank" (did you mean "thanks"?)'),
+        ({"pools": {"w": {"template": "W-{random:3}"}}}, {}, "at least 6"),
+        ({"pools": {}, "goodwill_on_sla_breach": {"pool": "sorry"}}, {}, "no pool 'sorry'"),
+        ({"pools": {"Bad Name": {}}}, {}, "pool name 'Bad Name'"),
+    ],
+)  # fmt: skip
+def test_reward_settings_are_checked_with_where_and_why(
+    tmp_path: Path, rewards: dict[str, Any], campaigns: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(SourceError) as refused:
+        make_settings(tmp_path, "sqlite+aiosqlite://", tmp_path, rewards=rewards, campaigns=campaigns)
+    assert problem in "\n".join(map(str, refused.value.problems))
