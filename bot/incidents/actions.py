@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import templating
@@ -205,9 +205,10 @@ class IncidentActions:
         """Record who the audience matches now (those found before stay affected); their ids."""
         found = await matching(session, spec, now, self.settings.business.zone)
         known = set(await _affected_ids(session, incident.id))
-        session.add_all(IncidentCustomer(incident_id=incident.id, customer_id=c, found_at=now)
-                        for c in found if c not in known)  # fmt: skip
-        await session.flush()
+        new = [{"incident_id": incident.id, "customer_id": c, "found_at": now, "notified": 0}
+               for c in found if c not in known]  # fmt: skip
+        if new:
+            await session.execute(insert(IncidentCustomer.__table__), new)
         return found
 
     async def list(self, *, status: str | None = None, limit: int = 50) -> list[IncidentLine]:

@@ -121,22 +121,23 @@ async def matching(
     return found
 
 
-async def _chunks(session: AsyncSession, spec: AudienceSpec, ids: list[int] | None) -> AsyncIterator[list[Customer]]:
+async def _chunks(session: AsyncSession, spec: AudienceSpec, ids: list[int] | None) -> AsyncIterator[list[Any]]:
     """The customers of the spec's tiers, a chunk at a time: among `ids`, or all of them by id."""
-    base = select(Customer).order_by(Customer.id)
+    # Plain rows, not ORM objects: a big audience fills no session (the caller's may be a conversation's turn).
+    base = select(*Customer.__table__.c).order_by(Customer.id)
     if spec.tiers:
         base = base.where(Customer.tier.in_(spec.tiers))
     if ids is not None:
         for start in range(0, len(ids), CHUNK):
-            yield list((await session.execute(base.where(Customer.id.in_(ids[start : start + CHUNK])))).scalars())
+            yield list(await session.execute(base.where(Customer.id.in_(ids[start : start + CHUNK]))))
         return
     after = 0
-    while rows := list((await session.execute(base.where(Customer.id > after).limit(CHUNK))).scalars()):
+    while rows := list(await session.execute(base.where(Customer.id > after).limit(CHUNK))):
         yield rows
         after = rows[-1].id
 
 
-def _customer_matches(spec: AudienceSpec, customer: Customer, now: datetime, zone: ZoneInfo) -> bool:
+def _customer_matches(spec: AudienceSpec, customer: Any, now: datetime, zone: ZoneInfo) -> bool:
     if spec.tags and not set(spec.tags) <= set(customer.tags or ()):
         return False
     return spec.when is None or templating.evaluate(spec.when, {"customer": condition_view(customer, now, zone)})

@@ -10,11 +10,13 @@ messages and is in their transcript."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, templating, transcript
@@ -24,12 +26,14 @@ from bot.customers.models import Customer
 from bot.incidents.models import RESOLVED, Incident, IncidentCustomer, IncidentNotice
 from bot.messages import Reply
 from bot.outbox import Claimed, Handler
+from bot.outbox.models import PENDING, OutboxItem
 from bot.outreach.delivery.policy import customer_zone, quiet_until
 from bot.ports import Clock
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 CRITICAL = "critical"
+CHUNK = 1000  # rows per INSERT when queueing a notice for many customers
 
 
 class IncidentKind(StrEnum):
@@ -62,23 +66,34 @@ async def plan(
     session: AsyncSession, settings: Settings, incident: Incident, notice: IncidentNotice, customer_ids: list[int],
     now: datetime,
 ) -> int:  # fmt: skip
-    """Queue the notice for these customers: now when critical, else at the end of their quiet hours. Returns how many
-    rows were queued (a customer already queued for this notice is not queued again)."""
-    quiet = settings.outreach.quiet_hours
-    zones: dict[int, Any] = {}
-    if quiet is not None and incident.severity != CRITICAL:
-        rows = await session.execute(select(Customer.id, Customer.timezone).where(Customer.id.in_(customer_ids)))
-        zones = {customer_id: timezone for customer_id, timezone in rows}
+    """Queue the notice for these customers: now when critical, else at the end of their quiet hours; spread at the
+    proactive send rate, so a reply queued meanwhile waits behind the notices due before it, not behind all of them.
+    Returns how many rows were queued (a customer already queued for this notice is not queued again)."""
+    quiet = settings.outreach.quiet_hours if incident.severity != CRITICAL else None
+    pace = max(settings.telegram.max_per_second * settings.outreach.broadcast_share, 1.0)
+    table = OutboxItem.__table__
+    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    payload = {"incident": incident.id, "seq": notice.seq}
     queued = 0
-    for customer_id in customer_ids:
-        due = now
-        if quiet is not None and incident.severity != CRITICAL:
-            zone = customer_zone(Customer(timezone=zones.get(customer_id)), settings.business.zone)
-            due = quiet_until(now, zone, quiet) or now
-        queued += await outbox.enqueue(
-            session, kind=IncidentKind.NOTICE, dedupe_key=f"incident:{incident.id}:{notice.seq}:{customer_id}",
-            due_at=due, customer_id=customer_id, payload={"incident": incident.id, "seq": notice.seq},
-        )  # fmt: skip
+    for start in range(0, len(customer_ids), CHUNK):
+        chunk = customer_ids[start : start + CHUNK]
+        zones: dict[int, str | None] = {}
+        if quiet is not None:
+            rows = await session.execute(select(Customer.id, Customer.timezone).where(Customer.id.in_(chunk)))
+            zones = {customer_id: timezone for customer_id, timezone in rows}
+        values = []
+        for n, customer_id in enumerate(chunk, start=start):
+            due = now + timedelta(seconds=n // pace)  # a second's worth at a time
+            if quiet is not None:
+                zone = customer_zone(Customer(timezone=zones.get(customer_id)), settings.business.zone)
+                due = max(due, quiet_until(now, zone, quiet) or now)
+            values.append({
+                "kind": IncidentKind.NOTICE, "dedupe_key": f"incident:{incident.id}:{notice.seq}:{customer_id}",
+                "due_at": due, "customer_id": customer_id, "payload": payload, "proactive": False,
+                "status": PENDING, "attempts": 0, "created_at": now,
+            })  # fmt: skip
+        queued += len((await session.execute(statement, values)).all())
     return queued
 
 
