@@ -120,8 +120,15 @@ def parse_audience(data: Any) -> AudienceSpec:
     try:
         return AudienceSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'audience'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise IncidentError(f"audience: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """One validation error as people read it: "event.since: ..." or the message alone for the whole audience."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(map(str, error["loc"]))
+    return f"{where}: {message}" if where else message
 
 
 class IncidentActions:
