@@ -20,6 +20,7 @@ from bot.conversations.reload import watch_flows
 from bot.customers import records as customers
 from bot.customers.actions import CustomerActions
 from bot.incidents.actions import IncidentActions
+from bot.incidents.complaints import ComplaintAnswers
 from bot.incidents.notices import IncidentNotices
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.leader import Leadership
@@ -89,7 +90,7 @@ class Core:
         self.campaigns = CampaignActions(self.db, settings, self.registry, self.clock)
         self.rewards = RewardActions(self.db, settings, self.clock)
         self.incidents = IncidentActions(self.db, settings, self.clock)
-        self.engine.runner.complaint_hooks.append(self.incidents.answer_complaint)
+        self.engine.runner.complaint_hooks.append(ComplaintAnswers(settings).answer_complaint)
         self.surveys = SurveyResults(self.db)
         self.transcripts = Transcripts(self.db)
         # The admin console's services (handlers/admin/).

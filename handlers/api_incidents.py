@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.incidents.actions import IncidentActions, IncidentError, Posted, parse_audience
+from bot.incidents.actions import IncidentActions, IncidentError, parse_audience
 from bot.incidents.timing import parse_moment
+from bot.incidents.views import Posted
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]

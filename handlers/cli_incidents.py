@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import click
 
 from bot.core import Core
-from bot.incidents.actions import SEVERITIES, IncidentError, IncidentLine, IncidentReport, Posted, parse_audience
+from bot.incidents.actions import SEVERITIES, IncidentError, parse_audience
 from bot.incidents.timing import parse_moment
+from bot.incidents.views import IncidentLine, IncidentReport, Posted
 from handlers.cli_support import count, fail, local_time, run_async, settings_or_exit, with_core
 
 T = TypeVar("T")

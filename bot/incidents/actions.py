@@ -1,10 +1,9 @@
-"""What adapters (the CLI, the API) do with incidents: open one, post an update, resolve it, list them and report on
-one; and what a complaint from an affected customer hears first. Each call is one unit of work."""
+"""What adapters (the CLI, the API, the console) do with incidents: open one, post an update, resolve it, list them and
+report on one. Each call is one unit of work."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,17 +11,14 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import templating
 from bot.config import Settings
-from bot.customers.models import Customer
 from bot.incidents import notices
 from bot.incidents.audience import AudienceSpec, matching
 from bot.incidents.models import OPEN, RESOLVED, Incident, IncidentCustomer, IncidentNotice
-from bot.messages import Reply
+from bot.incidents.views import Complaint, IncidentLine, IncidentReport, Posted, iso, line_of
 from bot.ports import Clock
 from bot.storage.database import Database
-from bot.tickets import records as tickets
-from bot.tickets.models import Ticket, TicketEventKind
+from bot.tickets.models import Ticket
 
 SEVERITIES = ("low", "normal", "high", "critical")
 MAX_TEXT = 4000
@@ -30,74 +26,6 @@ MAX_TEXT = 4000
 
 class IncidentError(Exception):
     """A request about incidents that cannot be done; the message says why."""
-
-
-@dataclass(frozen=True)
-class IncidentLine:
-    id: int
-    title: str
-    severity: str
-    status: str
-    opened_at: datetime
-    resolved_at: datetime | None
-    next_update_at: datetime | None
-    affected: int
-    notified: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "title": self.title, "severity": self.severity, "status": self.status,
-            "opened_at": self.opened_at.isoformat(), "resolved_at": _iso(self.resolved_at),
-            "next_update_at": _iso(self.next_update_at), "affected": self.affected, "notified": self.notified,
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Complaint:
-    ref: str
-    customer_id: int
-    status: str
-    summary: str
-    csat: int | None
-
-
-@dataclass(frozen=True)
-class IncidentReport:
-    line: IncidentLine
-    what_happened: str
-    what_we_do: str
-    audience: str
-    notices: list[dict[str, Any]]
-    # Affected customers: their ids, how many notices reached them, and why the last one did not.
-    customers: list[dict[str, Any]]
-    not_notified: dict[str, int]
-    complaints: list[Complaint] = field(default_factory=list)
-    # Of the linked tickets with a score.
-    csat_average: float | None = None
-    csat_responses: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.line.to_json(), "what_happened": self.what_happened, "what_we_do": self.what_we_do,
-            "audience": self.audience, "notices": self.notices, "customers": self.customers,
-            "not_notified": self.not_notified,
-            "complaints": [c.__dict__ for c in self.complaints],
-            "csat": {"average": self.csat_average, "responses": self.csat_responses},
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Posted:
-    """What opening, updating or resolving did: the incident, and how many customers this notice was queued for."""
-
-    incident: IncidentLine
-    affected: int
-    queued: int
-    newly_affected: int = 0
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _text(value: Any, name: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
@@ -165,7 +93,7 @@ class IncidentActions:
             session.add(notice)
             affected = await self._affect(session, incident, audience, now)
             queued = await notices.plan(session, self.settings, incident, notice, affected, now)
-            return Posted(await _line(session, incident), len(affected), queued, len(affected))
+            return Posted(await line_of(session, incident), len(affected), queued, len(affected))
 
     async def update(self, incident_id: int, text: str, *, next_update_at: datetime | None = None, by: str = "",
                      what_we_do: str | None = None) -> Posted:  # fmt: skip
@@ -202,7 +130,7 @@ class IncidentActions:
             found = await self._affect(session, incident, AudienceSpec.model_validate(incident.audience), now)
             everyone = sorted(set(before) | set(found))
             queued = await notices.plan(session, self.settings, incident, notice, everyone, now)
-            return Posted(await _line(session, incident), len(everyone), queued, len(set(found) - set(before)))
+            return Posted(await line_of(session, incident), len(everyone), queued, len(set(found) - set(before)))
 
     def _future(self, moment: datetime | None, now: datetime) -> None:
         if moment is not None and moment <= now:
@@ -223,7 +151,7 @@ class IncidentActions:
             query = select(Incident).order_by(Incident.id.desc()).limit(limit)
             if status is not None:
                 query = query.where(Incident.status == status)
-            return [await _line(session, i) for i in (await session.execute(query)).scalars()]
+            return [await line_of(session, i) for i in (await session.execute(query)).scalars()]
 
     async def show(self, incident_id: int) -> IncidentReport:
         """Who was affected and told, the complaints linked to it and their CSAT."""
@@ -241,52 +169,17 @@ class IncidentActions:
             scores = [c.csat for c in complaints if c.csat is not None]
             spec = AudienceSpec.model_validate(incident.audience)
             return IncidentReport(
-                line=await _line(session, incident), what_happened=incident.what_happened,
+                line=await line_of(session, incident), what_happened=incident.what_happened,
                 what_we_do=incident.what_we_do, audience=spec.summary(),
                 notices=[{"seq": n.seq, "kind": n.kind, "body": n.body, "by": n.actor, "at": n.created_at.isoformat()}
                          for n in posted],
                 customers=[{"customer_id": a.customer_id, "notified": a.notified,
-                            "last_notified_at": _iso(a.last_notified_at), "not_notified_because": a.skipped}
+                            "last_notified_at": iso(a.last_notified_at), "not_notified_because": a.skipped}
                            for a in affected],
                 not_notified=dict(Counter(a.skipped for a in affected if a.skipped)),
                 complaints=complaints, csat_average=round(sum(scores) / len(scores), 2) if scores else None,
                 csat_responses=len(scores),
             )  # fmt: skip
-
-    async def answer_complaint(self, session: AsyncSession, customer: Customer, ticket: Ticket,
-                               now: datetime) -> list[Reply]:  # fmt: skip
-        """A complaint (a ticket opened or joined) from a customer an open incident affects: the ticket is linked to
-        the incident, and the customer hears its status first. The customer is affected when the incident found
-        them, or when its audience matches them now (an order shipped since it opened)."""
-        incident = await self.affecting(session, customer.id, now)
-        if incident is None:
-            return []
-        if ticket.incident_id != incident.id:
-            ticket.incident_id, ticket.incident_label = incident.id, f"#{incident.id} {incident.title}"[:250]
-            note = f"linked to incident #{incident.id}: {incident.title}"
-            await tickets.add_event(session, ticket, TicketEventKind.NOTE, now, body=note,
-                                    data={"incident_id": incident.id})  # fmt: skip
-        view = {"incident": notices.incident_view(self.settings, incident), "customer": {"id": customer.id}}
-        return [Reply(templating.render(self.settings.incidents.complaint_text, view).strip())]
-
-    async def affecting(self, session: AsyncSession, customer_id: int, now: datetime) -> Incident | None:
-        """The latest open incident that affects the customer, if any."""
-        open_ones = list((await session.execute(
-            select(Incident).where(Incident.status == OPEN).order_by(Incident.id.desc()))).scalars())  # fmt: skip
-        if not open_ones:
-            return None
-        known = set((await session.execute(select(IncidentCustomer.incident_id).where(
-            IncidentCustomer.customer_id == customer_id,
-            IncidentCustomer.incident_id.in_([i.id for i in open_ones])))).scalars())  # fmt: skip
-        for incident in open_ones:
-            if incident.id in known:
-                return incident
-            spec = AudienceSpec.model_validate(incident.audience)
-            if await matching(session, spec, now, self.settings.business.zone, only=[customer_id]):
-                session.add(IncidentCustomer(incident_id=incident.id, customer_id=customer_id, found_at=now))
-                await session.flush()
-                return incident
-        return None
 
 
 async def _locked(session: AsyncSession, incident_id: int) -> Incident:
@@ -300,12 +193,3 @@ async def _locked(session: AsyncSession, incident_id: int) -> Incident:
 async def _affected_ids(session: AsyncSession, incident_id: int) -> list[int]:
     query = select(IncidentCustomer.customer_id).where(IncidentCustomer.incident_id == incident_id)
     return list((await session.execute(query)).scalars())
-
-
-async def _line(session: AsyncSession, incident: Incident) -> IncidentLine:
-    counts = (await session.execute(
-        select(func.count(), func.count().filter(IncidentCustomer.notified > 0)).where(
-            IncidentCustomer.incident_id == incident.id)
-    )).one()  # fmt: skip
-    return IncidentLine(incident.id, incident.title, incident.severity, incident.status, incident.opened_at,
-                        incident.resolved_at, incident.next_update_at, int(counts[0]), int(counts[1]))  # fmt: skip
