@@ -176,6 +176,7 @@ class Core:
         zone = self.settings.business.zone
         self.scheduler.every(cfg.tick_seconds, self.dispatcher.drain, "outbox-dispatch")
         self.scheduler.every(self.settings.tickets.sla_check_seconds, self.watch_sla, "sla-watch")
+        self.scheduler.every(self.settings.tickets.sla_check_seconds, self.incidents.remind_overdue, "incident-late")
         # Campaign occurrences at their cron moments; the periodic run catches up after a leader dies.
         for name, campaign in self.settings.campaigns.items():
             for tier, line in campaign.schedule.items():

@@ -17,6 +17,7 @@ from bot.incidents.audience import AudienceSpec, matching
 from bot.incidents.models import OPEN, RESOLVED, Incident, IncidentCustomer, IncidentNotice
 from bot.incidents.views import Complaint, IncidentLine, IncidentReport, Posted, iso, line_of
 from bot.ports import Clock
+from bot.rewards.alerts import queue_alert
 from bot.storage.database import Database
 from bot.tickets.models import Ticket
 
@@ -131,6 +132,23 @@ class IncidentActions:
             everyone = sorted(set(before) | set(found))
             queued = await notices.plan(session, self.settings, incident, notice, everyone, now)
             return Posted(await line_of(session, incident), len(everyone), queued, len(set(found) - set(before)))
+
+    async def remind_overdue(self) -> int:
+        """Alert staff once about each open incident whose promised update is late (customers were told when to expect
+        it). Any instance may run it: the alert's key makes it one per promised moment. How many were queued."""
+        now = self.clock.now()
+        queued = 0
+        async with self.db.transaction() as session:
+            late = select(Incident).where(Incident.status == OPEN, Incident.next_update_at < now)
+            for incident in (await session.execute(late)).scalars():
+                promised = incident.next_update_at
+                assert promised is not None
+                text = (f"Incident #{incident.id} ({incident.title}): the next update was promised to customers for "
+                        f"{promised.astimezone(self.settings.business.zone):%a %d %b %H:%M}. Post one with "
+                        f"`engagebot incidents update {incident.id}` or in the console.")  # fmt: skip
+                key = f"incident-late:{incident.id}:{promised.isoformat()}"
+                queued += await queue_alert(session, self.settings, key, text, now)
+        return queued
 
     def _future(self, moment: datetime | None, now: datetime) -> None:
         if moment is not None and moment <= now:

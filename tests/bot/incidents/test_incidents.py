@@ -234,3 +234,27 @@ async def test_two_dispatcher_instances_send_each_notice_once(
             got.setdefault(address, []).extend(messages)
     assert sorted(got) == sorted(people[1:])
     assert all(len(messages) == 1 for messages in got.values())
+
+
+async def test_staff_are_alerted_once_when_a_promised_update_is_late(core: Core, clock: FixedClock) -> None:
+    posted: list[str] = []
+
+    class Desk:
+        async def post_alert(self, channel: str, text: str) -> None:
+            posted.append(text)
+
+    core.staff_alerts.desk = Desk()
+    await shipped(core, "ana", "LDS", date(2026, 2, 28))
+    incident_id = await open_leeds(core)  # next update promised in 4 hours
+    assert await core.incidents.remind_overdue() == 0
+    clock.advance(hours=4, minutes=1)
+    assert await core.incidents.remind_overdue() == 1
+    assert await core.incidents.remind_overdue() == 0  # once per promised moment
+    await core.dispatcher.drain()
+    assert posted == [
+        f"Incident #{incident_id} (Late deliveries from Leeds): the next update was promised to customers for "
+        "Mon 02 Mar 13:00. Post one with `engagebot incidents update 1` or in the console."
+    ]
+    await core.incidents.update(incident_id, "Still closed.", next_update_at=clock.now() + timedelta(hours=2))
+    clock.advance(hours=3)
+    assert await core.incidents.remind_overdue() == 1  # the new promise is late too
