@@ -134,10 +134,12 @@ class IncidentNotices:
                 return True
             assert ref is not None
             reply = Reply(notice_text(self.settings, incident, notice, customer))
-            await transcript.record_outbound(session, customer.id, ref.channel, [reply], now)
             key = f"incident-send:{incident.id}:{seq}:{customer.id}"
-            await outbox.enqueue_send(session, customer_id=customer.id, ref=ref, replies=[reply], dedupe_key=key,
-                                      due_at=now)  # fmt: skip
+            # Carried out before by a worker that died before marking this row done: the send is queued already.
+            if not await outbox.enqueue_send(session, customer_id=customer.id, ref=ref, replies=[reply],
+                                             dedupe_key=key, due_at=now):  # fmt: skip
+                return True
+            await transcript.record_outbound(session, customer.id, ref.channel, [reply], now)
             await _mark(session, incident.id, customer.id, now=now)
         return True
 

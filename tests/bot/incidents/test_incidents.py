@@ -20,8 +20,12 @@ from bot.config import Settings
 from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.incidents.actions import IncidentError, parse_audience
+from bot.incidents.notices import IncidentKind
 from bot.messages import ChannelRef, Reply
+from bot.outbox import Claimed
+from bot.outbox.models import OutboxItem
 from bot.tickets.models import Ticket
+from bot.transcript import Message
 from tests.conftest import STARTER_FLOWS, Chat, FixedClock, make_settings
 
 LEEDS = {"event": {"name": "order_shipped", "since": "2026-02-27", "until": "2026-03-01",
@@ -258,3 +262,19 @@ async def test_staff_are_alerted_once_when_a_promised_update_is_late(core: Core,
     await core.incidents.update(incident_id, "Still closed.", next_update_at=clock.now() + timedelta(hours=2))
     clock.advance(hours=3)
     assert await core.incidents.remind_overdue() == 1  # the new promise is late too
+
+
+async def test_a_notice_carried_out_twice_is_sent_and_counted_once(core: Core, clock: FixedClock) -> None:
+    """A worker that died after carrying a notice out but before marking its row done: the next one adds nothing."""
+    await shipped(core, "ana", "LDS", date(2026, 2, 28))
+    incident_id = await open_leeds(core)
+    async with core.db.sessions() as session:
+        row = (await session.execute(select(OutboxItem).where(OutboxItem.kind == IncidentKind.NOTICE))).scalar_one()
+    claimed = Claimed(row.id, row.kind, dict(row.payload), row.customer_id, 1, False, None, clock.now())
+    assert await core.incident_notices.carry_out(claimed) and await core.incident_notices.carry_out(claimed)
+    async with core.db.sessions() as session:
+        queued = select(OutboxItem).where(OutboxItem.kind == "send", OutboxItem.dedupe_key.like("incident-send:%"))
+        sends = (await session.execute(queued)).all()
+        said = (await session.execute(select(Message).where(Message.text.like("⚠️%")))).all()
+    assert len(sends) == 1 and len(said) == 1
+    assert (await core.incidents.show(incident_id)).customers[0]["notified"] == 1
