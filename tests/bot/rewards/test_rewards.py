@@ -40,7 +40,12 @@ steps:
   - say: "Thanks for being with us!"
   - action: give_reward
     pool: sorry
-  - say: "{% if reward.given %}Enjoy it.{% endif %}"
+  - branch:
+      - when: not reward.given
+        goto: done
+  - say: Enjoy it.
+  - id: done
+    end: true
 """
 
 
