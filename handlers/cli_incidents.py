@@ -17,6 +17,7 @@ from bot.incidents.views import IncidentLine, IncidentReport, Posted
 from handlers.cli_support import count, fail, local_time, run_async, settings_or_exit, with_core
 
 T = TypeVar("T")
+SHOWN_CUSTOMERS = 20  # affected customers listed by `show` (all of them with --json)
 
 
 @click.group()
@@ -162,6 +163,12 @@ def incidents_show(ctx: click.Context, incident_id: int, as_json: bool) -> None:
     click.echo(f"customers: {line.affected:,} affected, {line.notified:,} notified")
     for why, n in report.not_notified.items():
         click.echo(f"  not notified: {why}: {n:,}")
+    for who in report.customers[:SHOWN_CUSTOMERS]:
+        told = f"{count(who['notified'], 'notice')} received" if who["notified"] else "not notified"
+        why = f" ({who['not_notified_because']})" if who["not_notified_because"] else ""
+        click.echo(f"  customer #{who['customer_id']}: {told}{why}")
+    if len(report.customers) > SHOWN_CUSTOMERS:
+        click.echo(f"  ... and {len(report.customers) - SHOWN_CUSTOMERS:,} more (--json lists them all)")
     click.echo("notices:")
     for notice in report.notices:
         body = f": {notice['body']}" if notice["body"] else ""

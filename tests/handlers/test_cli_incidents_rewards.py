@@ -66,6 +66,7 @@ def test_incidents_from_the_command_line(workdir: Path) -> None:
     shown = ok(run("incidents", "show", "1"))
     assert "status: resolved" in shown and "affected: tagged wholesale" in shown
     assert "customers: 1 affected, 0 notified" in shown  # queued: the running server sends them
+    assert "  customer #1: not notified" in shown
     assert "  1 update: Half of the cards work again." in shown and "complaints: 0" in shown
 
     refused = run("incidents", "update", "1", "-m", "again")
