@@ -19,6 +19,9 @@ from bot.conversations.registry import FlowRegistry
 from bot.conversations.reload import watch_flows
 from bot.customers import records as customers
 from bot.customers.actions import CustomerActions
+from bot.incidents.actions import IncidentActions
+from bot.incidents.complaints import ComplaintAnswers
+from bot.incidents.notices import IncidentNotices
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.leader import Leadership
 from bot.outbox.ratelimit import SharedRateLimiter
@@ -30,6 +33,8 @@ from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, SystemClock
 from bot.reports import Reports
 from bot.reports.digest import ReportsDesk, WeeklyDigests
+from bot.rewards.actions import RewardActions
+from bot.rewards.alerts import StaffAlerts
 from bot.storage.database import Database
 from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
@@ -72,6 +77,8 @@ class Core:
         self.staff_notices = StaffNotices(self.db, settings, self.clock)
         self.reports = Reports(self.db, settings, self.clock)
         self.weekly_digests = WeeklyDigests(self.db, settings, self.clock, self.reports)
+        self.staff_alerts = StaffAlerts(settings)
+        self.incident_notices = IncidentNotices(self.db, settings, self.clock)
         self._register_outbox_work()
         self.leadership = Leadership(self.db)
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
@@ -81,6 +88,9 @@ class Core:
         self.ticket_queries = TicketQueries(self.db, settings, self.clock)
         self.customers = CustomerActions(self.db, settings, self.clock)
         self.campaigns = CampaignActions(self.db, settings, self.registry, self.clock)
+        self.rewards = RewardActions(self.db, settings, self.clock)
+        self.incidents = IncidentActions(self.db, settings, self.clock)
+        self.engine.runner.complaint_hooks.append(ComplaintAnswers(settings).answer_complaint)
         self.surveys = SurveyResults(self.db)
         self.transcripts = Transcripts(self.db)
         # The admin console's services (handlers/admin/).
@@ -137,6 +147,8 @@ class Core:
             **self.staff_notices.outbox_handlers(),
             **campaign_kinds.outbox_handlers(self.engine),
             **self.weekly_digests.outbox_handlers(),
+            **self.staff_alerts.outbox_handlers(),
+            **self.incident_notices.outbox_handlers(),
         }
         for kind, handler in handlers.items():
             self.dispatcher.register(kind, handler)
@@ -164,6 +176,7 @@ class Core:
         zone = self.settings.business.zone
         self.scheduler.every(cfg.tick_seconds, self.dispatcher.drain, "outbox-dispatch")
         self.scheduler.every(self.settings.tickets.sla_check_seconds, self.watch_sla, "sla-watch")
+        self.scheduler.every(self.settings.tickets.sla_check_seconds, self.incidents.remind_overdue, "incident-late")
         # Campaign occurrences at their cron moments; the periodic run catches up after a leader dies.
         for name, campaign in self.settings.campaigns.items():
             for tier, line in campaign.schedule.items():

@@ -7,8 +7,10 @@ from bot.conversations.steplog import StepEntry
 from bot.conversations.unmatched import UnmatchedMessage
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
+from bot.incidents.models import Incident, IncidentCustomer, IncidentNotice
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
 from bot.outreach.models import CampaignRun, DeliveryDecision
+from bot.rewards.models import RewardCode
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
 from bot.transcript.models import Message
@@ -26,11 +28,15 @@ __all__ = [
     "FlowFileMark",
     "FlowPublish",
     "FlowVersion",
+    "Incident",
+    "IncidentCustomer",
+    "IncidentNotice",
     "JobMark",
     "LinkCode",
     "Message",
     "OutboxItem",
     "RateSlot",
+    "RewardCode",
     "Staff",
     "StepEntry",
     "SurveyResponse",

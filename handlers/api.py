@@ -25,6 +25,8 @@ from bot.customers import amounts, events, privacy
 from bot.customers.actions import CustomerActions
 from bot.customers.profile import FieldError
 from bot.customers.views import CustomerExport, CustomerProfile, Erasure
+from bot.rewards.actions import RewardActions
+from handlers.api_incidents import incident_routes
 from handlers.ratelimit import RefusalLog
 
 log = logging.getLogger(__name__)
@@ -67,15 +69,16 @@ def _presented_key(request: Request) -> bytes:
 def api_mount(core: Core) -> Mount:
     customers = core.customers
     routes = [
-        Route("/events", _post_events(customers), methods=["POST"]),
+        Route("/events", _post_events(customers, core.rewards), methods=["POST"]),
         # {ref:path}: an external id may hold "/" (sent as %2F).
         Route("/customers/{ref:path}/export", _on_customer(customers), methods=["GET"]),
         Route("/customers/{ref:path}", _on_customer(customers), methods=["GET", "DELETE"]),
+        *incident_routes(core.incidents),
     ]
     return Mount("/api", routes=routes, middleware=[Middleware(ApiKeyAuth, key=core.settings.secrets.api_key)])
 
 
-def _post_events(customers: CustomerActions) -> Any:
+def _post_events(customers: CustomerActions, rewards: RewardActions) -> Any:
     async def post_events(request: Request) -> Response:
         body = await request.body()  # bounded as it streams in (handlers.bodylimit: server.max_body_bytes)
         try:
@@ -92,6 +95,7 @@ def _post_events(customers: CustomerActions) -> Any:
             return _field_errors(422, exc.errors)
         if not batch and isinstance(results[0], events.Conflict):
             return _field_errors(409, [results[0].error])
+        await rewards.redeemed_events(data)  # reward_redeemed: its code is marked used (idempotent)
         answers = [_answer(r) for r in results]
         counts = Counter(answer["status"] for answer in answers)
         log.info("api: %d CRM events recorded, %d duplicates, %d conflicts", counts["recorded"], counts["duplicate"],

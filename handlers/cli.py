@@ -25,10 +25,12 @@ from bot.yamlsource import SourceError
 from handlers.cli_admin import admin, flows_export, flows_import
 from handlers.cli_campaigns import campaigns
 from handlers.cli_customers import customers_delete, customers_export, customers_import, customers_show
+from handlers.cli_incidents import incidents
 from handlers.cli_init import init
 from handlers.cli_intents import intents
 from handlers.cli_names import closest, known_or_fail, ticket_categories, unknown
 from handlers.cli_reports import DATE, make_query, reports, show
+from handlers.cli_rewards import rewards
 from handlers.cli_support import (
     USER_ERROR,
     EngagebotGroup,
@@ -322,6 +324,8 @@ def tickets_show(ctx: click.Context, ref: str) -> None:
         click.echo(f"resolution: {view.resolution}")
     if view.compensation:
         click.echo(f"compensation: {view.compensation}")
+    if view.incident:
+        click.echo(f"incident: {view.incident}")
     if view.csat_score is not None:
         click.echo(f"csat: {view.csat_score}/5")
     if view.reopened_count:
@@ -405,10 +409,15 @@ def tickets_reassign(ctx: click.Context, ref: str, staff_key: str, to_key: str) 
 @AS_STAFF
 @click.option("--resolution", required=True, help="what was done (the customer reads it)")
 @click.option("--compensation", default="", help="what the customer gets as an apology, if anything")
+@click.option(
+    "--reward", "reward", metavar="POOL", default=None, help="give a code of this reward pool as compensation"
+)
 @click.pass_context
-def tickets_resolve(ctx: click.Context, ref: str, staff_key: str, resolution: str, compensation: str) -> None:
+def tickets_resolve(
+    ctx: click.Context, ref: str, staff_key: str, resolution: str, compensation: str, reward: str | None
+) -> None:
     """Resolve REF: the customer is told, asked whether it is solved, and asked for a CSAT score."""
-    _staff_action(ctx, staff_key, lambda actions: actions.resolve(ref, staff_key, resolution, compensation),
+    _staff_action(ctx, staff_key, lambda actions: actions.resolve(ref, staff_key, resolution, compensation, reward),
                   deliver=True)  # fmt: skip
 
 
@@ -590,6 +599,8 @@ main.add_command(init)
 main.add_command(intents)
 main.add_command(reports)
 main.add_command(admin)
+main.add_command(incidents)
+main.add_command(rewards)
 flows.add_command(flows_import)
 flows.add_command(flows_export)
 customers.add_command(customers_top)

@@ -79,11 +79,13 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
     slack = None
     if settings.secrets.slack_bot_token is not None:
         from handlers.slack import SlackAdapter
+        from handlers.slack.alerts import SlackAlertDesk
         from handlers.slack.weekly import SlackReportsDesk
 
         slack = SlackAdapter(core)
         core.set_staff_desk(slack.desk)
         core.set_reports_desk(SlackReportsDesk(slack.desk))
+        core.staff_alerts.desk = SlackAlertDesk(slack.desk)
         routes += slack.routes()
 
     @asynccontextmanager

@@ -46,6 +46,9 @@ class Campaign(Section):
     message: str | None = None
     buttons: tuple[CampaignButton, ...] = ()
     flow: str | None = None
+    # A message campaign that gives each customer a code of this pool (rewards.pools), shown as {{ reward.code }}; when
+    # the pool is empty the message is not sent and staff are alerted.
+    reward: str | None = Field(None, pattern=KEY_PATTERN, max_length=60)
     # Overrides outreach.expire_after_hours for this campaign.
     expire_after_hours: float | None = Field(None, gt=0)
     # A customer who got this campaign in the last N days is left out of the next occurrence
@@ -56,6 +59,8 @@ class Campaign(Section):
     def _content_and_schedule(self) -> Campaign:
         if (self.message is None) == (self.flow is None):
             raise ValueError("a campaign needs exactly one of message (a template) or flow (a flow to start)")
+        if self.reward and self.flow:
+            raise ValueError("reward goes with a message; a flow gives one with its own give_reward step")
         if self.at is not None and self.at.tzinfo is None:
             raise ValueError("at needs a UTC offset, e.g. 2026-12-01T10:00:00+01:00")
         for tier, cron in self.schedule.items():

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config.environment import ENV_SECRETS, apply_environment
-from bot.config.references import staff_problems, tier_problems
+from bot.config.references import reward_problems, staff_problems, tier_problems
 from bot.config.settings import Secrets, Settings
 from bot.yamlsource import Problem, SourceError, model_fields_of, parse_yaml, validation_problems
 
@@ -62,7 +62,7 @@ def load_settings(explicit: str | Path | None = None, env: Mapping[str, str] | N
         assert doc is not None
         raise SourceError(validation_problems(doc, exc, FILE_KEYS)) from None
     if doc is not None:
-        problems = staff_problems(settings, doc) + tier_problems(settings, doc)
+        problems = staff_problems(settings, doc) + tier_problems(settings, doc) + reward_problems(settings, doc)
         if problems:
             raise SourceError(problems)
     return apply_environment(settings, env, base_dir, source)

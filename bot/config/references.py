@@ -65,3 +65,13 @@ def tier_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
             if tier != "*":
                 check(("campaigns", name, "schedule", tier), tier)
     return problems
+
+
+def reward_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
+    """Campaigns that give a reward name a pool under rewards.pools."""
+    pools = set(settings.rewards.pools)
+    return [
+        doc.problem(("campaigns", name, "reward"), f'unknown reward pool "{campaign.reward}"'
+                    f"{did_you_mean(campaign.reward, pools)}; rewards.pools has: {', '.join(sorted(pools)) or 'none'}")
+        for name, campaign in settings.campaigns.items() if campaign.reward and campaign.reward not in pools
+    ]  # fmt: skip

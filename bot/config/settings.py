@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from bot.config.business import BusinessSettings
 from bot.config.campaigns import Campaign
 from bot.config.conversations import ConversationSettings, FlowSettings, IntentSettings, Texts
+from bot.config.incidents import IncidentSettings
 from bot.config.outreach import OutreachSettings
 from bot.config.platforms import SlackSettings, TelegramSettings
 from bot.config.reports import ReportsSettings
+from bot.config.rewards import RewardSettings
 from bot.config.section import KEY_PATTERN, Section
 from bot.config.server import DatabaseSettings, ServerSettings
 from bot.config.starter import starter_flows_dir
@@ -52,6 +54,8 @@ class Settings(Section):
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     reports: ReportsSettings = ReportsSettings()
+    incidents: IncidentSettings = IncidentSettings()
+    rewards: RewardSettings = RewardSettings()
     # Filled from the environment, never from the file.
     secrets: Secrets = Field(Secrets(), exclude=True)
     # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.

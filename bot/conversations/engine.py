@@ -73,7 +73,7 @@ class ConversationEngine:
             default_region=business.default_region, dayfirst=business.dayfirst,
             choice_threshold=settings.intents.choice_threshold,
         )  # fmt: skip
-        runner = FlowRunner(settings)
+        runner = self.runner = FlowRunner(settings)
         versions = FlowVersions(registry)
         interrupted = InterruptedFlows(
             versions, runner, speech, resume_within=timedelta(hours=conv.resume_within_hours),

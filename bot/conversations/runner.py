@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, templating
 from bot.config import Settings
@@ -20,10 +22,13 @@ from bot.conversations.models import ACTIVE, CANCELLED, SUSPENDED, WAITING, Conv
 from bot.conversations.steplog import log_step
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
+from bot.customers.models import Customer
 from bot.messages import Button, Media, Reply
+from bot.rewards import claims as rewards
 from bot.surveys import responses as surveys
 from bot.tickets import intake, lifecycle
 from bot.tickets import records as tickets
+from bot.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +42,15 @@ class FlowHandOff(Exception):
         self.flow_id = flow_id
 
 
+# What a feature says first to a complaint once it has its ticket (an open incident affecting the customer: its status).
+ComplaintHook = Callable[[AsyncSession, Customer, Ticket, datetime], Awaitable[list[Reply]]]
+
+
 class FlowRunner:
     def __init__(self, settings: Settings):
         self.settings = settings
+        # Registered when the core is assembled (bot/core.py), so the engine imports no feature above it.
+        self.complaint_hooks: list[ComplaintHook] = []
 
     # ---- template context ---------------------------------------------------------------------
 
@@ -52,6 +63,7 @@ class FlowRunner:
             "flow": {"id": lf.id, "title": lf.flow.title},
             # What started the run (an event, a command, an intent, onboarding put off by the first words...).
             "trigger": (run.context or {}).get("trigger") or {},
+            "reward": (run.context or {}).get("reward") or {},
         }
 
     # ---- asking -------------------------------------------------------------------------------
@@ -183,6 +195,8 @@ class FlowRunner:
             )  # fmt: skip
         elif step.action == "start_flow" and step.flow:
             raise FlowHandOff(step.flow)
+        elif step.action == "give_reward" and step.pool:
+            await self._give_reward(turn, run, lf, step)
         elif step.action == "ticket_feedback":
             _about, ticket_id = await self._followed_ticket(turn, run, lf)
             if ticket_id is not None:
@@ -192,6 +206,15 @@ class FlowRunner:
                     score=_score(step.score, ctx)
                 )  # fmt: skip
                 run.answers = {**(run.answers or {}), "ticket_outcome": outcome}
+
+    async def _give_reward(self, turn: Turn, run: ConversationRun, lf: LoadedFlow, step: s.ActionStep) -> None:
+        """A code of the step's pool for the customer (the same one again if they have it), in `reward` for later
+        texts; said with the standard text unless the step is quiet (an empty pool says so, and staff are alerted)."""
+        given = await rewards.claim(turn.session, self.settings, step.pool or "", turn.customer.id, turn.now,
+                                    reason=f"flow:{lf.id}", given_by=f"flow:{lf.id}")  # fmt: skip
+        run.context = {**(run.context or {}), "reward": given.as_context()}
+        if not step.quiet or not given.given:
+            turn.say(Reply(rewards.customer_text(self.settings, given)))
 
     async def _followed_ticket(self, turn: Turn, run: ConversationRun, lf: LoadedFlow) -> tuple[bool, int | None]:
         """(is the run about a ticket, that ticket's id if it is a real one of this customer's). A run is about a
@@ -231,6 +254,9 @@ class FlowRunner:
         run.context = {**(run.context or {}), "ticket": view, "ticket_id": taken.ticket.id,
                        "joined_event_id": taken.joined_event_id}  # fmt: skip
         turn.ticket = view
+        for hook in self.complaint_hooks:
+            for reply in await hook(turn.session, turn.customer, taken.ticket, turn.now):
+                turn.say(reply)
 
 
 def subscribe(customer: Any) -> None:

@@ -22,7 +22,7 @@ FLOW_ID = r"^[a-z][a-z0-9_\-]*$"
 ANSWER_TYPES = ("text", "choice", "yes_no", "rating", "nps", "number", "email", "phone", "date", "media")
 ACTIONS = (
     "open_ticket", "handoff", "tag", "untag", "set_attribute", "record_survey",
-    "subscribe", "unsubscribe", "start_flow", "ticket_feedback",
+    "subscribe", "unsubscribe", "start_flow", "ticket_feedback", "give_reward",
 )  # fmt: skip
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -222,7 +222,7 @@ class SetStep(StepBase):
 class ActionStep(StepBase):
     action: Literal[
         "open_ticket", "handoff", "tag", "untag", "set_attribute", "record_survey",
-        "subscribe", "unsubscribe", "start_flow", "ticket_feedback",
+        "subscribe", "unsubscribe", "start_flow", "ticket_feedback", "give_reward",
     ]  # fmt: skip
     # open_ticket / handoff
     category: str | None = None
@@ -247,13 +247,17 @@ class ActionStep(StepBase):
     flow: str | None = None
     # ticket_feedback (after a resolution): was it solved (a template giving yes/no), and `score`
     solved: str | None = None
+    # give_reward: a code of this pool (rewards.pools), once per customer; `quiet`: the flow says it itself
+    # (`reward.code`, `reward.given`) instead of the standard text
+    pool: str | None = Field(None, pattern=r"^[a-z][a-z0-9_\-]*$", max_length=60)
+    quiet: bool = False
     next: str | None = None
 
     @model_validator(mode="after")
     def _required_params(self) -> ActionStep:
         needs = {
             "tag": ["tag"], "untag": ["tag"], "set_attribute": ["name"],
-            "record_survey": ["survey", "kind"], "start_flow": ["flow"],
+            "record_survey": ["survey", "kind"], "start_flow": ["flow"], "give_reward": ["pool"],
         }.get(self.action, [])  # fmt: skip
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:

@@ -92,7 +92,7 @@ async def ticket_view(session: AsyncSession, settings: Settings, ticket: Ticket)
         or settings.slack.channels.get(ticket.category)
         or settings.slack.channels.get("default"),
         desk_thread=ticket.desk_thread,
-        recent_messages=tuple(m.text or "" for m in reversed(list(recent))),
+        recent_messages=tuple(m.text or "" for m in reversed(list(recent))), incident=ticket.incident_label,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from bot.customers import records as customers
 from bot.customers.kinds import CustomerKind
 from bot.messages import Reply
 from bot.ports import Clock
+from bot.rewards import claims as rewards
 from bot.storage.database import Database
 from bot.tickets import desk, directory, records
 from bot.tickets.models import FINISHED_STATUSES, Staff, Ticket, TicketEvent, TicketEventKind, TicketStatus
@@ -152,12 +153,20 @@ class TicketActions:
 
         return await self._act(ref, staff_key, act)
 
-    async def resolve(self, ref: str, staff_key: str, resolution: str, compensation: str = "") -> Outcome:
-        """Resolved: the customer hears the resolution and any compensation, then is asked for CSAT."""
+    async def resolve(
+        self, ref: str, staff_key: str, resolution: str, compensation: str = "", reward: str | None = None
+    ) -> Outcome:
+        """Resolved: the customer hears the resolution and any compensation (with `reward`, a code of that pool; after
+        a breached SLA, the goodwill pool's when configured), then is asked for CSAT."""
         if not resolution.strip():
             return Outcome(False, "a resolution summary is needed: the customer reads it")
+        if reward and reward not in self.settings.rewards.pools:
+            return Outcome(False, f"no reward pool {reward!r} under rewards.pools in the settings")
 
         async def act(session: AsyncSession, ticket: Ticket, staff: Staff, now: datetime) -> str:
+            nonlocal compensation
+            gift = await compensation_reward(session, self.settings, ticket, staff, now, reward)
+            compensation = "; ".join(part for part in (compensation.strip(), gift) if part)
             ticket.status, ticket.resolved_at = TicketStatus.RESOLVED, now
             ticket.resolution, ticket.compensation = resolution.strip(), compensation.strip() or None
             if ticket.first_responded_at is None:
@@ -172,7 +181,8 @@ class TicketActions:
                 due_at=now, customer_id=ticket.customer_id,
                 payload={"event": "ticket_resolved", "data": {"ticket_id": ticket.id}},
             )  # fmt: skip
-            return f"{ticket.ref} resolved by {staff.name}; the customer is asked if it is solved"
+            given = f"; compensation: {gift}" if gift else ""
+            return f"{ticket.ref} resolved by {staff.name}{given}; the customer is asked if it is solved"
 
         return await self._act(ref, staff_key, act, allow_resolved=False)
 
@@ -193,6 +203,21 @@ class TicketActions:
             except _Refused as refused:
                 return Outcome(False, str(refused))
             return Outcome(True, message, await desk.ticket_view(session, self.settings, ticket))
+
+
+async def compensation_reward(
+    session: AsyncSession, settings: Settings, ticket: Ticket, staff: Staff, now: datetime, pool: str | None
+) -> str:
+    """The reward a resolution gives, as the customer reads it: a code of `pool`, else (after a breached SLA) of the
+    goodwill pool when configured; "" when none is due."""
+    goodwill = settings.rewards.goodwill_on_sla_breach
+    if pool is None and goodwill is not None and ticket.sla_breached:
+        pool = goodwill.pool
+    if pool is None:
+        return ""
+    given = await rewards.claim(session, settings, pool, ticket.customer_id, now, reason=f"ticket:{ticket.ref}",
+                                given_by=staff.key)  # fmt: skip
+    return rewards.compensation_text(settings, given)
 
 
 async def apply_feedback(

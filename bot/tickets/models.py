@@ -100,6 +100,9 @@ class Ticket(Base):
     # Where the staff conversation about this ticket lives (a Slack channel and thread).
     desk_channel: Mapped[str | None] = mapped_column(String(64))
     desk_thread: Mapped[str | None] = mapped_column(String(64))
+    # The known problem (bot/incidents) the complaint is about: its id and "#3 title" for staff.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    incident_label: Mapped[str | None] = mapped_column(String(250))
 
 
 class TicketEvent(Base):

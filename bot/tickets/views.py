@@ -77,6 +77,7 @@ class TicketView:
     desk_channel: str | None  # its escalation channel (the ticket's own, else slack.channels)
     desk_thread: str | None  # its thread there, once posted
     recent_messages: tuple[str, ...]  # the customer's latest messages, oldest first
+    incident: str | None = None  # the known problem the complaint is about ("#3 Late deliveries"), if any
 
     def due(self, clock: str) -> Deadline | None:
         """The deadline of an SLA clock by name (`first_response`, `resolution`); None for another name."""

@@ -21,6 +21,7 @@ FLASH_COOKIE = "engagebot_admin_flash"
 SECTIONS: list[tuple[str, str, str, Role]] = [
     ("flows", "Flows", "/admin/flows", Role.viewer),
     ("campaigns", "Campaigns", "/admin/campaigns", Role.viewer),
+    ("incidents", "Incidents", "/admin/incidents", Role.viewer),
     ("staff", "Staff & routing", "/admin/staff", Role.viewer),
     ("reports", "Reports", "/admin/reports", Role.viewer),
     ("audit", "Audit log", "/admin/audit", Role.viewer),

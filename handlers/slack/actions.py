@@ -23,6 +23,7 @@ from handlers.slack.blocks import (
     RESOLUTION_INPUT,
     RESOLVE,
     RESOLVE_VIEW,
+    REWARD_INPUT,
     resolve_modal,
 )
 from handlers.slack.digest import OPEN_TICKET
@@ -37,6 +38,7 @@ GONE = "{ref} no longer exists: its customer's data was erased. Nothing was done
 
 def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
     settings = core.settings
+    pools = [(name, pool.title) for name, pool in settings.rewards.pools.items()]
 
     async def after(client: AsyncWebClient, channel: str | None, user: str, ref: str, outcome: Outcome) -> None:
         if outcome.ok:
@@ -98,7 +100,9 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
             await tell(client, channel, user, GONE.format(ref=ref))
             return
         try:
-            await client.views_open(trigger_id=body["trigger_id"], view=resolve_modal(ref, {"channel": channel or ""}))
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=resolve_modal(ref, {"channel": channel or ""}, pools)
+            )
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("the Resolve form for %s did not open: %s", ref, exc)
             await tell(client, channel, user, "Slack did not open the form; please press Resolve again.")
@@ -117,13 +121,21 @@ def register(app: AsyncApp, core: Core, kick: Callable[[], None]) -> None:
             return
         await ack()
         metadata = json.loads(view.get("private_metadata") or "{}")
-        outcome = await core.tickets.resolve(metadata["ref"], staff.key, resolution, compensation)
+        reward = _chosen(view, REWARD_INPUT)
+        outcome = await core.tickets.resolve(metadata["ref"], staff.key, resolution, compensation, reward)
         await after(client, metadata.get("channel") or None, user, metadata["ref"], outcome)
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str | None]:
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     return body["user"]["id"], channel
+
+
+def _chosen(view: dict[str, Any], where: tuple[str, str]) -> str | None:
+    """The value of a static_select, or None when nothing was chosen."""
+    block_id, action_id = where
+    state = ((view.get("state") or {}).get("values") or {}).get(block_id, {}).get(action_id, {})
+    return ((state.get("selected_option") or {}).get("value")) or None
 
 
 def _typed(view: dict[str, Any], where: tuple[str, str]) -> str:

@@ -20,6 +20,7 @@ RESOLVE_VIEW = "ticket_resolve_modal"
 ACTIONS_BLOCK = "ticket_actions"
 RESOLUTION_INPUT = ("resolution", "text")  # (block_id, action_id) in the Resolve modal
 COMPENSATION_INPUT = ("compensation", "text")
+REWARD_INPUT = ("reward", "pool")  # a pool of reward codes to give as the compensation (rewards.pools)
 
 STATUS_LABELS = {
     TicketStatus.OPEN: "Open, nobody assigned",
@@ -75,6 +76,8 @@ def ticket_message(ticket: TicketView, staff: Sequence[tuple[str, str]] = ()) ->
         ("First response due", due_text(ticket.first_response_due)),
         ("Resolution due", due_text(ticket.resolution_due)),
     ]
+    if ticket.incident:
+        fields.append(("Incident", f":warning: {escape(ticket.incident)}"))
     blocks: list[JSON] = [
         {"type": "header", "text": plain(truncate(ticket_title(ticket), 150))},
         {"type": "section", "fields": [mrkdwn(truncate(f"*{k}*\n{v}", FIELD_LIMIT)) for k, v in fields]},
@@ -137,11 +140,12 @@ def reassigned_dm(ticket: TicketView, by: str, link: str | None) -> str:
     return f"{escape(by)} passed you *{escape(ticket_title(ticket))}*. {where}."
 
 
-def resolve_modal(ref: str, metadata: Mapping[str, str]) -> JSON:
-    """The modal the Resolve button opens; `metadata` (ref, where it was pressed) comes back on submission."""
+def resolve_modal(ref: str, metadata: Mapping[str, str], pools: Sequence[tuple[str, str]] = ()) -> JSON:
+    """The modal the Resolve button opens; `metadata` (ref, where it was pressed) comes back on submission. `pools`:
+    the reward pools as (name, title), offered as a code to give with the compensation."""
     resolution_block, resolution_action = RESOLUTION_INPUT
     compensation_block, compensation_action = COMPENSATION_INPUT
-    return {
+    modal = {
         "type": "modal",
         "callback_id": RESOLVE_VIEW,
         "private_metadata": json.dumps({"ref": ref, **metadata}),
@@ -165,6 +169,21 @@ def resolve_modal(ref: str, metadata: Mapping[str, str]) -> JSON:
                 "element": {"type": "plain_text_input", "action_id": compensation_action, "max_length": 500},
             },
         ],
+    }  # fmt: skip
+    if pools:
+        modal["blocks"].append(reward_input(pools))
+    return modal
+
+
+def reward_input(pools: Sequence[tuple[str, str]]) -> JSON:
+    """An optional choice of reward pool: the customer gets one of its codes with the resolution."""
+    block_id, action_id = REWARD_INPUT
+    options = [{"text": plain(truncate(title or name, 75)), "value": name} for name, title in pools[:MAX_OPTIONS]]
+    return {
+        "type": "input", "block_id": block_id, "optional": True, "label": plain("Reward code as compensation"),
+        "hint": plain("The customer gets a code of this pool (once per customer per pool)."),
+        "element": {"type": "static_select", "action_id": action_id, "placeholder": plain("No reward"),
+                    "options": options},
     }  # fmt: skip
 
 

@@ -87,15 +87,19 @@ def context(
 
 async def render(
     session: AsyncSession, business: BusinessSettings, name: str, campaign: Campaign, customer: Customer, *,
-    now: datetime | None = None,
+    now: datetime | None = None, reward: dict[str, Any] | None = None,
 ) -> list[Reply]:  # fmt: skip
     """The message of a message campaign for this customer; [] for a flow campaign (it starts the flow).
 
     The template sees `customer` as tier rules and `when` do (with tenure_days, days_inactive,
-    lifetime_value), `business.name` and `campaign.name|title|kind`."""
+    lifetime_value), `business.name` and `campaign.name|title|kind`; with a `reward` pool, `reward.code` (the code
+    given, or a placeholder in previews)."""
     if campaign.message is None:
         return []
-    text = templating.render(campaign.message, context(business, name, campaign, customer, now or utcnow()))
+    view = context(business, name, campaign, customer, now or utcnow())
+    if campaign.reward:
+        view["reward"] = reward or {"pool": campaign.reward, "code": f"<a code of {campaign.reward}>", "given": True}
+    text = templating.render(campaign.message, view)
     # Buttons start flows the same way menu buttons do.
     return [Reply(text, tuple(Button(b.label, FlowButton(b.flow).value) for b in campaign.buttons))]
 

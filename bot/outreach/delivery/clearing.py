@@ -34,6 +34,7 @@ from bot.outreach.campaigns import catalog
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.delivery import customer_facts, policy
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, CampaignRun, DeliveryDecision
+from bot.rewards import claims as rewards
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,16 @@ class Clearing:
             return item
         if campaign.flow:
             return replace(item, payload={**item.payload, "flow": campaign.flow})
-        replies = await catalog.render(session, self.settings.business, name or "", campaign, customer, now=now)
+        reward = None
+        if campaign.reward:
+            given = await rewards.claim(session, self.settings, campaign.reward, customer.id, now,
+                                        reason=f"campaign:{name}", given_by=f"campaign:{name}")  # fmt: skip
+            # A surprise that cannot be given is not announced (staff were alerted); one they had is not repeated.
+            if not given.given or given.already:
+                return replace(item, kind=outbox.SEND, payload={**item.payload, "replies": []}, proactive=False)
+            reward = given.as_context()
+        replies = await catalog.render(session, self.settings.business, name or "", campaign, customer, now=now,
+                                       reward=reward)  # fmt: skip
         ref = known[customer.id].ref
         assert ref is not None  # let through: the facts read in this transaction found their chat
         payload = outbox.send_payload(ref, replies)

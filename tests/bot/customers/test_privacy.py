@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from bot.core import Core
 from bot.customers import events, links, privacy
 from bot.customers.models import Customer
+from bot.incidents.models import Incident, IncidentCustomer
 from bot.messages import ChannelRef, Reply
+from bot.rewards.models import RewardCode
 from bot.storage.base import Base
 from tests.conftest import Chat
 
@@ -28,7 +30,7 @@ class Telegram:
 
 async def a_customer_with_a_history(core: Core, address: str, external_id: str) -> int:
     """A Telegram customer who chatted (once in words nothing matched, kept in unmatched_messages), complained,
-    answered a survey, got a link code and CRM events."""
+    answered a survey, got a link code and CRM events, was affected by an incident and given a reward code."""
     chat = Chat(core, channel="telegram", address=address, name="Ana Lima")
     # "cancel" leaves onboarding's question, so the next words are matched against the flows, not taken as an answer.
     for line in ["hi", "cancel", "do you have parking?", *COMPLAINT]:
@@ -42,6 +44,13 @@ async def a_customer_with_a_history(core: Core, address: str, external_id: str) 
     async with core.db.transaction() as session:
         recorded = await events.record(session, core.settings.tiers, events.parse_event(body, "US"), core.clock.now())
         await links.issue(session, recorded.customer_id, core.clock.now(), timedelta(days=1))
+        # An incident affected them, and a reward code was given to them.
+        incident = Incident(title="Late deliveries", audience={"all": True})
+        session.add(incident)
+        await session.flush()
+        session.add(IncidentCustomer(incident_id=incident.id, customer_id=recorded.customer_id))
+        session.add(RewardCode(pool="sorry", code=f"SORRY-{address}", customer_id=recorded.customer_id,
+                               reason="ticket:C-1001", given_at=core.clock.now()))  # fmt: skip
     await core.dispatcher.drain()
     return recorded.customer_id
 

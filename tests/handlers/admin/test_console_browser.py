@@ -47,6 +47,7 @@ PAGES = [
     ("/admin/campaigns/spring_tips", "campaign"),
     ("/admin/campaigns/spring_tips/send", "campaign-send"),
     ("/admin/staff?customer=1&category=delivery", "staff"),
+    ("/admin/incidents", "incidents"),
     ("/admin/audit", "audit"),
     ("/admin/accounts", "accounts"),
     ("/admin/flows/new?flow=spring_offer&title=Spring+offer", "new-flow"),
