@@ -9,6 +9,7 @@ from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
 from bot.outreach.models import CampaignRun, DeliveryDecision
+from bot.retention.models import Cancellation, CrosssellOffer
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
 from bot.transcript.models import Message
@@ -18,8 +19,10 @@ __all__ = [
     "AdminSession",
     "AuditEntry",
     "CampaignRun",
+    "Cancellation",
     "ChannelIdentity",
     "ConversationRun",
+    "CrosssellOffer",
     "Customer",
     "CustomerEvent",
     "DeliveryDecision",

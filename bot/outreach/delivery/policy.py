@@ -25,10 +25,11 @@ from bot.customers.models import Customer
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.delivery.customer_facts import Facts
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, DeliveryDecision
+from bot.retention.kinds import RetentionKind
 
 # Kinds the frequency cap holds. Check-ins and their reminders count toward it but are paced by
 # the flow the customer agreed to ("Can I check in with you?"), so the cap never pushes them back.
-CAPPED_KINDS = frozenset({CampaignKind.CAMPAIGN, CustomerKind.EVENT, ConversationKind.START_FLOW})
+CAPPED_KINDS = frozenset({CampaignKind.CAMPAIGN, CustomerKind.EVENT, ConversationKind.START_FLOW, RetentionKind.FLOW})
 
 
 @dataclass(frozen=True)
