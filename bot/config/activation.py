@@ -16,6 +16,6 @@ class ActivationNudge(Section):
 class ActivationSettings(Section):
     enabled: bool = True
     nudges: tuple[ActivationNudge, ...] = (
-        ActivationNudge(after_days=3, flow="activation_nudge"),
-        ActivationNudge(after_days=10, flow="activation_nudge"),
+        ActivationNudge(after_days=5, flow="activation_nudge"),
+        ActivationNudge(after_days=12, flow="activation_nudge"),
     )

@@ -1,5 +1,5 @@
-"""The crosssell section: offer B to customers who bought A, with restraint (cool-downs, no open ticket, no recent
-complaint), and how long after an offer a purchase of B counts as its conversion."""
+"""The crosssell section: offer B to customers who bought A (a `purchased` event's data.product), with restraint:
+cool-downs, no open ticket, no recent complaint."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from bot.config.section import KEY_PATTERN, Section
 
 
 class CrosssellRule(Section):
-    # Product names as the `purchased` events carry them (data.product, see product_field).
+    # Product names as the `purchased` events carry them (data.product).
     bought: str = Field(min_length=1, max_length=200)
     offer: str = Field(min_length=1, max_length=200)
     # Only customers in these tiers; empty: every tier.
     tiers: tuple[str, ...] = ()
-    # What the offer says (a template: {{ customer.name }}...); the flow shows it as {{ trigger.text }}.
+    # What the offer says (plain text); the flow shows it as {{ trigger.text }}.
     text: str = Field(min_length=1, max_length=1000)
     flow: str = Field("crosssell_offer", pattern=KEY_PATTERN, max_length=60)
     # Not offered the same product again within this many days.
@@ -30,10 +30,6 @@ class CrosssellRule(Section):
 
 class CrosssellSettings(Section):
     enabled: bool = True
-    # The key of a `purchased` event's data that names the product.
-    product_field: str = Field("product", min_length=1, max_length=64)
-    # A purchase of the offered product within this many days of the offer is its conversion.
-    conversion_days: float = Field(30, gt=0)
     # How often the rules are checked (the leader plans; each offer is queued once).
     check_every_minutes: float = Field(60, gt=0)
     rules: dict[str, CrosssellRule] = {}

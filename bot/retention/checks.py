@@ -38,7 +38,7 @@ async def why_not(
             return "the customer has an open ticket"
         if await _holds(session, facts.complained_since(customer_id, now - timedelta(days=rule.complaint_days))):
             return "the customer complained recently"
-        if await _holds(session, facts.bought(customer_id, settings.crosssell.product_field, rule.offer)):
+        if await _holds(session, facts.bought(customer_id, rule.offer)):
             return f"the customer bought {rule.offer} already"
         return None
     if program == RESURVEY:

@@ -31,7 +31,7 @@ def audience(cfg: CrosssellSettings, rule: CrosssellRule, now: datetime):  # typ
     query = select(c.id).where(
         c.subscribed.is_(True), c.unreachable.is_(False),
         exists().where(ChannelIdentity.customer_id == c.id),
-        facts.bought(c.id, cfg.product_field, rule.bought), ~facts.bought(c.id, cfg.product_field, rule.offer),
+        facts.bought(c.id, rule.bought), ~facts.bought(c.id, rule.offer),
         ~offered_lately, ~facts.has_open_ticket(c.id),
         ~facts.complained_since(c.id, now - timedelta(days=rule.complaint_days)),
     )  # fmt: skip

@@ -14,6 +14,7 @@ from bot.surveys.models import SurveyResponse
 from bot.tickets.models import UNRESOLVED_STATUSES, Ticket
 
 PURCHASED = "purchased"
+PRODUCT = "product"  # the key of a `purchased` event's data that names what was bought
 ACTIVATED = "activated"
 COMPLAINT = "complaint"
 
@@ -26,10 +27,10 @@ def complained_since(customer_id: Any, since: datetime) -> ColumnElement[bool]:
     return exists().where(Ticket.customer_id == customer_id, Ticket.kind == COMPLAINT, Ticket.created_at >= since)
 
 
-def bought(customer_id: Any, product_field: str, product: str) -> ColumnElement[bool]:
+def bought(customer_id: Any, product: str) -> ColumnElement[bool]:
     return exists().where(
         CustomerEvent.customer_id == customer_id, CustomerEvent.name == PURCHASED,
-        CustomerEvent.data[product_field].as_string() == product,
+        CustomerEvent.data[PRODUCT].as_string() == product,
     )  # fmt: skip
 
 

@@ -108,7 +108,7 @@ async def _save_attempt(session: AsyncSession, settings: Settings, cancellation:
     cfg = settings.winback
     complaint = intake.Complaint(
         kind="handoff", category=cfg.ticket_category, severity=cfg.ticket_severity,
-        summary=f"Save attempt: cancelled (reason: {cancellation.reason})",
+        summary=f"Cancelled (reason: {cancellation.reason})",
         description=(f"The customer cancelled. Reason: {cancellation.reason}.\n"
                      f"In their words: {cancellation.details or '(none)'}\n"
                      "This reason is one we can fix: please get in touch and try to keep them."),
