@@ -24,6 +24,7 @@ from bot.outbox.leader import Leadership
 from bot.outbox.ratelimit import SharedRateLimiter
 from bot.outreach.campaigns import kinds as campaign_kinds
 from bot.outreach.campaigns.actions import CampaignActions
+from bot.outreach.delivery import policy
 from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
@@ -140,7 +141,7 @@ class Core:
             **self.staff_notices.outbox_handlers(),
             **campaign_kinds.outbox_handlers(self.engine),
             **self.weekly_digests.outbox_handlers(),
-            **retention_kinds.outbox_handlers(self.engine, self.db, self.settings, self.clock),
+            **retention_kinds.outbox_handlers(self.engine, self.db, self.settings, self.clock, policy.withdraw),
         }
         for kind, handler in handlers.items():
             self.dispatcher.register(kind, handler)

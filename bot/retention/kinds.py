@@ -5,6 +5,7 @@ meanwhile)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
+# Turns a row's recorded send decision into a skip (bot/outreach/delivery/policy.py, a layer above: passed in).
+Withdraw = Callable[[AsyncSession, int, str], Awaitable[None]]
 
 
 class RetentionKind(StrEnum):
@@ -53,8 +56,11 @@ async def cancel_queued(session: AsyncSession, key_prefix: str, now: datetime, w
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def outbox_handlers(engine: ConversationEngine, db: Database, settings: Settings, clock: Clock) -> dict[str, Handler]:
-    """The handler of the retention kind, registered with the dispatcher (bot/core.py)."""
+def outbox_handlers(
+    engine: ConversationEngine, db: Database, settings: Settings, clock: Clock, withdraw: Withdraw
+) -> dict[str, Handler]:
+    """The handler of the retention kind, registered with the dispatcher (bot/core.py). A message the program no
+    longer wants is not sent, and its send decision is withdrawn."""
     # Imported here: the programs read the tables of the features below, the kind table is read by the policy.
     from bot.retention import checks
 
@@ -66,6 +72,7 @@ def outbox_handlers(engine: ConversationEngine, db: Database, settings: Settings
             why_not = await checks.why_not(session, settings, program, item.customer_id, data, clock.now())
             if why_not is not None:
                 await checks.stopped(session, program, data, why_not)
+                await withdraw(session, item.id, f"not wanted any more: {why_not}")
         if why_not is not None:
             log.info("%s message for customer #%d not sent: %s", program, item.customer_id, why_not)
             return True

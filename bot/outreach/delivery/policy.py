@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import OutreachSettings, QuietHours
@@ -158,3 +158,13 @@ async def record(session: AsyncSession, judged: Sequence[Judged], now: datetime)
         for j in judged
     ]  # fmt: skip
     return {outbox_id: decision_id for decision_id, outbox_id in await session.execute(_RECORD, rows)}
+
+
+async def withdraw(session: AsyncSession, outbox_id: int, reason: str) -> None:
+    """A row let through that its feature did not send after all (the customer opened a ticket meanwhile): its send
+    decision becomes a skip, so the frequency cap counts only what went out."""
+    await session.execute(
+        update(DeliveryDecision)
+        .where(DeliveryDecision.outbox_id == outbox_id, DeliveryDecision.decision == SENT)
+        .values(decision=SKIPPED, reason=reason[:200])
+    )
