@@ -13,26 +13,16 @@ import httpx
 import pytest
 
 from bot.core import Core
+from bot.messages import ChannelRef
 from handlers.server import build_app
 from tests.conftest import FixedClock
-from tests.handlers.slack.harness import StaffSide, new_stand_in, running, slack_settings
+from tests.handlers.slack.conftest import slack, telegram  # noqa: F401  (the stand-ins, shared)
+from tests.handlers.slack.harness import StaffSide, running, slack_settings
 from tests.handlers.telegram.harness import TgUser
 from tests.support.botapi_standin import BotApiStandIn
 from tests.support.slack_standin import SlackApiStandIn
 
 KEY = "k3y-For-the-retention-API-0123"
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackApiStandIn]:
-    async with new_stand_in() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[BotApiStandIn]:
-    async with BotApiStandIn() as stand_in:
-        yield stand_in
 
 
 @dataclass
@@ -46,6 +36,11 @@ class Shop:
 
     def customer(self, chat_id: int, first_name: str) -> TgUser:
         return TgUser(self.telegram, chat_id, first_name=first_name)
+
+    async def transcript(self, address: int | str, channel: str = "telegram") -> list[str]:
+        """The chat as stored, both ways ("> " the customer, "< " the bot), pressed buttons by their labels."""
+        entries = await self.core.transcripts.after(ChannelRef(channel, str(address)), 0, limit=500)
+        return [f"{'>' if e.direction == 'in' else '<'} {e.text}" for e in entries]
 
     @property
     def core(self) -> Core:
@@ -71,7 +66,7 @@ class Shop:
 
 @pytest.fixture
 def open_shop(
-    tmp_path: Path, database_url: str, flows_dir: Path, slack: SlackApiStandIn, telegram: BotApiStandIn,
+    tmp_path: Path, database_url: str, flows_dir: Path, slack: SlackApiStandIn, telegram: BotApiStandIn,  # noqa: F811
     clock: FixedClock,
 ):  # type: ignore[no-untyped-def]  # fmt: skip
     @asynccontextmanager
