@@ -23,6 +23,10 @@ async def why_not(
     session: AsyncSession, settings: Settings, program: str, customer_id: int, data: dict[str, Any], now: datetime
 ) -> str | None:
     """None when the message should go; else why not."""
+    sections = {WINBACK: settings.winback, ACTIVATION: settings.activation, CROSSSELL: settings.crosssell,
+                RESURVEY: settings.resurvey}  # fmt: skip
+    if program in sections and not sections[program].enabled:
+        return f"{program} is turned off in the settings"
     if program == WINBACK:
         cancellation = await session.get(Cancellation, int(data.get("cancellation") or 0))
         if cancellation is None or cancellation.status != RUNNING:
