@@ -13,6 +13,7 @@ from bot.core import Core
 from bot.customers import events, links, privacy
 from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
+from bot.retention.models import Cancellation, CrosssellOffer
 from bot.storage.base import Base
 from tests.conftest import Chat
 
@@ -42,6 +43,19 @@ async def a_customer_with_a_history(core: Core, address: str, external_id: str) 
     async with core.db.transaction() as session:
         recorded = await events.record(session, core.settings.tiers, events.parse_event(body, "US"), core.clock.now())
         await links.issue(session, recorded.customer_id, core.clock.now(), timedelta(days=1))
+        # The retention playbook's rows: a cancellation with its reason, and a cross-sell offer.
+        session.add(
+            Cancellation(
+                customer_id=recorded.customer_id,
+                source=f"event:test-{address}",
+                reason="price",
+                details="Too dear",
+                cancelled_at=core.clock.now(),
+                created_at=core.clock.now(),
+            )
+        )
+        session.add(CrosssellOffer(customer_id=recorded.customer_id, rule="beans_to_grinder", product="grinder",
+                                   queued_at=core.clock.now()))  # fmt: skip
     await core.dispatcher.drain()
     return recorded.customer_id
 

@@ -1,4 +1,5 @@
-"""retention playbook: cancellations (reasons, save attempts, win-back state) and cross-sell offers
+"""retention playbook: cancellations (reasons, save attempts, win-back state) and cross-sell offers; indexes for
+reading new events by name and ended cancellation flows
 
 Revision ID: 0015
 Revises: 0012
@@ -58,9 +59,13 @@ def upgrade() -> None:
     )  # fmt: skip
     op.create_index("ix_crosssell_offers_customer_product", "crosssell_offers", ["customer_id", "product"],
                     unique=False)  # fmt: skip
+    op.create_index("ix_customer_events_name_received", "customer_events", ["name", "received_at"], unique=False)
+    op.create_index("ix_conversation_runs_flow_ended", "conversation_runs", ["flow_id", "ended_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversation_runs_flow_ended", table_name="conversation_runs")
+    op.drop_index("ix_customer_events_name_received", table_name="customer_events")
     op.drop_index("ix_crosssell_offers_customer_product", table_name="crosssell_offers")
     op.drop_table("crosssell_offers")
     op.drop_index("ix_cancellations_customer_status", table_name="cancellations")
