@@ -123,6 +123,12 @@ async def test_the_crm_s_cancelled_event_records_the_reason_and_only_fixable_rea
         statuses = {c.customer_id: (c.status, c.stopped_by) for c in await cancellations(shop)}
         assert statuses[found_id(found, 52)] == ("opted_out", "opted out")
         assert statuses[found_id(found, 53)] == ("running", None)
+        # Eva buys again: her sequence stops there, and the day-30 offer never comes.
+        await shop.event("purchased", "C-53", 53, amount=20)
+        await shop.tick(days=30)
+        statuses = {c.customer_id: (c.status, c.stopped_by) for c in await cancellations(shop)}
+        assert statuses[found_id(found, 53)] == ("won_back", "purchased")
+        assert not any("come back this month" in text for text in eva.messages())
 
 
 def found_id(found: dict[int, Cancellation], chat: int) -> int:
