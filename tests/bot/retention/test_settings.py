@@ -6,12 +6,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import load_settings
 from bot.config.winback import WinbackSettings
+from bot.core import Core
 from bot.retention.resurvey import months_before
 from bot.retention.winback import structured
+from bot.tickets.models import Ticket
 from bot.yamlsource import SourceError
+from tests.conftest import Chat, FixedClock, make_settings
 
 
 def problems(tmp_path: Path, text: str) -> str:
@@ -65,3 +69,23 @@ def test_months_are_calendar_months_and_the_31st_becomes_the_month_s_last_day() 
     assert months_before(datetime(2026, 6, 2, 9, tzinfo=UTC), 3) == datetime(2026, 3, 2, 9, tzinfo=UTC)
     assert months_before(datetime(2026, 5, 31, tzinfo=UTC), 3) == datetime(2026, 2, 28, tzinfo=UTC)
     assert months_before(datetime(2026, 1, 15, tzinfo=UTC), 6) == datetime(2025, 7, 15, tzinfo=UTC)
+
+
+async def test_the_cancellation_flow_sends_the_configured_fixable_reasons_to_a_person_as_a_save_attempt(
+    tmp_path: Path, database_url: str, flows_dir: Path, clock: FixedClock
+) -> None:
+    settings = make_settings(tmp_path, database_url, flows_dir, winback={"fixable_reasons": ["switching"]})
+    core = Core(settings, clock=clock)
+    await core.prepare()
+    try:
+        for address, reason in (("1", "I'm switching to something else"), ("2", "It's too expensive")):
+            chat = Chat(core, channel="web", address=address, name="Ana")
+            await chat.say("I want to cancel my subscription")
+            if "Do you still want to cancel?" not in await chat.press(reason):
+                assert "Do you still want to cancel?" in await chat.say("A friend's company")
+            assert "passed your cancellation request on" in await chat.press("Yes")
+        async with core.db.sessions() as session:
+            categories = list((await session.execute(select(Ticket.category).order_by(Ticket.id))).scalars())
+        assert categories == ["retention", "cancellation"]  # switching is fixable here; price is not
+    finally:
+        await core.close()
