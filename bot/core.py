@@ -27,12 +27,15 @@ from bot.outbox.leader import Leadership
 from bot.outbox.ratelimit import SharedRateLimiter
 from bot.outreach.campaigns import kinds as campaign_kinds
 from bot.outreach.campaigns.actions import CampaignActions
+from bot.outreach.delivery import policy
 from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
 from bot.outreach.scheduler import Scheduler
 from bot.ports import Channel, Clock, SystemClock
 from bot.reports import Reports
 from bot.reports.digest import ReportsDesk, WeeklyDigests
+from bot.retention import kinds as retention_kinds
+from bot.retention.jobs import RetentionJobs
 from bot.rewards.actions import RewardActions
 from bot.rewards.alerts import StaffAlerts
 from bot.storage.database import Database
@@ -82,6 +85,7 @@ class Core:
         self._register_outbox_work()
         self.leadership = Leadership(self.db)
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
+        self.retention = RetentionJobs(self.db, settings, self.clock, self.leadership)
         self.deliveries = self.dispatcher.deliveries
         # The services adapters call: each call is one unit of work (adapters open no transaction).
         self.tickets = TicketActions(self.db, settings, self.clock)
@@ -149,6 +153,7 @@ class Core:
             **self.weekly_digests.outbox_handlers(),
             **self.staff_alerts.outbox_handlers(),
             **self.incident_notices.outbox_handlers(),
+            **retention_kinds.outbox_handlers(self.engine, self.db, self.settings, self.clock, policy.withdraw),
         }
         for kind, handler in handlers.items():
             self.dispatcher.register(kind, handler)
@@ -185,6 +190,13 @@ class Core:
         self.scheduler.daily(cfg.tier_recompute_at, zone, self.planning.recompute_tiers, "tier-recompute")
         self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.recompute_tiers, "tier-catch-up")
         self.scheduler.once_now(self.planning.plan_campaigns, "campaign-start-catch-up")
+        # The retention programs (win-back, activation, cross-sell, re-survey): each checks its own interval.
+        for job, name in (
+            (self.retention.take_events, "retention-events"),
+            (self.retention.plan_crosssell, "retention-crosssell"),
+            (self.retention.plan_resurvey, "retention-resurvey"),
+        ):
+            self.scheduler.every(LEADER_CHECK_SECONDS, job, name)
         if self.settings.reports.digest is not None:
             # Every instance checks; the week's dedupe key makes the digest one row however many do.
             self.scheduler.every(LEADER_CHECK_SECONDS, self.weekly_digests.queue_due, "weekly-digest")

@@ -10,6 +10,7 @@ from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.incidents.models import Incident, IncidentCustomer, IncidentNotice
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
 from bot.outreach.models import CampaignRun, DeliveryDecision
+from bot.retention.models import Cancellation, CrosssellOffer
 from bot.rewards.models import RewardCode
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
@@ -20,8 +21,10 @@ __all__ = [
     "AdminSession",
     "AuditEntry",
     "CampaignRun",
+    "Cancellation",
     "ChannelIdentity",
     "ConversationRun",
+    "CrosssellOffer",
     "Customer",
     "CustomerEvent",
     "DeliveryDecision",

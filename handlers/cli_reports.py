@@ -29,7 +29,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 @click.pass_context
 def reports(ctx: click.Context, name: str, since: datetime | None, until: datetime | None, by: str,
             tier: str | None, fmt: str, which: str | None) -> None:  # fmt: skip
-    """A report computed in the database: nps, csat, sla, complaints, churn, campaigns, flows, retention
+    """A report computed in the database: nps, csat, sla, complaints, churn, campaigns, flows, retention, crosssell
     (every figure is defined in docs/reports.md)."""
     show(ctx, name, make_query(since, until, by, tier), fmt, which)
 

@@ -7,13 +7,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from bot.config.activation import ActivationSettings
 from bot.config.business import BusinessSettings
 from bot.config.campaigns import Campaign
 from bot.config.conversations import ConversationSettings, FlowSettings, IntentSettings, Texts
+from bot.config.crosssell import CrosssellSettings
 from bot.config.incidents import IncidentSettings
 from bot.config.outreach import OutreachSettings
 from bot.config.platforms import SlackSettings, TelegramSettings
 from bot.config.reports import ReportsSettings
+from bot.config.resurvey import ResurveySettings
 from bot.config.rewards import RewardSettings
 from bot.config.section import KEY_PATTERN, Section
 from bot.config.server import DatabaseSettings, ServerSettings
@@ -21,6 +24,7 @@ from bot.config.starter import starter_flows_dir
 from bot.config.tickets import RoutingSettings, StaffMember, TicketSettings
 from bot.config.tiers import TierSettings
 from bot.config.webchat import WebchatSettings
+from bot.config.winback import WinbackSettings
 
 
 class Secrets(BaseModel):
@@ -56,6 +60,10 @@ class Settings(Section):
     reports: ReportsSettings = ReportsSettings()
     incidents: IncidentSettings = IncidentSettings()
     rewards: RewardSettings = RewardSettings()
+    winback: WinbackSettings = WinbackSettings()
+    activation: ActivationSettings = ActivationSettings()
+    crosssell: CrosssellSettings = CrosssellSettings()
+    resurvey: ResurveySettings = ResurveySettings()
     # Filled from the environment, never from the file.
     secrets: Secrets = Field(Secrets(), exclude=True)
     # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.

@@ -21,7 +21,12 @@ OPEN_STATUSES = (ACTIVE, WAITING, SUSPENDED)
 
 class ConversationRun(Base):
     __tablename__ = "conversation_runs"
-    __table_args__ = (Index("ix_conversation_runs_customer_status", "customer_id", "status"), IDS_NEVER_REUSED)
+    __table_args__ = (
+        Index("ix_conversation_runs_customer_status", "customer_id", "status"),
+        # The win-back reads the cancellation flows that ended since its last look (migration 0015).
+        Index("ix_conversation_runs_flow_ended", "flow_id", "ended_at"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

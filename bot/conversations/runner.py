@@ -64,6 +64,8 @@ class FlowRunner:
             # What started the run (an event, a command, an intent, onboarding put off by the first words...).
             "trigger": (run.context or {}).get("trigger") or {},
             "reward": (run.context or {}).get("reward") or {},
+            # The cancellation flow sends these reasons to a person as a save attempt (docs/playbook.md).
+            "winback": {"fixable_reasons": list(self.settings.winback.fixable_reasons)},
         }
 
     # ---- asking -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The `churn` report: cancellations (`cancelled` CRM events) by reason, tier and tenure, the win-back within 30 and
-90 days, and what the cancellation flow heard (requests, and customers who stayed)."""
+90 days, what the cancellation flow heard (requests, and customers who stayed), and the win-back sequences
+(bot/retention/: save attempts, and how each sequence ended)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from bot.customers.models import Customer, CustomerEvent
 from bot.reports.result import Report, Row
 from bot.reports.scores import count_if
 from bot.reports.span import Span, percent
+from bot.retention.models import OPTED_OUT, RUNNING, WON_BACK, Cancellation
 
 CANCELLED = "cancelled"
 CANCELLATION_FLOW = "cancellation"
 # A customer is won back when one of these comes after their cancellation.
-COMEBACK_EVENTS = ("activated", "signed_up", "purchased")
+COMEBACK_EVENTS = ("activated", "reactivated", "signed_up", "purchased")
 WIN_BACK_DAYS = (30, 90)
 UNKNOWN = "unknown"
 TENURES = ((30, "under 30 days"), (90, "30-89 days"), (180, "90-179 days"), (365, "180-364 days"))
@@ -89,8 +91,35 @@ async def churn_report(session: AsyncSession, span: Span) -> Report:
         "by_tier": await grouped("tier", Customer.tier),
         "by_tenure": await grouped("tenure", tenure),
         "flow_requests": await _flow_requests(session, span),
+        "win_back": await _sequences(session, span),
     }
-    return Report("churn", whole, periods, tables, primary="by_reason")
+    return Report("churn", {**whole, **_sequence_figures(tables["win_back"])}, periods, tables, primary="by_reason")
+
+
+async def _sequences(session: AsyncSession, span: Span) -> list[Row]:
+    """The win-back sequences of the cancellations in the range, per reason: save attempts (a retention ticket) and
+    how the sequences ended (won back, opted out, still running, finished without a comeback)."""
+    c = Cancellation
+    query = (select(c.reason, func.count(), count_if(c.ticket_id.is_not(None)), count_if(c.status == WON_BACK),
+                    count_if(c.status == OPTED_OUT), count_if(c.status == RUNNING))
+             .join(Customer, Customer.id == c.customer_id)
+             .where(span.within(c.cancelled_at)).group_by(c.reason))  # fmt: skip
+    if span.query.tier is not None:
+        query = query.where(Customer.tier == span.query.tier)
+    rows = [{"reason": reason, "sequences": n, "save_attempts": saves, "won_back": won, "opted_out": out,
+             "running": running, "finished": n - won - out - running, "win_back_pct": percent(won, n)}
+            for reason, n, saves, won, out, running in await session.execute(query)]  # fmt: skip
+    return sorted(rows, key=lambda row: (-row["sequences"], row["reason"]))
+
+
+def _sequence_figures(rows: list[Row]) -> Row:
+    sequences, won = sum(r["sequences"] for r in rows), sum(r["won_back"] for r in rows)
+    return {
+        "win_back_sequences": sequences,
+        "save_attempts": sum(r["save_attempts"] for r in rows),
+        "won_back_by_sequence": won,
+        "win_back_sequence_pct": percent(won, sequences),
+    }
 
 
 async def _flow_requests(session: AsyncSession, span: Span) -> list[Row]:

@@ -14,6 +14,7 @@ from bot.ports import Clock
 from bot.reports import drilldown, drilldown_journeys
 from bot.reports.campaigns import campaigns_report
 from bot.reports.churn import churn_report
+from bot.reports.crosssell import crosssell_report
 from bot.reports.flows import flows_report
 from bot.reports.result import Report, Row
 from bot.reports.retention import retention_report
@@ -33,6 +34,7 @@ REPORTS: dict[str, ReportFunction] = {
     "campaigns": campaigns_report,
     "flows": flows_report,
     "retention": retention_report,
+    "crosssell": crosssell_report,
 }
 
 

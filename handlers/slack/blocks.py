@@ -35,6 +35,7 @@ STATUS_LABELS = {
 SECTION_LIMIT = 3000  # characters of one section's text
 FIELD_LIMIT = 2000
 MAX_OPTIONS = 100  # a static_select holds at most 100 options
+RETENTION = "retention"  # the ticket category of save attempts (winback.ticket_category)
 
 
 def person(who: Person | None, nobody: str = "nobody") -> str:
@@ -45,7 +46,8 @@ def person(who: Person | None, nobody: str = "nobody") -> str:
 
 
 def ticket_title(ticket: TicketView) -> str:
-    kind = "Complaint" if ticket.kind == "complaint" else "Hand-off"
+    # A retention ticket is a save attempt: the customer is leaving and a person tries to keep them.
+    kind = "Save attempt" if ticket.category == RETENTION else "Complaint" if ticket.kind == "complaint" else "Hand-off"
     return f"{kind} {ticket.ref}: {ticket.summary or ticket.category or ''}".rstrip(": ")
 
 

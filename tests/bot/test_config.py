@@ -68,7 +68,8 @@ def test_the_example_team_is_a_config_file_of_its_own() -> None:
     team = load_settings(REPO / "examples" / "team.yaml", env={})
     assert [m.key for m in team.staff] == ["dana", "maria", "tom", "priya"]
     assert team.routing.fallback == "dana" and team.routing.rules and team.slack.channels
-    assert set(team.campaigns) == {"tips", "thank_you", "win_back"} and team.tiers.rules
+    assert set(team.campaigns) == {"tips", "thank_you", "win_back", "customer_panel"} and team.tiers.rules
+    assert team.crosssell.rules["beans_to_grinder"].offer == "grinder" and team.resurvey.every_months == 6
     assert team.flows_dir == REPO / "examples" / ".." / "flows"  # the repository's flows, relative to the file
 
 

@@ -94,7 +94,9 @@ async def test_bad_options_get_a_clear_error(workdir: Path, database_url: str, a
     assert message in done.stderr
 
 
-@pytest.mark.parametrize("name", ["nps", "csat", "sla", "complaints", "churn", "campaigns", "flows", "retention"])
+@pytest.mark.parametrize(
+    "name", ["nps", "csat", "sla", "complaints", "churn", "campaigns", "flows", "retention", "crosssell"]
+)
 async def test_every_report_answers_in_every_format(workdir: Path, database_url: str, name: str) -> None:
     table = engagebot(workdir, database_url, "reports", name, *RANGE, "--by", "day")
     assert table.returncode == 0, table.stderr

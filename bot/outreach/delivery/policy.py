@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import OutreachSettings, QuietHours
@@ -25,10 +25,11 @@ from bot.customers.models import Customer
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.delivery.customer_facts import Facts
 from bot.outreach.models import DEFERRED, HELD, SENT, SKIPPED, DeliveryDecision
+from bot.retention.kinds import RetentionKind
 
 # Kinds the frequency cap holds. Check-ins and their reminders count toward it but are paced by
 # the flow the customer agreed to ("Can I check in with you?"), so the cap never pushes them back.
-CAPPED_KINDS = frozenset({CampaignKind.CAMPAIGN, CustomerKind.EVENT, ConversationKind.START_FLOW})
+CAPPED_KINDS = frozenset({CampaignKind.CAMPAIGN, CustomerKind.EVENT, ConversationKind.START_FLOW, RetentionKind.FLOW})
 
 
 @dataclass(frozen=True)
@@ -157,3 +158,13 @@ async def record(session: AsyncSession, judged: Sequence[Judged], now: datetime)
         for j in judged
     ]  # fmt: skip
     return {outbox_id: decision_id for decision_id, outbox_id in await session.execute(_RECORD, rows)}
+
+
+async def withdraw(session: AsyncSession, outbox_id: int, reason: str) -> None:
+    """A row let through that its feature did not send after all (the customer opened a ticket meanwhile): its send
+    decision becomes a skip, so the frequency cap counts only what went out."""
+    await session.execute(
+        update(DeliveryDecision)
+        .where(DeliveryDecision.outbox_id == outbox_id, DeliveryDecision.decision == SENT)
+        .values(decision=SKIPPED, reason=reason[:200])
+    )

@@ -14,6 +14,7 @@ from bot.customers import events, links, privacy
 from bot.customers.models import Customer
 from bot.incidents.models import Incident, IncidentCustomer
 from bot.messages import ChannelRef, Reply
+from bot.retention.models import Cancellation, CrosssellOffer
 from bot.rewards.models import RewardCode
 from bot.storage.base import Base
 from tests.conftest import Chat
@@ -51,6 +52,19 @@ async def a_customer_with_a_history(core: Core, address: str, external_id: str) 
         session.add(IncidentCustomer(incident_id=incident.id, customer_id=recorded.customer_id))
         session.add(RewardCode(pool="sorry", code=f"SORRY-{address}", customer_id=recorded.customer_id,
                                reason="ticket:C-1001", given_at=core.clock.now()))  # fmt: skip
+        # The retention playbook's rows: a cancellation with its reason, and a cross-sell offer.
+        session.add(
+            Cancellation(
+                customer_id=recorded.customer_id,
+                source=f"event:test-{address}",
+                reason="price",
+                details="Too dear",
+                cancelled_at=core.clock.now(),
+                created_at=core.clock.now(),
+            )
+        )
+        session.add(CrosssellOffer(customer_id=recorded.customer_id, rule="beans_to_grinder", product="grinder",
+                                   queued_at=core.clock.now()))  # fmt: skip
     await core.dispatcher.drain()
     return recorded.customer_id
 

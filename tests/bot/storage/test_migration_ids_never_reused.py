@@ -45,7 +45,10 @@ REBUILT = (
 )
 
 # Tables created after 0007, each with AUTOINCREMENT from its first migration (nothing to rebuild).
-LATER = ("unmatched_messages", "flow_step_log", "admin_accounts", "admin_sessions", "admin_audit", "flow_publishes")
+LATER = (
+    "unmatched_messages", "flow_step_log", "admin_accounts", "admin_sessions", "admin_audit", "flow_publishes",
+    "cancellations", "crosssell_offers",
+)  # fmt: skip
 
 Dump = dict[str, list[tuple[Any, ...]]]
 
