@@ -8,7 +8,7 @@ from bot.conversations.unmatched import UnmatchedMessage
 from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
-from bot.outreach.models import CampaignRun, DeliveryDecision
+from bot.outreach.models import CampaignConfigMark, CampaignRun, CampaignVersion, DeliveryDecision
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
 from bot.transcript.models import Message
@@ -17,7 +17,9 @@ __all__ = [
     "AdminAccount",
     "AdminSession",
     "AuditEntry",
+    "CampaignConfigMark",
     "CampaignRun",
+    "CampaignVersion",
     "ChannelIdentity",
     "ConversationRun",
     "Customer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
@@ -32,6 +32,8 @@ class FlowPublish(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("flow_publishes.id"))  # the head it replaced
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Retired in the console: no instance serves the flow (its file, if any, stays behind until edited again).
+    retired: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class FlowFileMark(Base):
