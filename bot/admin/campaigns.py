@@ -160,7 +160,7 @@ class CampaignConsole:
             heads = await self.store.heads()
             problem = _name_problem(name, heads)
             if problem:
-                raise CampaignRefused("choose another name", {"name": problem})
+                raise CampaignRefused(problem, {"name": problem})
             expected_head = heads[name].number if name in heads else 0  # a retired name starts again
         campaign, problems = self.check(data)
         if campaign is None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from bot.conversations.loader import LoadedFlow
 from bot.conversations.published import FROM_FILE, FlowFileMark, FlowPublish
 from bot.ports import Clock
 from bot.storage.database import Database
+from bot.storage.versions import highest_id, newest_of_each
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,7 @@ class FlowStore:
     # ---- reading ------------------------------------------------------------------------------
 
     async def heads(self) -> dict[str, Published]:
-        newest = select(FlowPublish.flow_id, func.max(FlowPublish.number).label("n")).group_by(FlowPublish.flow_id)
-        latest = newest.subquery()
-        query = select(FlowPublish).join(
-            latest, (FlowPublish.flow_id == latest.c.flow_id) & (FlowPublish.number == latest.c.n)
-        )
+        query = newest_of_each(FlowPublish, FlowPublish.flow_id, FlowPublish.number)
         async with self.db.sessions() as session:
             return {row.flow_id: Published.of(row) for row in (await session.execute(query)).scalars()}
 
@@ -115,8 +112,7 @@ class FlowStore:
 
     async def latest_id(self) -> int:
         """Changes whenever anything is published, on any instance: what the poll compares."""
-        async with self.db.sessions() as session:
-            return int(await session.scalar(select(func.coalesce(func.max(FlowPublish.id), 0))) or 0)
+        return await highest_id(self.db, FlowPublish.id)
 
     async def overlay(self) -> dict[str, Published]:
         """Heads the files do not hold (published in the console, or rolled back): by filename, to serve instead."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ruamel.yaml import YAML
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from bot.config import Campaign
 from bot.outreach.models import CampaignConfigMark, CampaignVersion
 from bot.ports import Clock
 from bot.storage.database import Database
+from bot.storage.versions import highest_id, newest_of_each
 
 log = logging.getLogger(__name__)
 CONFIG_AUTHOR = "config.yaml"  # the author of versions imported from config.yaml
@@ -107,13 +108,7 @@ class CampaignStore:
 
     async def heads(self) -> dict[str, SavedCampaign]:
         """The newest version of every campaign ever saved, retired ones included."""
-        newest = select(CampaignVersion.name, func.max(CampaignVersion.number).label("n")).group_by(
-            CampaignVersion.name
-        )
-        latest = newest.subquery()
-        query = select(CampaignVersion).join(
-            latest, (CampaignVersion.name == latest.c.name) & (CampaignVersion.number == latest.c.n)
-        )
+        query = newest_of_each(CampaignVersion, CampaignVersion.name, CampaignVersion.number)
         async with self.db.sessions() as session:
             return {row.name: SavedCampaign.of(row) for row in (await session.execute(query)).scalars()}
 
@@ -134,8 +129,7 @@ class CampaignStore:
 
     async def latest_id(self) -> int:
         """Changes whenever any campaign is saved, on any instance: what the poll compares."""
-        async with self.db.sessions() as session:
-            return int(await session.scalar(select(func.coalesce(func.max(CampaignVersion.id), 0))) or 0)
+        return await highest_id(self.db, CampaignVersion.id)
 
     # ---- writing ------------------------------------------------------------------------------
 
