@@ -90,9 +90,8 @@ async def test_a_config_edit_over_a_console_edit_is_refused_and_force_imports_it
     assert 'campaign "tips": config.yaml was edited' in conflict and "version 2 by ana" in conflict
     await both.load_campaigns(import_config=True, force=True)
     assert both.settings.campaigns["tips"].message == "Edited in config.yaml"
-    assert (await both.campaign_store.heads())[
-        "tips"
-    ].note == "imported from config.yaml (--force, over a console change)"
+    note = (await both.campaign_store.heads())["tips"].note
+    assert note == "imported from config.yaml (--force, over a console change)"
 
 
 async def test_a_campaign_removed_from_config_yaml_is_retired_unless_the_console_changed_it(start: Any) -> None:
