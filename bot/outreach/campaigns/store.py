@@ -196,9 +196,11 @@ class CampaignStore:
         result = ConfigSync()
         heads, marks = await self.heads(), await self.marks()
         now = self.clock.now()
-        # Campaigns config.yaml held once (a mark) and holds no more count as retired there.
+        # Campaigns config.yaml held once (a mark) and holds no more count as retired there; but a config without any
+        # campaign (or none at all: a command run in another folder) retires none, so a stray start cannot retire all.
         wanted = {name: fingerprint(c) for name, c in config.items()}
-        wanted.update({name: RETIRED for name in marks if name not in config})
+        if config:
+            wanted.update({name: RETIRED for name in marks if name not in config})
         try:
             async with self.db.transaction() as session:
                 for name, version in sorted(wanted.items()):

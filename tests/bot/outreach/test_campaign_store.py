@@ -99,9 +99,10 @@ async def test_a_campaign_removed_from_config_yaml_is_retired_unless_the_console
     one = await start({"tips": TIP})
     assert set(one.settings.campaigns) == {"tips"}
     assert (await one.campaign_store.heads())["news"].retired
+    assert set((await start({})).settings.campaigns) == {"tips"}  # no campaigns at all: nothing retired
     await edit_in_console(one, "tips", EDITED)
-    kept = await start({})
-    assert set(kept.settings.campaigns) == {"tips"} and kept.campaign_sync.conflicts
+    kept = await start({"other": TIP})
+    assert set(kept.settings.campaigns) == {"tips", "other"} and kept.campaign_sync.conflicts
     back = await start({"news": TIP | {"kind": "news"}, "tips": TIP})  # put back in config.yaml: in force again
     assert set(back.settings.campaigns) == {"news", "tips"}
 
