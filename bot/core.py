@@ -119,7 +119,10 @@ class Core:
             problems += synced.conflicts
         self._published_seen = await self.flowstore.latest_id()
         overlay = await self.flowstore.overlay()
-        self.registry.set_published({str(self.registry.directory / name): p.source for name, p in overlay.items()})
+        retired = {str(self.registry.directory / name) for name in await self.flowstore.retired_files()}
+        self.registry.set_published(
+            {str(self.registry.directory / name): p.source for name, p in overlay.items()}, retired
+        )
         loaded = self.registry.load()
         problems += [p for p in loaded if p not in problems]
         if import_files:

@@ -13,6 +13,7 @@ from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 FROM_FILE = "file"  # imported from flows/ (at start, on a file change, `engagebot flows import`)
 FROM_CONSOLE = "console"  # published in the admin console
 FROM_ROLLBACK = "rollback"  # an older version published again
+FROM_RETIRE = "retire"  # retired in the console: the same source, served by no instance
 
 
 class FlowPublish(Base):
