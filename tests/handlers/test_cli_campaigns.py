@@ -168,7 +168,8 @@ MISTAKES: list[tuple[tuple[str, ...], str]] = [
                             '(did you mean "value_tips"?)'),
     (("send", "broken"), "engagebot: campaign 'broken' names flow 'value_tipz', which does not exist "
                          '(did you mean "value_tips"?)'),
-    (("send", "paused"), "engagebot: campaign 'paused' is disabled (enabled: false in config.yaml)"),
+    (("send", "paused"), "engagebot: campaign 'paused' is disabled (enabled: false; enable it in the console or "
+                         "config.yaml)"),
     (("send", "thank"), "engagebot: unknown campaign 'thank' (did you mean \"thanks\"?); "
                         "known: broken, paused, thanks, tips"),
 ]  # fmt: skip
