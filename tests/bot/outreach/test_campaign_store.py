@@ -147,3 +147,21 @@ async def test_a_send_of_a_campaign_new_to_an_instance_waits_until_its_poll_and_
     await two.dispatcher.drain()
     assert inbox.texts_to("ana") == ["Winter news, Ana"]
     assert (await catalog.progress(one.db, result.run_id)).decisions == {("sent", "allowed"): 1}
+
+
+async def test_a_schedule_changed_on_another_instance_is_laid_out_again_by_its_poll(start: Any) -> None:
+    config = {"tips": TIP | {"schedule": {"*": "0 10 * * 1"}}}
+    one, two = await start(config), await start(config)
+    await two.start_background()
+
+    def jobs() -> list[str]:
+        return sorted(job.id for job in two.scheduler._scheduler.get_jobs() if job.id.startswith("campaign:"))
+
+    assert jobs() == ["campaign:tips:*"]
+    data = one.settings.campaigns["tips"].model_dump(mode="json") | {"schedule": {"standard": "0 9 * * 2"}}
+    await one.campaign_console.save("tips", data, author="ana", expected_head=1)
+    await two.poll_campaigns()
+    assert jobs() == ["campaign:tips:standard"]
+    await one.campaign_console.retire("tips", author="ana", expected_head=2)
+    await two.poll_campaigns()
+    assert jobs() == []
