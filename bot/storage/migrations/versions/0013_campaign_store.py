@@ -43,12 +43,12 @@ def upgrade() -> None:
         sa.Column("at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_campaign_config_marks")),
     )
-    with op.batch_alter_table("flow_publishes") as batch:
-        batch.add_column(sa.Column("retired", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN (no batch rebuild on SQLite, which would drop the table's AUTOINCREMENT).
+    op.add_column("flow_publishes", sa.Column("retired", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("flow_publishes") as batch:
+    with op.batch_alter_table("flow_publishes", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("retired")
     op.drop_table("campaign_config_marks")
     op.drop_index(op.f("ix_campaign_versions_name"), table_name="campaign_versions")
