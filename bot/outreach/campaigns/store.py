@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -114,8 +115,15 @@ class CampaignStore:
 
     async def in_force(self) -> dict[str, Campaign]:
         """The campaigns every instance plans and delivers, by name (retired ones are not among them)."""
-        heads = await self.heads()
-        return {name: head.campaign for name, head in sorted(heads.items()) if not head.retired}
+        in_force: dict[str, Campaign] = {}
+        for name, head in sorted((await self.heads()).items()):
+            if head.retired:
+                continue
+            try:
+                in_force[name] = head.campaign
+            except (ValidationError, ValueError):  # saved by a release that allowed it: the others still work
+                log.exception("campaign %s version %d cannot be read; it is not in force", name, head.number)
+        return in_force
 
     async def marks(self) -> dict[str, str]:
         async with self.db.sessions() as session:
