@@ -9,6 +9,7 @@ from contextlib import suppress
 from datetime import timedelta
 
 from bot.admin.accounts import AdminAccounts
+from bot.admin.campaigns import CampaignConsole
 from bot.admin.flows import FlowConsole
 from bot.admin.preview import Previews
 from bot.config import Settings
@@ -27,6 +28,7 @@ from bot.outbox.leader import Leadership
 from bot.outbox.ratelimit import SharedRateLimiter
 from bot.outreach.campaigns import kinds as campaign_kinds
 from bot.outreach.campaigns.actions import CampaignActions
+from bot.outreach.campaigns.store import CampaignStore, ConfigSync
 from bot.outreach.delivery import policy
 from bot.outreach.delivery.clearing import Clearing
 from bot.outreach.planning_jobs import PlanningJobs
@@ -54,6 +56,7 @@ LEADER_CHECK_SECONDS = 30
 # How often an instance looks for flows published elsewhere (the console on another instance): a publish is in force
 # everywhere within about this long. One indexed max() per tick, on SQLite and PostgreSQL alike.
 FLOW_POLL_SECONDS = 2
+CAMPAIGN_JOBS = "campaign:"  # the prefix of the scheduler's cron jobs of campaigns
 
 
 def proactive_rates(settings: Settings) -> dict[str, float]:
@@ -72,6 +75,9 @@ class Core:
         self.registry = FlowRegistry(settings.flows_dir)
         self.flowstore = FlowStore(self.db, self.clock)
         self._published_seen: int | None = None
+        self.campaign_store = CampaignStore(self.db, self.clock)
+        self._campaigns_seen: int | None = None
+        self.campaign_sync = ConfigSync()  # what the import of config.yaml did at start (its refusals are shown)
         self.flow_problems: list[Problem] = []
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
@@ -101,8 +107,12 @@ class Core:
         self.admin_accounts = AdminAccounts(self.db, self.clock)
         self.flow_console = FlowConsole(self.db, self.registry, self.flowstore, self.clock,
                                         lambda: self.load_flows(import_files=False))  # fmt: skip
+        reload_campaigns = lambda: self.load_campaigns(import_config=False)  # noqa: E731
+        self.campaign_console = CampaignConsole(self.db, settings, self.registry, self.campaign_store, self.campaigns,
+                                                self.clock, reload_campaigns)  # fmt: skip
         self.previews = Previews(settings, self.registry, self.clock)
         self.scheduler = Scheduler()
+        self._background = False
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
 
@@ -123,7 +133,10 @@ class Core:
             problems += synced.conflicts
         self._published_seen = await self.flowstore.latest_id()
         overlay = await self.flowstore.overlay()
-        self.registry.set_published({str(self.registry.directory / name): p.source for name, p in overlay.items()})
+        retired = {str(self.registry.directory / name) for name in await self.flowstore.retired_files()}
+        self.registry.set_published(
+            {str(self.registry.directory / name): p.source for name, p in overlay.items()}, retired
+        )
         loaded = self.registry.load()
         problems += [p for p in loaded if p not in problems]
         if import_files:
@@ -138,11 +151,32 @@ class Core:
                 log.error("published flows refused:\n%s", "\n".join(map(str, problems)))
 
     async def prepare_storage(self) -> None:
-        """Migrate the database and sync the staff directory, without loading flows (for commands that never run a
-        conversation: reading every flow file is most of their start-up time)."""
+        """Migrate the database, sync the staff directory and import config.yaml's campaigns, without loading flows
+        (for commands that never run a conversation: reading every flow file is most of their start-up time)."""
         await self.db.upgrade()
         async with self.db.transaction() as session:
             await directory.sync(session, self.settings)
+        await self.load_campaigns(import_config=True)
+
+    async def load_campaigns(self, *, import_config: bool, force: bool = False) -> None:
+        """Bring the campaigns in force up to date: import config.yaml's (by the campaign store's fast-forward rule),
+        then put the store's heads in force in `settings.campaigns`, which every part of the core reads."""
+        if import_config:
+            self.campaign_sync = await self.campaign_store.sync_config(self.settings.config_campaigns(), force=force)
+        self._campaigns_seen = await self.campaign_store.latest_id()
+        in_force = await self.campaign_store.in_force()
+        live = self.settings.campaigns
+        if live != in_force:
+            # In place, in one step of the event loop: every holder of the settings sees the change at once.
+            live.clear()
+            live.update(in_force)
+            if self._background:
+                self._schedule_campaigns()
+
+    async def poll_campaigns(self) -> None:
+        """Put in force what another instance (or the console) saved since the last look."""
+        if await self.campaign_store.latest_id() != self._campaigns_seen:
+            await self.load_campaigns(import_config=False)
 
     def _register_outbox_work(self) -> None:
         """Each feature's outbox kinds with their handlers, the delivery policy and the unreachable hook."""
@@ -182,10 +216,7 @@ class Core:
         self.scheduler.every(cfg.tick_seconds, self.dispatcher.drain, "outbox-dispatch")
         self.scheduler.every(self.settings.tickets.sla_check_seconds, self.watch_sla, "sla-watch")
         self.scheduler.every(self.settings.tickets.sla_check_seconds, self.incidents.remind_overdue, "incident-late")
-        # Campaign occurrences at their cron moments; the periodic run catches up after a leader dies.
-        for name, campaign in self.settings.campaigns.items():
-            for tier, line in campaign.schedule.items():
-                self.scheduler.cron(line, zone, self.planning.plan_campaigns, f"campaign:{name}:{tier}")
+        self._schedule_campaigns()
         self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.plan_campaigns, "campaign-catch-up")
         self.scheduler.daily(cfg.tier_recompute_at, zone, self.planning.recompute_tiers, "tier-recompute")
         self.scheduler.every(LEADER_CHECK_SECONDS, self.planning.recompute_tiers, "tier-catch-up")
@@ -201,11 +232,22 @@ class Core:
             # Every instance checks; the week's dedupe key makes the digest one row however many do.
             self.scheduler.every(LEADER_CHECK_SECONDS, self.weekly_digests.queue_due, "weekly-digest")
         self.scheduler.every(FLOW_POLL_SECONDS, self.poll_published, "flow-publishes")
+        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_campaigns, "campaign-saves")
+        self._background = True
         self.scheduler.start()
         # The starter flows inside the package are nobody's to edit: they are not watched.
         if self.settings.flows.hot_reload and not self.settings.uses_starter_flows and self.registry.directory.is_dir():
             reload = lambda: self.load_flows(import_files=True)  # noqa: E731
             self._watch_task = asyncio.create_task(watch_flows(self.registry, self._stop_watch, reload))
+
+    def _schedule_campaigns(self) -> None:
+        """Campaign occurrences at their cron moments (again after every change); the periodic run catches up after a
+        leader dies."""
+        self.scheduler.remove_group(CAMPAIGN_JOBS)
+        for name, campaign in self.settings.campaigns.items():
+            for tier, line in campaign.schedule.items():
+                job = f"{CAMPAIGN_JOBS}{name}:{tier}"
+                self.scheduler.cron(line, self.settings.business.zone, self.planning.plan_campaigns, job)
 
     async def close(self) -> None:
         self.scheduler.shutdown()

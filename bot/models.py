@@ -9,7 +9,7 @@ from bot.customers.links import LinkCode
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.incidents.models import Incident, IncidentCustomer, IncidentNotice
 from bot.outbox.models import JobMark, OutboxItem, RateSlot
-from bot.outreach.models import CampaignRun, DeliveryDecision
+from bot.outreach.models import CampaignConfigMark, CampaignRun, CampaignVersion, DeliveryDecision
 from bot.retention.models import Cancellation, CrosssellOffer
 from bot.rewards.models import RewardCode
 from bot.surveys.models import SurveyResponse
@@ -20,7 +20,9 @@ __all__ = [
     "AdminAccount",
     "AdminSession",
     "AuditEntry",
+    "CampaignConfigMark",
     "CampaignRun",
+    "CampaignVersion",
     "Cancellation",
     "ChannelIdentity",
     "ConversationRun",

@@ -123,7 +123,7 @@ def flows_export(ctx: click.Context, directory: str) -> None:
     folder = Path(directory)
 
     async def heads_of(core: Core):  # type: ignore[no-untyped-def]
-        return list((await core.flowstore.heads()).values())
+        return [head for head in (await core.flowstore.heads()).values() if not head.retired]  # retired: no file
 
     heads = run_async(lambda: with_core(settings, heads_of, flows=False))
     if not heads:

@@ -23,7 +23,45 @@ from handlers.cli_support import count, fail, local_time, run_async, settings_or
 
 @click.group()
 def campaigns() -> None:
-    """Proactive campaigns (config.yaml: campaigns): who gets what, and when."""
+    """Proactive campaigns (config.yaml: campaigns, and the admin console): who gets what, and when."""
+
+
+@campaigns.command("import")
+@click.option("--force", is_flag=True, help="import config.yaml's edits even over a change made in the console")
+@click.pass_context
+def campaigns_import(ctx: click.Context, force: bool) -> None:
+    """Import config.yaml's campaigns into the campaign store (done at every start too; see docs/admin.md)."""
+    settings = settings_or_exit(ctx)
+
+    async def job(core: Core) -> None:
+        if force:
+            await core.load_campaigns(import_config=True, force=True)
+        synced = core.campaign_sync  # the import every start does
+        for saved in synced.saved:
+            click.echo(f"{saved.name}: version {saved.number}, {saved.note}")
+        for head in synced.behind:
+            click.echo(f"{head.name}: config.yaml is behind version {head.number} by {head.author} (console)")
+        for conflict in synced.conflicts:
+            click.echo(f"refused: {conflict}", err=True)
+        if synced.conflicts:
+            sys.exit(1)
+        if not synced.saved:
+            click.echo("nothing to import: the campaign store holds config.yaml's campaigns")
+
+    run_async(lambda: with_core(settings, job, flows=False))
+
+
+def live_settings(ctx: click.Context) -> Settings:
+    """The settings with the campaigns in force: config.yaml's imported into the campaign store (docs/admin.md), then
+    the store's, which the console edits."""
+    settings = settings_or_exit(ctx)
+
+    async def loaded(core: Core) -> None:
+        for conflict in core.campaign_sync.conflicts:
+            click.echo(f"warning: {conflict}", err=True)
+
+    run_async(lambda: with_core(settings, loaded, flows=False))
+    return settings
 
 
 def _campaign_or_exit(settings: Settings, name: str, *, enabled: bool = False) -> Campaign:
@@ -58,7 +96,7 @@ def _content(campaign: Campaign) -> str:
 @click.pass_context
 def campaigns_list(ctx: click.Context) -> None:
     """Every campaign: its kind, audience, and schedule with the next run per tier."""
-    settings = settings_or_exit(ctx)
+    settings = live_settings(ctx)
     if not settings.campaigns:
         click.echo("no campaigns (add some under `campaigns:` in config.yaml)")
         return
@@ -87,7 +125,7 @@ def campaigns_list(ctx: click.Context) -> None:
 @click.pass_context
 def campaigns_preview(ctx: click.Context, name: str, size: int) -> None:
     """How many customers NAME would reach now, per tier, who is left out, and a sample of the messages."""
-    settings = settings_or_exit(ctx)
+    settings = live_settings(ctx)
     campaign = _campaign_or_exit(settings, name)
 
     async def job(core: Core) -> CampaignPreview:
@@ -171,7 +209,7 @@ def describe(progress: RunProgress) -> list[str]:
 @click.pass_context
 def campaigns_send(ctx: click.Context, name: str, occurrence: str | None, follow: bool, interval: float) -> None:
     """Queue NAME for its audience now. Resumable, and safe to run twice: the same occurrence is planned once."""
-    settings = settings_or_exit(ctx)
+    settings = live_settings(ctx)
     _campaign_or_exit(settings, name, enabled=True)
 
     async def job(core: Core) -> RunProgress:
@@ -228,7 +266,7 @@ def _explain_quiet_hours(settings: Settings, progress: RunProgress, *, explained
 @click.pass_context
 def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
     """The recent occurrences of NAME with their progress (times in business.timezone)."""
-    settings = settings_or_exit(ctx)
+    settings = live_settings(ctx)
     _campaign_or_exit(settings, name)
 
     async def job(core: Core) -> list[RunProgress]:

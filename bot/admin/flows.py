@@ -4,14 +4,16 @@ with their diffs, and rollback. Every change is a version in the flow store and 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin import audit
+from bot.config import Campaign
 from bot.conversations import schema as s
 from bot.conversations.flowstore import FlowStore, Published, StaleHead
 from bot.conversations.loader import LoadedFlow, cross_check, parse_flow
@@ -111,7 +113,7 @@ class FlowConsole:
                 )
             )
         for head in heads.values():  # published, but not in force here (refused, e.g. it names a missing flow)
-            if self.registry.current(head.flow_id) is None:
+            if self.registry.current(head.flow_id) is None and not head.retired:
                 rows.append(
                     FlowRow(
                         head.flow_id,
@@ -126,6 +128,42 @@ class FlowConsole:
                     )
                 )
         return sorted(rows, key=lambda r: r.id)
+
+    async def retired(self) -> list[Published]:
+        """Flows retired in the console, each restorable by rolling back to the version before its retirement."""
+        return sorted((h for h in (await self.store.heads()).values() if h.retired), key=lambda h: h.flow_id)
+
+    def users_of(self, flow_id: str, campaigns: Mapping[str, Campaign]) -> list[str]:
+        """What would break if the flow were gone: the flows in force that name it, the campaigns that start it."""
+        others = [lf for lf in self.registry.all() if lf.id != flow_id]
+        _flows, problems = cross_check(others)
+        ids = {lf.path: lf.id for lf in others}
+        flows = sorted({ids.get(p.path, p.path) for p in problems if f'unknown flow "{flow_id}"' in p.message})
+        named = [name for name, c in campaigns.items() if flow_id in (c.flow, *(b.flow for b in c.buttons))]
+        return [f"flow {f}" for f in flows] + [f"campaign {name}" for name in sorted(named)]
+
+    async def retire(
+        self, flow_id: str, *, author: str, expected_head: int, campaigns: Mapping[str, Campaign]
+    ) -> Published:
+        """Take the flow out of service on every instance (conversations in progress finish on their version);
+        refused while a flow or a campaign in force names it."""
+        if self.registry.current(flow_id) is None:
+            raise FlowRefused(f"there is no flow {flow_id!r} in force")
+        users = self.users_of(flow_id, campaigns)
+        if users:
+            raise FlowRefused(f"{', '.join(users)} still name{'s' if len(users) == 1 else ''} it: change "
+                              f"{'it' if len(users) == 1 else 'them'} first")  # fmt: skip
+
+        async def log(session: AsyncSession, retired: Published) -> None:
+            audit.record(session, retired.published_at, author, "flow retired", f"flow:{flow_id}",
+                         f"version {retired.number}")  # fmt: skip
+
+        try:
+            retired = await self.store.retire(flow_id, author=author, expected_head=expected_head, also=log)
+        except StaleHead as exc:
+            raise FlowRefused(str(exc)) from None
+        await self.reload()
+        return retired
 
     def check(self, flow_id: str | None, source: str, filename: str) -> tuple[LoadedFlow | None, list[Problem]]:
         """The draft checked as `flows check` checks files: on its own, then with every other flow in force (ids,
@@ -159,8 +197,11 @@ class FlowConsole:
         lf, problems = self.check(flow_id, source, name)
         if lf is None or problems:
             raise FlowRefused("the flow has problems: fix them before publishing", problems)
-        if flow_id is None and (lf.id in heads or self.registry.current(lf.id) is not None):
+        retired = flow_id is None and lf.id in heads and heads[lf.id].retired
+        if flow_id is None and not retired and (lf.id in heads or self.registry.current(lf.id) is not None):
             raise FlowRefused(f'a flow "{lf.id}" exists already: choose another id')
+        if retired:  # a new flow under a retired one's id continues its versions
+            expected_head = heads[lf.id].number
         if head is not None and head.version == lf.version and origin == FROM_CONSOLE:
             raise FlowRefused("nothing changed: this is the version in force")
         name = name if flow_id else f"{lf.id}.yaml"

@@ -50,12 +50,10 @@ def tier_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
         error = check_expression(rule.when) if rule.when is not None else None
         if error:
             problems.append(doc.problem(("tiers", "rules", i, "when"), f'tier rule "{rule.tier}": {error}'))
-    tiers = {settings.tiers.default, *first_rule}
 
     def check(loc: tuple[str | int, ...], tier: str) -> None:
-        if tier not in tiers:
-            known = ", ".join(sorted(tiers))
-            message = f'unknown tier "{tier}"{did_you_mean(tier, tiers)}; tiers.default and tiers.rules give: {known}'
+        message = unknown_tier(settings, tier)
+        if message:
             problems.append(doc.problem(loc, message))
 
     for name, campaign in settings.campaigns.items():
@@ -75,3 +73,17 @@ def reward_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
                     f"{did_you_mean(campaign.reward, pools)}; rewards.pools has: {', '.join(sorted(pools)) or 'none'}")
         for name, campaign in settings.campaigns.items() if campaign.reward and campaign.reward not in pools
     ]  # fmt: skip
+
+
+def known_tiers(settings: Settings) -> list[str]:
+    """The tiers the tier rules can give, the default first."""
+    return list(dict.fromkeys([settings.tiers.default, *(rule.tier for rule in settings.tiers.rules)]))
+
+
+def unknown_tier(settings: Settings, tier: str) -> str | None:
+    """What is wrong with a campaign naming `tier` (a typo would reach nobody), or None when the rules give it."""
+    tiers = known_tiers(settings)
+    if tier in tiers:
+        return None
+    known = ", ".join(sorted(tiers))
+    return f'unknown tier "{tier}"{did_you_mean(tier, tiers)}; tiers.default and tiers.rules give: {known}'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from bot.config.activation import ActivationSettings
 from bot.config.business import BusinessSettings
@@ -69,6 +69,15 @@ class Settings(Section):
     # Where relative paths (flows.dir) are resolved: the config file's folder, or the cwd.
     base_dir: Path = Field(Path("."), exclude=True)
     source: str = Field("(embedded defaults)", exclude=True)
+    _config_campaigns: dict[str, Campaign] | None = PrivateAttr(None)
+
+    def config_campaigns(self) -> dict[str, Campaign]:
+        """The campaigns config.yaml holds. `campaigns` itself is the campaigns in force: the core fills it from the
+        campaign store, in place, whenever a campaign is saved on any instance, so every holder of these settings
+        sees the change (bot/outreach/campaigns/store.py)."""
+        if self._config_campaigns is None:
+            self._config_campaigns = dict(self.campaigns)
+        return self._config_campaigns
 
     @property
     def configured_flows_dir(self) -> Path:

@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations.loader import LoadedFlow
-from bot.conversations.published import FROM_FILE, FlowFileMark, FlowPublish
+from bot.conversations.published import FROM_FILE, FROM_RETIRE, FlowFileMark, FlowPublish
 from bot.ports import Clock
 from bot.storage.database import Database
+from bot.storage.versions import highest_id, newest_of_each
 from bot.yamlsource import Problem
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Published:
     note: str
     parent_id: int | None
     published_at: datetime
+    retired: bool = False
 
     @classmethod
     def of(cls, row: FlowPublish) -> Published:
@@ -61,6 +63,7 @@ class Published:
             row.note,
             row.parent_id,
             row.published_at,
+            bool(row.retired),
         )
 
 
@@ -89,11 +92,7 @@ class FlowStore:
     # ---- reading ------------------------------------------------------------------------------
 
     async def heads(self) -> dict[str, Published]:
-        newest = select(FlowPublish.flow_id, func.max(FlowPublish.number).label("n")).group_by(FlowPublish.flow_id)
-        latest = newest.subquery()
-        query = select(FlowPublish).join(
-            latest, (FlowPublish.flow_id == latest.c.flow_id) & (FlowPublish.number == latest.c.n)
-        )
+        query = newest_of_each(FlowPublish, FlowPublish.flow_id, FlowPublish.number)
         async with self.db.sessions() as session:
             return {row.flow_id: Published.of(row) for row in (await session.execute(query)).scalars()}
 
@@ -115,13 +114,20 @@ class FlowStore:
 
     async def latest_id(self) -> int:
         """Changes whenever anything is published, on any instance: what the poll compares."""
-        async with self.db.sessions() as session:
-            return int(await session.scalar(select(func.coalesce(func.max(FlowPublish.id), 0))) or 0)
+        return await highest_id(self.db, FlowPublish.id)
 
     async def overlay(self) -> dict[str, Published]:
         """Heads the files do not hold (published in the console, or rolled back): by filename, to serve instead."""
         heads, marks = await self.heads(), await self.marks()
-        return {head.filename: head for head in heads.values() if marks.get(head.flow_id) != head.version}
+        return {
+            head.filename: head
+            for head in heads.values()
+            if marks.get(head.flow_id) != head.version and not head.retired
+        }
+
+    async def retired_files(self) -> set[str]:
+        """The files (relative to flows/) of flows retired in the console: served by no instance, file or not."""
+        return {head.filename for head in (await self.heads()).values() if head.retired}
 
     # ---- writing ------------------------------------------------------------------------------
 
@@ -160,11 +166,7 @@ class FlowStore:
         expected_head: int | None,
         now: datetime,
     ) -> Published:
-        head = (
-            await session.execute(
-                select(FlowPublish).where(FlowPublish.flow_id == lf.id).order_by(FlowPublish.number.desc()).limit(1)
-            )
-        ).scalar_one_or_none()
+        head = await _head(session, lf.id)
         current = head.number if head else 0
         if expected_head is not None and expected_head != current:
             by = f" by {head.author}" if head else ""
@@ -187,6 +189,31 @@ class FlowStore:
         session.add(row)
         await session.flush()
         return Published.of(row)
+
+    async def retire(
+        self, flow_id: str, *, author: str, expected_head: int, also: AlsoInTransaction | None = None
+    ) -> Published:
+        """Take the flow out of service on every instance: a version with the head's source, marked retired. Its file
+        (if any) stays behind it; an edit of the file publishes it again (the fast-forward rule above)."""
+        try:
+            async with self.db.transaction() as session:
+                head = await _head(session, flow_id)
+                if head is None or head.number != expected_head:
+                    raise StaleHead(f"flow {flow_id} is not at version {expected_head} any more: reload it")
+                row = FlowPublish(
+                    flow_id=flow_id, number=head.number + 1, version=head.version, filename=head.filename,
+                    source=head.source, origin=FROM_RETIRE, author=author, note="retired", parent_id=head.id,
+                    published_at=self.clock.now(), retired=True,
+                )  # fmt: skip
+                session.add(row)
+                await session.flush()
+                retired = Published.of(row)
+                if also is not None:
+                    await also(session, retired)
+        except IntegrityError:
+            raise StaleHead(f"flow {flow_id} was published by someone else at the same moment; reload it") from None
+        log.info("flow %s retired by %s (version %d)", flow_id, author, retired.number)
+        return retired
 
     async def mark(self, flow_id: str, version: str) -> None:
         """The flow's file now holds `version` (after an import or an export into flows/)."""
@@ -226,6 +253,11 @@ class FlowStore:
         for published in result.imported:
             log.info("flow %s version %d imported from %s", published.flow_id, published.number, published.filename)
         return result
+
+
+async def _head(session: AsyncSession, flow_id: str) -> FlowPublish | None:
+    query = select(FlowPublish).where(FlowPublish.flow_id == flow_id).order_by(FlowPublish.number.desc()).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def _set_mark(session: AsyncSession, flow_id: str, version: str, now: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
@@ -13,6 +13,7 @@ from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
 FROM_FILE = "file"  # imported from flows/ (at start, on a file change, `engagebot flows import`)
 FROM_CONSOLE = "console"  # published in the admin console
 FROM_ROLLBACK = "rollback"  # an older version published again
+FROM_RETIRE = "retire"  # retired in the console: the same source, served by no instance
 
 
 class FlowPublish(Base):
@@ -32,6 +33,8 @@ class FlowPublish(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("flow_publishes.id"))  # the head it replaced
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Retired in the console: no instance serves the flow (its file, if any, stays behind until edited again).
+    retired: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class FlowFileMark(Base):

@@ -34,11 +34,14 @@ class FlowRegistry:
         # Published sources served instead of the file at that path (or with no file): heads of the flow store the
         # files do not hold. Empty without a flow store, so then the folder alone is in force, as it always was.
         self._published: dict[str, str] = {}
+        self._retired: set[str] = set()
         self._parsed: dict[str, LoadedFlow] = {}  # path -> its file's last parse, reused while the text is unchanged
 
-    def set_published(self, sources: dict[str, str]) -> None:
-        """Serve these sources (by path) from the next `load` on, instead of the files at those paths."""
+    def set_published(self, sources: dict[str, str], retired: set[str] | None = None) -> None:
+        """Serve these sources (by path) from the next `load` on, instead of the files at those paths; and nothing at
+        the `retired` paths (flows retired in the console), file or not."""
         self._published = dict(sources)
+        self._retired = set(retired or ())
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -51,6 +54,8 @@ class FlowRegistry:
         candidates: dict[str, LoadedFlow] = {}
         paths: dict[str, Path | None] = {str(path): path for path in flow_files(self.directory)}
         paths.update({key: None for key in self._published if key not in paths})
+        for key in self._retired:
+            paths.pop(key, None)
         for key in sorted(paths):
             try:
                 candidates[key] = self._parse(key, paths[key])

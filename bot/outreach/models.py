@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import IDS_NEVER_REUSED, Base, utcnow
@@ -56,3 +56,33 @@ class CampaignRun(Base):
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class CampaignVersion(Base):
+    """One saved version of a campaign (its settings as YAML). The newest row of a name is its head: the one in
+    force on every instance; a retired head means the campaign is gone."""
+
+    __tablename__ = "campaign_versions"
+    __table_args__ = (UniqueConstraint("name", "number"), IDS_NEVER_REUSED)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    number: Mapped[int]  # 1, 2, 3... per campaign
+    version: Mapped[str] = mapped_column(String(64))  # a hash of the settings (what the config mark compares)
+    source: Mapped[str] = mapped_column(Text)  # the campaign as it reads under `campaigns: NAME:` in config.yaml
+    retired: Mapped[bool] = mapped_column(default=False)
+    origin: Mapped[str] = mapped_column(String(16))  # "config" or "console"
+    author: Mapped[str] = mapped_column(String(60))
+    note: Mapped[str] = mapped_column(Text, default="")
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignConfigMark(Base):
+    """The version config.yaml was last known to hold for a campaign (its hash, or RETIRED once it was removed
+    there): a config that differs from its mark was edited, and may replace the head only if the head is the mark."""
+
+    __tablename__ = "campaign_config_marks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

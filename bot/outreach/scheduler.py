@@ -40,6 +40,12 @@ class Scheduler:
             _guarded(job, name), crontab.trigger(expression, timezone), id=name, name=name, replace_existing=True
         )
 
+    def remove_group(self, prefix: str) -> None:
+        """Remove every job whose name starts with `prefix` (a group to lay out again, e.g. after a campaign edit)."""
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(prefix):
+                job.remove()
+
     def daily(self, hhmm: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:
         hour, minute = hhmm.split(":")
         trigger = CronTrigger(hour=int(hour), minute=int(minute), timezone=timezone)

@@ -82,8 +82,9 @@ def routes(ctx: AdminContext) -> list[Route]:
                 }
             )
         return render.page(
-            request, who, "flows.html", section="flows", title="Flows", rows=rows, refused=core.flow_problems
-        )
+            request, who, "flows.html", section="flows", title="Flows", rows=rows, refused=core.flow_problems,
+            retired=await console.retired(),
+        )  # fmt: skip
 
     async def texts_page(request: Request, who: SignedIn) -> Response:
         lf, head = await head_of(request.path_params["flow"])
@@ -202,6 +203,19 @@ def routes(ctx: AdminContext) -> list[Route]:
             f"Rolled back: version {number} is in force again, as version {published.number}.",
         )
 
+    async def retire(request: Request, who: SignedIn) -> Response:
+        flow_id = request.path_params["flow"]
+        form = await request.form()
+        back = f"/admin/flows/{flow_id}/versions"
+        if form.get("confirm") != "yes":
+            return render.done(request, back, "Tick the box to confirm retiring the flow.")
+        try:
+            await console.retire(flow_id, author=who.name, expected_head=_int(form.get("head")) or 0,
+                                 campaigns=core.settings.campaigns)  # fmt: skip
+        except FlowRefused as exc:
+            return render.done(request, back, f"Not retired: {exc}")
+        return render.done(request, "/admin/flows", f"Flow {flow_id} retired: no instance starts it any more.")
+
     async def new_page(request: Request, who: SignedIn) -> Response:
         flow_id = request.query_params.get("flow", "").strip()
         title = request.query_params.get("title", "").strip()
@@ -277,6 +291,7 @@ def routes(ctx: AdminContext) -> list[Route]:
         r("/flows/{flow}/graph", Role.viewer, graph_page),
         r("/flows/{flow}/versions", Role.viewer, versions_page),
         r("/flows/{flow}/versions/{number:int}/rollback", Role.editor, rollback, ("POST",)),
+        r("/flows/{flow}/retire", Role.editor, retire, ("POST",)),
     ]
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, update
 
+from bot.config import load_settings
+from bot.core import Core
 from bot.customers.models import ChannelIdentity, Customer
 from bot.outbox.models import DONE, OutboxItem
 from bot.outreach.models import CampaignRun, DeliveryDecision
@@ -168,7 +170,8 @@ MISTAKES: list[tuple[tuple[str, ...], str]] = [
                             '(did you mean "value_tips"?)'),
     (("send", "broken"), "engagebot: campaign 'broken' names flow 'value_tipz', which does not exist "
                          '(did you mean "value_tips"?)'),
-    (("send", "paused"), "engagebot: campaign 'paused' is disabled (enabled: false in config.yaml)"),
+    (("send", "paused"), "engagebot: campaign 'paused' is disabled (enabled: false; enable it in the console or "
+                         "config.yaml)"),
     (("send", "thank"), "engagebot: unknown campaign 'thank' (did you mean \"thanks\"?); "
                         "known: broken, paused, thanks, tips"),
 ]  # fmt: skip
@@ -217,3 +220,27 @@ async def test_during_quiet_hours_preview_warns_and_send_says_until_when_message
     again = ok(run(workdir, database_url, "send", "thanks")).splitlines()
     assert again[1:3] == ["outbox: 3 pending", "delivery: 1 held (quiet hours 1)"]
     assert because in again[3] and f"they are held until {end}" in again[3] and "UTC" in again[3]
+
+
+async def test_the_commands_read_the_campaign_store_and_import_refuses_an_edit_over_the_console(
+    workdir: Path, database_url: str
+) -> None:
+    ok(run(workdir, database_url, "list"))  # imports config.yaml's campaigns
+    # An admin edits "paused" in the console (as the console does: the next version in the store).
+    settings = load_settings(workdir / "config.yaml", {"DATABASE_URL": database_url})
+    core = Core(settings)
+    try:
+        await core.prepare_storage()
+        enabled = core.settings.campaigns["paused"].model_dump(mode="json") | {"enabled": True, "title": "Back"}
+        await core.campaign_console.save("paused", enabled, author="ana", expected_head=1)
+    finally:
+        await core.close()
+    assert "paused  [other, a message]  Back" in ok(run(workdir, database_url, "list"))
+    config = workdir / "config.yaml"
+    config.write_text(config.read_text().replace("message: Hello", "message: Hello there"), encoding="utf-8")
+    refused = run(workdir, database_url, "import")
+    assert refused.returncode == 1 and 'campaign "paused": config.yaml was edited' in refused.stderr
+    assert "paused  [other, a message]  Back" in ok(run(workdir, database_url, "list"))
+    forced = ok(run(workdir, database_url, "import", "--force"))
+    assert "paused: version 3, imported from config.yaml (--force, over a console change)" in forced
+    assert "paused  [other, a message]  (disabled)" in ok(run(workdir, database_url, "list"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.config import Settings
+from bot.config import Campaign, Settings
 from bot.conversations.registry import FlowRegistry
 from bot.customers.models import Customer
 from bot.messages import Reply
@@ -48,10 +48,12 @@ class CampaignActions:
         if problem:
             raise CampaignError(problem)
 
-    async def preview(self, name: str, size: int) -> CampaignPreview:
-        """The audience the campaign would reach now, and what `size` of its customers would get."""
-        self._usable(name)
-        campaign = self.settings.campaigns[name]
+    async def preview(self, name: str, size: int, draft: Campaign | None = None) -> CampaignPreview:
+        """The audience the campaign would reach now, and what `size` of its customers would get; of `draft` instead
+        of the campaign in force when given (the console's preview of an unsaved edit, checked by the caller)."""
+        if draft is None:
+            self._usable(name)
+        campaign = draft or self.settings.campaigns[name]
         now = self.clock.now()
         async with self.db.transaction() as session:
             target = Target(name, campaign, now, zone=self.settings.business.zone)
@@ -59,17 +61,17 @@ class CampaignActions:
             samples = []
             for customer in await sample(session, target, size):
                 if campaign.flow:
-                    replies = self._first_message(campaign.flow, name, customer, now)
+                    replies = self._first_message(campaign, name, customer, now)
                 else:
                     replies = await catalog.render(session, self.settings.business, name, campaign, customer, now=now)
                 samples.append(PreviewSample(customer.id, customer.display_name, customer.tier, tuple(replies)))
         return CampaignPreview(found, samples)
 
-    def _first_message(self, flow: str, name: str, customer: Customer, now: datetime) -> list[Reply]:
-        lf = self.registry.current(flow)
+    def _first_message(self, campaign: Campaign, name: str, customer: Customer, now: datetime) -> list[Reply]:
+        lf = self.registry.current(campaign.flow or "")
         if lf is None:
             return []
-        context = catalog.context(self.settings.business, name, self.settings.campaigns[name], customer, now)
+        context = catalog.context(self.settings.business, name, campaign, customer, now)
         first = catalog.first_message(lf, context)
         return [first] if first else []
 

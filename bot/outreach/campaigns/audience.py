@@ -22,6 +22,7 @@ from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
 from bot.outreach.models import SENT, CampaignRun, DeliveryDecision
 
 # Why a customer of the campaign's segment is left out, in the order they are checked.
+OTHER_TIER = "in another tier"
 OPTED_OUT = "opted out"
 UNREACHABLE = "unreachable"
 NO_IDENTITY = "no chat identity"
@@ -29,7 +30,7 @@ RECENTLY_RECEIVED = "received it recently"
 NOT_WHEN = "did not match when"
 IN_AUDIENCE = ""
 UTC_ZONE = ZoneInfo("UTC")
-LEFT_OUT_ORDER = (OPTED_OUT, UNREACHABLE, NO_IDENTITY, RECENTLY_RECEIVED, NOT_WHEN)
+LEFT_OUT_ORDER = (OTHER_TIER, OPTED_OUT, UNREACHABLE, NO_IDENTITY, RECENTLY_RECEIVED, NOT_WHEN)
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,11 @@ class Target:
             filters.append(Customer.tier.not_in(unwanted))
         return filters
 
-    def segment(self, dialect: str) -> list[ColumnElement[bool]]:
-        """Tiers, tags and inactivity: whom the campaign is about, before consent and reachability."""
+    def segment(self, dialect: str, *, tiers: bool = True) -> list[ColumnElement[bool]]:
+        """Tiers, tags and inactivity: whom the campaign is about, before consent and reachability (without the
+        tiers: for counting those left out by them)."""
         spec = self.campaign.audience
-        filters = self.tier_filter()
+        filters = self.tier_filter() if tiers else []
         filters += [_has_tag(dialect, tag) for tag in spec.tags]
         if spec.inactive_days is not None:
             last = func.coalesce(Customer.last_active_at, Customer.last_seen_at, Customer.created_at)
@@ -186,6 +188,14 @@ async def breakdown(session: AsyncSession, target: Target, chunk: int = 5000) ->
             per_tier[tier] += n
         else:
             left_out[why] += n
+    tier_filter = target.tier_filter()
+    if tier_filter:
+        others = (
+            select(func.count())
+            .select_from(Customer)
+            .where(*target.segment(dialect_of(session), tiers=False), ~and_(*tier_filter))
+        )
+        left_out[OTHER_TIER] = int((await session.execute(others)).scalar_one())
     if target.campaign.audience.when is not None:
         per_tier, failed = await _walk_when(session, target, chunk)
         if failed:

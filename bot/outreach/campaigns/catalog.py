@@ -38,10 +38,10 @@ def get(campaigns: Mapping[str, Campaign], name: str, *, enabled: bool = False) 
     be planned for it)."""
     found = campaigns.get(name)
     if found is None:
-        known = ", ".join(sorted(campaigns)) or "none (add some under `campaigns:` in config.yaml)"
+        known = ", ".join(sorted(campaigns)) or "none (create one in the console, or under `campaigns:` in config.yaml)"
         raise CampaignError(f"unknown campaign {name!r}{did_you_mean(name, campaigns)}; known: {known}")
     if enabled and not found.enabled:
-        raise CampaignError(f"campaign {name!r} is disabled (enabled: false in config.yaml)")
+        raise CampaignError(f"campaign {name!r} is disabled (enabled: false; enable it in the console or config.yaml)")
     return found
 
 

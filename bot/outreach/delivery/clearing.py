@@ -38,9 +38,12 @@ from bot.rewards import claims as rewards
 
 log = logging.getLogger(__name__)
 
-# A row of a campaign this instance does not know (planned by `campaigns send` or another instance with newer
-# settings) is looked at again this often until its campaign's messages would have expired.
+# A row of a campaign this instance does not know (saved on another instance a moment ago, or retired) is looked at
+# again this often until its campaign's messages would have expired: soon while its occurrence is new (the campaign
+# store's poll brings the campaign within seconds), then rarely (a retired campaign's rows must not churn).
 UNKNOWN_CAMPAIGN_RETRY = timedelta(minutes=5)
+UNKNOWN_CAMPAIGN_SOON = timedelta(seconds=5)
+NEW_OCCURRENCE = timedelta(minutes=2)
 
 # Built once: they run for every group.
 _LOCK_CUSTOMERS = (
@@ -173,15 +176,16 @@ class Clearing:
             name = item.payload.get("campaign")
             run_due = due.get(item.campaign_run_id) if item.campaign_run_id is not None else None
             if (run_due or now) + live_for <= now:
-                verdicts[item.id] = policy.Verdict(SKIPPED, f"campaign {name!r} was removed from the settings")
+                verdicts[item.id] = policy.Verdict(SKIPPED, f"campaign {name!r} was retired or removed")
                 continue
-            reason = f"campaign {name!r} is not in this instance's settings yet"
-            waiting[item.id] = (now + UNKNOWN_CAMPAIGN_RETRY, reason)
+            reason = f"campaign {name!r} is not in force on this instance yet"
+            new = now - (run_due or now) < NEW_OCCURRENCE
+            waiting[item.id] = (now + (UNKNOWN_CAMPAIGN_SOON if new else UNKNOWN_CAMPAIGN_RETRY), reason)
         names = sorted({str(item.payload.get("campaign")) for item in unknown if item.id in waiting} - self._warned)
         if names:
             self._warned.update(names)  # once per campaign and process: the rows come round every few minutes
-            log.warning("campaign rows wait: %s not in this instance's settings (restart it with the new config.yaml "
-                        "to send them)", ", ".join(names))  # fmt: skip
+            log.warning("campaign rows wait: %s not in force on this instance (yet: it reads the campaign store every "
+                        "2 s; or retired)", ", ".join(names))  # fmt: skip
         return waiting
 
     async def _runs_due(self, session: AsyncSession, run_ids: Collection[int]) -> dict[int, datetime]:

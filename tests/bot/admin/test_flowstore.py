@@ -10,7 +10,7 @@ import pytest
 
 from bot.admin.flows import FlowRefused
 from bot.admin.texts import apply_texts, customer_texts
-from bot.config import Settings
+from bot.config import Campaign, Settings
 from bot.core import Core
 from tests.bot.conversations.test_reload import eventually
 from tests.conftest import Chat, FixedClock, make_settings
@@ -167,3 +167,44 @@ async def test_a_file_saved_while_running_is_published_by_the_hot_reload(
         assert (head.number, head.origin) == (2, "file")
     finally:
         await core.close()
+
+
+# ---- retiring ---------------------------------------------------------------------------------------
+
+
+async def test_a_retired_flow_is_served_by_no_instance_until_its_file_is_edited_or_it_is_restored(
+    core: Core, settings: Settings, clock: FixedClock, flows_dir: Path
+) -> None:
+    other = await open_core(settings, clock)
+    try:
+        assert "to recommend our service" in await Chat(core).say("/nps")
+        retired = await core.flow_console.retire("nps", author="ana", expected_head=1, campaigns={})
+        assert (retired.number, retired.retired, retired.origin) == (2, True, "retire")
+        assert core.registry.current("nps") is None
+        assert "I don't know the command /nps." in await Chat(core, address="c2").say("/nps")
+        await other.poll_published()
+        assert other.registry.current("nps") is None
+        restarted = await open_core(settings, clock)  # the file is unchanged: it stays retired
+        assert restarted.registry.current("nps") is None
+        await restarted.close()
+        assert [h.flow_id for h in await core.flow_console.retired()] == ["nps"]
+
+        await core.flow_console.rollback("nps", 1, author="ana")  # Restore on the flow list
+        assert core.registry.current("nps") is not None
+        await core.flow_console.retire("nps", author="ana", expected_head=3, campaigns={})
+        nps = flows_dir / "nps.yaml"
+        nps.write_text(nps.read_text().replace("to a friend or colleague", "to a friend"), encoding="utf-8")
+        assert await core.load_flows(import_files=True) == []  # an edited file is published again
+        assert core.registry.current("nps") is not None
+        assert (await core.flowstore.heads())["nps"].number == 5
+    finally:
+        await other.close()
+
+
+async def test_a_flow_another_flow_or_a_campaign_names_is_not_retired(core: Core) -> None:
+    with pytest.raises(FlowRefused, match="flow cancellation, flow csat, flow onboarding still name it"):
+        await core.flow_console.retire("complaint", author="ana", expected_head=1, campaigns={})
+    campaign = Campaign(flow="nps")
+    with pytest.raises(FlowRefused, match="campaign survey still names it"):
+        await core.flow_console.retire("nps", author="ana", expected_head=1, campaigns={"survey": campaign})
+    assert core.registry.current("complaint") is not None and core.registry.current("nps") is not None

@@ -179,7 +179,7 @@ async def test_a_campaign_removed_from_the_settings_is_skipped_once_its_messages
         await removed.close()
     assert "Thank you, Ana!" not in inbox.texts_to("ana")
     progress = await catalog.progress(core.db, result.run_id)
-    assert progress.decisions == {("skipped", "campaign 'thanks' was removed from the settings"): 1}
+    assert progress.decisions == {("skipped", "campaign 'thanks' was retired or removed"): 1}
 
 
 async def test_a_campaign_message_held_past_its_expiry_is_skipped_not_sent_late(

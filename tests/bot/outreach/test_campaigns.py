@@ -237,7 +237,10 @@ async def test_a_send_by_hand_interrupted_one_day_is_finished_by_the_next_days_s
 @pytest.mark.parametrize(
     ("config", "error"),
     [
-        ({"news": {**MESSAGE, "enabled": False}}, "campaign 'news' is disabled (enabled: false in config.yaml)"),
+        (
+            {"news": {**MESSAGE, "enabled": False}},
+            "campaign 'news' is disabled (enabled: false; enable it in the console or config.yaml)",
+        ),
         ({"newz": MESSAGE}, "unknown campaign 'news' (did you mean \"newz\"?); known: newz"),
     ],
 )

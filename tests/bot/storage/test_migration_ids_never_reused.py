@@ -47,7 +47,7 @@ REBUILT = (
 # Tables created after 0007, each with AUTOINCREMENT from its first migration (nothing to rebuild).
 LATER = (
     "unmatched_messages", "flow_step_log", "admin_accounts", "admin_sessions", "admin_audit", "flow_publishes",
-    "cancellations", "crosssell_offers",
+    "campaign_versions", "cancellations", "crosssell_offers",
 )  # fmt: skip
 
 Dump = dict[str, list[tuple[Any, ...]]]
@@ -77,7 +77,7 @@ async def previous_release(settings: Settings, clock: FixedClock, monkeypatch: p
 
 def without_later_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     """The code of the releases around 0007 wrote no table created after it: no step log (0010), no unmatched
-    messages (0009), and a customer's erasure walked only the tables of its day."""
+    messages (0009), no campaign store (0013), and a customer's erasure walked only the tables of its day."""
 
     async def nothing(*args: Any, **kwargs: Any) -> None:
         return None
@@ -85,6 +85,7 @@ def without_later_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "log_step", lambda *args, **kwargs: None)
     monkeypatch.setattr(runs, "log_step", lambda *args, **kwargs: None)
     monkeypatch.setattr(unmatched, "record", nothing)
+    monkeypatch.setattr(Core, "load_campaigns", nothing)  # campaigns came from config.yaml alone (no store: 0013)
     of_the_day = [table for table in privacy.customer_tables() if table.name not in LATER]
     monkeypatch.setattr(privacy, "customer_tables", lambda: of_the_day)
 

@@ -1,6 +1,7 @@
 """The console in a real browser (the system Chromium driven by Playwright) against two real `engagebot run`
 processes on one PostgreSQL database: an admin who never saw YAML signs in, changes a question's wording, tries a
-draft in the preview, publishes, sees customers get it on both instances, and rolls it back.
+draft in the preview, publishes, sees customers get it on both instances, and rolls it back; edits a campaign's text,
+sees the audience preview with it, sends it and sees its status, and the second instance serves the edit.
 
 One browser and one pair of servers per module (per xdist worker); each test works on a flow of its own, so the
 tests do not depend on their order. With ENGAGEBOT_ADMIN_SCREENSHOTS naming a folder (docs/img/admin), the pages
@@ -46,6 +47,8 @@ PAGES = [
     ("/admin/campaigns", "campaigns"),
     ("/admin/campaigns/spring_tips", "campaign"),
     ("/admin/campaigns/spring_tips/send", "campaign-send"),
+    ("/admin/campaigns/spring_tips/edit", "campaign-edit"),
+    ("/admin/campaigns/new", "campaign-new"),
     ("/admin/staff?customer=1&category=delivery", "staff"),
     ("/admin/incidents", "incidents"),
     ("/admin/audit", "audit"),
@@ -252,10 +255,56 @@ async def test_roll_back_a_change(browser: Browser, site: Site) -> None:
     await done(page)
 
 
+async def test_edit_a_campaign_see_the_preview_send_it_and_see_its_status_on_both_instances(
+    browser: Browser, site: Site
+) -> None:
+    new = "Spring rides are back, {{ customer.first_name or 'friend' }}: oil your chain!"
+    await chat_reply(site.first.url, "visitor-campaign-000001", "hi")  # a customer for the audience...
+    await chat_reply(site.first.url, "visitor-campaign-000001", "cancel")  # ...not mid-conversation (deferred)
+    page = await signed_in(browser, site)
+    await page.goto(f"{site.first.url}/admin/campaigns/spring_tips")
+    await page.locator("#audience-preview").wait_for()
+    await page.click("a.button:has-text('Edit')")
+    await page.wait_for_url("**/admin/campaigns/spring_tips/edit")
+    await page.fill("textarea[name=message]", new)
+    await page.click("button[value=preview]")  # the draft, not saved
+    await page.locator(".sample .bubble", has_text="Spring rides are back, friend: oil your chain!").first.wait_for()
+    await shot(page, "campaign-preview.png")
+    second = f"{site.second.url}/admin/campaigns/spring_tips"
+    assert "oil your chain" not in await (await page.context.request.get(second)).text()
+    await page.click("button[value=save]")
+    await page.locator(".flash", has_text="Campaign spring_tips saved (version 2)").wait_for()
+    await page.locator(".sample .bubble", has_text="oil your chain").first.wait_for()
+    # The second instance (the session is in the database, so the same cookie signs in there) within seconds:
+    started = time.monotonic()
+    while "oil your chain" not in await (await page.context.request.get(second)).text():
+        assert time.monotonic() - started < 10, "the second instance did not pick up the campaign edit"
+        await asyncio.sleep(0.25)
+    await page.click("a.button:has-text('Send now')")
+    await page.check("input[name=confirm]")
+    await shot(page, "campaign-send.png", full=False)
+    await page.click("button:has-text('Send')")
+    await page.locator(".flash", has_text="Queued").wait_for()
+    for _attempt in range(40):  # the dispatcher of either instance delivers it (web chat: no rate wait)
+        if await page.locator("td .chip", has_text="sent").count():
+            break
+        await asyncio.sleep(0.25)
+        await page.reload()
+    await page.locator("td .chip", has_text="sent").wait_for()
+    await shot(page, "campaign-run.png")
+    audit = await (await page.context.request.get(f"{site.first.url}/admin/audit?format=json")).json()
+    actions = [(e["action"], e["target"]) for e in audit["entries"][:2]]
+    assert actions == [("campaign sent", "campaign:spring_tips"), ("campaign saved", "campaign:spring_tips")]
+    await done(page)
+
+
 async def test_a_post_without_csrf_is_refused(browser: Browser, site: Site) -> None:
     page = await signed_in(browser, site)
     answer = await page.context.request.post(f"{site.first.url}/admin/flows/complaint/texts",
                                              form={"head": "1", "note": "no token"})  # fmt: skip
+    assert answer.status == 403
+    answer = await page.context.request.post(f"{site.first.url}/admin/campaigns/spring_tips/edit",
+                                             form={"head": "1", "message": "no token"})  # fmt: skip
     assert answer.status == 403
     await done(page)
 
@@ -268,6 +317,13 @@ async def test_a_viewer_reads_but_cannot_edit(browser: Browser, site: Site) -> N
     token = await page.locator("main").get_attribute("data-csrf")
     answer = await page.context.request.post(f"{site.first.url}/admin/flows/complaint/texts",
                                              form={"csrf": token or "", "head": "1"})  # fmt: skip
+    assert answer.status == 403
+    await page.goto(f"{site.first.url}/admin/campaigns/spring_tips")
+    assert await page.locator("a:has-text('Edit')").count() == 0 and await page.locator("text=Retire").count() == 0
+    refused = await page.goto(f"{site.first.url}/admin/campaigns/spring_tips/edit")
+    assert refused is not None and refused.status == 403
+    viewers = {"csrf": token or "", "head": "1", "message": "a viewer's"}
+    answer = await page.context.request.post(f"{site.first.url}/admin/campaigns/spring_tips/edit", form=viewers)
     assert answer.status == 403
     await done(page)
 
@@ -282,8 +338,12 @@ async def test_every_page_shows_without_errors_at_desktop_and_phone_width(
         answer = await page.goto(f"{site.first.url}{path}")
         assert answer is not None and answer.status == 200, path
         await page.locator("main h1").first.wait_for()
-        if phone or name in ("graph", "campaigns", "campaign", "staff", "audit", "accounts", "new-flow"):
+        if phone or name in ("graph", "campaigns", "campaign", "campaign-edit", "staff", "audit", "accounts",
+                             "new-flow"):  # fmt: skip
             await shot(page, f"{name}{phone}.png", full=not phone)
         scroll = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert scroll <= 1 or name == "graph", f"{path} scrolls sideways at {width}px"
+        for link in await page.locator("nav.sections a").all():  # every section in sight, "Audit log" included
+            box = await link.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, await link.inner_text()
     await done(page)

@@ -167,3 +167,23 @@ async def test_a_refused_flow_file_is_shown_at_its_line_on_the_flow_list(setting
         page = await http.get("/admin/flows")
     assert "Flow files refused" in page.text
     assert f"csat.yaml:{line}</span>" in page.text and "did you mean &#34;rating&#34;" in page.text
+
+
+async def test_retiring_a_flow_asks_for_a_confirmation_and_restore_brings_it_back(http: httpx.AsyncClient) -> None:
+    page = await http.get("/admin/flows/nps/versions")
+    assert 'action="/admin/flows/nps/retire"' in page.text
+    form = {"csrf": csrf_in(page.text), "head": "1"}
+    unconfirmed = await http.post("/admin/flows/nps/retire", data=form)
+    assert unconfirmed.headers["location"] == "/admin/flows/nps/versions"
+    assert "nps" in [f["id"] for f in (await http.get("/admin/flows?format=json")).json()["flows"]]
+    retired = await http.post("/admin/flows/nps/retire", data=form | {"confirm": "yes"})
+    assert retired.headers["location"] == "/admin/flows"
+    listing = await http.get("/admin/flows")
+    assert "Flow nps retired" in listing.text and 'id="retired-nps"' in listing.text
+    assert "nps" not in [f["id"] for f in (await http.get("/admin/flows?format=json")).json()["flows"]]
+    assert "I don't know the command /nps." in (await chat_says(http, "/nps", "visitor-aaaaaaaaaaaa5"))[-1]
+    audit = (await http.get("/admin/audit?format=json")).json()["entries"][0]
+    assert (audit["actor"], audit["action"], audit["target"]) == ("ana", "flow retired", "flow:nps")
+    restored = await http.post("/admin/flows/nps/versions/1/rollback", data={"csrf": csrf_in(listing.text)})
+    assert restored.status_code == 303
+    assert "recommend" in (await chat_says(http, "/nps", "visitor-aaaaaaaaaaaa6"))[-1]

@@ -1,7 +1,7 @@
 """incidents (known problems, their notices, the affected customers), reward codes, and the ticket's incident
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-04 16:00:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import bot.storage.base
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

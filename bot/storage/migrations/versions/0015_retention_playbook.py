@@ -2,7 +2,7 @@
 reading new events by name and ended cancellation flows
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-04 16:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import bot.storage.base
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,27 @@
+"""Queries shared by the tables that keep every version of something (flows, campaigns): the newest version of each,
+and the id a poll compares to see whether anything was saved on any instance."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from bot.storage.database import Database
+
+Row = TypeVar("Row")
+
+
+def newest_of_each(
+    model: type[Row], key: InstrumentedAttribute[Any], number: InstrumentedAttribute[int]
+) -> Select[Any]:
+    """The row with the highest `number` for each `key` (each flow's or campaign's head)."""
+    latest = select(key, func.max(number).label("n")).group_by(key).subquery()
+    return select(model).join(latest, (key == latest.c[key.key]) & (number == latest.c.n))
+
+
+async def highest_id(db: Database, column: InstrumentedAttribute[int]) -> int:
+    """Changes whenever a row is added, on any instance: what a poll compares (0 while there is none)."""
+    async with db.sessions() as session:
+        return int(await session.scalar(select(func.coalesce(func.max(column), 0))) or 0)
