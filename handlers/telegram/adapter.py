@@ -17,6 +17,7 @@ from telegram import BotCommand, CallbackQuery, ChatMember, MaybeInaccessibleMes
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from bot.conversations.locks import KeyedLocks
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound
 from bot.outbox.delivery import Delivery
@@ -68,6 +69,8 @@ class TelegramAdapter:
         self._stop_polling = False
         self._offset: int | None = None  # the next getUpdates offset: confirms every update handled so far
         self._refusals = RefusalLog(log)  # anyone who finds the webhook URL can flood it: a few lines, not one each
+        # A chat's updates are handled one after another, each until its replies are sent and marked (see on_update).
+        self._chats = KeyedLocks()
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -250,6 +253,19 @@ class TelegramAdapter:
         log.error("Telegram update failed: %r", context.error, exc_info=context.error)
 
     async def on_update(self, update: Update) -> None:
+        """Handle one update; a chat's updates one at a time, each until its replies are sent and marked.
+
+        Webhook requests for one chat can overlap: a customer who answers as soon as the question arrives writes
+        before the question's outbox row is marked sent. Stored then, the answer's reply would be held behind that
+        row for the dispatcher (its order kept, but a poll later). Polling hands over a chat's updates in order."""
+        chat = update.effective_chat
+        if chat is None:
+            await self._on_update(update)
+            return
+        async with self._chats.hold(chat.id):
+            await self._on_update(update)
+
+    async def _on_update(self, update: Update) -> None:
         chat = update.effective_chat
         if chat is not None and chat.type != "private" and not self.settings.telegram.allow_groups:
             await self._leave_group(update)
