@@ -71,6 +71,8 @@ class TelegramAdapter:
         self._refusals = RefusalLog(log)  # anyone who finds the webhook URL can flood it: a few lines, not one each
         # A chat's updates are handled one after another, each until its replies are sent and marked (see on_update).
         self._chats = KeyedLocks()
+        # Webhook mode: per chat, the replies being sent after the request was answered (see _handle_and_deliver).
+        self._sending: dict[int, asyncio.Task[None]] = {}
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -123,6 +125,9 @@ class TelegramAdapter:
                 await self._starting
         if self._polling is not None and not self._polling.done():
             await self._stop_poll(self._polling)
+        if self._sending:
+            # Replies of stored messages still going out: left unsent, they would wait out their lease (a minute).
+            await asyncio.wait(list(self._sending.values()), timeout=STOP_GRACE)
         app = self.application
         if app.running:
             await app.stop()
@@ -253,7 +258,7 @@ class TelegramAdapter:
         log.error("Telegram update failed: %r", context.error, exc_info=context.error)
 
     async def on_update(self, update: Update) -> None:
-        """Handle one update; a chat's updates one at a time, each until its replies are sent and marked.
+        """Handle one update; a chat's updates one at a time, each once the replies before it are sent and marked.
 
         Webhook requests for one chat can overlap: a customer who answers as soon as the question arrives writes
         before the question's outbox row is marked sent. Stored then, the answer's reply would be held behind that
@@ -263,6 +268,9 @@ class TelegramAdapter:
             await self._on_update(update)
             return
         async with self._chats.hold(chat.id):
+            sending = self._sending.get(chat.id)
+            if sending is not None:
+                await asyncio.wait([sending])  # its outcome is its own (logged there)
             await self._on_update(update)
 
     async def _on_update(self, update: Update) -> None:
@@ -323,8 +331,25 @@ class TelegramAdapter:
             await self.channel.limited(chat_id, partial(query.edit_message_reply_markup, reply_markup=None))
 
     async def _handle_and_deliver(self, inbound: Inbound) -> None:
+        """Store and answer, then send. In webhook mode the request is answered once the message is stored and its
+        replies are an outbox row: held open while they are sent, it kept one of Telegram's few connections busy
+        (`max_connections`), and every customer waited for the others' sends. A crash before they are sent leaves
+        the row to the dispatcher when its lease runs out; a failed send is recorded for a retry, as before."""
         delivery = await self._store_and_answer(inbound)
-        await self._deliver(inbound.ref, delivery)
+        if self.mode != "webhook" or delivery.outbox_id is None or delivery.held:
+            await self._deliver(inbound.ref, delivery)
+            return
+        task = asyncio.create_task(self._deliver(inbound.ref, delivery))
+        chat = int(inbound.address)
+        self._sending[chat] = task
+        task.add_done_callback(partial(self._sent, chat))
+
+    def _sent(self, chat: int, task: asyncio.Task[None]) -> None:
+        if self._sending.get(chat) is task:
+            del self._sending[chat]
+        if not task.cancelled() and task.exception() is not None:
+            # Not marked sent: the dispatcher sends the row when its lease runs out (at most this batch twice).
+            log.error("replies to chat %s: %r", chat, task.exception())
 
     async def _store_and_answer(self, inbound: Inbound) -> Delivery:
         """Hand the update to the engine, waiting out a database outage instead of dropping it.
