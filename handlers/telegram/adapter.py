@@ -71,7 +71,7 @@ class TelegramAdapter:
         self._refusals = RefusalLog(log)  # anyone who finds the webhook URL can flood it: a few lines, not one each
         # A chat's updates are handled one after another, each until its replies are sent and marked (see on_update).
         self._chats = KeyedLocks()
-        # Webhook mode: per chat, the replies being sent after the request was answered (see _handle_and_deliver).
+        # Per chat, the replies being sent after their update was done (see _handle_and_deliver).
         self._sending: dict[int, asyncio.Task[None]] = {}
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -331,14 +331,14 @@ class TelegramAdapter:
             await self.channel.limited(chat_id, partial(query.edit_message_reply_markup, reply_markup=None))
 
     async def _handle_and_deliver(self, inbound: Inbound) -> None:
-        """Store and answer, then send. In webhook mode the request is answered once the message is stored and its
-        replies are an outbox row: held open while they are sent, it kept one of Telegram's few connections busy
-        (`max_connections`), and every customer waited for the others' sends. A crash before they are sent leaves
-        the row to the dispatcher when its lease runs out; a failed send is recorded for a retry, as before."""
+        """Store and answer, then send in the background: the update is done (the webhook request answered, the
+        polled update confirmed) once the message is stored and its replies are an outbox row. Waiting for the send
+        held a webhook request open, one of Telegram's few connections (`max_connections`), and held up the next
+        getUpdates for every chat in the batch. A crash before the replies are sent leaves the row to the dispatcher
+        when its lease runs out; a failed send is recorded for a retry, as before."""
         delivery = await self._store_and_answer(inbound)
-        if self.mode != "webhook" or delivery.outbox_id is None or delivery.held:
-            await self._deliver(inbound.ref, delivery)
-            return
+        if delivery.outbox_id is None or delivery.held:
+            return  # nothing to send now (a duplicate, no replies, or the dispatcher keeps the order)
         task = asyncio.create_task(self._deliver(inbound.ref, delivery))
         chat = int(inbound.address)
         self._sending[chat] = task
