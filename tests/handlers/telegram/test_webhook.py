@@ -76,3 +76,21 @@ async def test_in_polling_mode_there_is_no_webhook_route(tmp_path: Path, flows_d
             response = await client.post(f"{base}/telegram/webhook", json=update, headers=headers)
         assert response.status_code in (404, 405)
     assert api.webhook is None
+
+
+async def test_an_answer_sent_while_the_question_is_still_going_out_is_answered_at_once(
+    tmp_path: Path, database_url: str, flows_dir: Path, api: BotApiStandIn
+) -> None:
+    settings = tg_settings(tmp_path, database_url, flows_dir, api, mode="webhook", server={"public_url": PUBLIC})
+    app = build_app(settings, background=False)  # no dispatcher: a reply left to it would never come
+    ana = TgUser(api, 42)
+    async with running(app, api) as url:
+        hook = f"{url}/telegram/webhook"
+        api.delay_next("sendMessage", 0.5, count=2)  # Telegram is slow to take the welcome and the question
+        assert (await api.post_webhook(ana.say_update("hi"), SECRET, url=hook)).status_code == 200
+        assert ana.messages() == []  # stored and acknowledged; the replies are still on their way
+        # Ana types her answer before the question has even arrived.
+        assert (await api.post_webhook(ana.say_update("For my work"), SECRET, url=hook)).status_code == 200
+        welcome, asked, check_in = await ana.expect(0, 3)
+    assert welcome.startswith(WELCOME) and asked == USE_CASE
+    assert check_in.startswith("Can I check in with you a few times")
