@@ -72,7 +72,8 @@ def run(ctx: click.Context) -> None:
 
     settings = settings_or_exit(ctx)
     try:
-        code = asyncio.run(serve(settings))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            code = runner.run(serve(settings))
     except PortUnavailable as exc:
         fail(str(exc), USER_ERROR)
     except KeyboardInterrupt:  # Ctrl-C is how a terminal user stops the server: it shut down in order
@@ -80,6 +81,16 @@ def run(ctx: click.Context) -> None:
     if code == 0:
         click.echo("engagebot stopped")
     sys.exit(code)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (not on Windows): the server spends much of its CPU in the event loop and its
+    sockets. None: asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 # ---- chat ---------------------------------------------------------------------------------------

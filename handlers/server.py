@@ -300,6 +300,7 @@ async def serve(settings: Settings) -> int:
     sock = listening_socket(settings.server.host, settings.server.port)
     try:
         app.state.problems = await core.prepare()
+        core.engine.warm()
     except BaseException:
         sock.close()
         await core.close()

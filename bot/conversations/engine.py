@@ -91,6 +91,11 @@ class ConversationEngine:
         self.first_contact = FirstContact(self.router, self.runs, speech)
         self.proactive = ProactiveTurns(db, self.clock, self.runs, speech)
 
+    def warm(self) -> None:
+        """Build now what the first messages would build while a customer waits (`engagebot run` calls it before
+        serving): the understanding of the flows in force and the English word list, about half a second."""
+        self.router.warm()
+
     # ---- a customer's message -----------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> list[Reply]:

@@ -26,6 +26,7 @@ from bot.conversations.runs import FlowRuns, Running
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.understanding import Understanding, Verdict, build_understanding
+from bot.conversations.wording import load_english_words
 from bot.conversations.words import GlobalWordActions
 from bot.messages import Button, Inbound, Media, Reply
 from bot.tickets import records as tickets
@@ -58,6 +59,11 @@ class Router:
             built = build_understanding(self.settings, self.intents, self.registry.all())
             self._understanding = (generation, built)
         return self._understanding[1]
+
+    def warm(self) -> None:
+        """The understanding built and the matcher's word list read (see ConversationEngine.warm)."""
+        _ = self.understanding  # built for the flows in force, then reused
+        load_english_words()
 
     async def route(self, turn: Turn, inbound: Inbound, *, only_interrupts: bool = False) -> None:
         """Act on the message. `only_interrupts`: a flow has just started for a new customer, so only what may

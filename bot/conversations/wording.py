@@ -76,6 +76,11 @@ def is_english(word: str) -> bool:
     return word in _english_words()
 
 
+def load_english_words() -> None:
+    """Read the word list now (at start-up) rather than while the first customer who writes free text waits."""
+    _english_words()
+
+
 @lru_cache(maxsize=1)
 def _english_words() -> frozenset[str]:
     """Read once per process (about 0.3 s); only the set of words is kept, not the checker."""

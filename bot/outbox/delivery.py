@@ -91,6 +91,7 @@ class Deliveries:
         self.attempts_by_kind: dict[str, int] = {}
         self.on_unreachable: OnUnreachable | None = None
         self._unmarked: dict[int, asyncio.Future[None]] = {}  # sent, not yet marked done
+        self._marking = asyncio.Lock()  # one marking statement at a time (see mark_sent)
 
     def _max_attempts(self, kind: str) -> int:
         return self.attempts_by_kind.get(kind, self.max_attempts)
@@ -111,15 +112,21 @@ class Deliveries:
     async def mark_sent(self, item_id: int | None) -> None:
         """Returns once the row is marked done (committed).
 
-        Group commit: whoever gets the transaction first (on SQLite, in the order they asked for the single
-        writer, as a lone update would) marks every row waiting then; the others find theirs done. On SQLite
-        one transaction per sent reply queued behind every inbound message."""
+        Group commit: one marking statement at a time; whoever runs it marks every row waiting then, and the rows
+        sent meanwhile go with the next one. Without it every sent reply was a transaction of its own, queued
+        behind every inbound message for SQLite's one writer, and three round trips and a commit on PostgreSQL."""
         if item_id is None:
             return
         done = self._unmarked.setdefault(item_id, asyncio.get_running_loop().create_future())
+        async with self._marking:
+            if not done.done():
+                await self._mark_waiting()
+        await done  # marked by another caller's statement: raises if that failed
+
+    async def _mark_waiting(self) -> None:
         batch: dict[int, asyncio.Future[None]] = {}
         try:
-            async with self.db.transaction() as session:
+            async with self.db.statements() as session:
                 batch, self._unmarked = self._unmarked, {}
                 if batch:
                     await rows.finish_many(session, list(batch), self.clock.now())
@@ -131,7 +138,6 @@ class Deliveries:
         for future in batch.values():
             if not future.done():
                 future.set_result(None)
-        await done  # marked in another caller's transaction: wait for it to commit
 
     async def failed(self, item_id: int, exc: DeliveryError) -> None:
         """Keep only the unsent replies, then retry later or give up (and mark the customer unreachable)."""

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Integer, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.messages import ChannelRef, Reply, reply_to_dict
 from bot.outbox.kinds import OutboxKind
@@ -191,11 +192,19 @@ _FINISH_MANY = (
     .where(OutboxItem.__table__.c.id.in_(bindparam("ids", expanding=True)))
     .values(status=DONE, finished_at=bindparam("now"), lease_until=None)
 )
+# On PostgreSQL one array parameter: an IN list is a new statement (prepared again) for every number of rows.
+_FINISH_MANY_PG = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+    .values(status=DONE, finished_at=bindparam("now"), lease_until=None)
+)
 
 
-async def finish_many(session: AsyncSession, item_ids: Sequence[int], now: datetime) -> None:
+async def finish_many(session: AsyncSession | AsyncConnection, item_ids: Sequence[int], now: datetime) -> None:
     """`finish` for many rows in one statement (replies sent at about the same time)."""
-    await session.execute(_FINISH_MANY, {"ids": list(item_ids), "now": now})
+    dialect = session.bind.dialect if isinstance(session, AsyncSession) else session.dialect
+    statement = _FINISH_MANY_PG if dialect.name == "postgresql" else _FINISH_MANY
+    await session.execute(statement, {"ids": list(item_ids), "now": now})
 
 
 async def retry_later(

@@ -174,6 +174,18 @@ class Database:
         async with self._write_lock, self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncSession | AsyncConnection]:
+        """For work that is one statement: on PostgreSQL a connection where each statement commits on its own,
+        which saves the BEGIN and COMMIT round trips of a transaction; on SQLite a transaction, behind the one
+        writer like every other."""
+        if self._write_lock is not None:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
     async def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations up to `revision` (safe to call from several instances at once). Every command
         starts with it, so a database that cannot be used at all is reported here, as DatabaseUnusable."""

@@ -17,6 +17,7 @@ from telegram import BotCommand, CallbackQuery, ChatMember, MaybeInaccessibleMes
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from bot.conversations.locks import KeyedLocks
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound
 from bot.outbox.delivery import Delivery
@@ -68,6 +69,10 @@ class TelegramAdapter:
         self._stop_polling = False
         self._offset: int | None = None  # the next getUpdates offset: confirms every update handled so far
         self._refusals = RefusalLog(log)  # anyone who finds the webhook URL can flood it: a few lines, not one each
+        # A chat's updates are handled one after another, each until its replies are sent and marked (see on_update).
+        self._chats = KeyedLocks()
+        # Per chat, the replies being sent after their update was done (see _handle_and_deliver).
+        self._sending: dict[int, asyncio.Task[None]] = {}
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -120,6 +125,9 @@ class TelegramAdapter:
                 await self._starting
         if self._polling is not None and not self._polling.done():
             await self._stop_poll(self._polling)
+        if self._sending:
+            # Replies of stored messages still going out: left unsent, they would wait out their lease (a minute).
+            await asyncio.wait(list(self._sending.values()), timeout=STOP_GRACE)
         app = self.application
         if app.running:
             await app.stop()
@@ -250,6 +258,22 @@ class TelegramAdapter:
         log.error("Telegram update failed: %r", context.error, exc_info=context.error)
 
     async def on_update(self, update: Update) -> None:
+        """Handle one update; a chat's updates one at a time, each once the replies before it are sent and marked.
+
+        Webhook requests for one chat can overlap: a customer who answers as soon as the question arrives writes
+        before the question's outbox row is marked sent. Stored then, the answer's reply would be held behind that
+        row for the dispatcher (its order kept, but a poll later). Polling hands over a chat's updates in order."""
+        chat = update.effective_chat
+        if chat is None:
+            await self._on_update(update)
+            return
+        async with self._chats.hold(chat.id):
+            sending = self._sending.get(chat.id)
+            if sending is not None:
+                await asyncio.wait([sending])  # its outcome is its own (logged there)
+            await self._on_update(update)
+
+    async def _on_update(self, update: Update) -> None:
         chat = update.effective_chat
         if chat is not None and chat.type != "private" and not self.settings.telegram.allow_groups:
             await self._leave_group(update)
@@ -307,8 +331,25 @@ class TelegramAdapter:
             await self.channel.limited(chat_id, partial(query.edit_message_reply_markup, reply_markup=None))
 
     async def _handle_and_deliver(self, inbound: Inbound) -> None:
+        """Store and answer, then send in the background: the update is done (the webhook request answered, the
+        polled update confirmed) once the message is stored and its replies are an outbox row. Waiting for the send
+        held a webhook request open, one of Telegram's few connections (`max_connections`), and held up the next
+        getUpdates for every chat in the batch. A crash before the replies are sent leaves the row to the dispatcher
+        when its lease runs out; a failed send is recorded for a retry, as before."""
         delivery = await self._store_and_answer(inbound)
-        await self._deliver(inbound.ref, delivery)
+        if delivery.outbox_id is None or delivery.held:
+            return  # nothing to send now (a duplicate, no replies, or the dispatcher keeps the order)
+        task = asyncio.create_task(self._deliver(inbound.ref, delivery))
+        chat = int(inbound.address)
+        self._sending[chat] = task
+        task.add_done_callback(partial(self._sent, chat))
+
+    def _sent(self, chat: int, task: asyncio.Task[None]) -> None:
+        if self._sending.get(chat) is task:
+            del self._sending[chat]
+        if not task.cancelled() and task.exception() is not None:
+            # Not marked sent: the dispatcher sends the row when its lease runs out (at most this batch twice).
+            log.error("replies to chat %s: %r", chat, task.exception())
 
     async def _store_and_answer(self, inbound: Inbound) -> Delivery:
         """Hand the update to the engine, waiting out a database outage instead of dropping it.
