@@ -8,6 +8,8 @@ from pydantic import Field, field_validator
 from bot.config import intent_phrases
 from bot.config.section import Section
 
+BUILTIN_CORPUS = "builtin"  # in intents.corpus: the labelled customer messages shipped with the package
+
 
 class FlowSettings(Section):
     dir: str = "flows"
@@ -59,6 +61,10 @@ class IntentSettings(Section):
     small_talk: tuple[str, ...] = intent_phrases.SMALL_TALK
     # Questions no flow answers ("how much does delivery cost"): closest to these, a message starts nothing.
     other_questions: tuple[str, ...] = intent_phrases.OTHER_QUESTIONS
+    # Labelled customer messages the classifier learns from besides the examples above and the flows' own
+    # (TSV with the columns text and expected, as `intents test` reads): `builtin` is the corpus shipped with the
+    # package; a path is relative to config.yaml. Labels name flows, global words or none.
+    corpus: tuple[str, ...] = (BUILTIN_CORPUS,)
 
     @field_validator("phrases")
     @classmethod
