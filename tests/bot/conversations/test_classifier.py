@@ -108,5 +108,5 @@ def test_a_corpus_file_of_your_own_is_read_relative_to_the_config(tmp_path: Path
 
 def test_a_missing_corpus_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("intents:\n  corpus: [missing.tsv]\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="missing.tsv: no such file"):
+    with pytest.raises(SourceError, match=r"missing\.tsv: no such file"):
         load_settings(tmp_path / "config.yaml", {})
