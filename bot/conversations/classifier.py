@@ -24,18 +24,20 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from bot.config.conversations import BUILTIN_CORPUS
+from bot.conversations.spelling import Speller
 from bot.conversations.wording import term, words
 
 BUILTIN = BUILTIN_CORPUS  # the corpus shipped with the package
 SHARPNESS = 3.0  # the softmax's scale on decision values: how sure a clear margin reads
 NOTHING_FITS = -0.4  # the decision value of "no intent fits" (docs/understanding.md)
+WORDS = 0  # the index of the words' view among the views
 EXAMPLE_WEIGHT = 3.0  # an example phrase against a corpus message (docs/understanding.md)
 _KEPT = 8  # learned models kept per process (the flows in force, and a few more in tests and the console preview)
 
@@ -78,22 +80,33 @@ class IntentClassifier:
         # checks; the same sums over the few features a message has take a few microseconds (tested equal).
         self._weights = np.ascontiguousarray(coef.T, dtype=np.float64)  # one row per feature, a column per label
         self._intercept = intercept.astype(np.float64)
+        # A word no message taught is read as the closest one that one did ("complian": "complain").
+        speller = Speller(w.text for _, text in both for w in words(text, filler=True))
+        analyzers = [partial(_word_features, speller=speller), views[1].build_analyzer()]
         offset = 0
-        for view in views:
-            self._views.append(_View(view.build_analyzer(), view.vocabulary_, view.idf_, offset))
+        for view, analyzer in zip(views, analyzers, strict=True):
+            self._views.append(_View(analyzer, view.vocabulary_, view.idf_, offset))
             offset += len(view.vocabulary_)
 
-    def decision(self, text: str) -> dict[str, float]:
-        """Each label's decision value (what LinearSVC.decision_function gives for the message)."""
+    def decision(self, text: str) -> dict[str, float] | None:
+        """Each label's decision value (what LinearSVC.decision_function gives for the message, typos corrected),
+        or None when not one word of the message is known: letter sequences alone ("[31mred" shares "red" with
+        "delivered") are no evidence of anything."""
         total = self._intercept.copy()
-        for view in self._views:
-            total += view.decision(text, self._weights)
+        for index, view in enumerate(self._views):
+            found = view.decision(text, self._weights)
+            if found is None and index == WORDS:
+                return None
+            if found is not None:
+                total += found
         return dict(zip(self._classes, map(float, total), strict=True))
 
     def scores(self, text: str) -> list[tuple[str, float]]:
         if not self._views:
             return [(label, 100.0) for label in self.labels]
         pairs = self.decision(text)
+        if pairs is None:
+            return [(self._unknown, 100.0)] if self._unknown is not None else []
         if self._unknown is not None:
             # No intent fits when every decision value is low ("what is the weather on mars"): "nothing fits"
             # is one more candidate, at a fixed value, under the label of what starts nothing.
@@ -111,18 +124,18 @@ class _View:
     idf: np.ndarray
     offset: int  # where its features start in the model's weights
 
-    def decision(self, text: str, weights: np.ndarray) -> np.ndarray:
+    def decision(self, text: str, weights: np.ndarray) -> np.ndarray | None:
         counts = Counter(j for feature in self.analyzer(text) if (j := self.vocabulary.get(feature)) is not None)
         if not counts:
-            return np.zeros(weights.shape[1])
+            return None
         index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
         value = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[index]
         value /= np.linalg.norm(value)
         return value @ weights[index + self.offset]
 
 
-def _word_features(text: str) -> list[str]:
-    terms = [term(w) for w in words(text, filler=True)]
+def _word_features(text: str, speller: Speller | None = None) -> list[str]:
+    terms = [term(w, speller.spelled(w.text) if speller else None) for w in words(text, filler=True)]
     return terms + [f"{a} {b}" for a, b in itertools.pairwise(terms)]
 
 

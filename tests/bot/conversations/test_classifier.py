@@ -40,11 +40,19 @@ def test_its_scores_are_the_fitted_models_decision_values_through_a_softmax() ->
     model = LinearSVC(C=1.0, class_weight="balanced", random_state=0).fit(
         matrix, [label for label, _ in EXAMPLES], sample_weight=[3.0] * len(EXAMPLES)
     )
-    for text in ["my parcel is broken", "cancel it", "unknown words only: zzz", "thanks!"]:
+    for text in ["my parcel is broken", "cancel it", "hello, my parcel (zzz)", "thanks!"]:
         expected = dict(zip(model.classes_, model.decision_function(views.transform([text]))[0], strict=True))
         got = classifier.decision(text)
         assert got.keys() == expected.keys()
         assert np.allclose([got[k] for k in expected], list(expected.values()))
+
+
+def test_a_message_with_no_known_word_has_no_decision_and_scores_for_the_unknown_label() -> None:
+    """Letter sequences alone are no evidence: "[31mred" shares "red" with "delivered"."""
+    classifier = IntentClassifier([*EXAMPLES, ("complaint", "it was never delivered")], unknown="other")
+    assert classifier.decision("[31mred") is None
+    assert classifier.scores("[31mred") == [("other", 100.0)]
+    assert classifier.scores("parcle never arived")[0][0] == "complaint"  # typos of known words are known
 
 
 def test_two_labels_score_both() -> None:
