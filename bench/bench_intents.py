@@ -1,5 +1,6 @@
-"""Intent matching: time per message against N example phrases (bot/conversations/matcher.py, typo corrections
-cached as in a running bot), next to a naive per-phrase rapidfuzz loop measured in the same run."""
+"""Intent matching: time per message against N example phrases (bot/conversations/classifier.py learned from
+them, and bot/conversations/matcher.py naming the closest example, typo corrections cached as in a running bot),
+next to a naive per-phrase rapidfuzz loop measured in the same run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from rapidfuzz import fuzz, utils
 
 from bot.config import ConversationSettings, IntentSettings
+from bot.conversations.classifier import IntentClassifier
 from bot.conversations.matcher import IntentMatcher
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.textmatch import fold
@@ -81,8 +83,14 @@ def run(sizes: tuple[int, ...] = (100, 1000, 10000), messages: int = 300) -> lis
         phrases = example_phrases(size)
         started = time.perf_counter()
         matcher = IntentMatcher(phrases)
+        classifier = IntentClassifier(phrases, unknown="other")
         build_ms = (time.perf_counter() - started) * 1000
-        ours = _per_message_ms(lambda t, matcher=matcher: matcher.rank(t), texts)
+
+        def both(text: str, matcher: IntentMatcher = matcher, classifier: IntentClassifier = classifier) -> None:
+            classifier.scores(text)
+            matcher.rank(text)
+
+        ours = _per_message_ms(both, texts)
         naive = _per_message_ms(lambda t, phrases=phrases: naive_best(t, phrases, 82), texts[: max(30, messages // 10)])
         results.append({
             "phrases": size, "index_build_ms": round(build_ms, 2), "engagebot_ms_per_message": round(ours, 4),
@@ -114,21 +122,25 @@ def _routed(understanding: Understanding, text: str) -> str:
     return "stop" if result == "opt_out" else result or "none"
 
 
-def routing_tradeoff(thresholds: tuple[float, ...] = (30, 35, 40, 45, 50, 55, 60)) -> list[dict[str, Any]]:
+def routing_tradeoff(
+    thresholds: tuple[float, ...] = (20, 25, 30, 35, 40, 45, 50, 55, 60), ask_margin: float | None = None
+) -> list[dict[str, Any]]:
     """The labelled set routed with no flow waiting: accuracy, and small talk that would start something."""
     rows = _rows("phrasings.tsv")
     out = []
     for threshold in thresholds:
-        understanding = _understanding(threshold=threshold)
+        margin = {} if ask_margin is None else {"ask_margin": ask_margin}
+        understanding = _understanding(threshold=threshold, **margin)
         got = [(row["expected"].replace("opt_out", "stop"), _routed(understanding, row["text"])) for row in rows]
         out.append({
             "threshold": threshold, "accuracy_pct": round(100 * sum(e == g for e, g in got) / len(got), 1),
-            "small_talk_started_something": sum(e == "none" and g != "none" for e, g in got),
+            "small_talk_started_something": sum(e == "none" and g not in ("none", "ask") for e, g in got),
+            "asked": sum(g == "ask" for _, g in got),
         })  # fmt: skip
     return out
 
 
-def interrupt_tradeoff(thresholds: tuple[float, ...] = (40, 45, 50, 55, 60, 65, 70, 75, 80)) -> list[dict[str, Any]]:
+def interrupt_tradeoff(thresholds: tuple[float, ...] = (30, 40, 50, 60, 70, 80, 85, 90, 95)) -> list[dict[str, Any]]:
     """With a question open: how many complaints, requests for a person and stops (phrasings.tsv) interrupt it,
     against how many answers (answers.tsv: each a valid answer to its question) would be taken for one."""
     understanding = _understanding()
@@ -137,7 +149,7 @@ def interrupt_tradeoff(thresholds: tuple[float, ...] = (40, 45, 50, 55, 60, 65, 
 
     def best(text: str, free_text: bool) -> float:
         allowed = understanding.urgent if free_text else understanding.interrupting
-        return max((m.score for m in understanding.matcher.rank(text) if m.name in allowed), default=0.0)
+        return max((m.score for m in understanding.rank(text) if m.name in allowed), default=0.0)
 
     out = []
     for threshold in thresholds:
@@ -158,6 +170,8 @@ if __name__ == "__main__":
     if "--thresholds" in sys.argv:
         for row in routing_tradeoff():
             print(row)
+        for margin in (0, 5, 10, 20, 30):
+            print({"ask_margin": margin, **routing_tradeoff((40,), margin)[0]})
         for row in interrupt_tradeoff():
             print(row)
     else:

@@ -8,6 +8,8 @@ from pydantic import Field, field_validator
 from bot.config import intent_phrases
 from bot.config.section import Section
 
+BUILTIN_CORPUS = "builtin"  # in intents.corpus: the labelled customer messages shipped with the package
+
 
 class FlowSettings(Section):
     dir: str = "flows"
@@ -40,7 +42,7 @@ class ConversationSettings(Section):
 
 
 class IntentSettings(Section):
-    """What free text starts (docs/understanding.md). Scores are 0-100 from bot/conversations/matcher.py."""
+    """What free text starts (docs/understanding.md). Scores are 0-100 from bot/conversations/classifier.py."""
 
     # The least score for a message to start a flow or do what a global word does.
     threshold: float = Field(40, ge=0, le=100)
@@ -48,9 +50,9 @@ class IntentSettings(Section):
     interrupt_threshold: float = Field(50, ge=0, le=100)
     # A longer message that is also a valid answer to the open question ("no, I still can't find it") interrupts
     # only from this score; below it, the answer wins.
-    interrupt_answer_threshold: float = Field(70, ge=0, le=100)
+    interrupt_answer_threshold: float = Field(80, ge=0, le=100)
     # Two intents closer than this (the best above the threshold): ask the customer which they mean.
-    ask_margin: float = Field(3, ge=0, le=100)
+    ask_margin: float = Field(20, ge=0, le=100)
     # A typed answer to a choice question ("verry good" -> "Very good"), rapidfuzz WRatio.
     choice_threshold: float = Field(75, ge=0, le=100)
     # Example phrasings of the global words that have no flow (human, menu); flows carry their own.
@@ -59,6 +61,10 @@ class IntentSettings(Section):
     small_talk: tuple[str, ...] = intent_phrases.SMALL_TALK
     # Questions no flow answers ("how much does delivery cost"): closest to these, a message starts nothing.
     other_questions: tuple[str, ...] = intent_phrases.OTHER_QUESTIONS
+    # Labelled customer messages the classifier learns from besides the examples above and the flows' own
+    # (TSV with the columns text and expected, as `intents test` reads): `builtin` is the corpus shipped with the
+    # package; a path is relative to config.yaml. Labels name flows, global words or none.
+    corpus: tuple[str, ...] = (BUILTIN_CORPUS,)
 
     @field_validator("phrases")
     @classmethod

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.config.conversations import BUILTIN_CORPUS
 from bot.config.server import DatabaseSettings, database_url_problem
 from bot.config.settings import Secrets, Settings
 from bot.yamlsource import Problem, SourceError
@@ -50,6 +51,7 @@ def apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path
     if mode == "webhook" and env.get("TELEGRAM_BOT_TOKEN") and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
         problems.append(Problem("TELEGRAM_WEBHOOK_SECRET", 0, "webhook mode needs a secret of 1-256 characters "
                                 "A-Z a-z 0-9 _ - (Telegram sends it back with every update)"))  # fmt: skip
+    intents = settings.intents.model_copy(update={"corpus": _corpus_paths(settings.intents.corpus, base_dir, problems)})
     if problems:
         raise SourceError(problems)
     secrets = Secrets(**{field: env.get(var) or None for field, var in ENV_SECRETS.items()})
@@ -61,6 +63,20 @@ def apply_environment(settings: Settings, env: Mapping[str, str], base_dir: Path
     return settings.model_copy(
         update={
             "server": server, "database": database, "secrets": secrets, "telegram": telegram,
-            "slack": slack, "base_dir": base_dir, "source": source,
+            "slack": slack, "intents": intents, "base_dir": base_dir, "source": source,
         }
     )  # fmt: skip
+
+
+def _corpus_paths(sources: tuple[str, ...], base_dir: Path, problems: list[Problem]) -> tuple[str, ...]:
+    """intents.corpus with each file's path made absolute (relative to config.yaml's folder), and checked."""
+    found: list[str] = []
+    for source in sources:
+        if source == BUILTIN_CORPUS:
+            found.append(source)
+            continue
+        path = Path(source) if Path(source).is_absolute() else base_dir / source
+        if not path.is_file():
+            problems.append(Problem("intents.corpus", 0, f"{source}: no such file (a TSV with columns text, expected)"))
+        found.append(str(path))
+    return tuple(found)

@@ -46,4 +46,9 @@ OTHER_QUESTIONS = (
     "what are your opening hours", "which payment methods do you accept", "can I pay by card",
     "what's the price of the premium plan", "do you have gift cards", "is this product in stock",
     "are you hiring", "where is your shop",
+    # How to do something in the app: a question, not a fault ("where is my parcel" is a complaint; "where is
+    # the settings page" is not).
+    "where do I find the settings", "where is the download button", "how do I change my password",
+    "how do I update my address", "where can I see my invoices", "how do I add a second card",
+    "is there a dark mode", "can I use the app on my tablet",
 )  # fmt: skip

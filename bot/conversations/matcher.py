@@ -18,13 +18,10 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from bot.conversations.intents import IntentMatch
-from bot.conversations.wording import NEGATED, Word, is_english, stem, term, words
+from bot.conversations.spelling import Speller
+from bot.conversations.wording import NEGATED, Word, term, words
 
-MIN_CORRECTED = 4  # shorter words are not corrected: "od" could be anything
 NEAREST_WEIGHT = 0.6  # of the closest example's score, against the words' vote
 EXAMPLE_COVERAGE = 0.5  # how much of the closest example the message covers, against how much of the message
 RATE_POWER = 0.25
@@ -32,7 +29,6 @@ NEGATION_BACKOFF = 0.5  # of the weight of a negated word no example negates ("n
 FILLER_SHARE = 0.5  # of the weight of filler words, matched only when no other word of a message is known
 BACKGROUND_SHARE = 0.3  # of a small talk word's weight in a message that has other words ("hi, my order...")
 UNKNOWN_SHARE = 0.35  # an unknown word's weight, as a share of the heaviest: it may be what the message is about
-_CORRECTIONS_KEPT = 50_000
 
 
 class IntentMatcher:
@@ -57,9 +53,7 @@ class IntentMatcher:
             self._phrases.append(phrase)
             self._terms.append(terms)
             spellings.update(w.text for w in found)
-        self._stems = {stem(word) for word in spellings}
-        self._spellings = [word for word, _count in spellings.most_common()]  # frequent first: ties go to them
-        self._corrections: dict[str, str | None] = {}
+        self._speller = Speller(spellings.elements())
         self._weights, self._votes = self._learn()
         self._heaviest = max(self._weights.values(), default=1.0)
         self._postings: dict[str, list[int]] = defaultdict(list)
@@ -102,25 +96,12 @@ class IntentMatcher:
 
     def _term(self, word: Word) -> tuple[str, float]:
         """The term and the share of its weight it counts with."""
-        if stem(word.text) in self._stems or len(word.text) < MIN_CORRECTED or is_english(word.text):
-            found = term(word)  # known, too short to tell, or a real word the examples lack ("lost" is not "last")
-        else:
-            found = term(word, self._correct(word.text))
+        found = term(word, self._speller.spelled(word.text))
         if word.negated and found not in self._weights:
             # No example says "not <word>": the word itself still tells something of what the message is about,
             # though less ("never showed up" is not "show me").
             return found.removeprefix(NEGATED), NEGATION_BACKOFF
         return found, 1.0
-
-    def _correct(self, word: str) -> str:
-        if word in self._corrections:
-            return self._corrections[word] or word
-        allowed = 1 if len(word) <= 5 else 2
-        found = process.extractOne(word, self._spellings, scorer=OSA.distance, score_cutoff=allowed)
-        if len(self._corrections) >= _CORRECTIONS_KEPT:
-            self._corrections.clear()
-        self._corrections[word] = found[0] if found else None
-        return found[0] if found else word
 
     def rank(
         self, text: str, *, limit: int | None = None, leave_out: tuple[str, str] | None = None

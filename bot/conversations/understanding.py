@@ -7,9 +7,10 @@
     none    nothing to start; `small_talk` when it reads like "hi", "thanks", "ok" or an emoji (not when it is
             closest to a question no flow answers, or to nothing at all)
 
-Order: a whole message that is a global word; a command; then the matcher over the flows' examples, the global
-words' phrasings, the small talk and the questions no flow answers, whose best and second best decide between
-intent, ask and none.
+Order: a whole message that is a global word; a command; then the intent classifier (classifier.py), learned from
+the flows' examples, the global words' phrasings, the small talk, the questions no flow answers and the shipped
+corpus of customer messages, whose best and second best decide between intent, ask and none. The word matcher
+(matcher.py) names each candidate's closest example, and `flows check` uses it to find clashing phrases.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 from bot.config import ConversationSettings, IntentSettings
 from bot.conversations import schema as s
+from bot.conversations.classifier import IntentClassifier, learn, read_corpus
 from bot.conversations.intents import GlobalWords, IntentMatch
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.matcher import IntentMatcher
@@ -64,6 +66,7 @@ class Understanding:
     global_words: GlobalWords
     commands: dict[str, str]
     matcher: IntentMatcher
+    classifier: IntentClassifier
     interrupting: frozenset[str]  # flows (and global words) that may interrupt a question in progress
     urgent: frozenset[str]  # of those, what interrupts even a free-text question: a person, stop
     titles: dict[str, str] = field(default_factory=dict)  # of the flows in force, for the "ask" buttons
@@ -84,7 +87,7 @@ class Understanding:
             return Verdict("intent", flow_id, (IntentMatch(flow_id, command, 100.0),))
         if not words(text):  # emoji, punctuation: small talk
             return Verdict("none", small_talk=True)
-        ranked = self.matcher.rank(text)
+        ranked = self.rank(text)
         if waiting:
             allowed = self.urgent if free_text else self.interrupting
             ranked = [m for m in ranked if m.name in allowed]
@@ -96,13 +99,26 @@ class Understanding:
             return Verdict("none", candidates=shown)
         best = ranked[0]
         if best.name in NOTHING:
-            return Verdict("none", candidates=shown, small_talk=best.name == NONE)
+            return Verdict("none", candidates=shown, small_talk=self.is_small_talk(text))
         close = [m for m in ranked[1:] if m.name not in NOTHING and best.score - m.score < self.settings.ask_margin]
         if close and self.can_offer(best.name) and self.can_offer(close[0].name):
             pair = (best, close[0])
             return Verdict("ask", None, (*pair, *(m for m in shown if m not in pair)))
         kind: Kind = "global" if best.name in PHRASED_WORDS else "intent"
         return Verdict(kind, best.name, shown)
+
+    def is_small_talk(self, text: str) -> bool:
+        """Greetings, thanks, "ok": closest to the small talk examples word by word. The classifier learns "none"
+        from a corpus where small talk and questions no flow answers are one label; the matcher tells them apart,
+        so a question no flow answers gets "Sorry, I didn't understand" and is recorded for the admin."""
+        ranked = self.matcher.rank(text, limit=1)
+        return bool(ranked) and ranked[0].name == NONE
+
+    def rank(self, text: str) -> list[IntentMatch]:
+        """Every intent with its classifier score, best first, each with its closest example (if it has one)."""
+        nearest = {m.name: m.phrase for m in self.matcher.rank(text)}
+        scored = self.classifier.scores(text)
+        return [IntentMatch(name, nearest.get(name, ""), score) for name, score in scored if score]
 
     def can_offer(self, name: str) -> bool:
         """Can a button start it (a flow, a person, the menu), so the customer can be asked?"""
@@ -148,8 +164,28 @@ def build_understanding(
         examples += [(label, phrase) for phrase in (*variants, *intents.phrases.get(word, ()))]
     examples += [(NONE, phrase) for phrase in intents.small_talk]
     examples += [(OTHER, phrase) for phrase in intents.other_questions]
+    learned = _corpus_examples(conversation, intents, {label for label, _ in examples})
     return Understanding(
         settings=intents, global_words=GlobalWords(global_words), commands=commands,
-        matcher=IntentMatcher(examples, background=NONE), interrupting=frozenset(interrupting), urgent=urgent,
-        titles=titles,
+        matcher=IntentMatcher(examples, background=NONE), classifier=learn(tuple(examples), tuple(learned), OTHER),
+        interrupting=frozenset(interrupting), urgent=urgent, titles=titles,
     )  # fmt: skip
+
+
+def _corpus_examples(
+    conversation: ConversationSettings, intents: IntentSettings, known: set[str]
+) -> list[tuple[str, str]]:
+    """The corpus's messages under the labels in force. The corpus names the starter flows; a message of a flow
+    that is not in force (value_tips removed) is a question no flow answers, so it starts nothing."""
+    aliases = {
+        "none": NONE,
+        "human": conversation.human_flow or "human",
+        "stop": conversation.stop_flow or "stop",
+        "opt_out": conversation.stop_flow or "stop",
+    }
+    found: list[tuple[str, str]] = []
+    for source in intents.corpus:
+        for label, text in read_corpus(source):
+            name = aliases.get(label, label)
+            found.append((name if name in known else OTHER, text))
+    return found

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import IntentSettings
 from tests.conftest import REPO, STARTER_FLOWS
 
 PROBLEM_LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+): (?P<message>.+)$")
@@ -136,7 +137,7 @@ def test_intents_explain_ranks_the_complaint_flow_first(workdir: Path) -> None:
     assert rows, result.stdout
     score, flow = float(rows[0][0]), rows[0][1]
     assert flow == "complaint"
-    assert score >= 90  # above the interrupt threshold: a complaint can interrupt a survey
+    assert score >= IntentSettings().interrupt_threshold  # a complaint can interrupt a survey
     assert "would interrupt a flow" in result.stdout.splitlines()[1]
 
 
