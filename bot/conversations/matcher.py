@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.conversations.cues import cues, is_question
 from bot.conversations.intents import IntentMatch
 from bot.conversations.wording import NEGATED, Word, is_english, stem, term, words
 
@@ -49,7 +50,7 @@ class IntentMatcher:
         spellings: Counter[str] = Counter()
         for label, phrase in examples:
             found = words(phrase)
-            terms = frozenset(term(w) for w in found)
+            terms = frozenset([term(w) for w in found] + [c.text for c in cues(phrase, found)])
             if not terms or (label, terms) in seen:
                 continue  # the same words once more teach nothing
             seen.add((label, terms))
@@ -98,7 +99,10 @@ class IntentMatcher:
         return [found for found, _share in self._terms_of(text)]
 
     def _terms_of(self, text: str, *, filler: bool = False) -> list[tuple[str, float]]:
-        return [self._term(w) for w in words(text, filler=filler)]
+        found = words(text, filler=filler)
+        # A cue no example has tells nothing (and, unlike an unknown word, is not what the message is about).
+        known_cues = [(c.text, 1.0) for c in cues(text, found) if c.text in self._weights]
+        return [self._term(w) for w in found] + known_cues
 
     def _term(self, word: Word) -> tuple[str, float]:
         """The term and the share of its weight it counts with."""
@@ -132,7 +136,7 @@ class IntentMatcher:
         if not terms:
             return []
         known = [t for t in terms if t in self._weights]
-        if not known:
+        if not any(not is_question(t) for t in known):
             # No content word is known ("what do you do exactly"): the filler words may still say it.
             shares = {t: share * FILLER_SHARE for t, share in self._terms_of(text, filler=True)}
             terms = set(shares)

@@ -122,6 +122,9 @@ def _marked(tokens: list[str], *, keep_filler: bool) -> list[Word]:
             continue
         if token in POLITE:
             out.append(Word(token, False))
+            if pending_negation:  # "no thanks, I'm good": the "no" was the answer, "good" is not negated
+                out.append(Word(pending_negation, False))
+                scope, pending_negation = 0, ""
             continue
         out.append(Word(token, scope > 0))
         if scope:
