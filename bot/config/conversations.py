@@ -43,7 +43,7 @@ class IntentSettings(Section):
     """What free text starts (docs/understanding.md). Scores are 0-100 from bot/conversations/matcher.py."""
 
     # The least score for a message to start a flow or do what a global word does.
-    threshold: float = Field(40, ge=0, le=100)
+    threshold: float = Field(38, ge=0, le=100)
     # Higher bar for what may interrupt a question in progress (a complaint, a person, stop).
     interrupt_threshold: float = Field(50, ge=0, le=100)
     # A longer message that is also a valid answer to the open question ("no, I still can't find it") interrupts

@@ -41,6 +41,11 @@ def cues(text: str, found: list[Word]) -> list[Word]:
     return _tone(found) + _questions(text)
 
 
+def asks(text: str) -> bool:
+    """Is the message a question ("what time do you close", "delivery to Ireland?")?"""
+    return text.rstrip().endswith("?") or bool(_questions(text))
+
+
 def is_question(term: str) -> bool:
     """Is the matcher's term a question cue? (Alone, it is no reason not to read the filler words too.)"""
     return term.startswith(QUESTION)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from bot.config import ConversationSettings, IntentSettings
 from bot.conversations import schema as s
+from bot.conversations.cues import asks
 from bot.conversations.intents import GlobalWords, IntentMatch
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.matcher import IntentMatcher
@@ -85,6 +86,10 @@ class Understanding:
         if not words(text):  # emoji, punctuation: small talk
             return Verdict("none", small_talk=True)
         ranked = self.matcher.rank(text)
+        if not asks(text):
+            # The questions no flow answers are questions: "staff at the store were rude" is not "where are your
+            # stores" (their topic words alone would otherwise take statements from the flows).
+            ranked = [m for m in ranked if m.name != OTHER]
         if waiting:
             allowed = self.urgent if free_text else self.interrupting
             ranked = [m for m in ranked if m.name in allowed]

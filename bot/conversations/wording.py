@@ -23,7 +23,7 @@ _NEGATED = frozenset(
     aint dnt didn doesn isn wasn hasn haven cudnt wudnt""".split()
 )
 NEGATIONS = frozenset({"not", "no", "never", "nobody", "noone", "nothing", "none", "nope", "without", "nor"})
-NEGATION_SCOPE = 2  # content words marked after a negation ("never arrived", "not a complaint")
+NEGATION_SCOPE = 1  # content words marked after a negation ("never arrived", "not a complaint")
 # Politeness is never what a negation negates: "no more notifications thanks" is not "no thanks".
 POLITE = frozenset({"thanks", "thank", "thx", "ty", "please", "pls", "plz", "cheers"})
 NEGATED = "not_"

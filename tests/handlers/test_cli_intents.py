@@ -53,7 +53,7 @@ def test_explain_table_shows_the_scores_the_verdict_and_the_thresholds(workdir: 
     assert lines[0].split() == ["score", "flow", "example", "phrase"]
     assert re.match(r"^\s*\d+\.\d  complaint .*<- would interrupt a flow$", lines[1]), lines
     assert "verdict: intent: complaint" in run.stdout
-    assert "threshold 40, interrupt threshold 50" in run.stdout
+    assert "threshold 38, interrupt threshold 50" in run.stdout
 
 
 def test_intents_test_prints_accuracy_per_intent_confusion_and_misses_and_exits_by_min(workdir: Path) -> None:
