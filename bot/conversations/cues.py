@@ -8,6 +8,8 @@ the words alone do not, and the matcher learns what each means from the examples
   rates clearly negative or positive adds the cue BAD or GOOD. A negation flips the first word it governs ("not
   happy" is BAD), not the next ones ("can't stop smiling" is GOOD). Complaints teach that BAD means a problem,
   small talk that GOOD means nothing to start.
+- past: a word in the past tense ("-ed": "it stopped working", "you cancelled my order") adds the cue PAST:
+  complaints tell what happened, while stopping messages or cancelling a plan asks for something to be done.
 - question: a clause opening with a question word adds a cue of its first two words ("what time", "do you",
   "how much"): the questions no flow answers teach that "what time ..." and "do you ..." are asked, not
   complained about.
@@ -25,6 +27,7 @@ CUE = "~"  # cues start with it; no typed word does (the tokenizer never keeps i
 BAD = CUE + "bad"
 GOOD = CUE + "good"
 QUESTION = CUE + "q:"
+PAST = CUE + "past"
 TONE_STRENGTH = 1.5  # VADER valence (-4..4) from which a word counts as negative or positive
 # Positive in the lexicon but said by everyone, whatever they want ("help me", "please").
 _NEUTRAL = POLITE | {"help", "like", "yes", "sure", "ok", "okay", "no", "kind", "free", "want", "care"}
@@ -38,7 +41,7 @@ _GREETINGS = frozenset("hi hello hey hiya yo ok okay so and but um umm well excu
 
 def cues(text: str, found: list[Word]) -> list[Word]:
     """The cues of a message whose content words are `found` (wording.words)."""
-    return _tone(found) + _questions(text)
+    return _tone(found) + _questions(text) + _past(found)
 
 
 def asks(text: str) -> bool:
@@ -66,6 +69,16 @@ def _tone(found: list[Word]) -> list[Word]:
         if not out or out[-1].text != cue:
             out.append(Word(cue, False))
     return out
+
+
+def _past(found: list[Word]) -> list[Word]:
+    if any(_is_past(w.text) for w in found):
+        return [Word(PAST, False)]
+    return []
+
+
+def _is_past(word: str) -> bool:
+    return len(word) > 4 and word.endswith("ed")
 
 
 def _questions(text: str) -> list[Word]:
