@@ -44,11 +44,11 @@ HUMAN = (
 MENU = (
     "what can you do", "what can I do here", "show me the options", "I need help", "can you help me",
     "help me please", "what are my options", "show me the menu", "what do you do", "how does this work",
-    "what can you help me with", "I'm lost", "what are the commands", "main menu please", "list the options",
+    "what can you help me with", "what are the commands", "main menu please", "list the options",
     "start over", "go back to the menu", "what services do you offer", "how do I use this bot",
     "what is this bot for", "what does this bot do",
     "help please",
-    "what kind of things can you help with",
+    "what sort of things can you help with",
     "show me everything you can do",
     "which options are there",
     "show me the options again",

@@ -8,7 +8,8 @@ the words alone do not, and the matcher learns what each means from the examples
   rates clearly negative or positive adds the cue BAD or GOOD. A negation flips the first word it governs ("not
   happy" is BAD), not the next ones ("can't stop smiling" is GOOD). Complaints teach that BAD means a problem,
   small talk that GOOD means nothing to start.
-- past: a word in the past tense ("-ed": "it stopped working", "you cancelled my order") adds the cue PAST:
+- past: a word in the past tense ("-ed": "it stopped working", "you cancelled my order"), or "did", "was",
+  "had" ("it didn't arrive", "it was broken") adds the cue PAST:
   complaints tell what happened, while stopping messages or cancelling a plan asks for something to be done.
 - question: a clause opening with a question word adds a cue of its first two words ("what time", "do you",
   "how much"): the questions no flow answers teach that "what time ..." and "do you ..." are asked, not
@@ -34,6 +35,8 @@ _NEUTRAL = POLITE | {"help", "like", "yes", "sure", "ok", "okay", "no", "kind", 
 _QUESTION_WORDS = frozenset(
     "what whats when where which who why how do does did can could is are was will would should have has".split()
 )
+# "it didn't arrive", "it was broken": told in the past though no word ends in "-ed".
+_PAST_AUXILIARIES = frozenset("did didn didnt was wasn wasnt were weren werent had hadn hadnt".split())
 _CLAUSE = re.compile(r"[.!?;,\n]+")
 _TOKEN = re.compile(r"[a-z']+")
 _GREETINGS = frozenset("hi hello hey hiya yo ok okay so and but um umm well excuse me sorry please pls".split())
@@ -41,7 +44,7 @@ _GREETINGS = frozenset("hi hello hey hiya yo ok okay so and but um umm well excu
 
 def cues(text: str, found: list[Word]) -> list[Word]:
     """The cues of a message whose content words are `found` (wording.words)."""
-    return _tone(found) + _questions(text) + _past(found)
+    return _tone(found) + _questions(text) + _past(text, found)
 
 
 def asks(text: str) -> bool:
@@ -71,20 +74,17 @@ def _tone(found: list[Word]) -> list[Word]:
     return out
 
 
-def _past(found: list[Word]) -> list[Word]:
-    if any(_is_past(w.text) for w in found):
+def _past(text: str, found: list[Word]) -> list[Word]:
+    regular = any(len(w.text) > 4 and w.text.endswith("ed") for w in found)
+    if regular or any(t.split("'", 1)[0] in _PAST_AUXILIARIES for t in _TOKEN.findall(text.lower().replace("’", "'"))):
         return [Word(PAST, False)]
     return []
-
-
-def _is_past(word: str) -> bool:
-    return len(word) > 4 and word.endswith("ed")
 
 
 def _questions(text: str) -> list[Word]:
     out: list[Word] = []
     for clause in _CLAUSE.split(text.lower().replace("’", "'")):
-        tokens = [t for t in _TOKEN.findall(clause)]
+        tokens = [t.split("'", 1)[0] for t in _TOKEN.findall(clause)]  # "what's" asks as "what" does
         while tokens and tokens[0] in _GREETINGS:
             tokens.pop(0)  # "hi, what time..." and "excuse me, do you..." ask the same
         if len(tokens) >= 2 and tokens[0] in _QUESTION_WORDS:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.conversations.cues import cues, is_question
+from bot.conversations.cues import asks, cues, is_question
 from bot.conversations.intents import IntentMatch
 from bot.conversations.wording import NEGATED, Word, is_english, stem, term, words
 
@@ -136,8 +136,9 @@ class IntentMatcher:
         if not terms:
             return []
         known = [t for t in terms if t in self._weights]
-        if not any(not is_question(t) for t in known):
-            # No content word is known ("what do you do exactly"): the filler words may still say it.
+        if not any(not is_question(t) for t in known) and asks(text):
+            # No content word of a question is known ("what do you do exactly"): its filler words may still say
+            # it. (Not of a statement: "this is unbelievable" is no "what is this".)
             shares = {t: share * FILLER_SHARE for t, share in self._terms_of(text, filler=True)}
             terms = set(shares)
             known = [t for t in terms if t in self._weights]
