@@ -35,8 +35,9 @@ FILLER = frozenset(
     did doing to of in on at for with and or but so just please pls plz can could would will should shall may
     might must that this these those there here what whats how who whom which when where why im ive id ill i'm
     i've i'd i'll want wanna wants wanted need needs needed like would'd get got getting have has had having s t
-    m d ll re ve some any anything more anymore also too very really still yet then than about from by as if
-    into up out over again all one ones thing things bit kinda sort u ur ya yo many lot lots else""".split()
+    m d ll re ve some any anything more anymore also too very really still yet then than about from by as if ever
+    even literally actually honestly into up out over again all one ones thing things bit kinda sort u ur ya yo
+    many lot lots else""".split()
 )
 
 _stemmer = snowballstemmer.stemmer("english")
