@@ -69,6 +69,8 @@ MENU = (
     "give me the list of options",
     "what does this do",
     "what is this",
+    "I need some assistance",
+    "can you assist me",
 )  # fmt: skip
 
 # "none": greetings, thanks, acknowledgements, and saying what one does not want. A message closest to these
@@ -199,7 +201,6 @@ SMALL_TALK = (
     "great news",
     "that's a relief",
     "ok I'll wait",
-    "I'll try that",
     "let me check",
     "one moment",
     "brb",
@@ -330,4 +331,5 @@ OTHER_QUESTIONS = (
     "does the app work offline",
     "which languages do you support",
     "do you have an english version",
+    "are you open late on fridays",
 )  # fmt: skip

@@ -111,6 +111,9 @@ class IntentMatcher:
         else:
             found = term(word, self._correct(word.text))
         if word.negated and found not in self._weights:
+            opposite = "un" + found.removeprefix(NEGATED)
+            if opposite in self._weights:
+                return opposite, 1.0  # "not acceptable" says what the examples' "unacceptable" does
             # No example says "not <word>": the word itself still tells something of what the message is about,
             # though less ("never showed up" is not "show me").
             return found.removeprefix(NEGATED), NEGATION_BACKOFF
