@@ -22,6 +22,8 @@ _NEGATED = frozenset(
     """dont doesnt didnt hasnt havent hadnt isnt arent wasnt werent cant cannot wont wouldnt couldnt shouldnt
     aint dnt didn doesn isn wasn hasn haven cudnt wudnt""".split()
 )
+# Contractions whose first part is not the word: "can't" is "can not", not "ca not".
+_NOT_CONTRACTED = {"can't": "can", "won't": "will", "shan't": "shall"}
 NEGATIONS = frozenset({"not", "no", "never", "nobody", "noone", "nothing", "none", "nope", "without", "nor"})
 NEGATION_SCOPE = 1  # content words marked after a negation ("never arrived", "not a complaint")
 # Politeness is never what a negation negates: "no more notifications thanks" is not "no thanks".
@@ -94,7 +96,7 @@ def _tokens(text: str) -> list[str]:
     for token in _TOKEN.findall(text.lower()):
         token = token.replace("’", "'")
         if token.endswith("n't"):
-            out += [token[:-3] or "not", "not"]
+            out += [_NOT_CONTRACTED.get(token, token[:-3]) or "not", "not"]
         elif token in _NEGATED:
             out.append("not")
         elif "'" in token:
