@@ -11,6 +11,8 @@ the words alone do not, and the matcher learns what each means from the examples
 - past: a word in the past tense ("-ed": "it stopped working", "you cancelled my order"), or "did", "was",
   "had" ("it didn't arrive", "it was broken") adds the cue PAST:
   complaints tell what happened, while stopping messages or cancelling a plan asks for something to be done.
+- nobody: "nobody", "no one" adds the cue NOBODY: "nobody has contacted me" tells that no one did (a complaint),
+  where "don't contact me" asks for it (stop).
 - question: a clause opening with a question word adds a cue of its first two words ("what time", "do you",
   "how much"): the questions no flow answers teach that "what time ..." and "do you ..." are asked, not
   complained about.
@@ -29,6 +31,7 @@ BAD = CUE + "bad"
 GOOD = CUE + "good"
 QUESTION = CUE + "q:"
 PAST = CUE + "past"
+NOBODY = CUE + "nobody"
 TONE_STRENGTH = 1.5  # VADER valence (-4..4) from which a word counts as negative or positive
 # Positive in the lexicon but said by everyone, whatever they want ("help me", "please").
 _NEUTRAL = POLITE | {"help", "like", "yes", "sure", "ok", "okay", "no", "kind", "free", "want", "care"}
@@ -37,6 +40,7 @@ _QUESTION_WORDS = frozenset(
 )
 # "it didn't arrive", "it was broken": told in the past though no word ends in "-ed".
 _PAST_AUXILIARIES = frozenset("did didn didnt was wasn wasnt were weren werent had hadn hadnt".split())
+_NOBODY = re.compile(r"\b(?:nobody|noone|no[ -]one|no ?body)\b")
 _CLAUSE = re.compile(r"[.!?;,\n]+")
 _TOKEN = re.compile(r"[a-z']+")
 _GREETINGS = frozenset("hi hello hey hiya yo ok okay so and but um umm well excuse me sorry please pls".split())
@@ -44,7 +48,7 @@ _GREETINGS = frozenset("hi hello hey hiya yo ok okay so and but um umm well excu
 
 def cues(text: str, found: list[Word]) -> list[Word]:
     """The cues of a message whose content words are `found` (wording.words)."""
-    return _tone(found) + _questions(text) + _past(text, found)
+    return _tone(found) + _questions(text) + _past(text, found) + _nobody(text)
 
 
 def asks(text: str) -> bool:
@@ -78,6 +82,12 @@ def _past(text: str, found: list[Word]) -> list[Word]:
     regular = any(len(w.text) > 4 and w.text.endswith("ed") for w in found)
     if regular or any(t.split("'", 1)[0] in _PAST_AUXILIARIES for t in _TOKEN.findall(text.lower().replace("’", "'"))):
         return [Word(PAST, False)]
+    return []
+
+
+def _nobody(text: str) -> list[Word]:
+    if _NOBODY.search(text.lower()):
+        return [Word(NOBODY, False)]
     return []
 
 
