@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.conversations.cues import asks, cues, is_question
+from bot.conversations.cues import GOOD, asks, cues, is_question
 from bot.conversations.intents import IntentMatch
 from bot.conversations.wording import NEGATED, Word, is_english, stem, term, words
 
@@ -151,6 +151,8 @@ class IntentMatcher:
         if self._background is not None:
             # Negated words are not small talk's own: "not a complaint" says what the message is not.
             chat = {t for t in known if not t.startswith(NEGATED) and self._votes[t].get(self._background, 0.0) == 1.0}
+            if chat:
+                chat |= {t for t in known if t == GOOD}  # "good" in "any good tips" is as much small talk as the word
             if chat and len(chat) < len(known):
                 for t in chat:
                     weights[t] *= BACKGROUND_SHARE
