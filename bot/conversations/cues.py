@@ -79,7 +79,7 @@ def _tone(found: list[Word]) -> list[Word]:
 
 
 def _past(text: str, found: list[Word]) -> list[Word]:
-    regular = any(len(w.text) > 4 and w.text.endswith("ed") for w in found)
+    regular = any(len(w.text) > 4 and w.text.endswith("ed") and w.text.isalpha() for w in found)
     if regular or any(t.split("'", 1)[0] in _PAST_AUXILIARIES for t in _TOKEN.findall(text.lower().replace("’", "'"))):
         return [Word(PAST, False)]
     return []
