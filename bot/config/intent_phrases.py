@@ -209,6 +209,16 @@ SMALL_TALK = (
     "I figured it out",
     "it works now, thanks",
     "problem solved",
+    "the parcel arrived, thank you",
+    "got my order, it's perfect",
+    "my delivery came, cheers",
+    "very pleased with the order",
+    "the package came today, great",
+    "received it, thanks a lot",
+    "my food arrived and it was lovely",
+    "order received, all perfect",
+    "it came and I love it",
+    "delivered on time, cheers",
 )  # fmt: skip
 
 # Questions about the business that no flow answers. Closest to these, a message starts nothing either (and is
@@ -335,7 +345,6 @@ OTHER_QUESTIONS = (
     "how do I download my data",
     "where is the logout button",
     "where do I see my invoices",
-    "how do I turn on dark mode",
     "where can I see my order history",
     "how do I add a new address",
     "which page shows my points",
