@@ -4,28 +4,18 @@ topic word with a flow, and happy words that start nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from bot.config import ConversationSettings, IntentSettings
 from bot.conversations.cues import BAD, GOOD, PAST, QUESTION, asks, cues
-from bot.conversations.registry import FlowRegistry
-from bot.conversations.understanding import Understanding, build_understanding
+from bot.conversations.understanding import Understanding
 from bot.conversations.wording import words
+from tests.bot.conversations import test_intents
 
-FLOWS = Path(__file__).resolve().parents[3] / "flows"
+understanding = test_intents.understanding  # the fixture: the verdicts of the starter flows
 
 
 def cue_texts(text: str) -> list[str]:
     return [c.text for c in cues(text, words(text))]
-
-
-@pytest.fixture(scope="module")
-def understanding() -> Understanding:
-    registry = FlowRegistry(FLOWS)
-    assert registry.load() == []
-    return build_understanding(ConversationSettings(), IntentSettings(), registry.all())
 
 
 @pytest.mark.parametrize(
