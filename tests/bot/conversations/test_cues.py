@@ -1,12 +1,12 @@
-"""The cues read besides a message's words (tone, question, past: bot/conversations/cues.py), and what they change
-in the verdict on the starter flows: complaints in words no example has, questions no flow answers that share a
-topic word with a flow, and happy words that start nothing."""
+"""The cues read besides a message's words (tone, question, past, nobody: bot/conversations/cues.py), and what
+they change in the verdict on the starter flows: complaints in words no example has, questions no flow answers
+that share a topic word with a flow, and happy words that start nothing."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.conversations.cues import BAD, GOOD, PAST, QUESTION, asks, cues
+from bot.conversations.cues import BAD, GOOD, NOBODY, PAST, QUESTION, asks, cues
 from bot.conversations.understanding import Understanding
 from bot.conversations.wording import words
 from tests.bot.conversations import test_intents
@@ -29,6 +29,7 @@ def cue_texts(text: str) -> list[str]:
         ("hi, what's your phone number?", [QUESTION + "what_your"]),  # a greeting first changes nothing
         ("it stopped working", [PAST]),
         ("my parcel didn't arrive", [PAST]),
+        ("nobody has contacted me", [PAST, NOBODY]),
         ("parcel", []),
     ],
 )
