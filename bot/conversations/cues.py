@@ -1,7 +1,7 @@
-"""Cues the intent matcher reads besides a message's words: its tone and the shape of its question.
+"""Cues the intent matcher reads besides a message's words: its tone, its tense, and the shape of its question.
 
-Customers complain in words no example has ("this is ridiculous", "what a shambles"), and ask questions no flow
-answers with a word a flow has ("what time do you close" is not about closing an account). Two cues carry what
+Customers complain in words no example has ("this is ridiculous", "I'm livid"), and ask questions no flow
+answers with a word a flow has ("what time do you close" is not about closing an account). Four cues carry what
 the words alone do not, and the matcher learns what each means from the examples like any other word:
 
 - tone: a word that an English sentiment lexicon (VADER's, shipped in the vaderSentiment package: no network)
@@ -9,8 +9,8 @@ the words alone do not, and the matcher learns what each means from the examples
   happy" is BAD), not the next ones ("can't stop smiling" is GOOD). Complaints teach that BAD means a problem,
   small talk that GOOD means nothing to start.
 - past: a word in the past tense ("-ed": "it stopped working", "you cancelled my order"), or "did", "was",
-  "had" ("it didn't arrive", "it was broken") adds the cue PAST:
-  complaints tell what happened, while stopping messages or cancelling a plan asks for something to be done.
+  "had" ("it didn't arrive", "it was broken") adds the cue PAST: complaints tell what happened, while stopping
+  messages or cancelling a plan asks for something to be done.
 - nobody: "nobody", "no one" adds the cue NOBODY: "nobody has contacted me" tells that no one did (a complaint),
   where "don't contact me" asks for it (stop).
 - question: a clause opening with a question word adds a cue of its first two words ("what time", "do you",
