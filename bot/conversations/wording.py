@@ -22,8 +22,10 @@ _NEGATED = frozenset(
     """dont doesnt didnt hasnt havent hadnt isnt arent wasnt werent cant cannot wont wouldnt couldnt shouldnt
     aint dnt didn doesn isn wasn hasn haven cudnt wudnt""".split()
 )
+# Contractions whose first part is not the word: "can't" is "can not", not "ca not".
+_NOT_CONTRACTED = {"can't": "can", "won't": "will", "shan't": "shall"}
 NEGATIONS = frozenset({"not", "no", "never", "nobody", "noone", "nothing", "none", "nope", "without", "nor"})
-NEGATION_SCOPE = 2  # content words marked after a negation ("never arrived", "not a complaint")
+NEGATION_SCOPE = 1  # content words marked after a negation ("never arrived", "not a complaint")
 # Politeness is never what a negation negates: "no more notifications thanks" is not "no thanks".
 POLITE = frozenset({"thanks", "thank", "thx", "ty", "please", "pls", "plz", "cheers"})
 NEGATED = "not_"
@@ -35,8 +37,9 @@ FILLER = frozenset(
     did doing to of in on at for with and or but so just please pls plz can could would will should shall may
     might must that this these those there here what whats how who whom which when where why im ive id ill i'm
     i've i'd i'll want wanna wants wanted need needs needed like would'd get got getting have has had having s t
-    m d ll re ve some any anything more anymore also too very really still yet then than about from by as if
-    into up out over again all one ones thing things bit kinda sort u ur ya yo many lot lots else""".split()
+    m d ll re ve some any anything more anymore also too very really still yet then than about from by as if ever
+    even literally actually honestly into up out over again all one ones thing things bit kinda sort u ur ya yo
+    many lot lots else""".split()
 )
 
 _stemmer = snowballstemmer.stemmer("english")
@@ -98,7 +101,7 @@ def _tokens(text: str) -> list[str]:
     for token in _TOKEN.findall(text.lower()):
         token = token.replace("’", "'")
         if token.endswith("n't"):
-            out += [token[:-3] or "not", "not"]
+            out += [_NOT_CONTRACTED.get(token, token[:-3]) or "not", "not"]
         elif token in _NEGATED:
             out.append("not")
         elif "'" in token:
@@ -127,6 +130,9 @@ def _marked(tokens: list[str], *, keep_filler: bool) -> list[Word]:
             continue
         if token in POLITE:
             out.append(Word(token, False))
+            if pending_negation:  # "no thanks, I'm good": the "no" was the answer, "good" is not negated
+                out.append(Word(pending_negation, False))
+                scope, pending_negation = 0, ""
             continue
         out.append(Word(token, scope > 0))
         if scope:

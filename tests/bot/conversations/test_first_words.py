@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from bot.config import Settings
 from bot.conversations.kinds import ConversationKind
-from bot.conversations.models import DONE
+from bot.conversations.models import DONE, ConversationRun
 from bot.core import Core
 from bot.outbox.models import OutboxItem
 from bot.tickets.models import Ticket, TicketStatus
@@ -78,6 +78,28 @@ async def test_a_greeting_or_anything_unrecognised_starts_onboarding_as_before(
     assert said.startswith("Hi Ana, welcome to our service, and thank you for joining us!")
     assert USE_CASE in said and "For my work" in chat.buttons()
     assert await onboarding_starts(core) == []
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["i ordered 3 shirts and only got 2", "i have been on hold for an hour", "this is outrageous", "it broke again"],
+)
+async def test_first_words_that_complain_in_words_no_example_has_start_the_complaint(
+    chat: Chat, core: Core, first: str
+) -> None:
+    replies = await chat.send(first)
+    assert replies[0].text == WELCOME
+    assert replies[1].text.startswith("I'm sorry something has gone wrong")
+
+
+@pytest.mark.parametrize("first", ["what time do you close", "I can't stop smiling"])
+async def test_first_words_that_ask_what_no_flow_answers_or_are_happy_start_no_flow(
+    chat: Chat, core: Core, first: str
+) -> None:
+    said = await chat.say(first)
+    assert said.startswith("Hi Ana, welcome to our service, and thank you for joining us!")  # onboarding, as before
+    assert "Do you want to stop receiving messages" not in said and "Cancellations" not in said
+    assert [run.flow_id for run in await rows(core, ConversationRun)] == ["onboarding"]
 
 
 async def test_a_first_message_complaint_ends_in_a_ticket_with_no_onboarding_in_the_way(chat: Chat, core: Core) -> None:
