@@ -30,8 +30,11 @@ QUALIFIERS = ["today", "again", "online", "quickly", "abroad", "for work", "by p
 PREFIXES = ["", "I want to ", "how do I ", "please ", "can you help me ", "I need to ", "help me "]
 
 
+INTENTS = 50  # at most: a bot with more flows started by free text is rare; the classifier learns a line per intent
+
+
 def example_phrases(count: int, seed: int = 7) -> list[tuple[str, str]]:
-    """`count` phrases spread over count/10 intents, distinct even once filler words are dropped
+    """`count` phrases spread over count/10 intents (at most INTENTS), distinct even once filler words are dropped
     (so the index really scores `count` phrases). Deterministic."""
     rng = random.Random(seed)
     folded: set[str] = set()
@@ -42,7 +45,7 @@ def example_phrases(count: int, seed: int = 7) -> list[tuple[str, str]]:
             phrase = f"{phrase} {QUALIFIERS[len(out) % len(QUALIFIERS)]} {len(out)}"
         if fold(phrase) not in folded:
             folded.add(fold(phrase))
-            out.append((f"intent_{len(out) % max(1, count // 10)}", phrase))
+            out.append((f"intent_{len(out) % max(1, min(INTENTS, count // 10))}", phrase))
     return out
 
 

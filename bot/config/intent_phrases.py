@@ -346,5 +346,5 @@ OTHER_QUESTIONS = (
     # the settings page" is not).
     "where do I find the settings", "where is the download button", "how do I change my password",
     "how do I update my address", "where can I see my invoices", "how do I add a second card",
-    "is there a dark mode", "can I use the app on my tablet",
+    "can I use the app on my tablet",
 )  # fmt: skip

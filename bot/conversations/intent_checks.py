@@ -45,10 +45,12 @@ def _phrase_warnings(flow_id: str, phrase: str, understanding: Understanding, la
         out.append(f'intent phrase "{phrase}" is the global word "{word}", which wins: it never starts {flow_id}')
     ranked = understanding.matcher.rank(phrase, leave_out=(flow_id, phrase))
     own = next((m.score for m in ranked if m.name == flow_id), 0.0)
-    # Only when the other one would win: a phrase whose words no other example has is no clash.
+    # Only when another flow (or a global word) would win: a phrase whose words no other example has is no clash.
+    # Small talk and the questions no flow answers sharing a topic word ("the address on the parcel was wrong",
+    # "what's your address") are not: the classifier, which decides, learns the phrase itself as this flow's.
     if (
         ranked
-        and ranked[0].name != flow_id
+        and ranked[0].name not in (flow_id, NONE, OTHER)
         and ranked[0].score > own
         and ranked[0].score >= understanding.settings.threshold
     ):
