@@ -126,7 +126,9 @@ def _marked(tokens: list[str], *, keep_filler: bool) -> list[Word]:
                 out.append(Word(pending_negation, False))
             scope, pending_negation = NEGATION_SCOPE, token
             continue
-        if token in FILLER and not keep_filler:
+        if token in FILLER:
+            if keep_filler:  # kept, but never what a negation negates: "don't want to cancel" negates "cancel"
+                out.append(Word(token, False))
             continue
         if token in POLITE:
             out.append(Word(token, False))
