@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -69,6 +70,9 @@ def run(ctx: click.Context) -> None:
     from handlers.server import PortUnavailable, serve
 
     settings = settings_or_exit(ctx)
+    # SIGTERM (systemd, `docker stop`) stops the server as Ctrl-C does, before uvicorn listens for it and after it
+    # re-raises it at the end of its shutdown: without this, Python's default ends the process with no last line.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = asyncio.run(serve(settings))
     except PortUnavailable as exc:
@@ -78,6 +82,10 @@ def run(ctx: click.Context) -> None:
     if code == 0:
         click.echo("engagebot stopped")
     sys.exit(code)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # ---- chat ---------------------------------------------------------------------------------------

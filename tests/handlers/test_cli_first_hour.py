@@ -205,8 +205,9 @@ class Running:
         else:
             raise AssertionError(f"no banner: {self.banner} {self.process.communicate()}")
 
-    def interrupt(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, how: signal.Signals = signal.SIGINT) -> tuple[int, str, str]:
+        """Ctrl-C (SIGINT), or SIGTERM as a service manager (systemd, docker stop) stops it."""
+        self.process.send_signal(how)
         out, err = self.process.communicate(timeout=30)
         return self.process.returncode, out, err
 
@@ -271,7 +272,9 @@ def test_a_broken_flow_at_start_up_is_named_in_the_banner_with_its_first_error(
     assert refused == [f"flow not in force: {tmp_path / 'flows' / 'broken.yaml'}:3: " + refused[0].split(":3: ")[1]]
     assert "this step needs one of" in refused[0]
     assert f"flows: {tmp_path / 'flows'}" in "\n".join(bot.banner)
-    bot.interrupt()
+    code, out, err = bot.interrupt(signal.SIGTERM)  # stopped by a service manager: as cleanly as by Ctrl-C
+    assert (code, out.strip()) == (0, "engagebot stopped"), err
+    assert "Traceback" not in err
 
 
 # ---- engagebot chat on a terminal ----------------------------------------------------------------------------------
