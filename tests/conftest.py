@@ -44,6 +44,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The reliability tests run longest (real processes, floods, real timers): queued first, the many short tests fill
+    the other workers around them, where last they left one worker finishing a flood while the others sat idle."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/reliability/"))
+
+
 class FixedClock:
     """The Clock port, moved by hand so waits and SLAs are tested without sleeping."""
 
