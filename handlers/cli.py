@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -71,6 +72,9 @@ def run(ctx: click.Context) -> None:
     from handlers.server import PortUnavailable, serve
 
     settings = settings_or_exit(ctx)
+    # SIGTERM (systemd, `docker stop`) stops the server as Ctrl-C does, before uvicorn listens for it and after it
+    # re-raises it at the end of its shutdown: without this, Python's default ends the process with no last line.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             code = runner.run(serve(settings))
@@ -91,6 +95,10 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # ---- chat ---------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def intents_test(ctx: click.Context, file: str, minimum: float | None, misses: b
     settings, registry, understanding = _understanding(ctx)
     cases = _read_cases(Path(file))
     same = _equivalents(settings)
-    known = {lf.id for lf in registry.all()} | set(settings.conversation.global_words.model_fields) | {NONE}
+    known = {lf.id for lf in registry.all()} | set(type(settings.conversation.global_words).model_fields) | {NONE}
     for case in cases:
         if case.expected not in known:
             click.echo(

@@ -1,4 +1,5 @@
-"""The `engagebot` command, run for real in a subprocess from a fresh working directory."""
+"""The `engagebot` command, run from a fresh working directory: in this process as a shell runs it
+(tests/support/cli.py), and piped chat in a real process too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from bot.config import IntentSettings
 from tests.conftest import REPO, STARTER_FLOWS
+from tests.support.cli import engagebot
 
 PROBLEM_LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+): (?P<message>.+)$")
 
@@ -24,7 +26,8 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def engagebot(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def engagebot_process(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`engagebot` in a process of its own, its stdin a pipe."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -83,7 +86,7 @@ def test_flows_graph_of_an_unknown_flow_lists_the_known_ones(workdir: Path) -> N
 
 
 def test_chat_piped_runs_an_nps_survey(workdir: Path) -> None:
-    result = engagebot(workdir, "chat", stdin="hi\n/nps\n9\ngreat service\n")
+    result = engagebot_process(workdir, "chat", stdin="hi\n/nps\n9\ngreat service\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "bot: Hi there, welcome to our service" in out

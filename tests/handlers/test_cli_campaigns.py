@@ -1,4 +1,4 @@
-"""`engagebot campaigns ...`, run for real in a subprocess against a database with customers in it."""
+"""`engagebot campaigns ...`, run as a shell runs it (tests/support/cli.py) against a database with customers in it."""
 
 from __future__ import annotations
 

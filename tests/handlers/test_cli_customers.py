@@ -1,4 +1,4 @@
-"""`engagebot customers import|show|export|delete`, run for real in a subprocess."""
+"""`engagebot customers import|show|export|delete`, run as a shell runs them (tests/support/cli.py)."""
 
 from __future__ import annotations
 

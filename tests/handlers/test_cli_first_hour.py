@@ -1,4 +1,6 @@
-"""What a new user meets in the first hour, run for real: the `engagebot` command in a subprocess, in a fresh folder.
+"""What a new user meets in the first hour, in a fresh folder: the `engagebot` command in a subprocess where the process
+itself is the point (`run`, its banner and Ctrl-C, a terminal, a pipe, what reaches stderr), else in this process as a
+shell runs it (tests/support/cli.py).
 
 Every failure a user can cause is one `engagebot: ...` line with exit 2 and no traceback; `engagebot run` serves the
 embedded defaults in an empty folder and checks the database and the port before its banner; Ctrl-C ends `run` and
@@ -21,6 +23,8 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_ADMIN_URL, REPO, STARTER_FLOWS
+from tests.support.cli import Completed
+from tests.support.cli import engagebot as run_in_process
 
 PASSWORD = "s3cret-pw"
 
@@ -36,10 +40,16 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def engagebot(cwd: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    """`engagebot` in a process of its own."""
     return subprocess.run(
         [sys.executable, "-m", "handlers.cli", *args],
         cwd=cwd, env=environment(**env), input=stdin, capture_output=True, text=True, timeout=90, check=False,
     )  # fmt: skip
+
+
+def here(cwd: Path, *args: str, stdin: str = "", **env: str) -> Completed:
+    """`engagebot` in this process: the same command line, streams and exit code."""
+    return run_in_process(cwd, *args, stdin=stdin, env=env)
 
 
 def free_port() -> int:
@@ -52,7 +62,7 @@ def unreachable_port() -> str:
     return str(free_port())  # nothing listens there
 
 
-def assert_one_clear_line(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+def assert_one_clear_line(result: subprocess.CompletedProcess[str] | Completed, *expected: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and PASSWORD not in result.stderr + result.stdout
     lines = result.stderr.strip().splitlines()
@@ -91,8 +101,9 @@ def test_a_database_that_cannot_be_used_is_one_line_from_every_command(
     tmp_path: Path, url: str, expected: list[str]
 ) -> None:
     url = url.format(tmp=tmp_path, port=unreachable_port())
-    for command in COMMANDS:
-        result = engagebot(tmp_path, *command, stdin="hi\n", DATABASE_URL=url)
+    # The first command as a real process (nothing else reaches its stderr, at exit either), the others in this one.
+    for run, command in zip([engagebot] + [here] * (len(COMMANDS) - 1), COMMANDS, strict=True):
+        result = run(tmp_path, *command, stdin="hi\n", DATABASE_URL=url)
         assert_one_clear_line(result, *expected)
 
 
@@ -113,7 +124,7 @@ def test_a_database_that_fails_after_the_start_is_one_line_too(tmp_path: Path) -
 
 def test_debug_shows_the_traceback_behind_the_line(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/missing/engagebot.db"
-    result = engagebot(tmp_path, "--debug", "tickets", "list", DATABASE_URL=url)
+    result = here(tmp_path, "--debug", "tickets", "list", DATABASE_URL=url)
     assert result.returncode == 2
     assert "Traceback" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("engagebot: ")
 
@@ -129,9 +140,9 @@ def test_a_busy_port_is_one_line_naming_engagebot_port_before_the_banner(tmp_pat
 
 
 def test_a_usage_error_is_one_line_with_the_same_prefix(tmp_path: Path) -> None:
-    result = engagebot(tmp_path, "tickets", "lst")
+    result = here(tmp_path, "tickets", "lst")
     assert_one_clear_line(result, "No such command 'lst'", "Did you mean 'list'?", "engagebot tickets --help")
-    alone = engagebot(tmp_path, "tickets")  # a group alone: its help is the answer, not an error
+    alone = here(tmp_path, "tickets")  # a group alone: its help is the answer, not an error
     assert (alone.returncode, alone.stderr) == (0, "") and alone.stdout.startswith("Usage: engagebot tickets")
 
 
@@ -141,21 +152,21 @@ def test_a_usage_error_is_one_line_with_the_same_prefix(tmp_path: Path) -> None:
 def test_lists_page_and_say_how_many_there_are_and_customers_are_named_by_external_id_anywhere(tmp_path: Path) -> None:
     rows = "".join(f"C-{n},Customer {n}\n" for n in range(1, 8))
     (tmp_path / "customers.csv").write_text("external_id,name\n" + rows, encoding="utf-8")
-    assert engagebot(tmp_path, "customers", "import", "customers.csv").returncode == 0
+    assert here(tmp_path, "customers", "import", "customers.csv").returncode == 0
 
-    listed = engagebot(tmp_path, "customers", "list", "--limit", "3", "--offset", "2")
+    listed = here(tmp_path, "customers", "list", "--limit", "3", "--offset", "2")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split()[:4] == ["id", "external", "id", "name"]
     assert [line.split()[:2] for line in lines[1:4]] == [["5", "C-5"], ["4", "C-4"], ["3", "C-3"]]
     assert lines[-1] == "showing 3–5 of 7 customers; --offset 5 for more"
 
-    explained = engagebot(tmp_path, "routing", "explain", "--customer", "ext:C-4", "--category", "delivery")
+    explained = here(tmp_path, "routing", "explain", "--customer", "ext:C-4", "--category", "delivery")
     assert explained.returncode == 0, explained.stderr
     assert explained.stdout.startswith("customer #4 Customer 4: tier standard")
-    link = engagebot(tmp_path, "customers", "link-code", "ext:C-4")
+    link = here(tmp_path, "customers", "link-code", "ext:C-4")
     assert link.returncode == 0 and link.stdout.strip(), link.stderr
-    missing = engagebot(tmp_path, "routing", "explain", "--customer", "ext:C-99", "--category", "delivery")
+    missing = here(tmp_path, "routing", "explain", "--customer", "ext:C-99", "--category", "delivery")
     assert (missing.returncode, missing.stderr) == (1, "engagebot: no customer ext:C-99\n")
 
 
@@ -167,7 +178,7 @@ def test_one_shot_commands_keep_logs_out_of_their_output(tmp_path: Path) -> None
 
 
 def test_an_unknown_flow_gets_a_did_you_mean(tmp_path: Path) -> None:
-    result = engagebot(tmp_path, "flows", "graph", "complant")
+    result = here(tmp_path, "flows", "graph", "complant")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("engagebot: unknown flow 'complant' (did you mean \"complaint\"?); known: ")
 
@@ -194,8 +205,9 @@ class Running:
         else:
             raise AssertionError(f"no banner: {self.banner} {self.process.communicate()}")
 
-    def interrupt(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, how: signal.Signals = signal.SIGINT) -> tuple[int, str, str]:
+        """Ctrl-C (SIGINT), or SIGTERM as a service manager (systemd, docker stop) stops it."""
+        self.process.send_signal(how)
         out, err = self.process.communicate(timeout=30)
         return self.process.returncode, out, err
 
@@ -233,7 +245,7 @@ def test_run_in_an_empty_folder_serves_the_starter_flows_and_says_how_to_copy_th
 
 
 def test_init_writes_a_copy_of_the_defaults_to_edit_and_never_overwrites(tmp_path: Path) -> None:
-    first = engagebot(tmp_path, "init", "shop")
+    first = here(tmp_path, "init", "shop")
     assert first.returncode == 0, first.stderr
     shop = tmp_path / "shop"
     assert (shop / "config.yaml").read_text(encoding="utf-8") == (REPO / "config.yaml").read_text(encoding="utf-8")
@@ -241,18 +253,18 @@ def test_init_writes_a_copy_of_the_defaults_to_edit_and_never_overwrites(tmp_pat
     assert "engagebot run` in shop" in first.stdout
 
     (shop / "config.yaml").write_text("business: {name: Bluebird Coffee}\n", encoding="utf-8")
-    again = engagebot(tmp_path, "init", "shop")
+    again = here(tmp_path, "init", "shop")
     assert again.returncode == 1 and again.stderr.startswith("engagebot: not overwriting ")
     assert (shop / "config.yaml").read_text(encoding="utf-8") == "business: {name: Bluebird Coffee}\n"
 
-    checked = engagebot(shop, "flows", "check")
+    checked = here(shop, "flows", "check")
     assert checked.returncode == 0 and checked.stdout.startswith(f"{len(list(STARTER_FLOWS.glob('*.yaml')))} flows OK")
 
 
 def test_a_broken_flow_at_start_up_is_named_in_the_banner_with_its_first_error(
     tmp_path: Path, running: list[Running]
 ) -> None:
-    assert engagebot(tmp_path, "init").returncode == 0
+    assert here(tmp_path, "init").returncode == 0
     (tmp_path / "flows" / "broken.yaml").write_text("flow: broken\nsteps:\n  - sya: hello\n", encoding="utf-8")
     bot = Running(tmp_path)
     running.append(bot)
@@ -260,7 +272,9 @@ def test_a_broken_flow_at_start_up_is_named_in_the_banner_with_its_first_error(
     assert refused == [f"flow not in force: {tmp_path / 'flows' / 'broken.yaml'}:3: " + refused[0].split(":3: ")[1]]
     assert "this step needs one of" in refused[0]
     assert f"flows: {tmp_path / 'flows'}" in "\n".join(bot.banner)
-    bot.interrupt()
+    code, out, err = bot.interrupt(signal.SIGTERM)  # stopped by a service manager: as cleanly as by Ctrl-C
+    assert (code, out.strip()) == (0, "engagebot stopped"), err
+    assert "Traceback" not in err
 
 
 # ---- engagebot chat on a terminal ----------------------------------------------------------------------------------
@@ -272,6 +286,10 @@ class Terminal:
     def __init__(self, cwd: Path):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: becomes engagebot chat
+            # As a shell starts it: Ctrl-C at its default and no signal blocked, whatever the test worker set
+            # (an ignored SIGINT is inherited across exec, and Python then never turns it into KeyboardInterrupt).
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
             os.chdir(cwd)
             os.execve(sys.executable, [sys.executable, "-m", "handlers.cli", "chat"], environment())
 
@@ -340,13 +358,13 @@ async def test_the_example_team_resolves_a_complaint_and_a_customer_without_a_na
     url = f"sqlite+aiosqlite:///{tmp_path / 'engagebot.db'}"
     team = ["--config", str(REPO / "examples" / "team.yaml")]
     complaint = "/complain\nMy parcel never arrived\nOrder & delivery\nSkip\nQuite a lot\n"
-    chat = engagebot(tmp_path, *team, "chat", "--user", "nameless", stdin=complaint, DATABASE_URL=url)
+    chat = here(tmp_path, *team, "chat", "--user", "nameless", stdin=complaint, DATABASE_URL=url)
     assert "Your reference is C-1001." in chat.stdout, chat.stdout + chat.stderr
     for step in (
         ["claim", "C-1001", "--as", "dana"],
         ["resolve", "C-1001", "--as", "dana", "--resolution", "Found it."],
     ):
-        done = engagebot(tmp_path, *team, "tickets", *step, DATABASE_URL=url)
+        done = here(tmp_path, *team, "tickets", *step, DATABASE_URL=url)
         assert done.returncode == 0, done.stderr
     said = await query(url, select(Message.text).where(Message.direction == "out").order_by(Message.id))
     assert "Good news: Dana Okafor has resolved your request C-1001.\nFound it." in said

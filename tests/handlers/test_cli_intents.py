@@ -1,5 +1,5 @@
-"""`engagebot intents explain|test|unmatched` and the intent warnings of `flows check`, run for real in a
-subprocess from a fresh working directory with the starter flows."""
+"""`engagebot intents explain|test|unmatched` and the intent warnings of `flows check`, run as a shell runs
+it (tests/support/cli.py) from a fresh working directory with the starter flows."""
 
 from __future__ import annotations
 

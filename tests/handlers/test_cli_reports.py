@@ -1,14 +1,11 @@
-"""`engagebot reports NAME`, run for real in a subprocess against a database seeded as the product stores answers,
-on SQLite and PostgreSQL: the JSON contract, CSV, the table, and clear errors for bad options."""
+"""`engagebot reports NAME`, run as a shell runs it (tests/support/cli.py) against a database seeded as the product
+stores answers, on SQLite and PostgreSQL: the JSON contract, CSV, the table, and clear errors for bad options."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +13,13 @@ import pytest
 from bot.core import Core
 from bot.surveys.models import SurveyResponse
 from tests.bot.reports.seed import ZONE, at, customers
-from tests.conftest import REPO, make_settings
+from tests.conftest import make_settings
+from tests.support.cli import Completed
+from tests.support.cli import engagebot as run_engagebot
 
 
-def engagebot(cwd: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEBOT_", "TELEGRAM_", "SLACK_"))}
-    env.update(DATABASE_URL=database_url, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "handlers.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+def engagebot(cwd: Path, database_url: str, *args: str) -> Completed:
+    return run_engagebot(cwd, *args, database_url=database_url)
 
 
 @pytest.fixture

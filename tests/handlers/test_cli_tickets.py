@@ -1,14 +1,10 @@
-"""Tickets without Slack: `engagebot tickets ...` and `engagebot routing explain`, run for real in a
-subprocess from a working directory with a staff directory in its config.yaml."""
+"""Tickets without Slack: `engagebot tickets ...` and `engagebot routing explain`, run as a shell runs them (in this
+process: tests/support/cli.py) from a working directory with a staff directory in its config.yaml."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,8 @@ from bot.outbox.models import PENDING, OutboxItem
 from bot.storage.database import Database
 from bot.surveys.models import SurveyResponse
 from bot.transcript import Message
-from tests.conftest import REPO, STARTER_FLOWS
+from tests.conftest import STARTER_FLOWS
+from tests.support.cli import Completed, engagebot
 
 CONFIG = """\
 business:
@@ -64,30 +61,12 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def engagebot(
-    cwd: Path, *args: str, database_url: str | None = None, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k != "DATABASE_URL" and not k.startswith(("ENGAGEBOT_", "TELEGRAM_", "SLACK_"))
-    }
-    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
-    if database_url:
-        clean["DATABASE_URL"] = database_url
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "handlers.cli", *args],
-        cwd=cwd, env=clean, input=stdin, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
+def ok(result: Completed) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
-def failed(result: subprocess.CompletedProcess[str]) -> str:
+def failed(result: Completed) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout == ""
     return result.stderr.strip()
@@ -110,7 +89,7 @@ def row_of(listing: str, ref: str) -> list[str]:
 
 
 async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workdir: Path, database_url: str) -> None:
-    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> Completed:
         return engagebot(workdir, *args, database_url=database_url, stdin=stdin, env=env)
 
     chat = ok(run("chat", "--user", "ana", "--name", "Ana Lima", stdin=COMPLAINT))
@@ -240,11 +219,8 @@ UNKNOWN = [  # looked up in the database
 
 def test_mistakes_get_a_clear_message_and_exit_1(workdir: Path) -> None:
     cases = [*UNKNOWN, *MISTAKES]
-    # The first run creates the database; the rest then run side by side (each is mostly Python starting up).
-    first = engagebot(workdir, *cases[0][0])
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        rest = list(pool.map(lambda case: engagebot(workdir, *case[0]), cases[1:]))
-    for (args, message), result in zip(cases, [first, *rest], strict=True):
+    for args, message in cases:
+        result = engagebot(workdir, *args)
         assert (result.returncode, result.stdout, result.stderr.strip()) == (1, "", message), args
 
 

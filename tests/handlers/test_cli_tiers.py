@@ -1,5 +1,5 @@
-"""`engagebot customers top` and `engagebot customers tiers`, run for real in a subprocess against a
-database seeded as an import would leave it."""
+"""`engagebot customers top` and `engagebot customers tiers`, run as a shell runs them
+(tests/support/cli.py) against a database seeded as an import would leave it."""
 
 from __future__ import annotations
 
