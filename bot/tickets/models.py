@@ -101,7 +101,8 @@ class Ticket(Base):
     desk_channel: Mapped[str | None] = mapped_column(String(64))
     desk_thread: Mapped[str | None] = mapped_column(String(64))
     # The known problem (bot/incidents) the complaint is about: its id and "#3 title" for staff.
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    # No foreign key: incidents are never deleted, and adding one would rebuild the table on SQLite (0014).
+    incident_id: Mapped[int | None]
     incident_label: Mapped[str | None] = mapped_column(String(250))
 
 

@@ -166,6 +166,13 @@ def _campaign_charts(report: Report, link: Linker) -> list[Chart]:
                      lambda r: f"{r['campaign']} · {r['occurrence']}", CAMPAIGN_MEASURES)]  # fmt: skip
 
 
+def _crosssell_charts(report: Report, link: Linker) -> list[Chart]:
+    rows = report.rows("by_rule")
+    return [_trend(report, link, "Offers sent", "sent"),
+            _bars(link, "Conversion per product", rows, "by_rule", "product", "conversion_pct", unit="%",
+                  max_value=100)]  # fmt: skip
+
+
 def _retention_charts(report: Report, link: Linker) -> list[Chart]:
     cohorts = list(report.rows("cohorts"))[-6:]  # the newest six; the table has them all
     months = max((len(c["active_pct"]) for c in cohorts), default=0)
@@ -237,6 +244,10 @@ VIEWS: dict[str, ReportView] = {
     "flows": ReportView(
         "Flows", "Per flow and step: runs that reached it, answered it, and dropped off there.", {"steps": _RUNS},
         _no_charts,
+    ),
+    "crosssell": ReportView(
+        "Cross-sell", "Per cross-sell rule: offers queued, sent, stopped before sending, and bought within 30 days.",
+        {}, _crosssell_charts,
     ),
     "retention": ReportView(
         "Retention", "Customers by signup month (cohort), and the share of each active in every month since.",

@@ -91,18 +91,16 @@ def upgrade() -> None:
     unclaimed = sa.text("customer_id IS NULL")
     op.create_index("ix_reward_codes_unclaimed", "reward_codes", ["pool", "id"], unique=False,
                     postgresql_where=unclaimed, sqlite_where=unclaimed)  # fmt: skip
-    with op.batch_alter_table("tickets") as batch:
-        batch.add_column(sa.Column("incident_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("incident_label", sa.String(length=250), nullable=True))
-        batch.create_foreign_key(op.f("fk_tickets_incident_id_incidents"), "incidents", ["incident_id"], ["id"],
-                                 ondelete="SET NULL")  # fmt: skip
+    # Added in place, with no foreign key (an incident is never deleted): on SQLite a key would need the table
+    # rebuilt, which would drop its AUTOINCREMENT and the counter that keeps an erased ticket's id and reference
+    # from being given again (0007).
+    op.add_column("tickets", sa.Column("incident_id", sa.Integer(), nullable=True))
+    op.add_column("tickets", sa.Column("incident_label", sa.String(length=250), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_constraint(op.f("fk_tickets_incident_id_incidents"), type_="foreignkey")
-        batch.drop_column("incident_label")
-        batch.drop_column("incident_id")
+    for column in ("incident_label", "incident_id"):
+        op.execute(f"ALTER TABLE tickets DROP COLUMN {column}")  # in place on SQLite too (3.35+): no rebuild
     op.drop_index("ix_reward_codes_unclaimed", table_name="reward_codes")
     op.drop_table("reward_codes")
     op.drop_index("ix_incident_customers_customer", table_name="incident_customers")
