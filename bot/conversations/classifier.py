@@ -3,7 +3,7 @@
 The word matcher (matcher.py) scores a message by the examples it shares words with, so a complaint worded
 unlike every example ("the cream is expired", "i only got 2 of the 3 shirts") reaches nothing. This model
 learns from many realistic messages instead: the flows' examples and the global words' phrasings, plus a
-corpus of 2,000 customer messages shipped with the package (phrasings/en.tsv, labelled by the starter flows'
+corpus of 2,240 customer messages shipped with the package (phrasings/en.tsv, labelled by the starter flows'
 ids; `intents.corpus` in config.yaml).
 
 A linear support vector machine (scikit-learn's LinearSVC) over two views of a message:
