@@ -25,4 +25,7 @@ class Turn:
     ticket: dict[str, Any] | None = None
 
     def say(self, reply: Reply) -> None:
-        self.replies.append(reply)
+        # A template that renders to nothing ("{{ customer.attributes.note }}" unset) is no message: an empty one
+        # would reach the customer as a blank bubble (or be refused by Telegram).
+        if reply.text.strip() or reply.buttons or reply.media:
+            self.replies.append(reply)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations import schema as s
@@ -13,6 +13,7 @@ from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import CANCELLED, ConversationRun, FlowVersion
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.turn import Turn
+from bot.storage.dialects import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class FlowVersions:
             return
         query = select(FlowVersion.id).where(FlowVersion.flow_id == lf.id, FlowVersion.version == lf.version)
         if (await turn.session.execute(query)).first() is None:
-            async with turn.session.begin_nested():
-                await turn.session.execute(insert(FlowVersion).values(
-                    flow_id=lf.id, version=lf.version, path=lf.path, source=lf.source, loaded_at=turn.now,
-                ))  # fmt: skip
+            # ON CONFLICT: two customers starting a new version at the same moment (on two instances) store it once,
+            # where a plain INSERT made the second one's whole turn fail on the unique key and be retried.
+            await turn.session.execute(insert_for(turn.session)(FlowVersion).values(
+                flow_id=lf.id, version=lf.version, path=lf.path, source=lf.source, loaded_at=turn.now,
+            ).on_conflict_do_nothing(index_elements=["flow_id", "version"]))  # fmt: skip
         self._persisted.add(key)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -20,6 +17,7 @@ from bot.customers.event_parsing import CrmEvent, EventErrors
 from bot.customers.kinds import CustomerKind
 from bot.customers.models import ChannelIdentity, Customer, CustomerEvent
 from bot.customers.profile import FieldError, ProfileChange
+from bot.storage.dialects import insert_for
 
 # An event that happened longer ago than this is recorded but starts no flow: a backfill of last
 # year's signups must not welcome everyone today.
@@ -165,17 +163,12 @@ async def _recorded(session: AsyncSession, event: CrmEvent) -> Outcome | None:
     return Conflict(FieldError("event_id", f"{taken}; send this event with an id of its own"))
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 async def _customer(session: AsyncSession, external_id: str, tier: str, now: datetime) -> tuple[Customer, bool]:
     """The customer with this external_id, locked for this transaction; created when unknown.
     INSERT ... ON CONFLICT: two first events of one new customer at once make one customer."""
     values = dict(external_id=external_id, tier=tier, attributes={}, tags=[], subscribed=True, unreachable=False,
                   created_at=now)  # fmt: skip
-    stmt = _insert(session)(Customer).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
+    stmt = insert_for(session)(Customer).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
     created = bool((await session.execute(stmt.returning(Customer.id))).first())
     query = select(Customer).where(Customer.external_id == external_id).with_for_update()
     customer = (await session.execute(query.execution_options(populate_existing=True))).scalar_one()
@@ -185,7 +178,7 @@ async def _customer(session: AsyncSession, external_id: str, tier: str, now: dat
 async def _insert_event(session: AsyncSession, customer_id: int, event: CrmEvent, occurred: datetime,
                         now: datetime) -> int:  # fmt: skip
     await session.flush()
-    stmt = _insert(session)(CustomerEvent).values(
+    stmt = insert_for(session)(CustomerEvent).values(
         customer_id=customer_id, name=event.name, event_id=event.event_id, data=event.data, occurred_at=occurred,
         received_at=now,
     )  # fmt: skip

@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.messages import ChannelRef, Reply, reply_to_dict
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
 from bot.storage.base import utcnow
+from bot.storage.dialects import insert_for
 
 SEND = OutboxKind.SEND
 
@@ -29,9 +28,7 @@ async def enqueue(
         kind=kind, dedupe_key=dedupe_key[:200], due_at=due_at, customer_id=customer_id,
         payload=payload, proactive=proactive, status=PENDING, attempts=0, created_at=utcnow(),
     )  # fmt: skip
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(OutboxItem).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = insert_for(session)(OutboxItem).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

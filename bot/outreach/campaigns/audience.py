@@ -20,6 +20,7 @@ from bot.customers.models import ChannelIdentity, Customer
 from bot.customers.tiers import condition_view
 from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
 from bot.outreach.models import SENT, CampaignRun, DeliveryDecision
+from bot.storage.dialects import dialect_of
 
 # Why a customer of the campaign's segment is left out, in the order they are checked.
 OTHER_TIER = "in another tier"
@@ -121,10 +122,6 @@ def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
         return cast(Customer.tags, JSONB).contains([tag])
     each = func.json_each(Customer.tags).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value == tag))
-
-
-def dialect_of(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,19 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import crontab
 from bot.config import Campaign, Settings
 from bot.outbox.models import PENDING, OutboxItem
 from bot.outreach.campaigns import catalog
-from bot.outreach.campaigns.audience import Target, count_admitted, dialect_of, next_chunk
+from bot.outreach.campaigns.audience import Target, count_admitted, next_chunk
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.models import CampaignRun
 from bot.storage.database import Database
+from bot.storage.dialects import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +49,6 @@ class PlanResult:
     planned: int  # the occurrence's rows in all
     added: int  # rows this call added
     already_planned: bool  # complete before this call: nothing was done
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
 
 
 async def plan(
@@ -108,7 +102,7 @@ async def _open_run(
         campaign=name, occurrence=occurrence, tiers=list(tiers), status=PLANNING, cursor=0, planned=0,
         due_at=due_at, started_at=now,
     )  # fmt: skip
-    stmt = _insert(session)(CampaignRun).values(**values)
+    stmt = insert_for(session)(CampaignRun).values(**values)
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["campaign", "occurrence"]))
     query = select(CampaignRun).where(CampaignRun.campaign == name, CampaignRun.occurrence == occurrence)
     return (await session.execute(query)).scalar_one()
@@ -136,7 +130,7 @@ async def _queue(session: AsyncSession, run: CampaignRun, customer_ids: list[int
          "due_at": run.due_at + timedelta(seconds=(run.planned + n) / pace)}
         for n, c in enumerate(customer_ids)
     ]  # fmt: skip
-    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
     return len((await session.execute(stmt, rows)).all())
 
 

@@ -512,3 +512,21 @@ async def test_a_flow_that_pauses_gives_the_foreground_back_to_the_flow_it_inter
     await core.dispatcher.drain()
     assert channel.texts == ["This is your reminder."]
     assert (await latest_run(core, "reminder")).status == DONE
+
+
+async def test_a_step_whose_text_renders_to_nothing_sends_no_empty_message(
+    tmp_path: Path, database_url: str, flows_dir: Path, clock: FixedClock
+) -> None:
+    (flows_dir / "note.yaml").write_text(
+        "version: 1\nflow: note\ntitle: Note\ntriggers:\n  - command: /note\nsteps:\n"
+        '  - say: "{{ customer.attributes.note }}"\n  - say: "Noted."\n  - end: "{{ customer.attributes.bye }}"\n',
+        encoding="utf-8",
+    )
+    core = Core(engine_settings(tmp_path, database_url, flows_dir), clock=clock)
+    assert not await core.prepare()
+    try:
+        chat = Chat(core)
+        await chat.say("hi")
+        assert [reply.text for reply in await chat.send("/note")] == ["Noted."]
+    finally:
+        await core.close()
