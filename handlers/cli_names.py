@@ -15,6 +15,9 @@ from handlers.cli_support import NOT_FOUND, fail
 
 SIMILAR = 70  # rapidfuzz WRatio at or above which a known name is offered as "did you mean"
 ANSWER = re.compile(r"^\{\{\s*answers\.(\w+)\s*\}\}$")
+TEMPLATE = re.compile(r"\{\{|\{%")
+# The names a template can give: its quoted words ("{{ 'retention' if ... else 'cancellation' }}").
+QUOTED_NAME = re.compile(r"""['"]([a-z0-9][a-z0-9_-]*)['"]""")
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:
@@ -51,8 +54,11 @@ def ticket_categories(settings: Settings, flows: Iterable[LoadedFlow]) -> set[st
             if not isinstance(step, schema.ActionStep) or not step.category:
                 continue
             answer = ANSWER.match(step.category)
-            if answer is None:
+            if answer is not None:
+                if answer.group(1) in asks:
+                    found.update(choice.saved for choice in asks[answer.group(1)].choices)
+            elif TEMPLATE.search(step.category):
+                found.update(QUOTED_NAME.findall(step.category))
+            else:
                 found.add(step.category)
-            elif answer.group(1) in asks:
-                found.update(choice.saved for choice in asks[answer.group(1)].choices)
     return found

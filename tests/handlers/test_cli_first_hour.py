@@ -183,6 +183,17 @@ def test_an_unknown_flow_gets_a_did_you_mean(tmp_path: Path) -> None:
     assert result.stderr.startswith("engagebot: unknown flow 'complant' (did you mean \"complaint\"?); known: ")
 
 
+def test_the_known_categories_of_the_starter_flows_are_names_not_templates(tmp_path: Path) -> None:
+    result = here(tmp_path, "routing", "explain", "--customer", "1", "--category", "delivry")
+    assert (result.returncode, result.stdout) == (1, "")
+    line = result.stderr.strip()
+    assert line.startswith("engagebot: unknown category 'delivry' (did you mean \"delivery\"?); known: ")
+    known = line.split("known: ")[1].split(", ")
+    # The cancellation flow's category is a template choosing between two names: both are known, the template is not.
+    assert {"retention", "cancellation", "delivery", "handoff"} <= set(known)
+    assert not [name for name in known if "{" in name or " " in name]
+
+
 # ---- the embedded defaults, and engagebot init ---------------------------------------------------------------------
 
 
