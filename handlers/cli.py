@@ -442,20 +442,25 @@ def tickets_resolve(
 
 @tickets.command("mine")
 @AS_STAFF
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="how many to show")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="how many to skip")
 @click.pass_context
-def tickets_mine(ctx: click.Context, staff_key: str) -> None:
+def tickets_mine(ctx: click.Context, staff_key: str, limit: int, offset: int) -> None:
     """Your unresolved tickets, the most urgent first."""
+    from bot.tickets.queries import TicketPage
+
     settings = settings_or_exit(ctx)
     person = _staff_or_exit(settings, staff_key)
 
-    async def job(core: Core) -> list[TicketLine]:
-        return await core.ticket_queries.assigned_lines(staff_key)
+    async def job(core: Core) -> TicketPage:
+        return await core.ticket_queries.assigned_page(staff_key, limit=limit, offset=offset)
 
-    lines = run_async(lambda: with_core(settings, job, flows=False))
-    if not lines:
+    page = run_async(lambda: with_core(settings, job, flows=False))
+    if not page.total:
         click.echo(f"no open tickets for {person.name}")
         return
-    _echo_ticket_lines(settings, lines)
+    _echo_ticket_lines(settings, page.lines)
+    click.echo(page_footer(offset, len(page.lines), page.total, "open ticket"))
 
 
 # ---- routing ------------------------------------------------------------------------------------

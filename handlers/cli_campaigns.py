@@ -18,7 +18,7 @@ from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
 from bot.outreach.delivery.policy import quiet_hours_note
-from handlers.cli_support import count, fail, local_time, run_async, settings_or_exit, with_core
+from handlers.cli_support import count, fail, local_time, page_footer, run_async, settings_or_exit, with_core
 
 
 @click.group()
@@ -262,18 +262,19 @@ def _explain_quiet_hours(settings: Settings, progress: RunProgress, *, explained
 
 @campaigns.command("status")
 @click.argument("name")
-@click.option("--limit", default=10, show_default=True, help="how many recent occurrences")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="how many occurrences")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="how many to skip")
 @click.pass_context
-def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
-    """The recent occurrences of NAME with their progress (times in business.timezone)."""
+def campaigns_status(ctx: click.Context, name: str, limit: int, offset: int) -> None:
+    """The recent occurrences of NAME with their progress, the latest first (times in business.timezone)."""
     settings = live_settings(ctx)
     _campaign_or_exit(settings, name)
 
-    async def job(core: Core) -> list[RunProgress]:
-        return await core.campaigns.recent_runs(name, limit)
+    async def job(core: Core) -> tuple[list[RunProgress], int]:
+        return await core.campaigns.recent_runs(name, limit, offset)
 
-    found = run_async(lambda: with_core(settings, job, flows=False))
-    if not found:
+    found, total = run_async(lambda: with_core(settings, job, flows=False))
+    if not total:
         click.echo(f"{name} has not been sent yet")
         return
     for progress in found:
@@ -283,3 +284,4 @@ def campaigns_status(ctx: click.Context, name: str, limit: int) -> None:
         )
         for line in describe(progress):
             click.echo(f"  {line}")
+    click.echo(page_footer(offset, len(found), total, "occurrence"))

@@ -7,6 +7,7 @@ import click
 from bot.config import TierRule, TierSettings
 from bot.core import Core
 from bot.customers.views import TierReport, TopCustomers
+from handlers.cli_support import count as count_of
 from handlers.cli_support import run_async, settings_or_exit, with_core
 
 
@@ -36,6 +37,10 @@ def customers_top(ctx: click.Context, count: int) -> None:
             f"{c.lifetime_value:>14,.2f} {f'{c.tenure_days} d':>8} "
             f"{last.astimezone(zone).strftime('%Y-%m-%d') if last else '-'}"
         )
+    shown = len(found.best)
+    more = f"; `engagebot customers top {found.valued}` lists them all" if shown < found.valued else ""
+    click.echo(f"top {shown:,} of the {count_of(found.valued, 'customer')} with a lifetime value "
+               f"({found.total:,} in all){more}")  # fmt: skip
 
 
 @click.command("tiers")

@@ -97,9 +97,9 @@ class CustomerActions:
         """The `count` customers with the highest lifetime value, and how many customers there are."""
         zone = self.settings.business.zone
         async with self.db.transaction() as session:
-            total, best = await tiers.best(session, count, TOP_BY)
+            total, valued, best = await tiers.best(session, count, TOP_BY)
         now = self.clock.now()
-        return TopCustomers(total, [
+        return TopCustomers(total, valued, [
             TopCustomer(c.id, c.external_id, c.display_name, c.tier, value,
                         tenure_days=tiers.tenure_days(c.attributes or {}, c.created_at, now, zone),
                         last_active_at=c.last_active_at or c.last_seen_at)

@@ -102,18 +102,20 @@ async def reassign(session: AsyncSession, tiers: TierSettings, zone: ZoneInfo, n
 
 async def best(
     session: AsyncSession, count: int, by: str = "lifetime_value"
-) -> tuple[int, list[tuple[Customer, float]]]:
-    """How many customers there are, and the `count` with the highest positive `by` (highest first)."""
+) -> tuple[int, int, list[tuple[Customer, float]]]:
+    """How many customers there are, how many have a positive `by`, and the `count` with the highest (highest
+    first)."""
     connection = await session.connection()
     reader = _ValueReader.of(by, 0, connection.dialect.name)
     unusable = _Unusable(by)
     scored = [(unusable.value(reader, row), row.id) async for chunk in _chunks(connection, *reader.columns)
               for row in chunk]  # fmt: skip
     unusable.log()
-    top = heapq.nsmallest(count, ((-value, id_) for value, id_ in scored if value > 0))  # equal values: oldest first
+    valued = [(-value, id_) for value, id_ in scored if value > 0]
+    top = heapq.nsmallest(count, valued)  # equal values: oldest first
     rows = await session.execute(select(Customer).where(Customer.id.in_([id_ for _, id_ in top])))
     found = {c.id: c for c in rows.scalars()}
-    return len(scored), [(found[id_], -negated) for negated, id_ in top if id_ in found]
+    return len(scored), len(valued), [(found[id_], -negated) for negated, id_ in top if id_ in found]
 
 
 def number(value: object) -> float | None:

@@ -120,6 +120,7 @@ class TopCustomer:
 @dataclass(frozen=True)
 class TopCustomers:
     total: int  # customers in all, with a value or not
+    valued: int  # customers with a lifetime value
     best: list[TopCustomer]
 
 

@@ -68,10 +68,11 @@ class TicketQueries:
         async with self.db.sessions() as session:
             return [await desk.ticket_view(session, self.settings, t) for t in await _assigned(session, staff_key)]
 
-    async def assigned_lines(self, staff_key: str) -> list[TicketLine]:
-        """The person's unresolved tickets as list lines, the most urgent first."""
+    async def assigned_page(self, staff_key: str, *, limit: int = 100, offset: int = 0) -> TicketPage:
+        """`limit` of the person's unresolved tickets from the `offset`-th most urgent, and how many they have."""
         async with self.db.sessions() as session:
-            return await self._lines(session, await _assigned(session, staff_key))
+            mine = await _assigned(session, staff_key)
+            return TicketPage(await self._lines(session, mine[offset : offset + limit]), len(mine), 0)
 
     async def lines(self, *, status: str | None = None, limit: int = 100) -> list[TicketLine]:
         """The latest tickets first; `status` "open" for the unresolved ones, another status name, or None for all."""

@@ -75,7 +75,7 @@ def routes(ctx: AdminContext) -> list[Route]:
             campaign=campaign,
             preview=preview,
             error=error,
-            runs=await core.campaigns.recent_runs(name, 10),
+            runs=(await core.campaigns.recent_runs(name, 10))[0],
             versions=await console.history(name),
             source=to_source(campaign),
         )

@@ -145,7 +145,11 @@ async def test_send_queues_each_customer_once_even_when_run_twice_and_follows_to
     assert status.splitlines()[1:] == [
         "  outbox: 2 done, 1 pending",
         "  delivery: 1 held (quiet hours 1); 2 sent (allowed 2)",
+        "showing 1–1 of 1 occurrence",
     ]
+    assert ok(run(workdir, database_url, "status", "thanks", "--offset", "1")) == (
+        "none from --offset 1: there is 1 occurrence\n"
+    )
     await deliver(database_url, run_id, {3: ("sent", "allowed")})
     followed = ok(run(workdir, database_url, "send", "thanks", "--follow"))
     assert followed.splitlines()[1:] == ["outbox: 3 done", "delivery: 1 held (quiet hours 1); 3 sent (allowed 3)"]

@@ -120,6 +120,7 @@ async def test_a_complaint_worked_from_the_command_line_from_claim_to_csat(workd
     )
     mine = ok(run("tickets", "mine", "--as", "maria"))
     assert row_of(mine, "C-1001")[:2] == ["C-1001", "waiting_on_customer"]
+    assert mine.splitlines()[-1] == "showing 1–1 of 1 open ticket"
 
     resolved = ok(
         run("tickets", "resolve", "C-1001", "--as", "maria", "--resolution", "A courier brings it today.",

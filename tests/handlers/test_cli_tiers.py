@@ -63,7 +63,10 @@ async def test_top_lists_the_best_customers_by_lifetime_value(workdir: Path, dat
     lines = ok(engagebot(workdir, "customers", "top", "3", database_url=database_url)).splitlines()
 
     assert lines[0].split() == ["id", "external", "id", "name", "tier", "lifetime", "value", "tenure", "last", "active"]
-    rows = [line.split() for line in lines[1:]]
+    assert lines[-1] == (
+        "top 3 of the 15 customers with a lifetime value (16 in all); `engagebot customers top 15` lists them all"
+    )
+    rows = [line.split() for line in lines[1:-1]]
     today = datetime.now(UTC)
     assert rows == [
         ["2", "CRM-2", "Ben", "Okafor", "standard", "9,800.00", "400", "d", (today - timedelta(days=2)).strftime("%F")],
@@ -71,7 +74,7 @@ async def test_top_lists_the_best_customers_by_lifetime_value(workdir: Path, dat
         ["1", "CRM-1", "Ana", "Lima", "standard", "250.50", "400", "d", (today - timedelta(days=1)).strftime("%F")],
     ]  # fmt: skip
     # Without a number, the ten best.
-    assert len(ok(engagebot(workdir, "customers", "top", database_url=database_url)).splitlines()) == 1 + 10
+    assert len(ok(engagebot(workdir, "customers", "top", database_url=database_url)).splitlines()) == 1 + 10 + 1
 
 
 async def test_top_says_so_when_there_is_nobody_to_list(workdir: Path, database_url: str) -> None:
@@ -115,7 +118,7 @@ async def test_values_stored_before_the_input_limits_rank_as_nothing_and_say_so(
     top = engagebot(workdir, "customers", "top", "2", database_url=database_url)
     recomputed = engagebot(workdir, "customers", "tiers", "--recompute", database_url=database_url)
 
-    assert [line.split()[1] for line in ok(top).splitlines()[1:]] == ["CRM-9", "CRM-8"]
+    assert [line.split()[1] for line in ok(top).splitlines()[1:-1]] == ["CRM-9", "CRM-8"]
     assert ok(recomputed).startswith("recomputed: 3 of 12 customers changed tier")
     for result in (top, recomputed):
         [warning] = [line for line in result.stderr.splitlines() if "not a usable number" in line]

@@ -92,7 +92,7 @@ class CampaignActions:
     async def progress(self, run_id: int) -> RunProgress:
         return await catalog.progress(self.db, run_id)
 
-    async def recent_runs(self, name: str, limit: int) -> list[RunProgress]:
-        """The latest occurrences of the campaign, newest first."""
+    async def recent_runs(self, name: str, limit: int, offset: int = 0) -> tuple[list[RunProgress], int]:
+        """`limit` occurrences of the campaign from the `offset`-th latest, and how many it has had."""
         catalog.get(self.settings.campaigns, name)
-        return await catalog.recent_runs(self.db, name, limit)
+        return await catalog.recent_runs(self.db, name, limit, offset)

@@ -184,9 +184,10 @@ async def progress_in(session: AsyncSession, run_id: int) -> RunProgress:
     )  # fmt: skip
 
 
-async def recent_runs(db: Database, name: str, limit: int = 10) -> list[RunProgress]:
-    """The latest occurrences of a campaign, newest first, with their progress."""
+async def recent_runs(db: Database, name: str, limit: int = 10, offset: int = 0) -> tuple[list[RunProgress], int]:
+    """`limit` occurrences of a campaign from the `offset`-th latest, with their progress, and how many it has."""
     async with db.transaction() as session:
         query = select(CampaignRun.id).where(CampaignRun.campaign == name)
-        ids = list((await session.execute(query.order_by(CampaignRun.id.desc()).limit(limit))).scalars())
-        return [await progress_in(session, run_id) for run_id in ids]
+        total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ids = list((await session.execute(query.order_by(CampaignRun.id.desc()).limit(limit).offset(offset))).scalars())
+        return [await progress_in(session, run_id) for run_id in ids], total

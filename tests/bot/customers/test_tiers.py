@@ -345,7 +345,7 @@ async def test_values_stored_before_the_limits_rank_as_nothing_and_the_others_ar
     assert warning.startswith("tiers: lifetime_value of 5 customers is not a usable number"), warning
 
     async with db.transaction() as session:
-        total, best = await tiers.best(session, 3)
+        total, _valued, best = await tiers.best(session, 3)
     assert (total, [(c.external_id, value) for c, value in best]) == (
         15, [("x-surrogate", 850.0), ("c7", 800.0), ("c6", 700.0)],
     )  # fmt: skip

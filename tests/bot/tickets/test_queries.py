@@ -60,8 +60,10 @@ async def test_lists_and_details_show_the_running_sla_clock(core: Core, chat: Ch
                                                                     "My parcel never arrived")  # fmt: skip
     assert line.sla == SlaState(due=(await ticket(core)).first_response_due)
     assert await queries.lines(status="resolved") == [] and len(await queries.lines()) == 1
-    assert [t.ref for t in await queries.assigned_lines("maria")] == ["C-1001"]
-    assert await queries.assigned_lines("tom") == [] and await queries.assigned_lines("nobody") == []
+    assert [t.ref for t in (await queries.assigned_page("maria")).lines] == ["C-1001"]
+    assert (await queries.assigned_page("maria", offset=1)).lines == []
+    assert (await queries.assigned_page("maria", offset=1)).total == 1
+    assert (await queries.assigned_page("tom")).total == 0 and (await queries.assigned_page("nobody")).lines == []
 
     clock.advance(hours=9)  # overdue counts as breached before the SLA watch has marked it
     assert (await queries.lines())[0].sla == SlaState(breached=True)
