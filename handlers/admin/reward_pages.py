@@ -44,6 +44,11 @@ def ledger_row(line: LedgerLine) -> dict[str, str]:
     return {key: safe_cell("" if value is None else str(value)) for key, value in values.items()}
 
 
+def size_text(size: int) -> str:
+    """1048576 -> "1 MB", 65536 -> "64 KB": the upload limit as the form says it."""
+    return f"{size / 2**20:g} MB" if size >= 2**20 else f"{size // 1024} KB"
+
+
 def csv_lines(rows: list[list[str]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
@@ -96,7 +101,7 @@ def routes(ctx: AdminContext) -> list[Route]:
 
     async def pool_page(
         request: Request, who: SignedIn, *, status: int = 200, imported: Imported | None = None,
-        error: str | None = None,
+        imported_from: str = "", error: str | None = None,
     ) -> Response:  # fmt: skip
         pool = request.path_params["pool"]
         if pool not in settings.rewards.pools:
@@ -106,6 +111,7 @@ def routes(ctx: AdminContext) -> list[Route]:
             return ledger_csv(pool, shown)
         page_number = request.query_params.get("page", "1")
         ledger = await rewards.ledger(pool, shown, int(page_number) if page_number.isdigit() else 1)
+        upload_limit = limits.for_path(f"/admin/rewards/{pool}/import")
         summary = next(p for p in await rewards.pools() if p.name == pool)
         if request.query_params.get("format") == "json":
             lines = [ledger_row(line) for line in ledger.lines]
@@ -114,8 +120,9 @@ def routes(ctx: AdminContext) -> list[Route]:
         return render.page(
             request, who, "reward_pool.html", status=status, section="rewards", title=summary.title or pool,
             pool=summary, ledger=ledger, shown=shown.value, filters=[s.value for s in Shown],
-            example=summary.example_code(), upload_limit=limits.for_path(f"/admin/rewards/{pool}/import"),
-            imported=imported, problems=(imported.problems[:PROBLEMS_SHOWN] if imported else []), error=error,
+            example=summary.example_code(), upload_limit=upload_limit, upload_size=size_text(upload_limit),
+            imported=imported, imported_from=imported_from, error=error,
+            problems=imported.problems[:PROBLEMS_SHOWN] if imported else [],
             alert_channel=settings.rewards.alert_channel,
         )  # fmt: skip
 
@@ -147,7 +154,7 @@ def routes(ctx: AdminContext) -> list[Route]:
             return await pool_page(request, who, status=400, error=f"Not imported: {exc}")
         await audit.note(core.db, core.clock.now(), who.name, "reward codes imported", f"rewards:{pool}",
                          f"{upload.filename}: {import_summary(done)}")  # fmt: skip
-        return await pool_page(request, who, imported=done)
+        return await pool_page(request, who, imported=done, imported_from=upload.filename)
 
     async def give(request: Request, who: SignedIn) -> Response:
         pool = request.path_params["pool"]

@@ -28,6 +28,8 @@ REWARDS = {"alert_channel": "#perks", "pools": {
     "welcome": {"title": "Welcome gift", "description": "A free coffee", "template": "WELCOME-{random:8}"},
     "vip": {"title": "VIP surprise", "description": "A gift box for the top tier"},
 }}  # fmt: skip
+CAMPAIGNS = {"surprise_vip": {"title": "A thank-you for our best customers", "kind": "thank_you", "reward": "vip",
+                              "message": "Thank you! {{ reward.code }} is yours."}}  # fmt: skip
 UPLOAD = "code\nSORRY-A1\nSORRY-A2\nSORRY-A3\nSORRY-A1\nSORRY-OLD\n\u0007bell\n"
 
 
@@ -37,7 +39,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
     name, url = await _create_pg_database(request.getfixturevalue("_postgres_template"))
     try:
         shutil.copytree(STARTER_FLOWS, folder / "flows")
-        settings = make_settings(folder, url, folder / "flows", rewards=REWARDS)
+        settings = make_settings(folder, url, folder / "flows", rewards=REWARDS, campaigns=CAMPAIGNS)
         core = Core(settings)
         await core.prepare_storage()
         try:
@@ -69,8 +71,11 @@ async def test_upload_a_csv_and_see_the_count_change(browser: Browser, site: obj
     page = await signed_in(browser, site, "ana")  # type: ignore[arg-type]
     await page.click("nav.sections a:has-text('Rewards')")
     await page.wait_for_url("**/admin/rewards")
-    assert "VIP surprise: the pool is empty." in " ".join((await page.locator(".warning").all_text_contents())[0]
-                                                          .split())  # fmt: skip
+    warnings = [" ".join(w.split()) for w in await page.locator(".warning").all_text_contents()]
+    assert [w.split(". ")[0] for w in warnings] == [
+        "Apology voucher: the pool is empty",
+        "VIP surprise: the pool is empty",
+    ]
     await shot(page, "rewards.png")
 
     await page.click("a:has-text('Apology voucher')")
@@ -85,6 +90,7 @@ async def test_upload_a_csv_and_see_the_count_change(browser: Browser, site: obj
     report = " ".join((await page.locator(".import-result").text_content() or "").split())
     assert "3 codes added, 1 already in the pool, 1 repeated in the file, 1 invalid." in report
     assert "line 7: not a usable code" in report
+    await shot(page, "reward-import.png")
     assert await figure(page, "left") == "3"
     assert await page.locator(".warning").count() == 0  # 3 left: not under the alert of 3
 
@@ -102,6 +108,16 @@ async def test_upload_a_csv_and_see_the_count_change(browser: Browser, site: obj
     await page.goto(f"{site.first.url}/admin/rewards/welcome")  # type: ignore[attr-defined]
     assert (await page.locator(".example-code").text_content() or "").startswith("WELCOME-")
     await shot(page, "reward-pool-template.png")
+
+    # A surprise campaign's reward is a select of the pools, kept when the campaign is saved.
+    await page.goto(f"{site.first.url}/admin/campaigns/surprise_vip/edit")  # type: ignore[attr-defined]
+    assert await page.locator("select[name=reward]").input_value() == "vip"
+    await page.locator("select[name=reward]").scroll_into_view_if_needed()
+    await shot(page, "campaign-reward.png", full=False)
+    await page.fill("input[name=title]", "Thank you, with a gift")
+    await page.click("button[value=save]")
+    await page.wait_for_url("**/admin/campaigns/surprise_vip")
+    assert await page.locator("a[href='/admin/rewards/vip']").count() == 1
     await done(page)
 
 
