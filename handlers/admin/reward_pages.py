@@ -75,9 +75,13 @@ def import_summary(done: Imported) -> str:
 
 
 def routes(ctx: AdminContext) -> list[Route]:
+    # The settings are read at each request, not kept here: the pools can be edited while the server runs.
     core, render = ctx.core, ctx.render
-    rewards, settings = core.rewards, core.settings
-    limits = BodyLimits(settings.server.max_body_bytes, settings.server.max_body_bytes_by_path)
+
+    def upload_limit(pool: str) -> int:
+        server = core.settings.server
+        limits = BodyLimits(server.max_body_bytes, server.max_body_bytes_by_path)
+        return limits.for_path(f"/admin/rewards/{pool}/import")
 
     def shown_of(request: Request) -> Shown:
         try:
@@ -86,33 +90,33 @@ def routes(ctx: AdminContext) -> list[Route]:
             return Shown.GIVEN
 
     async def no_pool(request: Request, who: SignedIn, pool: str) -> Response:
-        known = ", ".join(sorted(settings.rewards.pools)) or "none"
+        known = ", ".join(sorted(core.settings.rewards.pools)) or "none"
         message = f"There is no reward pool {pool!r} under rewards.pools (known: {known})."
         return render.page(request, who, "message.html", status=404, section="rewards", title="No such pool",
                            message=message)  # fmt: skip
 
     async def pool_list(request: Request, who: SignedIn) -> Response:
-        pools = await rewards.pools()
+        pools = await core.rewards.pools()
         if request.query_params.get("format") == "json":
             return JSONResponse({"pools": [pool_json(p) for p in pools]})
         return render.page(request, who, "rewards.html", section="rewards", title="Rewards", pools=pools,
-                           configured=set(settings.rewards.pools),
-                           alert_channel=settings.rewards.alert_channel)  # fmt: skip
+                           configured=set(core.settings.rewards.pools),
+                           alert_channel=core.settings.rewards.alert_channel)  # fmt: skip
 
     async def pool_page(
         request: Request, who: SignedIn, *, status: int = 200, imported: Imported | None = None,
         imported_from: str = "", error: str | None = None,
     ) -> Response:  # fmt: skip
         pool = request.path_params["pool"]
-        if pool not in settings.rewards.pools:
+        if pool not in core.settings.rewards.pools:
             return await no_pool(request, who, pool)
         shown = shown_of(request)
         if request.query_params.get("format") == "csv":
             return ledger_csv(pool, shown)
         page_number = request.query_params.get("page", "1")
-        ledger = await rewards.ledger(pool, shown, int(page_number) if page_number.isdigit() else 1)
-        upload_limit = limits.for_path(f"/admin/rewards/{pool}/import")
-        summary = next(p for p in await rewards.pools() if p.name == pool)
+        ledger = await core.rewards.ledger(pool, shown, int(page_number) if page_number.isdigit() else 1)
+        limit = upload_limit(pool)
+        summary = next(p for p in await core.rewards.pools() if p.name == pool)
         if request.query_params.get("format") == "json":
             lines = [ledger_row(line) for line in ledger.lines]
             return JSONResponse({**pool_json(summary), "total": ledger.total, "page": ledger.page,
@@ -120,16 +124,16 @@ def routes(ctx: AdminContext) -> list[Route]:
         return render.page(
             request, who, "reward_pool.html", status=status, section="rewards", title=summary.title or pool,
             pool=summary, ledger=ledger, shown=shown.value, filters=[s.value for s in Shown],
-            example=summary.example_code(), upload_limit=upload_limit, upload_size=size_text(upload_limit),
+            example=summary.example_code(), upload_limit=limit, upload_size=size_text(limit),
             imported=imported, imported_from=imported_from, error=error,
             problems=imported.problems[:PROBLEMS_SHOWN] if imported else [],
-            alert_channel=settings.rewards.alert_channel,
+            alert_channel=core.settings.rewards.alert_channel,
         )  # fmt: skip
 
     def ledger_csv(pool: str, shown: Shown) -> Response:
         async def chunks() -> AsyncIterator[str]:
             yield csv_lines([LEDGER_COLUMNS])
-            async for lines in rewards.ledger_export(pool, shown):
+            async for lines in core.rewards.ledger_export(pool, shown):
                 yield csv_lines([list(ledger_row(line).values()) for line in lines])
 
         disposition = f'attachment; filename="rewards-{pool}-{shown.value}.csv"'
@@ -138,7 +142,7 @@ def routes(ctx: AdminContext) -> list[Route]:
 
     async def import_codes(request: Request, who: SignedIn) -> Response:
         pool = request.path_params["pool"]
-        if pool not in settings.rewards.pools:
+        if pool not in core.settings.rewards.pools:
             return await no_pool(request, who, pool)
         upload = (await request.form()).get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -149,7 +153,7 @@ def routes(ctx: AdminContext) -> list[Route]:
             error = f"{upload.filename} is not UTF-8 text: save it as CSV (UTF-8) and try again."
             return await pool_page(request, who, status=400, error=error)
         try:
-            done = await rewards.import_codes(pool, text)
+            done = await core.rewards.import_codes(pool, text)
         except RewardError as exc:
             return await pool_page(request, who, status=400, error=f"Not imported: {exc}")
         await audit.note(core.db, core.clock.now(), who.name, "reward codes imported", f"rewards:{pool}",
@@ -158,18 +162,19 @@ def routes(ctx: AdminContext) -> list[Route]:
 
     async def give(request: Request, who: SignedIn) -> Response:
         pool = request.path_params["pool"]
-        if pool not in settings.rewards.pools:
+        if pool not in core.settings.rewards.pools:
             return await no_pool(request, who, pool)
         form = await request.form()
         customer, reason = str(form.get("customer") or ""), str(form.get("reason") or "")
         try:
-            done = await rewards.give_by_hand(pool, customer, reason, who.name)
+            done = await core.rewards.give_by_hand(pool, customer, reason, who.name)
         except RewardError as exc:
             return render.done(request, f"/admin/rewards/{pool}", f"Not given: {exc}")
         if done.given.given and not done.given.already:
             await audit.note(core.db, core.clock.now(), who.name, "reward given by hand",
                              f"customer:{done.customer_id}", f"{pool}: {' '.join(reason.split())[:150]}")  # fmt: skip
-        return render.done(request, f"/admin/rewards/{pool}", given_message(pool, done, settings.rewards.alert_channel))
+        said = given_message(pool, done, core.settings.rewards.alert_channel)
+        return render.done(request, f"/admin/rewards/{pool}", said)
 
     r = ctx.route
     return [
