@@ -233,7 +233,7 @@ async def test_the_ledger_pages_filters_and_downloads_as_csv(http: httpx.AsyncCl
     assert (await http.get("/admin/rewards/nope")).status_code == 404
 
 
-async def test_a_viewer_reads_the_pools_but_cannot_import_or_give(site: str, core: Core) -> None:
+async def test_a_viewer_reads_the_pools_but_cannot_import_or_give_nor_can_a_forged_form(site: str, core: Core) -> None:
     await core.rewards.import_codes("sorry", "SORRY-1\n")
     async with httpx.AsyncClient(base_url=site, timeout=20) as viewer:
         await sign_in(viewer, "vic")
@@ -247,6 +247,10 @@ async def test_a_viewer_reads_the_pools_but_cannot_import_or_give(site: str, cor
         assert imported.status_code == 403 and "needs the editor role" in imported.text
         given = await viewer.post("/admin/rewards/sorry/give", data={"csrf": token, "customer": "1", "reason": "x"})
         assert given.status_code == 403
+    async with httpx.AsyncClient(base_url=site, timeout=20) as editor:
+        await sign_in(editor, "ana")
+        forged = await editor.post("/admin/rewards/sorry/give", data={"customer": "1", "reason": "x"})  # no CSRF
+        assert forged.status_code == 403 and "no valid CSRF token" in forged.text
     assert await core.rewards.given("sorry") == []
     assert [p.free for p in await core.rewards.pools() if p.name == "sorry"] == [1]
 
