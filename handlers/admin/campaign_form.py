@@ -82,7 +82,7 @@ def read(form: FormData) -> tuple[CampaignForm, dict[str, Any]]:
         "message": values["message"] if message else None,
         "buttons": buttons if message else [],
         "flow": None if message else (text["flow"] or None),
-        "reward": (text["reward"] or None) if message else None,  # a flow gives one with its own give_reward step
+        "reward": text["reward"] or None,  # with a flow it is refused, next to the field: the flow gives its own
         "expire_after_hours": text["expire_after_hours"] or None,
         "repeat_after_days": text["repeat_after_days"] or None,
     }

@@ -274,6 +274,12 @@ async def test_a_campaigns_reward_is_a_select_of_pools_and_is_kept_when_saved(ht
                                                                   "reward": "sory"})  # fmt: skip
     assert refused.status_code == 400
     assert 'unknown reward pool "sory" (did you mean "sorry"?)' in html.unescape(refused.text)
+    with_flow = await http.post("/admin/campaigns/vip/edit", data={**form, "csrf": csrf_in(edit.text), "head": "2",
+                                                                   "content": "flow", "flow": "nps"})  # fmt: skip
+    assert with_flow.status_code == 400
+    assert "reward goes with a message; a flow gives one with its own give_reward step" in html.unescape(
+        with_flow.text.split('id="error-reward"', 1)[1]
+    )
     no_reward = await http.post("/admin/campaigns/vip/edit", data={**form, "csrf": csrf_in(edit.text), "head": "2",
                                                                     "reward": ""})  # fmt: skip
     assert no_reward.status_code == 303
