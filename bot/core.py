@@ -106,7 +106,7 @@ class Core:
         # The admin console's services (handlers/admin/).
         self.admin_accounts = AdminAccounts(self.db, self.clock)
         self.flow_console = FlowConsole(self.db, self.registry, self.flowstore, self.clock,
-                                        lambda: self.load_flows(import_files=False))  # fmt: skip
+                                        lambda: self.load_flows(import_files=False), settings)  # fmt: skip
         reload_campaigns = lambda: self.load_campaigns(import_config=False)  # noqa: E731
         self.campaign_console = CampaignConsole(self.db, settings, self.registry, self.campaign_store, self.campaigns,
                                                 self.clock, reload_campaigns)  # fmt: skip

@@ -16,7 +16,7 @@ from dotenv import load_dotenv
 
 from bot.config import Settings, StaffMember, load_settings
 from bot.conversations.intent_checks import intent_warnings
-from bot.conversations.loader import check_directory
+from bot.conversations.loader import check_directory, reward_pool_problems
 from bot.core import Core
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.tickets.lifecycle import Outcome, TicketActions
@@ -187,24 +187,30 @@ def flows_check(ctx: click.Context, directory: str | None) -> None:
     if directory is None:
         directory = str(settings_or_exit(ctx).flows_dir)
     found, problems = check_directory(Path(directory))
+    settings = _settings_or_defaults(ctx)
+    if settings is None:
+        # Without the configuration the pools are unknown: saying "no such pool" would be wrong.
+        click.echo("warning: reward pools not checked (the configuration does not load)")
+        settings = Settings()
+    else:
+        problems += reward_pool_problems(found.values(), settings)
     for problem in problems:
         click.echo(str(problem))
     if problems:
         sys.exit(1)
     # Warnings (`path:line: warning: ...`) do not change the exit code: the flows are valid.
-    settings = _settings_or_defaults(ctx)
     for warning in intent_warnings(found.values(), settings.conversation, settings.intents):
         click.echo(str(warning))
     click.echo(f"{len(found)} flows OK: {', '.join(sorted(found))}")
 
 
-def _settings_or_defaults(ctx: click.Context) -> Settings:
-    """`flows check DIR` needs no configuration: the intent thresholds of config.yaml if it is valid, else the
-    defaults."""
+def _settings_or_defaults(ctx: click.Context) -> Settings | None:
+    """`flows check DIR` needs no configuration file (then the embedded defaults); None when config.yaml has
+    problems."""
     try:
         return load_settings(ctx.obj.get("config"))
     except SourceError:
-        return Settings()
+        return None
 
 
 @flows.command("graph")

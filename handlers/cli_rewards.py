@@ -37,7 +37,8 @@ def rewards_import(ctx: click.Context, pool: str, file: Path) -> None:
         fail(str(exc))
     for problem in done.problems:
         click.echo(f"{file}: {problem}", err=True)
-    click.echo(f"{pool}: {count(done.added, 'code')} added, {done.already_there:,} already there, "
+    repeated = f", {done.repeated:,} repeated in the file" if done.repeated else ""
+    click.echo(f"{pool}: {count(done.added, 'code')} added, {done.already_there:,} already there{repeated}, "
                f"{count(len(done.problems), 'row')} skipped")  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import templating
 from bot.admin import audit
-from bot.config import Campaign, Settings, unknown_tier
+from bot.config import Campaign, Settings, unknown_pool, unknown_tier
 from bot.config.section import KEY_PATTERN
 from bot.conversations.registry import FlowRegistry
 from bot.outreach.campaigns.actions import CampaignActions, CampaignPreview
@@ -57,6 +57,8 @@ def _field_of(loc: tuple[Any, ...], message: str) -> str:
         return "schedule"
     if message.startswith("at "):
         return "at"
+    if message.startswith("reward"):
+        return "reward"
     return "message"
 
 
@@ -84,6 +86,9 @@ def check(settings: Settings, flows: FlowRegistry, data: Mapping[str, Any]) -> t
     for where, flow in [("flow", campaign.flow)] + [("buttons", b.flow) for b in campaign.buttons]:
         if flow is not None and flow not in known:
             problems.setdefault(where, f'there is no flow "{flow}"{did_you_mean(flow, known)}')
+    problem = unknown_pool(settings, campaign.reward) if campaign.reward else None
+    if problem:
+        problems["reward"] = problem
     if campaign.message is not None:
         problem = templating.check_template(campaign.message)
         if problem:

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin import audit
-from bot.config import Campaign
+from bot.config import Campaign, Settings
 from bot.conversations import schema as s
 from bot.conversations.flowstore import FlowStore, Published, StaleHead
-from bot.conversations.loader import LoadedFlow, cross_check, parse_flow
+from bot.conversations.loader import LoadedFlow, cross_check, parse_flow, reward_pool_problems
 from bot.conversations.models import OPEN_STATUSES, ConversationRun
 from bot.conversations.published import FROM_CONSOLE, FROM_ROLLBACK
 from bot.conversations.registry import FlowRegistry
@@ -80,8 +80,10 @@ class FlowConsole:
         store: FlowStore,
         clock: Clock,
         reload: Callable[[], Awaitable[object]],
+        settings: Settings,
     ):
         self.db = db
+        self.settings = settings  # the reward pools a give_reward step may name
         self.registry = registry
         self.store = store
         self.clock = clock
@@ -177,7 +179,7 @@ class FlowConsole:
             return None, [Problem(filename, line, f'the flow id must stay "{flow_id}" (create a new flow instead)')]
         others = [other for other in self.registry.all() if other.id != lf.id]
         _flows, cross = cross_check([*others, lf])
-        return lf, [p for p in cross if p.path == filename]
+        return lf, [p for p in cross + reward_pool_problems([lf], self.settings) if p.path == filename]
 
     async def publish(
         self,

@@ -13,7 +13,7 @@ from bot.config.environment import ENV_SECRETS
 from bot.config.loader import DEFAULT_CONFIG_NAME, FILE_KEYS, find_config, load_settings
 from bot.config.outreach import CheckinSettings, FrequencyCap, OutreachSettings, QuietHours
 from bot.config.platforms import FoldSettings, SlackSettings, TelegramSettings
-from bot.config.references import known_tiers, unknown_tier
+from bot.config.references import known_tiers, unknown_pool, unknown_tier
 from bot.config.reports import DigestSettings, ReportsSettings
 from bot.config.section import HHMM, Section
 from bot.config.server import (
@@ -82,5 +82,6 @@ __all__ = [
     "find_config",
     "known_tiers",
     "load_settings",
+    "unknown_pool",
     "unknown_tier",
 ]

@@ -67,12 +67,20 @@ def tier_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
 
 def reward_problems(settings: Settings, doc: YamlDocument) -> list[Problem]:
     """Campaigns that give a reward name a pool under rewards.pools."""
-    pools = set(settings.rewards.pools)
     return [
-        doc.problem(("campaigns", name, "reward"), f'unknown reward pool "{campaign.reward}"'
-                    f"{did_you_mean(campaign.reward, pools)}; rewards.pools has: {', '.join(sorted(pools)) or 'none'}")
-        for name, campaign in settings.campaigns.items() if campaign.reward and campaign.reward not in pools
-    ]  # fmt: skip
+        doc.problem(("campaigns", name, "reward"), message)
+        for name, campaign in settings.campaigns.items()
+        if campaign.reward and (message := unknown_pool(settings, campaign.reward))
+    ]
+
+
+def unknown_pool(settings: Settings, pool: str) -> str | None:
+    """What is wrong with a campaign or a flow naming reward pool `pool` (a typo would give nobody anything), or None
+    when rewards.pools has it."""
+    pools = sorted(settings.rewards.pools)
+    if pool in pools:
+        return None
+    return f'unknown reward pool "{pool}"{did_you_mean(pool, pools)}; rewards.pools has: {", ".join(pools) or "none"}'
 
 
 def known_tiers(settings: Settings) -> list[str]:

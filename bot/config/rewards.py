@@ -44,7 +44,8 @@ class GoodwillReward(Section):
 
 class RewardSettings(Section):
     pools: dict[str, RewardPool] = {}
-    # Where an empty (or nearly empty) pool is announced: a Slack channel; the log when Slack is not set up.
+    # Where staff alerts that belong to no ticket go: an empty (or nearly empty) pool, and an incident's late
+    # update (bot/incidents). A Slack channel; the log when Slack is not set up. The name predates the second use.
     alert_channel: str = "#staff"
     # What the customer reads (sandboxed templates; they see `reward.code`, `reward.pool`, `reward.description`).
     given_text: str = (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.config import Settings, unknown_pool
 from bot.conversations import schema as s
 from bot.templating import check_expression, check_template
 from bot.yamlsource import (
@@ -117,6 +118,20 @@ def cross_check(candidates: Iterable[LoadedFlow]) -> tuple[dict[str, LoadedFlow]
             if target not in flows:
                 problems.append(_at(lf, loc, f'unknown flow "{target}"{did_you_mean(target, flows)}'))
     return flows, problems
+
+
+def reward_pool_problems(flows: Iterable[LoadedFlow], settings: Settings) -> list[Problem]:
+    """Every give_reward step names a pool of the settings' rewards.pools: a typo would promise the customer a reward
+    and give nothing."""
+    problems = []
+    for lf in flows:
+        for i, step in enumerate(lf.flow.steps):
+            if isinstance(step, s.ActionStep) and step.action == "give_reward" and step.pool:
+                message = unknown_pool(settings, step.pool)
+                if message:
+                    name = f'"{step.id}"' if step.id else str(i + 1)
+                    problems.append(_at(lf, ("steps", i, "pool"), f'flow "{lf.id}", step {name}: {message}'))
+    return problems
 
 
 def _commands(lf: LoadedFlow) -> list[s.CommandTrigger]:

@@ -4,6 +4,7 @@ a code redeemed. Each call is one unit of work."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,14 +13,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.config import Settings
+from bot.customers import privacy
 from bot.ports import Clock
-from bot.rewards import claims, codes
+from bot.rewards import claims, codes, ledger
 from bot.rewards.claims import Given
+from bot.rewards.ledger import LedgerLine, LedgerPage, Shown
 from bot.rewards.models import RewardCode
 from bot.storage.database import Database
 
 IMPORT_CHUNK = 1000
 REDEEMED_EVENT = "reward_redeemed"  # the CRM event (POST /api/events) that says a code was used: data.code
+HAND_REASON = 180  # characters of a hand-given reward's reason (the column keeps 200, with its "hand:" prefix)
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +36,7 @@ class Imported:
     added: int
     already_there: int
     problems: list[str]
+    repeated: int = 0  # rows whose code came earlier in the same file
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,40 @@ class PoolSummary:
     total: int
     given: int
     redeemed: int
+    description: str = ""
+    alert_below: int = 0
+    template: str | None = None
 
     @property
     def free(self) -> int | None:
         return None if self.generated else self.total - self.given
+
+    @property
+    def state(self) -> str:
+        """The pool's stock: "empty", "low" (under its alert_below), or "ok"; a template pool never runs out."""
+        free = self.free
+        if free is None:
+            return "ok"
+        if free == 0:
+            return "empty"
+        return "low" if free < self.alert_below else "ok"
+
+    @property
+    def redemption_rate(self) -> float | None:
+        return self.redeemed / self.given if self.given else None
+
+    def example_code(self) -> str | None:
+        """What a code of a template pool looks like (a fresh one, never stored)."""
+        return codes.make(self.template) if self.template else None
+
+
+@dataclass(frozen=True)
+class HandGiven:
+    """A reward given from the console: what the claim came to, and to whom."""
+
+    given: Given
+    customer_id: int
+    customer_name: str | None
 
 
 @dataclass(frozen=True)
@@ -86,7 +121,7 @@ class RewardActions:
             async with self.db.transaction() as session:
                 result = await session.execute(insert(RewardCode).values(rows).on_conflict_do_nothing())
                 added += int(result.rowcount or 0)  # type: ignore[attr-defined]
-        return Imported(added, len(read.codes) - added, read.problems)
+        return Imported(added, len(read.codes) - added, read.problems, read.repeated)
 
     async def pools(self) -> list[PoolSummary]:
         """Every configured pool with its counts (and pools left in the database that the settings no longer name)."""
@@ -99,11 +134,14 @@ class RewardActions:
                       await session.execute(query)}  # fmt: skip
         pools = self.settings.rewards.pools
         names = sorted(set(pools) | set(counts))
-        return [
-            PoolSummary(name, pools[name].title if name in pools else "(not in the settings)",
-                        bool(name in pools and pools[name].template), *counts.get(name, (0, 0, 0)))
-            for name in names
-        ]  # fmt: skip
+        return [self._summary(name, counts.get(name, (0, 0, 0))) for name in names]
+
+    def _summary(self, name: str, counts: tuple[int, int, int]) -> PoolSummary:
+        spec = self.settings.rewards.pools.get(name)
+        if spec is None:
+            return PoolSummary(name, "(not in the settings)", False, *counts)
+        return PoolSummary(name, spec.title, bool(spec.template), *counts, description=spec.description,
+                           alert_below=spec.alert_below, template=spec.template)  # fmt: skip
 
     async def given(self, pool: str | None = None, customer_id: int | None = None, limit: int = 50) -> list[RewardLine]:
         """The latest rewards given, newest first."""
@@ -123,6 +161,37 @@ class RewardActions:
         async with self.db.transaction() as session:
             return await claims.claim(session, self.settings, pool, customer_id, self.clock.now(), reason=reason,
                                       given_by=given_by)  # fmt: skip
+
+    async def give_by_hand(self, pool: str, customer: str, reason: str, given_by: str) -> HandGiven:
+        """A reward given from the console to one customer (our id, or ext:<external id>), once per customer per pool
+        as on every other path; an empty pool gives none and alerts staff."""
+        self._pool(pool)
+        reason = " ".join(reason.split())
+        if not reason:
+            raise RewardError("say why the customer gets it (the reason is kept in the pool's ledger)")
+        if len(reason) > HAND_REASON:
+            raise RewardError(f"the reason is too long ({len(reason)} characters; up to {HAND_REASON})")
+        try:
+            ref = privacy.parse_ref(customer.strip())
+        except ValueError as exc:
+            raise RewardError(str(exc)) from None
+        async with self.db.transaction() as session:
+            found = await privacy.find(session, ref)
+            if found is None:
+                raise RewardError(f"no customer {customer.strip()!r}")
+            given = await claims.claim(session, self.settings, pool, found.id, self.clock.now(),
+                                       reason=f"hand:{reason}", given_by=given_by)  # fmt: skip
+            return HandGiven(given, found.id, found.display_name)
+
+    async def ledger(self, pool: str, shown: Shown, page: int) -> LedgerPage:
+        """One page of a pool's ledger, newest first."""
+        self._pool(pool)
+        return await ledger.page_of(self.db, pool, shown, page)
+
+    def ledger_export(self, pool: str, shown: Shown) -> AsyncIterator[list[LedgerLine]]:
+        """The whole ledger of a pool, in chunks."""
+        self._pool(pool)
+        return ledger.every_line(self.db, pool, shown)
 
     async def redeem(self, code: str, when: datetime | None = None) -> RewardLine | None:
         """Mark a given code redeemed (the `reward_redeemed` event); None when no given code has that text. A code

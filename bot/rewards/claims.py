@@ -91,7 +91,8 @@ async def claim(
     log.warning("reward pool %r is empty: customer #%d got no code (%s)", pool, customer_id, reason)
     await queue_alert(session, settings, f"empty:{pool}:{now.date()}",
                       f"Reward pool `{pool}` is empty: a customer was promised a reward and got none ({reason}). "
-                      f"Import codes with `engagebot rewards import {pool} FILE.csv`.", now)  # fmt: skip
+                      f"Import codes in the console (/admin/rewards/{pool}) or with "
+                      f"`engagebot rewards import {pool} FILE.csv`.", now)  # fmt: skip
     return Given(pool, None, spec.description, missing="empty")
 
 

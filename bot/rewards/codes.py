@@ -24,6 +24,8 @@ class ReadCodes:
     codes: list[str]
     # "line N: why" for every row that is not a usable code.
     problems: list[str]
+    # Rows whose code came earlier in the same file.
+    repeated: int = 0
 
 
 def read_csv(text: str) -> ReadCodes:
@@ -37,6 +39,7 @@ def read_csv(text: str) -> ReadCodes:
             column, start = header.index("code"), 1
     codes: dict[str, None] = {}
     problems: list[str] = []
+    repeated = 0
     for number, row in enumerate(rows[start:], start=start + 1):
         cell = row[column].strip() if len(row) > column else ""
         if not cell:
@@ -46,5 +49,7 @@ def read_csv(text: str) -> ReadCodes:
         if len(cell) > MAX_CODE or not cell.isprintable():
             problems.append(f"line {number}: not a usable code (printable, up to {MAX_CODE} characters)")
             continue
+        if cell in codes:
+            repeated += 1
         codes[cell] = None
-    return ReadCodes(list(codes), problems)
+    return ReadCodes(list(codes), problems, repeated)

@@ -211,11 +211,12 @@ async def compensation_reward(
     """The reward a resolution gives, as the customer reads it: a code of `pool`, else (after a breached SLA) of the
     goodwill pool when configured; "" when none is due."""
     goodwill = settings.rewards.goodwill_on_sla_breach
+    why = "ticket"
     if pool is None and goodwill is not None and ticket.sla_breached:
-        pool = goodwill.pool
+        pool, why = goodwill.pool, "goodwill"
     if pool is None:
         return ""
-    given = await rewards.claim(session, settings, pool, ticket.customer_id, now, reason=f"ticket:{ticket.ref}",
+    given = await rewards.claim(session, settings, pool, ticket.customer_id, now, reason=f"{why}:{ticket.ref}",
                                 given_by=staff.key)  # fmt: skip
     return rewards.compensation_text(settings, given)
 

@@ -44,6 +44,7 @@ def form_of(campaign: Campaign) -> CampaignForm:
             "message": campaign.message or "",
             "buttons": "\n".join(f"{b.label} {ARROW} {b.flow}" for b in campaign.buttons),
             "flow": campaign.flow or "",
+            "reward": campaign.reward or "",
             "expire_after_hours": _number(campaign.expire_after_hours),
             "repeat_after_days": _number(campaign.repeat_after_days),
         }
@@ -81,6 +82,7 @@ def read(form: FormData) -> tuple[CampaignForm, dict[str, Any]]:
         "message": values["message"] if message else None,
         "buttons": buttons if message else [],
         "flow": None if message else (text["flow"] or None),
+        "reward": text["reward"] or None,  # with a flow it is refused, next to the field: the flow gives its own
         "expire_after_hours": text["expire_after_hours"] or None,
         "repeat_after_days": text["repeat_after_days"] or None,
     }

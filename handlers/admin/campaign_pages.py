@@ -98,6 +98,7 @@ def routes(ctx: AdminContext) -> list[Route]:
             kinds=campaign_form.KINDS,
             tiers=known_tiers(core.settings),
             flows=[lf.id for lf in core.registry.all()],
+            pools=sorted(core.settings.rewards.pools),
             preview=preview,
             error=error,
         )

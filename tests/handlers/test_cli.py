@@ -69,6 +69,39 @@ def test_flows_check_reports_each_problem_as_path_line_message_and_exits_1(workd
     assert PROBLEM_LINE.match(nps_line)["line"] == str(expected_line)  # type: ignore[index]
 
 
+GIFT_FLOW = """\
+flow: gift
+triggers:
+  - command: /gift
+steps:
+  - say: Thanks for being with us!
+  - id: give
+    action: give_reward
+    pool: sory
+  - end: true
+"""
+
+
+def test_flows_check_names_a_give_reward_pool_the_settings_do_not_have(workdir: Path) -> None:
+    (workdir / "flows" / "gift.yaml").write_text(GIFT_FLOW, encoding="utf-8")
+    config = workdir / "config.yaml"
+    config.write_text("rewards:\n  pools:\n    sorry: {}\n    welcome: {template: 'W-{random:8}'}\n", encoding="utf-8")
+
+    result = engagebot(workdir, "flows", "check")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f'{workdir / "flows" / "gift.yaml"}:8: flow "gift", step "give": unknown reward pool "sory" '
+        '(did you mean "sorry"?); rewards.pools has: sorry, welcome'
+    ]
+    (workdir / "flows" / "gift.yaml").write_text(GIFT_FLOW.replace("pool: sory", "pool: sorry"), encoding="utf-8")
+    assert engagebot(workdir, "flows", "check").returncode == 0
+
+    config.write_text("rewards:\n  pols: {}\n", encoding="utf-8")  # a config with problems: pools unknown, not absent
+    unchecked = engagebot(workdir, "flows", "check", "flows")
+    assert unchecked.returncode == 0, unchecked.stdout
+    assert "warning: reward pools not checked (the configuration does not load)" in unchecked.stdout
+
+
 def test_flows_graph_prints_a_mermaid_diagram(workdir: Path) -> None:
     result = engagebot(workdir, "flows", "graph", "nps")
     assert result.returncode == 0, result.stderr

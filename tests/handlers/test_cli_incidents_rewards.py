@@ -90,8 +90,12 @@ def test_rewards_from_the_command_line(workdir: Path) -> None:
         == "sorry: 2 codes added, 0 already there, 0 rows skipped"
     )
     assert "0 codes added, 2 already there" in ok(run("rewards", "import", "sorry", "codes.csv"))
+    (workdir / "more.csv").write_text("SORRY-3\nSORRY-3\n", encoding="utf-8")
+    assert "1 code added, 0 already there, 1 repeated in the file, 0 rows skipped" in ok(
+        run("rewards", "import", "sorry", "more.csv")
+    )
     listed = ok(run("rewards", "list"))
-    assert "sorry  Apology voucher  given 0, redeemed 0, 2 left" in listed and "welcome" in listed
+    assert "sorry  Apology voucher  given 0, redeemed 0, 3 left" in listed and "welcome" in listed
     assert ok(run("rewards", "given")).strip() == "no rewards given yet"
     unknown = run("rewards", "import", "nope", "codes.csv")
     assert unknown.exit_code == 1 and "no reward pool 'nope'" in unknown.output

@@ -23,6 +23,17 @@ document.querySelectorAll("form[data-confirm]").forEach((form) => {
   });
 });
 
+// ---- uploads: a file over the server's body limit is stopped here, with a sentence instead of the server's 413 -----
+document.querySelectorAll("input[type=file][data-max-bytes]").forEach((input) => {
+  const form = input.form;
+  const message = form.querySelector("[data-size-error]");
+  const tooBig = () => input.files.length > 0 && input.files[0].size > Number(input.dataset.maxBytes);
+  input.addEventListener("change", () => { message.hidden = !tooBig(); });
+  form.addEventListener("submit", (event) => {
+    if (tooBig()) { event.preventDefault(); message.hidden = false; }
+  });
+});
+
 // ---- the YAML editor: line numbers, the live check, Publish only while valid -------------------------------------
 const editor = document.querySelector("form.yaml-editor");
 if (editor) {

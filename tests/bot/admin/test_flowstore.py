@@ -123,6 +123,16 @@ async def test_an_invalid_draft_is_refused_with_its_problems_at_their_lines(core
     assert (await core.flowstore.heads())["nps"].number == 1
 
 
+async def test_a_draft_giving_a_reward_of_an_unknown_pool_is_refused(core: Core) -> None:
+    draft = ("flow: gift\ntriggers:\n  - command: /gift\n"
+             "steps:\n  - action: give_reward\n    pool: sorry\n  - end: true\n")  # fmt: skip
+    lf, problems = core.flow_console.check(None, draft, "gift.yaml")
+    assert lf is not None
+    assert [(p.line, p.message) for p in problems] == [
+        (6, 'flow "gift", step 1: unknown reward pool "sorry"; rewards.pools has: none')
+    ]
+
+
 async def test_rollback_publishes_the_old_version_again_and_a_run_in_progress_keeps_its_version(
     core: Core, chat: Chat
 ) -> None:

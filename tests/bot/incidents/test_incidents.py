@@ -242,10 +242,12 @@ async def test_two_dispatcher_instances_send_each_notice_once(
 
 async def test_staff_are_alerted_once_when_a_promised_update_is_late(core: Core, clock: FixedClock) -> None:
     posted: list[str] = []
+    channels: set[str] = set()
 
     class Desk:
         async def post_alert(self, channel: str, text: str) -> None:
             posted.append(text)
+            channels.add(channel)
 
     core.staff_alerts.desk = Desk()
     await shipped(core, "ana", "LDS", date(2026, 2, 28))
@@ -259,6 +261,7 @@ async def test_staff_are_alerted_once_when_a_promised_update_is_late(core: Core,
         f"Incident #{incident_id} (Late deliveries from Leeds): the next update was promised to customers for "
         "Mon 02 Mar 13:00. Post one with `engagebot incidents update 1` or in the console."
     ]
+    assert channels == {core.settings.rewards.alert_channel} == {"#staff"}  # the channel of every staff alert
     await core.incidents.update(incident_id, "Still closed.", next_update_at=clock.now() + timedelta(hours=2))
     clock.advance(hours=3)
     assert await core.incidents.remind_overdue() == 1  # the new promise is late too

@@ -221,6 +221,9 @@ async def test_a_resolution_gives_the_chosen_reward_or_goodwill_after_a_breached
     assert chosen.ticket.compensation == "A free delivery; code SORRY-1 (10% off your next order)"
     late = await core.tickets.resolve(await ticket_for(core, rui, breached=True), "maria", "Sent again.")
     assert late.ticket is not None and re.fullmatch(r"code WELCOME-\w{8}", late.ticket.compensation)
+    (goodwill,) = await core.rewards.given("welcome")
+    assert goodwill.reason == f"goodwill:{late.ticket.ref}"  # the ledger tells it from a chosen compensation
+    assert (await core.rewards.given("sorry"))[0].reason == f"ticket:{chosen.ticket.ref}"
     on_time = await core.tickets.resolve(await ticket_for(core, eva, breached=False), "maria", "Sent again.")
     assert on_time.ticket is not None and on_time.ticket.compensation == ""
     refused = await core.tickets.resolve(await ticket_for(core, eva, breached=False), "maria", "x", reward="nope")
