@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from bot.reports import Row
+
+# What a spreadsheet reads as the start of a formula. Cells hold customers' own words (comments, names), so such a
+# text is written with a leading ' and shown as text; numbers ("-12", "-0.5") stay numbers.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def spreadsheet_safe(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) and not NUMBER.match(text) else text
 
 
 def to_csv(rows: Sequence[Row]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns(rows), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
+    writer.writerows({key: spreadsheet_safe(cell(value)) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 

@@ -20,6 +20,7 @@ from bot.rewards.actions import HandGiven, Imported, PoolSummary, RewardError
 from bot.rewards.ledger import LedgerLine, Shown
 from handlers.admin.context import AdminContext
 from handlers.bodylimit import BodyLimits
+from handlers.report_csv import spreadsheet_safe
 
 PROBLEMS_SHOWN = 50  # bad lines listed after an import; the rest are counted
 LEDGER_COLUMNS = ["code", "customer_id", "customer", "external_id", "why", "given_by", "given_at", "redeemed_at"]
@@ -31,17 +32,12 @@ def pool_json(p: PoolSummary) -> dict[str, Any]:
             "alert_below": p.alert_below, "state": p.state}  # fmt: skip
 
 
-def safe_cell(text: str) -> str:
-    """A cell a spreadsheet shows as text: customer names and codes are not ours, and "=..." would be a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def ledger_row(line: LedgerLine) -> dict[str, str]:
     values = {"code": line.code, "customer_id": line.customer_id, "customer": line.customer_name,
               "external_id": line.external_id, "why": line.why, "given_by": line.given_by,
               "given_at": line.given_at.isoformat() if line.given_at else None,
               "redeemed_at": line.redeemed_at.isoformat() if line.redeemed_at else None}  # fmt: skip
-    return {key: safe_cell("" if value is None else str(value)) for key, value in values.items()}
+    return {key: spreadsheet_safe("" if value is None else str(value)) for key, value in values.items()}
 
 
 def size_text(size: int) -> str:
