@@ -3,7 +3,6 @@ with their diffs, and rollback. Every change is a version in the flow store and 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin import audit
+from bot.admin.diffs import DiffLine, diff_lines
 from bot.config import Campaign
 from bot.conversations import schema as s
 from bot.conversations.flowstore import FlowStore, Published, StaleHead
@@ -52,7 +52,7 @@ class FlowRow:
 class Diff:
     old: Published
     new: Published
-    lines: list[tuple[str, str]]  # (kind: "add" | "del" | "hunk" | "same", text)
+    lines: list[DiffLine]
 
 
 def describe_trigger(trigger: s.Trigger) -> str:
@@ -251,17 +251,5 @@ class FlowConsole:
         old, new = await self.store.get(flow_id, old_number), await self.store.get(flow_id, new_number)
         if old is None or new is None:
             return None
-        lines: list[tuple[str, str]] = []
-        for line in difflib.unified_diff(
-            old.source.splitlines(),
-            new.source.splitlines(),
-            f"version {old.number}",
-            f"version {new.number}",
-            lineterm="",
-            n=3,
-        ):
-            if line.startswith(("---", "+++")):
-                continue
-            kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
-            lines.append((kind, line))
+        lines = diff_lines(old.source, new.source, old.number, new.number)
         return Diff(old, new, lines)

@@ -49,7 +49,7 @@ REBUILT = (
 LATER = (
     "unmatched_messages", "flow_step_log", "admin_accounts", "admin_sessions", "admin_audit", "flow_publishes",
     "campaign_versions", "cancellations", "crosssell_offers", "incidents", "incident_notices", "incident_customers",
-    "reward_codes",
+    "reward_codes", "section_versions",
 )  # fmt: skip
 # Columns added to older tables after 0007: that release's code never wrote them (0014: a ticket's incident).
 LATER_COLUMNS = {"tickets": ("incident_id", "incident_label")}
