@@ -31,6 +31,11 @@ EXAMPLE_INCIDENT = {
 EXAMPLE_CUSTOMER = {"first_name": "Maria", "display_name": "Maria Silva"}
 
 
+def short(title: str) -> str:
+    """A flow's title without the program it belongs to ("Win-back - an offer" -> "an offer"): the card names it."""
+    return title.split(" - ", 1)[-1]
+
+
 def _days(value: float) -> str:
     return f"day {value:g}"
 
@@ -44,14 +49,14 @@ def describe(section: Section, title: FlowTitle) -> str:
     if isinstance(section, WinbackSettings):
         if not section.enabled:
             return "Off: cancellations are not followed up (no save attempt, no win-back messages)."
-        steps = [f"{_days(s.after_days)} “{title(s.flow)}”" for s in section.steps] or ["no messages"]
+        steps = [f"{_days(s.after_days)} “{short(title(s.flow))}”" for s in section.steps] or ["no messages"]
         fixable = _and(list(section.fixable_reasons)) if section.fixable_reasons else "none"
         return (f"On: after a cancellation, {_and(steps)}. Reasons staff can fix ({fixable}) open a save-attempt "
                 f"ticket; it stops when the customer is back.")  # fmt: skip
     if isinstance(section, ActivationSettings):
         if not section.enabled:
             return "Off: new customers who have not activated get no nudge."
-        nudges = [f"{_days(n.after_days)} “{title(n.flow)}”" for n in section.nudges]
+        nudges = [f"{_days(n.after_days)} “{short(title(n.flow))}”" for n in section.nudges]
         if not nudges:
             return "On, but no nudges are set: nothing is sent."
         return f"On: customers who signed up and have not activated get {_and(nudges)}; it stops on activation."

@@ -103,7 +103,9 @@ def routes(ctx: AdminContext) -> list[Route]:
             head=history[0].number if history else 0,
             says=describe(section, title_of),
             examples=examples(shown if shown is not None else section),
-            flows=sorted(lf.id for lf in core.registry.all()),
+            flows=sorted(
+                (lf.id, f"{lf.id}: {lf.flow.title}" if lf.flow.title else lf.id) for lf in core.registry.all()
+            ),
             tiers=known_tiers(core.settings),
             pools=sorted(core.settings.rewards.pools),
             history=history,

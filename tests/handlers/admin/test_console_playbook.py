@@ -93,7 +93,7 @@ async def test_the_cards_say_what_each_practice_does_and_a_step_added_in_the_for
     assert cards.status_code == 200
     for title in ("Win-back", "Activation", "Cross-sell", "Re-survey", "Rewards", "Incident notices"):
         assert f">{title}</a></h2>" in cards.text
-    assert "On: after a cancellation, day 7 “Win-back - what would bring you back”" in cards.text
+    assert "On: after a cancellation, day 7 “what would bring you back”" in cards.text
     assert "1 pool: welcome (made from WELCOME-{random:8})" in cards.text
     page = await http.get("/admin/playbook/winback")
     assert 'name="steps.3.after_days" value=""' in page.text  # the empty row to add one
@@ -101,8 +101,8 @@ async def test_the_cards_say_what_each_practice_does_and_a_step_added_in_the_for
                    steps__1__remove="on", note="a last try after four months")  # fmt: skip
     saved = await http.post("/admin/playbook/winback", data=form)
     assert saved.status_code == 200 and "Win-back saved (version 2)" in saved.text
-    assert ("day 7 “Win-back - what would bring you back”, day 90 “Win-back - what&#39;s new” and day 120 "
-            "“Win-back - what&#39;s new”") in saved.text  # fmt: skip
+    assert ("day 7 “what would bring you back”, day 90 “what&#39;s new” and day 120 "
+            "“what&#39;s new”") in saved.text  # fmt: skip
     assert "Version 2 · ana" in saved.text
     json = (await http.get("/admin/playbook?format=json")).json()["sections"][0]
     assert json["name"] == "winback" and json["version"] == 2 and json["changed_by"] == "ana"
