@@ -36,8 +36,12 @@ def short(title: str) -> str:
     return title.split(" - ", 1)[-1]
 
 
-def _days(value: float) -> str:
-    return f"day {value:g}"
+def _schedule(moments: list[tuple[float, str]], title: FlowTitle) -> list[str]:
+    """(days, flow) in order, each flow once with its days: ["day 7 “…”", "days 5 and 12 “…”"]."""
+    days: dict[str, list[str]] = {}
+    for after, flow in moments:
+        days.setdefault(flow, []).append(f"{after:g}")
+    return [f"day{'s' if len(d) > 1 else ''} {_and(d)} “{short(title(flow))}”" for flow, d in days.items()]
 
 
 def _and(items: list[str]) -> str:
@@ -49,14 +53,14 @@ def describe(section: Section, title: FlowTitle) -> str:
     if isinstance(section, WinbackSettings):
         if not section.enabled:
             return "Off: cancellations are not followed up (no save attempt, no win-back messages)."
-        steps = [f"{_days(s.after_days)} “{short(title(s.flow))}”" for s in section.steps] or ["no messages"]
+        steps = _schedule([(s.after_days, s.flow) for s in section.steps], title) or ["no messages"]
         fixable = _and(list(section.fixable_reasons)) if section.fixable_reasons else "none"
         return (f"On: after a cancellation, {_and(steps)}. Reasons staff can fix ({fixable}) open a save-attempt "
                 f"ticket; it stops when the customer is back.")  # fmt: skip
     if isinstance(section, ActivationSettings):
         if not section.enabled:
             return "Off: new customers who have not activated get no nudge."
-        nudges = [f"{_days(n.after_days)} “{short(title(n.flow))}”" for n in section.nudges]
+        nudges = _schedule([(n.after_days, n.flow) for n in section.nudges], title)
         if not nudges:
             return "On, but no nudges are set: nothing is sent."
         return f"On: customers who signed up and have not activated get {_and(nudges)}; it stops on activation."
