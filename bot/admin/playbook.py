@@ -19,8 +19,10 @@ from bot.admin.diffs import DiffLine, diff_lines
 from bot.config import Settings
 from bot.config.playbook import PLAYBOOK_SECTIONS
 from bot.config.references import playbook_problems
+from bot.config.rewards import RewardSettings
 from bot.config.section import Section
 from bot.conversations.registry import FlowRegistry
+from bot.conversations.schema import ActionStep
 from bot.ports import Clock
 from bot.storage.database import Database
 from bot.storage.sections import SectionStore
@@ -68,7 +70,18 @@ def check(
             problems.setdefault(_field_of(model, tuple(err["loc"]), message), message)
         return None, problems
     problems = playbook_problems(settings, name, section, [lf.id for lf in flows.all()])
+    if isinstance(section, RewardSettings):
+        for pool, flow_id in _pools_flows_give(flows).items():
+            if pool not in section.pools:
+                problems.setdefault("pools", f'flow "{flow_id}" gives rewards from pool "{pool}": keep that pool, or '
+                                             "change the flow first")  # fmt: skip
     return (None if problems else section), problems
+
+
+def _pools_flows_give(flows: FlowRegistry) -> dict[str, str]:
+    """The reward pools the flows in force give from (their give_reward steps), each with a flow that does."""
+    return {step.pool: lf.id for lf in flows.all() for step in lf.flow.steps
+            if isinstance(step, ActionStep) and step.action == "give_reward" and step.pool}  # fmt: skip
 
 
 class PlaybookConsole:

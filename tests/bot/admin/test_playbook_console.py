@@ -6,6 +6,7 @@ is restored with a line in the audit log."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,16 @@ from bot.core import Core
 from bot.outbox.models import OutboxItem
 from bot.retention.kinds import RetentionKind
 from tests.conftest import FixedClock
+
+GIFT_FLOW = """\
+flow: gift
+title: A small gift
+triggers:
+  - command: /gift
+steps:
+  - action: give_reward
+    pool: welcome
+"""
 
 
 async def save(core: Core, name: str, **changes: Any) -> int:
@@ -108,3 +119,14 @@ async def test_an_old_version_is_restored_as_the_newest_with_its_difference_and_
     lines = [(a.actor, a.action, a.target, a.detail) for a in await audit.recent(core.db)]
     assert lines == [("bo", "settings restored", "playbook:resurvey", "version 3: restored version 1"),
                      ("ana", "settings saved", "playbook:resurvey", "version 2")]  # fmt: skip
+
+
+async def test_a_pool_a_flow_gives_from_cannot_be_removed(core: Core, flows_dir: Path) -> None:
+    await save(core, "rewards", pools={"welcome": {"template": "WELCOME-{random:8}"}})
+    (flows_dir / "gift.yaml").write_text(GIFT_FLOW, encoding="utf-8")
+    assert await core.load_flows(import_files=True) == []
+    with pytest.raises(SectionRefused) as refused:
+        await save(core, "rewards", pools={})
+    assert refused.value.problems == {"pools": 'flow "gift" gives rewards from pool "welcome": keep that pool, or '
+                                               "change the flow first"}  # fmt: skip
+    assert set(core.settings.rewards.pools) == {"welcome"}
