@@ -270,7 +270,7 @@ class VersionedStore(Generic[Model]):
                         result.saved.append(saved)
         except (IntegrityError, StaleVersion):
             # Another instance imported the same config at the same moment: what it saved is in force.
-            log.info("%s of config.yaml imported by another instance at the same moment", self.what)
+            log.info("%ss of config.yaml imported by another instance at the same moment", self.what)
             return ConfigSync()
         for saved in result.saved:
             log.info("%s %s version %d %s", self.what, saved.name, saved.number, saved.note)

@@ -158,6 +158,9 @@ async def test_a_viewer_reads_but_cannot_save_and_a_post_without_csrf_is_refused
         page = await viewer.get("/admin/playbook/activation")
         assert page.status_code == 200 and '<fieldset class="plain" disabled>' in page.text
         assert ">Save</button>" not in page.text and "needs the editor role" in page.text
+        json = (await viewer.get("/admin/playbook/activation?format=json")).json()
+        assert json["settings"]["nudges"][0] == {"after_days": 5.0, "flow": "activation_nudge"}
+        assert [(v["number"], v["origin"]) for v in json["versions"]] == [(1, "config")]
         form = form_in(page.text, "/admin/playbook/activation", enabled="")
         posted = await viewer.post("/admin/playbook/activation", data=form)
         assert posted.status_code == 403 and "editor role" in posted.text
