@@ -119,6 +119,9 @@ class VersionedStore(Generic[Model]):
     to tell an admin whose config.yaml edit is refused."""
 
     what = "settings"  # how messages and logs name one of them ("campaign")
+    # Whether a name config.yaml held once and holds no more is retired (a campaign), or simply kept (a section, which
+    # config.yaml without it holds at its defaults).
+    retires_missing = True
 
     def __init__(self, db: Database, clock: Clock, versions: type[Any], marks: type[Any]):
         self.db = db
@@ -243,7 +246,7 @@ class VersionedStore(Generic[Model]):
         # Names config.yaml held once (a mark) and holds no more count as retired there; but a config without any
         # (or none at all: a command run in another folder) retires none, so a stray start cannot retire all.
         wanted = {name: fingerprint(value) for name, value in config.items()}
-        if config:
+        if config and self.retires_missing:
             wanted.update({name: RETIRED for name in marks if name not in config})
         try:
             async with self.db.transaction() as session:

@@ -84,3 +84,12 @@ async def test_a_stale_save_is_refused_and_nothing_is_lost(start_instance: Any) 
         await two.playbook_console.save("winback", data, author="bo", expected_head=1)
     await two.poll_sections()
     assert [s.after_days for s in two.settings.winback.steps] == [3]
+
+
+async def test_a_section_of_a_later_release_is_left_alone(start_instance: Any) -> None:
+    one = await start_instance()
+    await one.section_store.save("loyalty", PLAYBOOK_SECTIONS["resurvey"](), author="a later release")
+    two = await start_instance()  # reads it, cannot use it, and neither retires it nor stops
+    heads = await two.section_store.heads()
+    assert heads["loyalty"].number == 1 and not heads["loyalty"].retired
+    assert not hasattr(two.settings, "loyalty")
