@@ -200,7 +200,7 @@ class Core:
         for name, section in (await self.section_store.in_force()).items():
             if name in PLAYBOOK_SECTIONS and getattr(self.settings, name) != section:
                 self.settings.put_in_force(name, section)
-                log.info("playbook section %s: a newer version is in force", name)
+                log.info("playbook section %s: the stored version is in force", name)
 
     async def poll_sections(self) -> None:
         """Put in force the sections another instance (or the console) saved since the last look."""
