@@ -1,5 +1,5 @@
 """The console's mount: off until an account exists, the sign-in page, the audit log and the accounts page; the
-flow, campaign, staff and report pages come from their own modules."""
+flow, campaign, incident, playbook, staff and report pages come from their own modules."""
 
 from __future__ import annotations
 
