@@ -11,8 +11,10 @@ from datetime import timedelta
 from bot.admin.accounts import AdminAccounts
 from bot.admin.campaigns import CampaignConsole
 from bot.admin.flows import FlowConsole
+from bot.admin.playbook import PlaybookConsole
 from bot.admin.preview import Previews
 from bot.config import Settings
+from bot.config.playbook import PLAYBOOK_SECTIONS
 from bot.conversations import kinds as conversation_kinds
 from bot.conversations.engine import ConversationEngine
 from bot.conversations.flowstore import FlowStore
@@ -41,6 +43,8 @@ from bot.retention.jobs import RetentionJobs
 from bot.rewards.actions import RewardActions
 from bot.rewards.alerts import StaffAlerts
 from bot.storage.database import Database
+from bot.storage.sections import SectionStore
+from bot.storage.versioned import ConfigSync as SectionSync
 from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
 from bot.tickets.lifecycle import TicketActions
@@ -78,6 +82,9 @@ class Core:
         self.campaign_store = CampaignStore(self.db, self.clock)
         self._campaigns_seen: int | None = None
         self.campaign_sync = ConfigSync()  # what the import of config.yaml did at start (its refusals are shown)
+        self.section_store = SectionStore(self.db, self.clock)
+        self._sections_seen: int | None = None
+        self.section_sync = SectionSync()  # the same for the playbook's sections
         self.flow_problems: list[Problem] = []
         self.engine = ConversationEngine(self.db, self.registry, settings, self.clock)
         self.channels: dict[str, Channel] = dict(channels or {})
@@ -110,6 +117,9 @@ class Core:
         reload_campaigns = lambda: self.load_campaigns(import_config=False)  # noqa: E731
         self.campaign_console = CampaignConsole(self.db, settings, self.registry, self.campaign_store, self.campaigns,
                                                 self.clock, reload_campaigns)  # fmt: skip
+        reload_sections = lambda: self.load_sections(import_config=False)  # noqa: E731
+        self.playbook_console = PlaybookConsole(self.db, settings, self.registry, self.section_store, self.clock,
+                                                reload_sections)  # fmt: skip
         self.previews = Previews(settings, self.registry, self.clock)
         self.scheduler = Scheduler()
         self._background = False
@@ -151,11 +161,13 @@ class Core:
                 log.error("published flows refused:\n%s", "\n".join(map(str, problems)))
 
     async def prepare_storage(self) -> None:
-        """Migrate the database, sync the staff directory and import config.yaml's campaigns, without loading flows
-        (for commands that never run a conversation: reading every flow file is most of their start-up time)."""
+        """Migrate the database, sync the staff directory and import config.yaml's campaigns and playbook sections,
+        without loading flows (for commands that never run a conversation: reading every flow file is most of their
+        start-up time)."""
         await self.db.upgrade()
         async with self.db.transaction() as session:
             await directory.sync(session, self.settings)
+        await self.load_sections(import_config=True)
         await self.load_campaigns(import_config=True)
 
     async def load_campaigns(self, *, import_config: bool, force: bool = False) -> None:
@@ -177,6 +189,23 @@ class Core:
         """Put in force what another instance (or the console) saved since the last look."""
         if await self.campaign_store.latest_id() != self._campaigns_seen:
             await self.load_campaigns(import_config=False)
+
+    async def load_sections(self, *, import_config: bool, force: bool = False) -> None:
+        """Bring the playbook's sections in force up to date: import config.yaml's (by the settings store's
+        fast-forward rule), then put each head in force in the shared settings (Settings.put_in_force), which every
+        part of the core reads when it needs it: the retention jobs' intervals follow at their next tick."""
+        if import_config:
+            self.section_sync = await self.section_store.sync_config(self.settings.config_sections(), force=force)
+        self._sections_seen = await self.section_store.latest_id()
+        for name, section in (await self.section_store.in_force()).items():
+            if name in PLAYBOOK_SECTIONS and getattr(self.settings, name) != section:
+                self.settings.put_in_force(name, section)
+                log.info("playbook section %s: the stored version is in force", name)
+
+    async def poll_sections(self) -> None:
+        """Put in force the sections another instance (or the console) saved since the last look."""
+        if await self.section_store.latest_id() != self._sections_seen:
+            await self.load_sections(import_config=False)
 
     def _register_outbox_work(self) -> None:
         """Each feature's outbox kinds with their handlers, the delivery policy and the unreachable hook."""
@@ -233,6 +262,7 @@ class Core:
             self.scheduler.every(LEADER_CHECK_SECONDS, self.weekly_digests.queue_due, "weekly-digest")
         self.scheduler.every(FLOW_POLL_SECONDS, self.poll_published, "flow-publishes")
         self.scheduler.every(FLOW_POLL_SECONDS, self.poll_campaigns, "campaign-saves")
+        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_sections, "section-saves")
         self._background = True
         self.scheduler.start()
         # The starter flows inside the package are nobody's to edit: they are not watched.

@@ -12,6 +12,7 @@ from bot.outbox.models import JobMark, OutboxItem, RateSlot
 from bot.outreach.models import CampaignConfigMark, CampaignRun, CampaignVersion, DeliveryDecision
 from bot.retention.models import Cancellation, CrosssellOffer
 from bot.rewards.models import RewardCode
+from bot.storage.sections import SectionConfigMark, SectionVersion
 from bot.surveys.models import SurveyResponse
 from bot.tickets.models import Staff, Ticket, TicketEvent
 from bot.transcript.models import Message
@@ -42,6 +43,8 @@ __all__ = [
     "OutboxItem",
     "RateSlot",
     "RewardCode",
+    "SectionConfigMark",
+    "SectionVersion",
     "Staff",
     "StepEntry",
     "SurveyResponse",

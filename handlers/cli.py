@@ -30,6 +30,7 @@ from handlers.cli_incidents import incidents
 from handlers.cli_init import init
 from handlers.cli_intents import intents
 from handlers.cli_names import closest, known_or_fail, ticket_categories, unknown
+from handlers.cli_playbook import playbook
 from handlers.cli_reports import DATE, make_query, reports, show
 from handlers.cli_rewards import rewards
 from handlers.cli_support import (
@@ -625,6 +626,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(campaigns)
+main.add_command(playbook)
 main.add_command(init)
 main.add_command(intents)
 main.add_command(reports)

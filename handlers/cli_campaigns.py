@@ -18,7 +18,16 @@ from bot.outreach.campaigns.actions import CampaignPreview
 from bot.outreach.campaigns.catalog import CampaignError, RunProgress
 from bot.outreach.campaigns.planning import next_runs, schedule_entries
 from bot.outreach.delivery.policy import quiet_hours_note
-from handlers.cli_support import count, fail, local_time, page_footer, run_async, settings_or_exit, with_core
+from handlers.cli_support import (
+    count,
+    fail,
+    local_time,
+    page_footer,
+    report_config_sync,
+    run_async,
+    settings_or_exit,
+    with_core,
+)
 
 
 @click.group()
@@ -36,17 +45,8 @@ def campaigns_import(ctx: click.Context, force: bool) -> None:
     async def job(core: Core) -> None:
         if force:
             await core.load_campaigns(import_config=True, force=True)
-        synced = core.campaign_sync  # the import every start does
-        for saved in synced.saved:
-            click.echo(f"{saved.name}: version {saved.number}, {saved.note}")
-        for head in synced.behind:
-            click.echo(f"{head.name}: config.yaml is behind version {head.number} by {head.author} (console)")
-        for conflict in synced.conflicts:
-            click.echo(f"refused: {conflict}", err=True)
-        if synced.conflicts:
-            sys.exit(1)
-        if not synced.saved:
-            click.echo("nothing to import: the campaign store holds config.yaml's campaigns")
+        # The import every start does:
+        report_config_sync(core.campaign_sync, "nothing to import: the campaign store holds config.yaml's campaigns")
 
     run_async(lambda: with_core(settings, job, flows=False))
 

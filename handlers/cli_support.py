@@ -22,6 +22,7 @@ from bot.customers import privacy
 from bot.customers.privacy import CustomerRef
 from bot.ports import Channel
 from bot.storage.database import DatabaseUnusable, is_unavailable
+from bot.storage.versioned import ConfigSync
 from bot.yamlsource import SourceError
 
 T = TypeVar("T")
@@ -151,3 +152,18 @@ def local_time(settings: Settings, moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(settings.business.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def report_config_sync(synced: ConfigSync, nothing: str) -> None:
+    """What an import of config.yaml did (campaigns, playbook sections), name by name; exit 1 when an edit was
+    refused, as it was also changed in the console."""
+    for saved in synced.saved:
+        click.echo(f"{saved.name}: version {saved.number}, {saved.note}")
+    for head in synced.behind:
+        click.echo(f"{head.name}: config.yaml is behind version {head.number} by {head.author} (console)")
+    for conflict in synced.conflicts:
+        click.echo(f"refused: {conflict}", err=True)
+    if synced.conflicts:
+        sys.exit(1)
+    if not synced.saved:
+        click.echo(nothing)

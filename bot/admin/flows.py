@@ -3,7 +3,6 @@ with their diffs, and rollback. Every change is a version in the flow store and 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.admin import audit
+from bot.admin.diffs import DiffLine, diff_lines
 from bot.config import Campaign, Settings
+from bot.config.playbook import PLAYBOOK_SECTIONS
+from bot.config.references import playbook_problems
+from bot.config.section import Section
 from bot.conversations import schema as s
 from bot.conversations.flowstore import FlowStore, Published, StaleHead
 from bot.conversations.loader import LoadedFlow, cross_check, parse_flow, reward_pool_problems
@@ -52,7 +55,7 @@ class FlowRow:
 class Diff:
     old: Published
     new: Published
-    lines: list[tuple[str, str]]  # (kind: "add" | "del" | "hunk" | "same", text)
+    lines: list[DiffLine]
 
 
 def describe_trigger(trigger: s.Trigger) -> str:
@@ -136,13 +139,25 @@ class FlowConsole:
         return sorted((h for h in (await self.store.heads()).values() if h.retired), key=lambda h: h.flow_id)
 
     def users_of(self, flow_id: str, campaigns: Mapping[str, Campaign]) -> list[str]:
-        """What would break if the flow were gone: the flows in force that name it, the campaigns that start it."""
+        """What would break if the flow were gone: the flows in force that name it, the campaigns and the playbook's
+        practices that start it."""
         others = [lf for lf in self.registry.all() if lf.id != flow_id]
         _flows, problems = cross_check(others)
         ids = {lf.path: lf.id for lf in others}
         flows = sorted({ids.get(p.path, p.path) for p in problems if f'unknown flow "{flow_id}"' in p.message})
         named = [name for name, c in campaigns.items() if flow_id in (c.flow, *(b.flow for b in c.buttons))]
-        return [f"flow {f}" for f in flows] + [f"campaign {name}" for name in sorted(named)]
+        # A practice of the playbook that is on and starts it (win-back steps, activation nudges, a cross-sell rule,
+        # the re-survey): what it names is checked as the console checks a save, without this flow.
+        without = {lf.id for lf in others}
+        sections = {name: getattr(self.settings, name) for name in PLAYBOOK_SECTIONS}
+
+        def starts_it(name: str, section: Section) -> bool:
+            said = playbook_problems(self.settings, name, section, without).values()
+            return getattr(section, "enabled", True) and any(f'"{flow_id}"' in problem for problem in said)
+
+        practices = [name for name, section in sections.items() if starts_it(name, section)]
+        return ([f"flow {f}" for f in flows] + [f"campaign {name}" for name in sorted(named)]
+                + [f"playbook {name}" for name in practices])  # fmt: skip
 
     async def retire(
         self, flow_id: str, *, author: str, expected_head: int, campaigns: Mapping[str, Campaign]
@@ -253,17 +268,5 @@ class FlowConsole:
         old, new = await self.store.get(flow_id, old_number), await self.store.get(flow_id, new_number)
         if old is None or new is None:
             return None
-        lines: list[tuple[str, str]] = []
-        for line in difflib.unified_diff(
-            old.source.splitlines(),
-            new.source.splitlines(),
-            f"version {old.number}",
-            f"version {new.number}",
-            lineterm="",
-            n=3,
-        ):
-            if line.startswith(("---", "+++")):
-                continue
-            kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
-            lines.append((kind, line))
+        lines = diff_lines(old.source, new.source, old.number, new.number)
         return Diff(old, new, lines)

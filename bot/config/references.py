@@ -1,9 +1,19 @@
 """Checks across sections that name each other (staff keys in routing, tiers in campaigns), each problem at the
-file:line of the name, with a did-you-mean: a typo would otherwise route nowhere or reach nobody."""
+file:line of the name, with a did-you-mean: a typo would otherwise route nowhere or reach nobody. The playbook's
+sections, when the console changes one, are checked against the flows, tiers and pools in force (playbook_problems)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from bot.config.activation import ActivationSettings
+from bot.config.crosssell import CrosssellSettings
+from bot.config.incidents import IncidentSettings
+from bot.config.resurvey import ResurveySettings
+from bot.config.rewards import RewardSettings
+from bot.config.section import Section
 from bot.config.settings import Settings
+from bot.config.winback import WinbackSettings
 from bot.yamlsource import Problem, YamlDocument, did_you_mean
 
 
@@ -95,3 +105,47 @@ def unknown_tier(settings: Settings, tier: str) -> str | None:
         return None
     known = ", ".join(sorted(tiers))
     return f'unknown tier "{tier}"{did_you_mean(tier, tiers)}; tiers.default and tiers.rules give: {known}'
+
+
+def playbook_problems(settings: Settings, name: str, section: Section, flows: Collection[str]) -> dict[str, str]:
+    """What a playbook section names that does not exist (flows, tiers, reward pools) and its texts that do not
+    compile, by field path (steps.0.flow, rules.NAME.tiers): the console shows each at its field and saves nothing."""
+    from bot.templating import check_template
+
+    problems: dict[str, str] = {}
+
+    def flow(path: str, flow_id: str) -> None:
+        if flow_id not in flows:
+            problems.setdefault(path, f'there is no flow "{flow_id}"{did_you_mean(flow_id, flows)}')
+
+    def texts(*fields: str) -> None:
+        for field in fields:
+            problem = check_template(getattr(section, field))
+            if problem:
+                problems[field] = problem
+
+    if isinstance(section, WinbackSettings):
+        flow("flow", section.flow)
+        for i, step in enumerate(section.steps):
+            flow(f"steps.{i}.flow", step.flow)
+    elif isinstance(section, ActivationSettings):
+        for i, nudge in enumerate(section.nudges):
+            flow(f"nudges.{i}.flow", nudge.flow)
+    elif isinstance(section, CrosssellSettings):
+        for rule_name, rule in section.rules.items():
+            flow(f"rules.{rule_name}.flow", rule.flow)
+            for tier in rule.tiers:
+                problem = unknown_tier(settings, tier)
+                if problem:
+                    problems.setdefault(f"rules.{rule_name}.tiers", problem)
+    elif isinstance(section, ResurveySettings):
+        flow("flow", section.flow)
+    elif isinstance(section, RewardSettings):
+        texts("given_text", "empty_text")
+        for campaign_name, campaign in settings.campaigns.items():
+            if campaign.reward and campaign.reward not in section.pools:
+                problems.setdefault("pools", f'campaign "{campaign_name}" gives rewards from pool "{campaign.reward}": '
+                                             "keep that pool, or change the campaign first")  # fmt: skip
+    elif isinstance(section, IncidentSettings):
+        texts("opened_text", "update_text", "resolved_text", "complaint_text")
+    return problems

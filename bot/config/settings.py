@@ -15,6 +15,7 @@ from bot.config.crosssell import CrosssellSettings
 from bot.config.incidents import IncidentSettings
 from bot.config.outreach import OutreachSettings
 from bot.config.platforms import SlackSettings, TelegramSettings
+from bot.config.playbook import PLAYBOOK_SECTIONS
 from bot.config.reports import ReportsSettings
 from bot.config.resurvey import ResurveySettings
 from bot.config.rewards import RewardSettings
@@ -70,6 +71,7 @@ class Settings(Section):
     base_dir: Path = Field(Path("."), exclude=True)
     source: str = Field("(embedded defaults)", exclude=True)
     _config_campaigns: dict[str, Campaign] | None = PrivateAttr(None)
+    _config_sections: dict[str, Section] | None = PrivateAttr(None)
 
     def config_campaigns(self) -> dict[str, Campaign]:
         """The campaigns config.yaml holds. `campaigns` itself is the campaigns in force: the core fills it from the
@@ -78,6 +80,25 @@ class Settings(Section):
         if self._config_campaigns is None:
             self._config_campaigns = dict(self.campaigns)
         return self._config_campaigns
+
+    def config_sections(self) -> dict[str, Section]:
+        """The playbook's sections as config.yaml holds them (the ones in force may be newer: put_in_force)."""
+        if self._config_sections is None:
+            self._config_sections = {name: getattr(self, name) for name in PLAYBOOK_SECTIONS}
+        return self._config_sections
+
+    def put_in_force(self, name: str, section: Section) -> None:
+        """Replace the playbook section `name` (winback, rewards...) with a version saved in the settings store.
+
+        The settings are frozen for everything else; this is the one change allowed after loading, made in place in
+        one step of the event loop, so every holder of these settings (the jobs, the engine, the console) reads the
+        new section from its next look, and no reader ever sees half of it. Whoever reads a section should read it
+        from the settings when it needs it, not keep it."""
+        expected = PLAYBOOK_SECTIONS.get(name)
+        if expected is None or not isinstance(section, expected):
+            raise ValueError(f"{name!r} is not a playbook section, or {type(section).__name__} is not its settings")
+        self.config_sections()  # what config.yaml held, kept before the first change
+        object.__setattr__(self, name, section)
 
     @property
     def configured_flows_dir(self) -> Path:

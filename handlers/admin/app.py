@@ -1,5 +1,5 @@
 """The console's mount: off until an account exists, the sign-in page, the audit log and the accounts page; the
-flow, campaign, staff and report pages come from their own modules."""
+flow, campaign, incident, playbook, staff and report pages come from their own modules."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.admin import audit
 from bot.admin.accounts import AccountError, Role, SignedIn
 from bot.core import Core
-from handlers.admin import campaign_pages, flow_pages, incident_pages, report_pages, reward_pages, staff_pages
+from handlers.admin import (
+    campaign_pages,
+    flow_pages,
+    incident_pages,
+    playbook_pages,
+    report_pages,
+    reward_pages,
+    staff_pages,
+)
 from handlers.admin.context import AdminContext
 from handlers.admin.render import Renderer
 from handlers.admin.security import (
@@ -179,6 +187,7 @@ def admin_mount(core: Core) -> Mount:
         Mount("/static", static, name="admin-static"),
         *flow_pages.routes(ctx),
         *campaign_pages.routes(ctx),
+        *playbook_pages.routes(ctx),
         *incident_pages.routes(ctx),
         *reward_pages.routes(ctx),
         *staff_pages.routes(ctx),

@@ -22,6 +22,7 @@ SECTIONS: list[tuple[str, str, str, Role]] = [
     ("flows", "Flows", "/admin/flows", Role.viewer),
     ("campaigns", "Campaigns", "/admin/campaigns", Role.viewer),
     ("incidents", "Incidents", "/admin/incidents", Role.viewer),
+    ("playbook", "Playbook", "/admin/playbook", Role.viewer),
     ("rewards", "Rewards", "/admin/rewards", Role.viewer),
     ("staff", "Staff & routing", "/admin/staff", Role.viewer),
     ("reports", "Reports", "/admin/reports", Role.viewer),

@@ -11,6 +11,7 @@ import pytest
 from bot.admin.flows import FlowRefused
 from bot.admin.texts import apply_texts, customer_texts
 from bot.config import Campaign, Settings
+from bot.config.resurvey import ResurveySettings
 from bot.core import Core
 from tests.bot.conversations.test_reload import eventually
 from tests.conftest import Chat, FixedClock, make_settings
@@ -188,6 +189,8 @@ async def test_a_retired_flow_is_served_by_no_instance_until_its_file_is_edited_
     other = await open_core(settings, clock)
     try:
         assert "to recommend our service" in await Chat(core).say("/nps")
+        no_resurvey = ResurveySettings(enabled=False)  # else the re-survey names nps, and it cannot be retired
+        core.settings.put_in_force("resurvey", no_resurvey)
         retired = await core.flow_console.retire("nps", author="ana", expected_head=1, campaigns={})
         assert (retired.number, retired.retired, retired.origin) == (2, True, "retire")
         assert core.registry.current("nps") is None
@@ -201,6 +204,7 @@ async def test_a_retired_flow_is_served_by_no_instance_until_its_file_is_edited_
 
         await core.flow_console.rollback("nps", 1, author="ana")  # Restore on the flow list
         assert core.registry.current("nps") is not None
+        core.settings.put_in_force("resurvey", no_resurvey)  # the restarted instance put config.yaml's back (shared)
         await core.flow_console.retire("nps", author="ana", expected_head=3, campaigns={})
         nps = flows_dir / "nps.yaml"
         nps.write_text(nps.read_text().replace("to a friend or colleague", "to a friend"), encoding="utf-8")
@@ -215,6 +219,10 @@ async def test_a_flow_another_flow_or_a_campaign_names_is_not_retired(core: Core
     with pytest.raises(FlowRefused, match="flow cancellation, flow csat, flow onboarding still name it"):
         await core.flow_console.retire("complaint", author="ana", expected_head=1, campaigns={})
     campaign = Campaign(flow="nps")
-    with pytest.raises(FlowRefused, match="campaign survey still names it"):
+    with pytest.raises(FlowRefused, match="campaign survey, playbook resurvey still name it: change them first"):
         await core.flow_console.retire("nps", author="ana", expected_head=1, campaigns={"survey": campaign})
+    with pytest.raises(FlowRefused, match="playbook winback still names it"):
+        await core.flow_console.retire("winback_offer", author="ana", expected_head=1, campaigns={})
+    core.settings.put_in_force("winback", core.settings.winback.model_copy(update={"enabled": False}))
+    await core.flow_console.retire("winback_offer", author="ana", expected_head=1, campaigns={})  # a practice off
     assert core.registry.current("complaint") is not None and core.registry.current("nps") is not None

@@ -29,13 +29,14 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 async def start(tmp_path: Path, database_url: str, flows_dir: Path, clock: FixedClock) -> Any:
-    """Start an instance on the shared database with this config.yaml's campaigns (closed at the test's end)."""
+    """Start an instance on the shared database with this config.yaml's campaigns and other sections (closed at the
+    test's end). The settings store's tests use it too (tests/bot/storage/test_section_store.py)."""
     cores: list[Core] = []
 
-    async def open_instance(campaigns: dict[str, Any]) -> Core:
+    async def open_instance(campaigns: dict[str, Any] | None = None, **sections: dict[str, Any]) -> Core:
         folder = tmp_path / f"instance{len(cores)}"
         folder.mkdir()
-        core = Core(make_settings(folder, database_url, flows_dir, campaigns=campaigns), clock=clock)
+        core = Core(make_settings(folder, database_url, flows_dir, campaigns=campaigns or {}, **sections), clock=clock)
         cores.append(core)
         assert await core.prepare() == []
         return core

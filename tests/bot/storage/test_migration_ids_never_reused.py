@@ -49,7 +49,7 @@ REBUILT = (
 LATER = (
     "unmatched_messages", "flow_step_log", "admin_accounts", "admin_sessions", "admin_audit", "flow_publishes",
     "campaign_versions", "cancellations", "crosssell_offers", "incidents", "incident_notices", "incident_customers",
-    "reward_codes",
+    "reward_codes", "section_versions",
 )  # fmt: skip
 # Columns added to older tables after 0007: that release's code never wrote them (0014: a ticket's incident).
 LATER_COLUMNS = {"tickets": ("incident_id", "incident_label")}
@@ -81,7 +81,8 @@ async def previous_release(settings: Settings, clock: FixedClock, monkeypatch: p
 
 def without_later_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     """The code of the releases around 0007 wrote no table created after it: no step log (0010), no unmatched
-    messages (0009), no campaign store (0013), and a customer's erasure walked only the tables of its day."""
+    messages (0009), no campaign store (0013) or settings store (0016), and a customer's erasure walked only the
+    tables of its day."""
 
     async def nothing(*args: Any, **kwargs: Any) -> None:
         return None
@@ -90,6 +91,7 @@ def without_later_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runs, "log_step", lambda *args, **kwargs: None)
     monkeypatch.setattr(unmatched, "record", nothing)
     monkeypatch.setattr(Core, "load_campaigns", nothing)  # campaigns came from config.yaml alone (no store: 0013)
+    monkeypatch.setattr(Core, "load_sections", nothing)  # so did the playbook's sections (no settings store: 0016)
     monkeypatch.setattr(ComplaintAnswers, "affecting", nothing)  # no incidents to link a complaint to (0014)
     # An INSERT names every nullable column it does not set, as NULL; the columns of later releases are left out.
     for table in Base.metadata.sorted_tables:

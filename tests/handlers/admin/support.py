@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -38,3 +40,14 @@ async def page_csrf(http: httpx.AsyncClient, path: str) -> str:
     response = await http.get(path)
     assert response.status_code == 200, response.text
     return csrf_in(response.text)
+
+
+@asynccontextmanager
+async def console_site(settings: Settings, **accounts: str) -> AsyncIterator[str]:
+    """A real server on the settings' database with these accounts (name=role), at its URL."""
+    from tests.handlers.test_webchat import serving
+
+    for name, role in accounts.items():
+        await add_account(settings, name, role)
+    async with serving(settings) as url:
+        yield url

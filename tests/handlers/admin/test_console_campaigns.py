@@ -13,8 +13,7 @@ import pytest
 
 from bot.config import Settings
 from tests.conftest import make_settings
-from tests.handlers.admin.support import add_account, csrf_in, sign_in
-from tests.handlers.test_webchat import serving
+from tests.handlers.admin.support import console_site, csrf_in, sign_in
 
 CAMPAIGNS = {"spring": {"title": "Spring tips", "kind": "tip", "message": "Hi {{ customer.first_name }}, a tip!",
                         "buttons": [{"label": "More tips", "flow": "value_tips"}]}}  # fmt: skip
@@ -28,9 +27,7 @@ def settings(tmp_path: Path, database_url: str, flows_dir: Path) -> Settings:
 
 @pytest.fixture
 async def site(settings: Settings) -> AsyncIterator[str]:
-    await add_account(settings, "ana", "editor")
-    await add_account(settings, "vic", "viewer")
-    async with serving(settings) as url:
+    async with console_site(settings, ana="editor", vic="viewer") as url:
         yield url
 
 
