@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from bot.yamlsource import (
 
 KNOWN_KEYS = model_fields_of(s.Flow) | set(s.STEP_KEYS) | set(s.TRIGGER_KEYS) | {"else"}
 FLOW_SUFFIXES = (".yaml", ".yml")
+PARSES_KEPT = 256  # valid flow texts whose parse is kept per process (all in force, and drafts and older versions)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,23 @@ def flow_version(source: str) -> str:
 
 
 def parse_flow(source: str, path: str) -> LoadedFlow:
-    """Validate one flow file on its own; raises SourceError with every problem found."""
+    """Validate one flow file on its own; raises SourceError with every problem found (at `path`)."""
+    try:
+        valid = _valid_flow(source)
+    except SourceError:
+        return _parse_flow(source, path)  # the problems again, at the file's own path
+    return replace(valid, path=path)
+
+
+@lru_cache(maxsize=PARSES_KEPT)
+def _valid_flow(source: str) -> LoadedFlow:
+    """A valid flow's parse, kept per process by its text (a LoadedFlow is immutable): parsing YAML with its line
+    numbers is most of the time a Core takes to start, and every Core in a process (each test, a second instance,
+    the console's preview of an unchanged draft) parsed the same files again, wherever they were."""
+    return _parse_flow(source, "")
+
+
+def _parse_flow(source: str, path: str) -> LoadedFlow:
     doc = parse_yaml(source, path)
     if not isinstance(doc.data, dict):
         raise SourceError([doc.problem((), "a flow file must be a mapping with `flow:` and `steps:`")])

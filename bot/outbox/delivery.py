@@ -10,6 +10,7 @@ can arrive twice.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,12 +24,14 @@ from bot.messages import Reply
 from bot.outbox import rows
 from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, DeliveryError
-from bot.storage.database import Database
+from bot.storage.database import Database, is_unavailable
 
 log = logging.getLogger(__name__)
 
 # How long the adapter that received a message has to send its replies before the dispatcher may.
 INLINE_LEASE = timedelta(seconds=60)
+# How soon a sent batch's mark is tried again while the database is away (doubling, up to the last).
+MARK_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0)
 
 # What follows when a channel refuses a customer for good (registered by the customers feature): the session of
 # the row's failure, the customer's id, now.
@@ -107,7 +110,26 @@ class Deliveries:
         except DeliveryError as exc:
             await self.failed(delivery.outbox_id, exc)
             return
-        await self.mark_sent(delivery.outbox_id)
+        await self._mark_sent_once_reachable(delivery.outbox_id)
+
+    async def _mark_sent_once_reachable(self, item_id: int) -> None:
+        """Mark a sent batch done, trying again while the database is away (a restart, a failover) for as long as
+        the row's lease lasts. Left unmarked, the row held the customer's next replies until its lease ran out (a
+        minute of silence), and then the dispatcher sent the batch a second time."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + INLINE_LEASE.total_seconds()
+        for attempt in itertools.count():
+            try:
+                await self.mark_sent(item_id)
+                return
+            except Exception as exc:
+                wait = MARK_RETRY_SECONDS[min(attempt, len(MARK_RETRY_SECONDS) - 1)]
+                if not is_unavailable(exc) or loop.time() + wait > give_up_at:
+                    raise
+                if attempt == 0:
+                    log.warning("outbox item %s sent; marking it waits for the database (%s)", item_id,
+                                type(exc).__name__)  # fmt: skip
+                await asyncio.sleep(wait)
 
     async def mark_sent(self, item_id: int | None) -> None:
         """Returns once the row is marked done (committed).

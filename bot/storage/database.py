@@ -8,6 +8,7 @@ import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +238,18 @@ def _alembic_config(connection: Connection) -> Any:
 def _run_alembic(connection: Connection, direction: str, revision: str) -> None:
     from alembic import command
 
+    if direction == "upgrade" and revision == "head" and _current_revision(connection) in _heads():
+        return  # at the head already (every start after the first): alembic would read every migration script again
     getattr(command, direction)(_alembic_config(connection), revision)
+
+
+@lru_cache(maxsize=1)
+def _heads() -> tuple[str, ...]:
+    """The migrations' head revision, read from their scripts once per process (they do not change under it)."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    return tuple(heads) if len(heads) == 1 else ()  # several heads: alembic's own upgrade says what is wrong
 
 
 async def _sqlite_foreign_keys_back_on(conn: AsyncConnection) -> None:

@@ -234,6 +234,17 @@ def running() -> Iterator[list[Running]]:
 
 
 def say(port: int, text: str) -> list[str]:
+    # The banner comes just before uvicorn binds the port again and starts the app: on a loaded machine a message
+    # sent at once could find it closed for a moment (connection refused), as a browser opened that fast would.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     answer = http.post("/chat/api/messages", json={"visitor": "first-hour-visitor", "text": text})
     assert answer.status_code == 200, answer.text

@@ -13,7 +13,7 @@ said 503 while the database was away and 200 again after.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -21,8 +21,11 @@ import asyncpg
 import httpx
 import pytest
 
+from bot.core import Core
+from bot.messages import Inbound, Reply
+from bot.outbox.models import DONE, OutboxItem
 from bot.storage.database import Database
-from tests.conftest import postgres_required
+from tests.conftest import FixedClock, make_settings, postgres_required
 from tests.reliability.harness import (
     SCRIPT,
     Customer,
@@ -175,3 +178,42 @@ async def test_a_session_ended_by_the_server_mid_message_loses_nothing(
         assert await survey_answers(db) == [(9, "Great service")]
     finally:
         await db.dispose()
+
+
+async def test_replies_sent_as_the_database_stops_are_marked_sent_once_it_is_back(
+    tmp_path: Path, flows_dir: Path, clock: FixedClock, private_postgres: PrivatePostgres
+) -> None:
+    """Telegram took a batch of replies, and the database stopped before the batch was marked sent (the restart
+    test's failure under load): it is marked once the database is back. Left leased, it held the customer's next
+    replies for its lease (a minute), and then the dispatcher sent it a second time."""
+    admin = await asyncpg.connect(private_postgres.url)
+    await admin.execute("CREATE DATABASE engagebot")
+    await admin.close()
+    database_url = private_postgres.url.rsplit("/", 1)[0] + "/engagebot"
+    core = Core(make_settings(tmp_path, database_url, flows_dir), clock=clock)
+    assert not await core.prepare()
+    try:
+        first = await core.engine.handle_for_delivery(Inbound("telegram", "9200", text="hi"))
+        sent: list[int] = []
+        restarts: list[asyncio.Task[None]] = []
+
+        async def send_then_stop_the_database(replies: Sequence[Reply]) -> None:
+            sent.append(len(replies))
+            await asyncio.to_thread(private_postgres.stop, "fast")
+
+            async def start_again() -> None:
+                await asyncio.sleep(DOWN_SECONDS)
+                await asyncio.to_thread(private_postgres.start)
+
+            restarts.append(asyncio.create_task(start_again()))
+
+        await core.deliveries.deliver(first, send_then_stop_the_database)
+        await restarts[0]
+
+        assert sent == [len(first.replies)]
+        async with core.db.sessions() as session:
+            assert (await session.get(OutboxItem, first.outbox_id)).status == DONE  # type: ignore[union-attr]
+        second = await core.engine.handle_for_delivery(Inbound("telegram", "9200", text="Just for me"))
+        assert second.outbox_id is not None and not second.held  # answered at once, not queued behind the first
+    finally:
+        await core.close()

@@ -414,3 +414,17 @@ def test_a_missing_flows_folder_is_reported(tmp_path: Path) -> None:
     found, problems = check_directory(tmp_path / "nope")
     assert found == {}
     assert [str(p) for p in problems] == [f"{tmp_path / 'nope'}:1: flows folder not found"]
+
+
+def test_the_same_flow_text_in_two_folders_is_reported_at_each_folders_file(tmp_path: Path) -> None:
+    """A valid flow's parse is kept per process by its text: each copy still carries its own path, and a broken
+    copy's problems name the file they are in, each time it is read."""
+    good = (STARTER_FLOWS / "nps.yaml").read_text(encoding="utf-8")
+    broken = good.replace("steps:", "stepz:", 1)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        assert parse_flow_file(write(tmp_path / folder, "nps.yaml", good)).path == str(tmp_path / folder / "nps.yaml")
+    for _ in range(2):
+        for folder in ("a", "b"):
+            path = str(tmp_path / folder / "broken.yaml")
+            assert {p.path for p in problems_of(broken, path)} == {path}
