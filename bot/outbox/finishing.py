@@ -135,7 +135,9 @@ class Finisher:
             self._wanted = False
             batch, self._pending = self._pending, {}
             try:
-                async with self.db.transaction() as session:
+                # One statement: on PostgreSQL it commits on its own, without BEGIN and COMMIT round trips (a
+                # worker waits for this write before its next row, so its round trips bound the claim rate).
+                async with self.db.statements() as session:
                     await rows.finish_many(session, list(batch), self.clock.now())
             except Exception as exc:
                 for marked in batch.values():

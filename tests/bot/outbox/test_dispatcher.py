@@ -201,7 +201,9 @@ async def test_a_row_leased_by_a_dead_worker_is_claimed_again_when_the_lease_run
     await enqueue_send(core, customer_id, "Hello")
     async with core.db.transaction() as session:  # a worker claims the row, then dies
         (claimed,) = await outbox.claim_due(session, clock.now(), limit=10, lease=LEASE, skip_locked=False)
-    assert (claimed.status, claimed.lease_until) == (LEASED, clock.now() + LEASE)
+    assert (claimed.attempts, claimed.leased_until) == (1, clock.now() + LEASE)
+    row = await the_row(core)
+    assert (row.status, row.lease_until) == (LEASED, clock.now() + LEASE)
 
     clock.advance(seconds=119)
     assert await core.dispatcher.drain() == 0  # still leased
