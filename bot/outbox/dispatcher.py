@@ -26,7 +26,7 @@ from bot.outbox.gate import ProactiveGate
 from bot.outbox.grouping import ClearingGroups
 from bot.outbox.kinds import Handler, KindTable, OutboxKind
 from bot.outbox.ratelimit import SharedRateLimiter, wait_until
-from bot.ports import Channel, Clock, DeliveryError
+from bot.ports import Channel, Clock, DeliveryError, reads_transcript
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class Dispatcher:
             if worker is None:
                 await self.finisher.finish(item.id)
             else:
-                worker.done(item.id)
+                worker.done(item.id, can_double=not self._reads_transcript(item))
             return
         async with self.db.transaction() as session:
             now = self.clock.now()
@@ -203,6 +203,10 @@ class Dispatcher:
         if handler is None or (handler.needs_customer and item.customer_id is None):
             raise DeliveryError(f"unknown outbox kind {item.kind!r}", permanent=True)
         return await handler.carry_out(item)
+
+    def _reads_transcript(self, item: Claimed) -> bool:
+        """A send to a channel whose customers read the transcript: sending it again would double nothing."""
+        return item.kind == OutboxKind.SEND and reads_transcript(self.channels.get(item.payload.get("channel")))
 
     # ---- the delivery policy --------------------------------------------------------------------
 

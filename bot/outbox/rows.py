@@ -59,26 +59,29 @@ async def enqueue_send(
 # rows it takes (one query with an OR of both statuses sorted the whole queue: seconds at a million rows), leased
 # and returned with whether each send is its customer's first one unsent (no order check of its own then). One
 # round trip where the ORM took five and a per-row UPDATE; it commits on its own on PostgreSQL (Database.statements).
-# The subquery reads the rows as they were before the statement: claimed rows count as unsent either way. Written
-# out: SQLAlchemy drops the table names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
-_CLAIM = """
+# The subquery reads the rows as they were before the statement: claimed rows count as unsent either way.
+# Constants are literals, never parameters: PostgreSQL's generic plan for a prepared claim with a parameter for the
+# status sorted every due row (66 ms a claim at 10,000 rows, against 4 ms). Written out: SQLAlchemy drops the table
+# names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
+_CLAIM = f"""
 WITH due AS (
-  SELECT id FROM outbox WHERE {due} AND kind NOT IN :excluded ORDER BY due_at, id LIMIT :limit {lock})
-UPDATE outbox SET status = :leased, lease_until = :until, attempts = outbox.attempts + 1
+  SELECT id FROM outbox WHERE {{due}} AND kind NOT IN :excluded ORDER BY due_at, id LIMIT :limit {{lock}})
+UPDATE outbox SET status = '{LEASED}', lease_until = :until, attempts = outbox.attempts + 1
 FROM due WHERE outbox.id = due.id
 RETURNING outbox.id, outbox.kind, outbox.payload, outbox.customer_id, outbox.attempts, outbox.proactive,
   outbox.campaign_run_id, outbox.due_at,
-  outbox.kind = :send AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.customer_id = outbox.customer_id
-    AND earlier.kind = :send AND earlier.id < outbox.id AND earlier.status IN (:pending, :leased)) AS in_order"""
-_DUE = {"expired": "status = :leased AND lease_until < :now", "pending": "status = :pending AND due_at <= :now"}
+  outbox.kind = '{SEND}' AND NOT EXISTS (SELECT 1 FROM outbox AS earlier
+    WHERE earlier.customer_id = outbox.customer_id AND earlier.kind = '{SEND}' AND earlier.id < outbox.id
+      AND earlier.status IN ('{PENDING}', '{LEASED}')) AS in_order"""
+_DUE = {"expired": f"status = '{LEASED}' AND lease_until < :now", "pending": f"status = '{PENDING}' AND due_at <= :now"}
 
 
 def _claim_statement(due: str, skip_locked: bool) -> TextClause:
     when = _TABLE.c.due_at.type
     return (
         text(_CLAIM.format(due=_DUE[due], lock="FOR UPDATE SKIP LOCKED" if skip_locked else ""))
-        .bindparams(bindparam("excluded", expanding=True), bindparam("now", type_=when),
-                    bindparam("until", type_=when))
+        .bindparams(bindparam("excluded", type_=String, expanding=True, literal_execute=True),
+                    bindparam("now", type_=when), bindparam("until", type_=when))
         .columns(id=Integer, kind=String, payload=_TABLE.c.payload.type, customer_id=Integer, attempts=Integer,
                  proactive=Boolean, campaign_run_id=Integer, due_at=when, in_order=Boolean)
     )  # fmt: skip
@@ -95,8 +98,7 @@ async def claim_due(
     ones. Each claim adds one to the row's attempts: the fencing token of `renew`."""
     until = now + lease
     # "" is no kind: an empty list would make NOT IN exclude every row.
-    params = {"now": now, "until": until, "excluded": [*exclude_kinds, ""], "send": SEND, "pending": PENDING,
-              "leased": LEASED}  # fmt: skip
+    params = {"now": now, "until": until, "excluded": [*exclude_kinds, ""]}
     found: list[Any] = []
     for due in _DUE:
         if len(found) >= limit:
