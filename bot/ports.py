@@ -11,11 +11,20 @@ from bot.messages import ChannelRef, Reply
 
 
 class Channel(Protocol):
-    """Delivers replies to a customer on one platform. Raises on failure so the outbox retries."""
+    """Delivers replies to a customer on one platform. Raises on failure so the outbox retries.
+
+    A channel whose customers read their messages from the transcript (the web chat, the terminal chat) sets
+    `reads_transcript = True`: its send delivers nothing, so a row sent twice shows the customer nothing twice
+    (`reads_transcript` below)."""
 
     name: str
 
     async def send(self, ref: ChannelRef, replies: Sequence[Reply]) -> None: ...
+
+
+def reads_transcript(channel: object) -> bool:
+    """The channel's customers read the transcript, where every reply already is: sending is bookkeeping."""
+    return bool(getattr(channel, "reads_transcript", False))
 
 
 class Clock(Protocol):

@@ -233,6 +233,8 @@ class TranscriptChannel:
     """The web chat and the terminal chat read the transcript, where every reply is already recorded:
     delivering to them is done once it is written, so the CLI's outbox run can finish those rows."""
 
+    reads_transcript = True
+
     def __init__(self, name: str):
         self.name = name
 

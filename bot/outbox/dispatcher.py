@@ -26,7 +26,7 @@ from bot.outbox.gate import ProactiveGate
 from bot.outbox.grouping import ClearingGroups
 from bot.outbox.kinds import Handler, KindTable, OutboxKind
 from bot.outbox.ratelimit import SharedRateLimiter, wait_until
-from bot.ports import Channel, Clock, DeliveryError
+from bot.ports import Channel, Clock, DeliveryError, reads_transcript
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -111,24 +111,14 @@ class Dispatcher:
         return total
 
     async def _claim(self) -> list[Claimed]:
-        cfg = self.settings
         # Not finisher.transaction(): marking rows (not SKIP LOCKED) after locking newly claimed ones could
-        # deadlock with an opt-out, which locks the customer and then all their rows.
-        async with self.db.transaction() as session:
-            now = self.clock.now()
-            items = await rows.claim_due(
-                session, now, limit=cfg.batch_size, lease=self._lease,
+        # deadlock with an opt-out, which locks the customer and then all their rows. Each claim statement stands
+        # alone (it leases what it returns), so on PostgreSQL they commit on their own: no BEGIN, no COMMIT.
+        async with self.db.statements() as session:
+            return await rows.claim_due(
+                session, self.clock.now(), limit=self.settings.batch_size, lease=self._lease,
                 skip_locked=self.db.is_postgres, exclude_kinds=self.kinds.unavailable(),
             )  # fmt: skip
-            # A send that is its customer's first one not yet carried out needs no order check of its own.
-            senders = {i.customer_id for i in items if i.kind == OutboxKind.SEND and i.customer_id is not None}
-            first = await rows.first_unsent_sends(session, list(senders)) if senders else {}
-            claimed = [
-                Claimed(i.id, i.kind, dict(i.payload), i.customer_id, i.attempts, i.proactive, i.campaign_run_id,
-                        now + self._lease, in_order=i.kind == OutboxKind.SEND and first.get(i.customer_id) == i.id)
-                for i in items
-            ]  # fmt: skip
-        return claimed
 
     async def _work_on(self, claimed: list[Claimed], started: asyncio.Event) -> None:
         """One customer's rows in order, different customers side by side; `started` is set once every
@@ -181,7 +171,7 @@ class Dispatcher:
             if worker is None:
                 await self.finisher.finish(item.id)
             else:
-                worker.done(item.id)
+                worker.done(item.id, can_double=not self._reads_transcript(item))
             return
         async with self.db.transaction() as session:
             now = self.clock.now()
@@ -213,6 +203,10 @@ class Dispatcher:
         if handler is None or (handler.needs_customer and item.customer_id is None):
             raise DeliveryError(f"unknown outbox kind {item.kind!r}", permanent=True)
         return await handler.carry_out(item)
+
+    def _reads_transcript(self, item: Claimed) -> bool:
+        """A send to a channel whose customers read the transcript: sending it again would double nothing."""
+        return item.kind == OutboxKind.SEND and reads_transcript(self.channels.get(item.payload.get("channel")))
 
     # ---- the delivery policy --------------------------------------------------------------------
 

@@ -6,17 +6,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, any_, bindparam, func, or_, select, update
+from sqlalchemy import Boolean, Integer, String, TextClause, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.messages import ChannelRef, Reply, reply_to_dict
+from bot.outbox.claims import Claimed
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
 from bot.storage.base import utcnow
 from bot.storage.dialects import insert_for
 
 SEND = OutboxKind.SEND
+_TABLE = OutboxItem.__table__
 
 
 async def enqueue(
@@ -53,34 +55,62 @@ async def enqueue_send(
     )
 
 
-async def claim_due(
-    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta, skip_locked: bool,
-    exclude_kinds: Sequence[str] = (),
-) -> list[OutboxItem]:  # fmt: skip
-    """Lease up to `limit` due rows: rows whose lease ran out (their worker died) first, then pending ones.
+# One statement per status: the due rows, in the order of the (status, due_at, id) index, so a claim reads about the
+# rows it takes (one query with an OR of both statuses sorted the whole queue: seconds at a million rows), leased
+# and returned with whether each send is its customer's first one unsent (no order check of its own then). One
+# round trip where the ORM took five and a per-row UPDATE; it commits on its own on PostgreSQL (Database.statements).
+# The subquery reads the rows as they were before the statement: claimed rows count as unsent either way.
+# Constants are literals, never parameters: PostgreSQL's generic plan for a prepared claim with a parameter for the
+# status sorted every due row (66 ms a claim at 10,000 rows, against 4 ms). Written out: SQLAlchemy drops the table
+# names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
+_CLAIM = f"""
+WITH due AS (
+  SELECT id FROM outbox WHERE {{due}} AND kind NOT IN :excluded ORDER BY due_at, id LIMIT :limit {{lock}})
+UPDATE outbox SET status = '{LEASED}', lease_until = :until, attempts = outbox.attempts + 1
+FROM due WHERE outbox.id = due.id
+RETURNING outbox.id, outbox.kind, outbox.payload, outbox.customer_id, outbox.attempts, outbox.proactive,
+  outbox.campaign_run_id, outbox.due_at,
+  outbox.kind = '{SEND}' AND NOT EXISTS (SELECT 1 FROM outbox AS earlier
+    WHERE earlier.customer_id = outbox.customer_id AND earlier.kind = '{SEND}' AND earlier.id < outbox.id
+      AND earlier.status IN ('{PENDING}', '{LEASED}')) AS in_order"""
+_DUE = {"expired": f"status = '{LEASED}' AND lease_until < :now", "pending": f"status = '{PENDING}' AND due_at <= :now"}
 
-    One query per status, each in the order of the (status, due_at, id) index, so a claim reads about
-    the rows it takes; one query with an OR of both sorted the whole queue (seconds at a million rows).
-    """
-    expired = and_(OutboxItem.status == LEASED, OutboxItem.lease_until < now)
-    pending = and_(OutboxItem.status == PENDING, OutboxItem.due_at <= now)
-    items: list[OutboxItem] = []
-    for due in (expired, pending):
-        if len(items) >= limit:
+
+def _claim_statement(due: str, skip_locked: bool) -> TextClause:
+    when = _TABLE.c.due_at.type
+    return (
+        text(_CLAIM.format(due=_DUE[due], lock="FOR UPDATE SKIP LOCKED" if skip_locked else ""))
+        .bindparams(bindparam("excluded", type_=String, expanding=True, literal_execute=True),
+                    bindparam("now", type_=when), bindparam("until", type_=when))
+        .columns(id=Integer, kind=String, payload=_TABLE.c.payload.type, customer_id=Integer, attempts=Integer,
+                 proactive=Boolean, campaign_run_id=Integer, due_at=when, in_order=Boolean)
+    )  # fmt: skip
+
+
+_CLAIMS = {(due, locked): _claim_statement(due, locked) for due in _DUE for locked in (False, True)}
+
+
+async def claim_due(
+    session: AsyncSession | AsyncConnection, now: datetime, *, limit: int, lease: timedelta, skip_locked: bool,
+    exclude_kinds: Sequence[str] = (),
+) -> list[Claimed]:  # fmt: skip
+    """Lease up to `limit` due rows, oldest due first: rows whose lease ran out (their worker died), then pending
+    ones. Each claim adds one to the row's attempts: the fencing token of `renew`."""
+    until = now + lease
+    # "" is no kind: an empty list would make NOT IN exclude every row.
+    params = {"now": now, "until": until, "excluded": [*exclude_kinds, ""]}
+    found: list[Any] = []
+    for due in _DUE:
+        if len(found) >= limit:
             break
-        query = select(OutboxItem).where(due).order_by(OutboxItem.due_at, OutboxItem.id).limit(limit - len(items))
-        if exclude_kinds:
-            query = query.where(OutboxItem.kind.not_in(exclude_kinds))
-        if skip_locked:
-            query = query.with_for_update(skip_locked=True)
-        items += (await session.execute(query)).scalars()
-    items.sort(key=lambda item: (item.due_at, item.id))
-    for item in items:
-        item.status = LEASED
-        item.lease_until = now + lease
-        item.attempts += 1
-    await session.flush()
-    return items
+        statement = _CLAIMS[(due, skip_locked)]
+        found += (await session.execute(statement, {**params, "limit": limit - len(found)})).all()
+    found.sort(key=lambda row: (row.due_at, row.id))
+    return [
+        Claimed(row.id, row.kind, row.payload, row.customer_id, row.attempts, row.proactive, row.campaign_run_id,
+                until, in_order=bool(row.in_order))
+        for row in found
+    ]  # fmt: skip
 
 
 async def renew(session: AsyncSession, item_id: int, attempts: int, until: datetime) -> bool:
@@ -95,7 +125,6 @@ async def renew(session: AsyncSession, item_id: int, attempts: int, until: datet
 
 
 # Built once, each run with many rows (executemany): the statements of clearing a group of proactive rows.
-_TABLE = OutboxItem.__table__
 _RENEW_MANY = (
     update(_TABLE)
     .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.status == LEASED,

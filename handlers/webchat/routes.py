@@ -42,6 +42,7 @@ class WebChatChannel:
     """Proactive messages are already in the transcript; the page polls for them, so sending is a no-op."""
 
     name = CHANNEL
+    reads_transcript = True
 
     async def send(self, ref: ChannelRef, replies: Sequence[Reply]) -> None:
         return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import cast
@@ -131,14 +131,19 @@ class Chunk:
     customer_ids: list[int]  # those in the audience
 
 
+def next_ids(target: Target, dialect: str, after_id: int, limit: int) -> Select[tuple[int]]:
+    """The ids of the next `limit` customers (by id) that SQL admits after `after_id`: the whole audience of the
+    chunk when the campaign has no `when`."""
+    where = (Customer.id > after_id, *target.sql_filters(dialect))
+    return select(Customer.id).where(*where).order_by(Customer.id).limit(limit)
+
+
 async def next_chunk(session: AsyncSession, target: Target, after_id: int, limit: int) -> Chunk:
     """The audience among the next `limit` customers (by id) that SQL admits after `after_id`."""
-    filters = target.sql_filters(dialect_of(session))
-    where = (Customer.id > after_id, *filters)
     if target.campaign.audience.when is None:
-        query = select(Customer.id).where(*where).order_by(Customer.id).limit(limit)
-        ids = list((await session.execute(query)).scalars())
+        ids = list((await session.execute(next_ids(target, dialect_of(session), after_id, limit))).scalars())
         return Chunk(ids[-1] if ids else None, len(ids), ids)
+    where = (Customer.id > after_id, *target.sql_filters(dialect_of(session)))
     rows = list((await session.execute(select(Customer).where(*where).order_by(Customer.id).limit(limit))).scalars())
     return Chunk(rows[-1].id if rows else None, len(rows), [c.id for c in rows if target.matches(c)])
 

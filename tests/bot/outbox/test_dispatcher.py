@@ -201,7 +201,9 @@ async def test_a_row_leased_by_a_dead_worker_is_claimed_again_when_the_lease_run
     await enqueue_send(core, customer_id, "Hello")
     async with core.db.transaction() as session:  # a worker claims the row, then dies
         (claimed,) = await outbox.claim_due(session, clock.now(), limit=10, lease=LEASE, skip_locked=False)
-    assert (claimed.status, claimed.lease_until) == (LEASED, clock.now() + LEASE)
+    assert (claimed.attempts, claimed.leased_until) == (1, clock.now() + LEASE)
+    row = await the_row(core)
+    assert (row.status, row.lease_until) == (LEASED, clock.now() + LEASE)
 
     clock.advance(seconds=119)
     assert await core.dispatcher.drain() == 0  # still leased
@@ -260,3 +262,38 @@ async def test_concurrent_claims_with_skip_locked_never_get_the_same_rows(core: 
     assert len(first_ids) == 4 and len(second_ids) == 2
     assert not set(first_ids) & set(second_ids)
     assert {row.status for row in await send_rows(core)} == {LEASED}
+
+
+# ---- marking rows done ----------------------------------------------------------------------
+
+
+async def claimed_row(core: Core, text: str) -> int:
+    customer_id = await a_customer(core)
+    await enqueue_send(core, customer_id, text)
+    async with core.db.transaction() as session:
+        (claimed,) = await outbox.claim_due(session, core.clock.now(), limit=1, lease=LEASE, skip_locked=False)
+    return claimed.id
+
+
+async def status_of(core: Core, item_id: int) -> str:
+    async with core.db.transaction() as session:
+        return (await session.get(OutboxItem, item_id)).status  # type: ignore[union-attr]
+
+
+async def test_a_worker_goes_on_only_once_its_last_send_is_marked_done_unless_sending_it_again_doubles_nothing(
+    core: Core,
+) -> None:
+    finisher = core.dispatcher.finisher
+    sent = await claimed_row(core, "a reply on a platform")
+    async with finisher.worker() as worker:
+        worker.done(sent)
+        await worker.settle()  # what a kill -9 could double is this one row, until it is marked
+        assert await status_of(core, sent) == DONE
+
+    bookkeeping = await claimed_row(core, "a reply the web chat page reads from the transcript")
+    async with finisher.worker() as worker:
+        worker.done(bookkeeping, can_double=False)
+        await worker.settle()  # nothing to wait for: the mark goes with the next write
+        assert await status_of(core, bookkeeping) == LEASED
+    await finisher.flush()
+    assert await status_of(core, bookkeeping) == DONE

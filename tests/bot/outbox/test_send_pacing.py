@@ -8,7 +8,6 @@ from sqlalchemy import update
 
 from bot import outbox
 from bot.core import Core
-from bot.outbox.dispatcher import Claimed
 from bot.outbox.models import LEASED, OutboxItem
 from bot.outbox.ratelimit import _Block
 from tests.bot.outbox.test_dispatcher import LEASE, ScriptedChannel, a_customer, enqueue_send, the_row
@@ -39,8 +38,7 @@ async def test_a_send_whose_lease_ran_low_and_was_taken_over_is_left_to_the_new_
     customer_id = await a_customer(core)
     await enqueue_send(core, customer_id, "hello")
     async with core.db.transaction() as session:
-        (row,) = await outbox.claim_due(session, clock.now(), limit=1, lease=LEASE, skip_locked=False)
-        mine = Claimed(row.id, row.kind, dict(row.payload), customer_id, row.attempts, False, None, clock.now() + LEASE)
+        (mine,) = await outbox.claim_due(session, clock.now(), limit=1, lease=LEASE, skip_locked=False)
     # This worker stalled past half its lease; meanwhile the lease ran out and another worker claimed the row.
     clock.advance(seconds=LEASE.total_seconds() * 0.6)
     async with core.db.transaction() as session:

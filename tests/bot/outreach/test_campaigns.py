@@ -185,6 +185,23 @@ async def test_planning_an_occurrence_twice_queues_each_customer_once(make_core:
         assert (row.kind, row.proactive, row.payload, row.status) == ("campaign", True, {"campaign": "news"}, "pending")
 
 
+async def test_planned_messages_are_due_one_after_another_at_the_proactive_send_rate(make_core: Any) -> None:
+    async with make_core({"news": MESSAGE}) as core:
+        ids = [await add_customer(core, f"c{n}") for n in range(2)]
+        await add_customer(core, "gone", subscribed=False)  # not in the audience: takes no slot
+        ids += [await add_customer(core, f"c{n}") for n in range(2, 5)]
+        result = await send_now(core, "news", chunk=2)
+        async with core.db.transaction() as session:
+            query = select(OutboxItem.customer_id, OutboxItem.due_at, OutboxItem.dedupe_key).order_by(OutboxItem.id)
+            rows = (await session.execute(query)).all()
+    pace = core.settings.telegram.max_per_second * core.settings.outreach.broadcast_share
+    now = core.clock.now()
+    # Across chunks (two customers each) the spread goes on where the last chunk left it.
+    assert [(r.customer_id, r.due_at, r.dedupe_key) for r in rows] == [
+        (c, now + timedelta(seconds=n / pace), f"campaign:{result.run_id}:{c}") for n, c in enumerate(ids)
+    ]
+
+
 async def test_planning_interrupted_after_a_chunk_resumes_where_it_stopped(make_core: Any) -> None:
     seen: list[tuple[int, int]] = []
 
