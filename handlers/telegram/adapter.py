@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,13 @@ from bot.messages import ChannelRef, Inbound
 from bot.outbox.delivery import Delivery
 from bot.storage.database import is_unavailable
 from handlers.ratelimit import RefusalLog
-from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
+from handlers.telegram.convert import (
+    CHANNEL,
+    callback_to_inbound,
+    chosen_label,
+    message_to_inbound,
+    plain_text_inbound,
+)
 from handlers.telegram.http import AiohttpRequest
 from handlers.telegram.sender import TelegramChannel
 
@@ -244,12 +251,18 @@ class TelegramAdapter:
         body = await request.body()  # bounded as it streams in (handlers.bodylimit: server.max_body_bytes)
         try:
             data = json.loads(body)
-            update = Update.de_json(data, self.application.bot)
+            plain = plain_text_inbound(data)  # most updates: no python-telegram-bot objects needed
+            update = Update.de_json(data, self.application.bot) if plain is None else None
+            if plain is None and update is None:
+                raise ValueError("no update")  # JSON null
         except Exception:
             self._refusals.refused(("unreadable", client), 0, "webhook: unreadable update refused; from %s", client)
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         # Answer only once the update is stored: an error here makes Telegram deliver it again.
-        await self.on_update(update)
+        if plain is not None:
+            await self._in_chat_order(int(plain.address), partial(self._handle_and_deliver, plain))
+        elif update is not None:
+            await self.on_update(update)
         return Response(status_code=200)
 
     # ---- updates ----------------------------------------------------------------------------
@@ -267,11 +280,14 @@ class TelegramAdapter:
         if chat is None:
             await self._on_update(update)
             return
-        async with self._chats.hold(chat.id):
-            sending = self._sending.get(chat.id)
+        await self._in_chat_order(chat.id, partial(self._on_update, update))
+
+    async def _in_chat_order(self, chat_id: int, handle: Callable[[], Awaitable[None]]) -> None:
+        async with self._chats.hold(chat_id):
+            sending = self._sending.get(chat_id)
             if sending is not None:
                 await asyncio.wait([sending])  # its outcome is its own (logged there)
-            await self._on_update(update)
+            await handle()
 
     async def _on_update(self, update: Update) -> None:
         chat = update.effective_chat
