@@ -91,9 +91,18 @@ BEFORE = {
 # ---- replies ----------------------------------------------------------------------------------
 
 
+def leads_in(text: str) -> bool:
+    """engagebot's welcome to a new customer (`texts.first_words_welcome`), sent before the answer to their first
+    message. Taken as that message's reply, it let the customer send the next message before the question
+    arrived, so engagebot's customers ran a message ahead: a chat's webhook requests overlapped and arrived out of
+    order, and answers met the wrong question (a reask, a ticket lookup, the intent matcher)."""
+    return text.startswith("Hi Customer") and "welcome" in text
+
+
 @dataclass
 class Tracker:
-    """Matches each reply to the oldest unanswered message of its chat (bots answer a chat in order)."""
+    """Matches each reply to the oldest unanswered message of its chat (bots answer a chat in order); a reply that
+    leads in (`leads_in`) is counted, and the message waits for the reply after it."""
 
     offered: dict[str, deque[tuple[float, asyncio.Future[float]]]] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
@@ -101,6 +110,7 @@ class Tracker:
     first_offer: float | None = None
     last_reply: float = 0.0
     unmatched: int = 0
+    lead_ins: int = 0
 
     def offer(self, chat: str) -> asyncio.Future[float]:
         """Note the moment a message is offered; the future is the arrival time of its reply."""
@@ -114,6 +124,9 @@ class Tracker:
         if record["method"] != "sendMessage" or not record["ok"]:
             return
         chat = str(record["chat_id"])
+        if leads_in(record["text"]):
+            self.lead_ins += 1
+            return
         self.replies.setdefault(chat, []).append(record["text"])
         queue = self.offered.get(chat)
         if not queue:
@@ -137,6 +150,7 @@ class Tracker:
             "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1) if ordered else None,
             "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
             "unmatched_replies": self.unmatched,
+            "lead_in_replies": self.lead_ins,
         }
 
 

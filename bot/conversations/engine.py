@@ -137,7 +137,7 @@ class ConversationEngine:
             if push and await release_unsent_reply(session, inbound, now):
                 log.info("the reply to %s %s was never sent; sending it now", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
-        turn = Turn(session, received.customer, now, inbound.channel)
+        turn = Turn(session, received.customer, now, inbound.channel, active_runs=received.active_runs)
         if received.is_new:
             await self.first_contact.greet(turn, inbound)
         else:

@@ -7,9 +7,11 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
+from bot.conversations.models import ACTIVE, ConversationRun
 from bot.customers import links
 from bot.customers import records as customers
 from bot.customers.models import Customer
@@ -21,14 +23,25 @@ _NAME_SIZE = 200
 _LANGUAGE_SIZE = 16
 # C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
 _CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
+# The sender (locked), when their chat was last used, and their active runs, newest first (normally one or none):
+# one statement, where the route stage's look for the run in the foreground (FlowRuns.active) was a second.
+_SENDER_AND_RUNS = (
+    customers.SENDER.outerjoin(
+        ConversationRun, and_(ConversationRun.customer_id == Customer.id, ConversationRun.status == ACTIVE)
+    )
+    .add_columns(ConversationRun)
+    .order_by(ConversationRun.id.desc())
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """The customer a stored message is from, locked for this transaction; `is_new` when it made them."""
+    """The customer a stored message is from, locked for this transaction; `is_new` when it made them;
+    `active_runs` read with them (None when they were not found by their chat)."""
 
     customer: Customer
     is_new: bool
+    active_runs: list[ConversationRun] | None = None
 
 
 def clean_inbound(inbound: Inbound) -> Inbound:
@@ -51,9 +64,11 @@ async def receive(
 
     `check_seen` looks for the message id first; without it a duplicate is caught when the message is stored,
     by the unique platform id (IntegrityError: the caller tries once more, checking)."""
-    # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already).
-    found = await customers.find_sender(session, inbound.ref)
-    customer, last_used = found if found is not None else (None, None)
+    # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already), with their active runs.
+    params = {"channel": inbound.ref.channel, "address": inbound.ref.address}
+    rows = (await session.execute(_SENDER_AND_RUNS, params)).all()
+    customer, last_used = (rows[0][0], rows[0][1]) if rows else (None, None)
+    active_runs = [row[2] for row in rows if row[2] is not None] if rows else None
     locked = customer is not None
     if customer is None and inbound.start_payload:
         # A deep link carrying a link code: this chat joins a customer we already know.
@@ -85,7 +100,7 @@ async def receive(
         button = await transcript.offered_button(session, customer.id, inbound.choice)
         pressed = button["label"] if button is not None else None
     await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
-    return Received(customer, is_new)
+    return Received(customer, is_new, active_runs)
 
 
 def _clip(value: str | None, size: int) -> str | None:

@@ -66,7 +66,9 @@ class FlowRuns:
 
     async def active(self, turn: Turn) -> Running | None:
         """The run in the foreground, if any (at most one: any other is closed)."""
-        runs = list((await turn.session.execute(_ACTIVE_RUNS, {"customer_id": turn.customer.id})).scalars())
+        runs = turn.take_active_runs()
+        if runs is None:
+            runs = list((await turn.session.execute(_ACTIVE_RUNS, {"customer_id": turn.customer.id})).scalars())
         for extra in runs[1:]:
             extra.finish(turn.now, CANCELLED)  # at most one foreground run per customer
         if not runs:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversations.models import ConversationRun
 from bot.customers.models import Customer
 from bot.messages import Reply
 
@@ -23,9 +24,16 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     # Set when a flow opened a ticket this turn (for the hand-off texts).
     ticket: dict[str, Any] | None = None
+    # The customer's active runs as read with the customer (receive.py), for the turn's first look at them.
+    active_runs: list[ConversationRun] | None = None
 
     def say(self, reply: Reply) -> None:
         # A template that renders to nothing ("{{ customer.attributes.note }}" unset) is no message: an empty one
         # would reach the customer as a blank bubble (or be refused by Telegram).
         if reply.text.strip() or reply.buttons or reply.media:
             self.replies.append(reply)
+
+    def take_active_runs(self) -> list[ConversationRun] | None:
+        """The active runs read with the customer, once: later looks query again, as the turn may change them."""
+        runs, self.active_runs = self.active_runs, None
+        return runs

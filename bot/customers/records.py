@@ -20,7 +20,8 @@ _BY_IDENTITY = (
     .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.address == bindparam("address"))
 )
 _BY_IDENTITY_LOCKED = _BY_IDENTITY.with_for_update(of=Customer)
-_SENDER = _BY_IDENTITY_LOCKED.add_columns(ChannelIdentity.last_used_at)
+# The sender of a message and when their chat was last used (bot/conversations/receive.py adds their active runs).
+SENDER = _BY_IDENTITY_LOCKED.add_columns(ChannelIdentity.last_used_at)
 _TOUCH_IDENTITY = (  # an UPDATE's parameters may not be named after its columns
     update(ChannelIdentity)
     .where(ChannelIdentity.channel == bindparam("in_channel"), ChannelIdentity.address == bindparam("at_address"))
@@ -72,7 +73,7 @@ SEEN_PRECISION = timedelta(minutes=1)
 
 async def find_sender(session: AsyncSession, ref: ChannelRef) -> tuple[Customer, datetime | None] | None:
     """The customer behind a chat, locked as `lock` does, and when the chat was last used: one statement."""
-    row = (await session.execute(_SENDER, {"channel": ref.channel, "address": ref.address})).one_or_none()
+    row = (await session.execute(SENDER, {"channel": ref.channel, "address": ref.address})).one_or_none()
     return (row[0], row[1]) if row is not None else None
 
 

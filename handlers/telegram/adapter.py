@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,13 @@ from bot.messages import ChannelRef, Inbound
 from bot.outbox.delivery import Delivery
 from bot.storage.database import is_unavailable
 from handlers.ratelimit import RefusalLog
-from handlers.telegram.convert import CHANNEL, callback_to_inbound, chosen_label, message_to_inbound
+from handlers.telegram.convert import (
+    CHANNEL,
+    callback_to_inbound,
+    chosen_label,
+    message_to_inbound,
+    plain_text_inbound,
+)
 from handlers.telegram.http import AiohttpRequest
 from handlers.telegram.sender import TelegramChannel
 
@@ -57,7 +64,8 @@ class TelegramAdapter:
             ApplicationBuilder().token(token.get_secret_value()).base_url(settings.telegram.api_url)
         )
         # No Updater in either mode: polling is our own loop (`_poll`), which confirms an update only once handled.
-        builder = builder.updater(None).request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
+        self._poll_request = AiohttpRequest(1)
+        builder = builder.updater(None).request(AiohttpRequest()).get_updates_request(self._poll_request)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_error_handler(self._on_error)
         self.channel = TelegramChannel(self.application.bot, settings.telegram)
@@ -166,13 +174,10 @@ class TelegramAdapter:
         memory) lost every update fetched but not handled yet. Here a crash leaves them with Telegram, which
         delivers them again; the one being handled may have been stored already, and the duplicate check drops it.
         """
-        bot = self.application.bot
         delay = POLL_RETRY_FIRST
         while not self._stop_polling:
             try:
-                updates = await bot.get_updates(
-                    offset=self._offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await self._get_updates()
             except TelegramError as exc:  # unreachable, 5xx, 409 (another poller): try again, backing off
                 log.error("Telegram getUpdates failed (%s); retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -189,46 +194,73 @@ class TelegramAdapter:
             if not stored:
                 await asyncio.sleep(POLL_RETRY_FIRST)
 
-    async def _handle_batch(self, updates: list[Update]) -> bool:
+    async def _get_updates(self) -> list[dict[str, Any]]:
+        """getUpdates as Telegram answers it: the request of `Bot.get_updates`, without reading every update into
+        python-telegram-bot's objects (a plain text message is read from its JSON: `_read`)."""
+        data = {"timeout": POLL_TIMEOUT, "offset": self._offset, "allowed_updates": ALLOWED_UPDATES}
+        read_timeout = (self._poll_request.read_timeout or 0) + POLL_TIMEOUT  # a long poll answers after its wait
+        return await self.application.bot._post("getUpdates", data, read_timeout=read_timeout)  # type: ignore[no-any-return]
+
+    def _read(self, data: dict[str, Any]) -> Inbound | Update:
+        """A plain text message in a private chat as an Inbound (convert.plain_text_inbound), anything else as
+        python-telegram-bot's Update. Raises for an update python-telegram-bot cannot read."""
+        plain = plain_text_inbound(data)
+        if plain is not None:
+            return plain
+        update = Update.de_json(data, self.application.bot)
+        if update is None:
+            raise ValueError("no update")
+        return update
+
+    async def _handle_batch(self, updates: list[dict[str, Any]]) -> bool:
         """Handle fetched updates, up to `telegram.concurrent_updates` chats at once and each chat's in order,
         then confirm those handled (the offset stops at the first one that was not). False when the database
         stayed down through every retry: the updates left are fetched again.
 
         One at a time, every customer waited for all the others' database work and replies in the batch; a
         customer's own messages still go one after another, so their replies keep their order."""
-        chats: dict[object, list[Update]] = {}
-        for update in updates:
-            chat = update.effective_chat
-            chats.setdefault(chat.id if chat is not None else ("update", update.update_id), []).append(update)
+        chats: dict[object, list[tuple[int, Inbound | Update | None]]] = {}
+        for data in updates:
+            update_id = data["update_id"]
+            try:
+                read: Inbound | Update | None = self._read(data)
+            except Exception:  # one update nobody can read must not stop the others (nor be fetched for ever)
+                log.exception("Telegram update %s unreadable; skipped", update_id)
+                read = None
+            chat = _chat_of(read)
+            chats.setdefault(chat if chat is not None else ("update", update_id), []).append((update_id, read))
         handled: set[int] = set()
         stored = True
         gate = asyncio.Semaphore(self.settings.telegram.concurrent_updates)
 
-        async def handle_chat(queue: list[Update]) -> None:
+        async def handle_chat(queue: list[tuple[int, Inbound | Update | None]]) -> None:
             async with gate:
                 await handle_in_order(queue)
 
-        async def handle_in_order(queue: list[Update]) -> None:
+        async def handle_in_order(queue: list[tuple[int, Inbound | Update | None]]) -> None:
             nonlocal stored
-            for update in queue:
+            for update_id, read in queue:
                 if self._stop_polling:
                     return  # unconfirmed: the next start handles it
                 try:
-                    await self.on_update(update)
+                    if isinstance(read, Inbound):
+                        await self._in_chat_order(int(read.address), partial(self._handle_and_deliver, read))
+                    elif read is not None:
+                        await self.on_update(read)
                 except Exception as exc:
                     if is_unavailable(exc):
-                        log.error("update %s not stored; it will be fetched again", update.update_id)
+                        log.error("update %s not stored; it will be fetched again", update_id)
                         stored = False
                         return  # this chat's later updates wait too, to keep their order
                     # A bug with this one update must not stop the bot (nor be retried for ever).
-                    log.exception("Telegram update %s failed", update.update_id)
-                handled.add(update.update_id)
+                    log.exception("Telegram update %s failed", update_id)
+                handled.add(update_id)
 
         try:
             await asyncio.gather(*(handle_chat(queue) for queue in chats.values()))
         finally:  # a stop cutting the batch short confirms what was handled too
-            left = [update.update_id for update in updates if update.update_id not in handled]
-            self._offset = min(left) if left else updates[-1].update_id + 1
+            left = [data["update_id"] for data in updates if data["update_id"] not in handled]
+            self._offset = min(left) if left else updates[-1]["update_id"] + 1
         return stored
 
     # ---- webhook ----------------------------------------------------------------------------
@@ -244,12 +276,18 @@ class TelegramAdapter:
         body = await request.body()  # bounded as it streams in (handlers.bodylimit: server.max_body_bytes)
         try:
             data = json.loads(body)
-            update = Update.de_json(data, self.application.bot)
+            plain = plain_text_inbound(data)  # most updates: no python-telegram-bot objects needed
+            update = Update.de_json(data, self.application.bot) if plain is None else None
+            if plain is None and update is None:
+                raise ValueError("no update")  # JSON null
         except Exception:
             self._refusals.refused(("unreadable", client), 0, "webhook: unreadable update refused; from %s", client)
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         # Answer only once the update is stored: an error here makes Telegram deliver it again.
-        await self.on_update(update)
+        if plain is not None:
+            await self._in_chat_order(int(plain.address), partial(self._handle_and_deliver, plain))
+        elif update is not None:
+            await self.on_update(update)
         return Response(status_code=200)
 
     # ---- updates ----------------------------------------------------------------------------
@@ -267,11 +305,14 @@ class TelegramAdapter:
         if chat is None:
             await self._on_update(update)
             return
-        async with self._chats.hold(chat.id):
-            sending = self._sending.get(chat.id)
+        await self._in_chat_order(chat.id, partial(self._on_update, update))
+
+    async def _in_chat_order(self, chat_id: int, handle: Callable[[], Awaitable[None]]) -> None:
+        async with self._chats.hold(chat_id):
+            sending = self._sending.get(chat_id)
             if sending is not None:
                 await asyncio.wait([sending])  # its outcome is its own (logged there)
-            await self._on_update(update)
+            await handle()
 
     async def _on_update(self, update: Update) -> None:
         chat = update.effective_chat
@@ -387,6 +428,13 @@ class TelegramAdapter:
             await self.application.bot.send_message(chat.id, GROUP_GOODBYE)
         with contextlib.suppress(TelegramError):
             await self.application.bot.leave_chat(chat.id)
+
+
+def _chat_of(read: Inbound | Update | None) -> int | None:
+    if isinstance(read, Inbound):
+        return int(read.address)
+    chat = read.effective_chat if read is not None else None
+    return chat.id if chat is not None else None
 
 
 __all__ = ["CHANNEL", "TelegramAdapter"]

@@ -130,6 +130,32 @@ def test_media_kinds(api: BotApiStandIn) -> None:
     assert text.message is not None and media_of(text.message) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "last_name", "language"),
+    [("Online", None, "en"), ("/start abc_DEF-123", "Lima", None), ("/survey", None, "pt-BR"), ("ça va ✓", "", "fr")],
+)
+def test_a_plain_text_update_reads_the_same_from_its_json(
+    api: BotApiStandIn, text: str, last_name: str | None, language: str | None
+) -> None:
+    data = api.text_update(42, text, first_name="Ana", language_code=language)
+    if last_name is not None:
+        data["message"]["from"]["last_name"] = last_name
+    assert convert.plain_text_inbound(data) == convert.message_to_inbound(update(data))
+
+
+def test_anything_but_a_plain_private_text_message_is_left_to_python_telegram_bot(api: BotApiStandIn) -> None:
+    with_reply = api.text_update(42, "yes")
+    with_reply["message"]["reply_to_message"] = api.text_update(42, "question")["message"]
+    no_sender = api.text_update(42, "hi")
+    no_sender["message"]["from"] = {"id": "not a number", "first_name": "Ana"}
+    for data in (
+        api.photo_update(42, "big-photo", caption="the box"), api.edited_text_update(42, 1, "changed"),
+        api.callback_update(42, 7, "a:1:2:1"), api.group_text_update(-42, "hello"), with_reply, no_sender,
+        {"update_id": 1}, {"update_id": "1", "message": {}}, None, [1, 2],
+    ):  # fmt: skip
+        assert convert.plain_text_inbound(data) is None, data
+
+
 def test_edits_are_not_messages(api: BotApiStandIn) -> None:
     assert convert.message_to_inbound(update(api.edited_text_update(42, 1, "changed"))) is None
 

@@ -183,6 +183,21 @@ async def test_the_same_update_delivered_twice_is_answered_once(
         assert ana.messages()[0].startswith(WELCOME) and ana.messages()[1] == USE_CASE
 
 
+async def test_an_update_nobody_can_read_is_skipped_and_the_rest_of_its_batch_answered(
+    tmp_path: Path, database_url: str, flows_dir: Path, api: BotApiStandIn, clock: FixedClock
+) -> None:
+    app = build_app(tg_settings(tmp_path, database_url, flows_dir, api), clock=clock, background=False)
+    ana = TgUser(api, 42)
+    async with running(app, api):
+        broken = ana.say_update("hi")
+        broken["message"]["chat"] = "not a chat"  # python-telegram-bot cannot read it either
+        api.push_updates(broken, ana.say_update("hi"))
+        got = await ana.expect(0, 2)
+        assert got[0].startswith(WELCOME) and got[1] == USE_CASE
+        await ana.quiet()
+        assert len(ana.messages()) == 3  # the broken update was confirmed, not fetched again and again
+
+
 async def test_customers_fetched_in_one_batch_are_answered_at_once_each_in_order(
     tmp_path: Path, database_url: str, flows_dir: Path, api: BotApiStandIn, clock: FixedClock
 ) -> None:
