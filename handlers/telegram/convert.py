@@ -79,7 +79,7 @@ def _full_name(first: str, last: str | None) -> str:
 def _start_payload(text: str) -> tuple[str, str | None]:
     """ "/start CODE" (a deep link) is /start with the link code as its payload."""
     if text.startswith("/start "):
-        return "/start", text.split(maxsplit=1)[1].strip()[:64] or None
+        return "/start", text.removeprefix("/start ").strip()[:64] or None  # "/start " alone: no payload
     return text, None
 
 

@@ -105,13 +105,15 @@ def test_a_text_message_becomes_an_inbound_with_the_update_id(api: BotApiStandIn
 
 @pytest.mark.parametrize(
     ("text", "payload"),
-    [("/start", None), ("/start abc_DEF-123", "abc_DEF-123"), ("/start " + "c" * 80, "c" * 64), ("/startle", None)],
-)
+    [("/start", None), ("/start abc_DEF-123", "abc_DEF-123"), ("/start " + "c" * 80, "c" * 64), ("/startle", None),
+     ("/start ", None), ("/start   ", None)],
+)  # fmt: skip
 def test_start_payloads_are_the_deep_link_code(api: BotApiStandIn, text: str, payload: str | None) -> None:
-    inbound = convert.message_to_inbound(update(api.text_update(42, text)))
-    assert inbound is not None
-    assert inbound.start_payload == payload
-    assert inbound.text == ("/start" if payload else text)
+    for inbound in (convert.message_to_inbound(update(api.text_update(42, text))),
+                    convert.plain_text_inbound(api.text_update(42, text))):  # fmt: skip
+        assert inbound is not None
+        assert inbound.start_payload == payload
+        assert inbound.text == ("/start" if payload or text.startswith("/start ") else text)
 
 
 def test_media_kinds(api: BotApiStandIn) -> None:
