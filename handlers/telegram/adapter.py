@@ -284,11 +284,13 @@ class TelegramAdapter:
             client = _client(request)
             self._refusals.refused(("unreadable", client), 0, "webhook: unreadable update refused; from %s", client)
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
-        # Answer only once the update is stored: an error here makes Telegram deliver it again.
+        # Answer only once the update is stored: an error here makes Telegram deliver it again. In a task of its own,
+        # awaited once: awaited directly, every wait inside (a lock, each database round trip) would resume the ~15
+        # coroutines of the ASGI stack above (server, middlewares, router) as well, each time. Cancelled with us.
         if plain is not None:
-            await self._in_chat_order(int(plain.address), partial(self._handle_and_deliver, plain))
+            await asyncio.create_task(self._in_chat_order(int(plain.address), partial(self._handle_and_deliver, plain)))
         elif update is not None:
-            await self.on_update(update)
+            await asyncio.create_task(self.on_update(update))
         return Response(status_code=200)
 
     # ---- updates ----------------------------------------------------------------------------
