@@ -76,7 +76,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, background: boo
         from handlers.telegram import TelegramAdapter
 
         telegram = TelegramAdapter(core)
-        routes += telegram.routes()
+        # First: the router tries routes in order, and every Telegram update is a request (no path overlaps).
+        routes[:0] = telegram.routes()
     slack = None
     if settings.secrets.slack_bot_token is not None:
         from handlers.slack import SlackAdapter

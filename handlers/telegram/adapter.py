@@ -268,8 +268,8 @@ class TelegramAdapter:
     async def _webhook(self, request: Request) -> Response:
         secret = self.settings.secrets.telegram_webhook_secret
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        client = request.client.host if request.client else "-"
         if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+            client = _client(request)
             self._refusals.refused(("secret", client), 0, "webhook: request without the right "
                                    "X-Telegram-Bot-Api-Secret-Token refused; from %s", client)  # fmt: skip
             return JSONResponse({"error": "forbidden"}, status_code=403)
@@ -281,13 +281,16 @@ class TelegramAdapter:
             if plain is None and update is None:
                 raise ValueError("no update")  # JSON null
         except Exception:
+            client = _client(request)
             self._refusals.refused(("unreadable", client), 0, "webhook: unreadable update refused; from %s", client)
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
-        # Answer only once the update is stored: an error here makes Telegram deliver it again.
+        # Answer only once the update is stored: an error here makes Telegram deliver it again. In a task of its own,
+        # awaited once: awaited directly, every wait inside (a lock, each database round trip) would resume the ~15
+        # coroutines of the ASGI stack above (server, middlewares, router) as well, each time. Cancelled with us.
         if plain is not None:
-            await self._in_chat_order(int(plain.address), partial(self._handle_and_deliver, plain))
+            await asyncio.create_task(self._in_chat_order(int(plain.address), partial(self._handle_and_deliver, plain)))
         elif update is not None:
-            await self.on_update(update)
+            await asyncio.create_task(self.on_update(update))
         return Response(status_code=200)
 
     # ---- updates ----------------------------------------------------------------------------
@@ -438,3 +441,8 @@ def _chat_of(read: Inbound | Update | None) -> int | None:
 
 
 __all__ = ["CHANNEL", "TelegramAdapter"]
+
+
+def _client(request: Request) -> str:
+    """The sender's address, for a refusal's log line (only then: most requests never need it)."""
+    return request.client.host if request.client else "-"
