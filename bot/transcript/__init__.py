@@ -13,6 +13,7 @@ from bot.transcript.reads import (
 from bot.transcript.writes import (
     MAX_STORED_TEXT,
     Outbound,
+    outbound_rows,
     record_inbound,
     record_outbound,
     record_outbound_many,
@@ -30,6 +31,7 @@ __all__ = [
     "latest",
     "messages_after",
     "offered_button",
+    "outbound_rows",
     "record_inbound",
     "record_outbound",
     "record_outbound_many",

@@ -63,17 +63,22 @@ async def record_outbound(
 
 async def record_outbound_many(session: AsyncSession, said: Iterable[Outbound], now: datetime) -> None:
     """What was said to many customers at once (a group of campaign messages): one statement."""
-    rows = [
-        {"customer_id": out.customer_id, "direction": OUTBOUND, "channel": out.channel, "platform_message_id": None,
-         "text": reply.text, "payload": _outbound_payload(reply, out.ticket_ref), "created_at": now}
-        for out in said for reply in out.replies
-    ]  # fmt: skip
+    rows = [row for out in said for row in outbound_rows(out, now)]
     if len(rows) == 1:
         # One row as one statement: a list, even of one, goes through the driver's executemany, which cost three
         # times the plain insert on PostgreSQL (bench/bench_inbound.py --profile).
         await session.execute(_INSERT_MESSAGES, rows[0])
     elif rows:
         await session.execute(_INSERT_MESSAGES, rows)
+
+
+def outbound_rows(out: Outbound, now: datetime) -> list[dict[str, Any]]:
+    """The transcript rows of what was said to one customer (columns of `messages`)."""
+    return [
+        {"customer_id": out.customer_id, "direction": OUTBOUND, "channel": out.channel, "platform_message_id": None,
+         "text": reply.text, "payload": _outbound_payload(reply, out.ticket_ref), "created_at": now}
+        for reply in out.replies
+    ]  # fmt: skip
 
 
 def _outbound_payload(reply: Reply, ticket_ref: str | None) -> dict[str, Any]:
