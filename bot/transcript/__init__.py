@@ -13,6 +13,7 @@ from bot.transcript.reads import (
 from bot.transcript.writes import (
     MAX_STORED_TEXT,
     Outbound,
+    inbound_row,
     outbound_rows,
     record_inbound,
     record_outbound,
@@ -28,6 +29,7 @@ __all__ = [
     "TranscriptEntry",
     "Transcripts",
     "already_stored",
+    "inbound_row",
     "latest",
     "messages_after",
     "offered_button",

@@ -39,6 +39,11 @@ async def record_inbound(
     """What the customer sent, stored before it is answered (its platform id catches a duplicate delivery). A pressed
     button is stored with its label as the text (`pressed`), so every transcript shows what the customer chose, and
     its value in the payload."""
+    await session.execute(_INSERT_MESSAGES, {"customer_id": customer_id, **inbound_row(inbound, now, pressed=pressed)})
+
+
+def inbound_row(inbound: Inbound, now: datetime, *, pressed: str | None = None) -> dict[str, Any]:
+    """The columns of an inbound message's row in `messages`, but its customer_id."""
     payload: dict[str, Any] = {}
     if inbound.choice:
         payload["choice"] = inbound.choice[:_CHOICE_SIZE]
@@ -46,11 +51,10 @@ async def record_inbound(
         payload["media"] = {"kind": inbound.media.kind, "ref": inbound.media.ref[:_MEDIA_REF_SIZE]}
     if inbound.text and len(inbound.text) > MAX_STORED_TEXT:
         payload["truncated_from"] = len(inbound.text)
-    await session.execute(_INSERT_MESSAGES, {
-        "customer_id": customer_id, "direction": INBOUND, "channel": inbound.channel,
-        "platform_message_id": inbound.message_id, "text": (inbound.text or pressed or "")[:MAX_STORED_TEXT] or None,
-        "payload": payload, "created_at": now,
-    })  # fmt: skip
+    return {
+        "direction": INBOUND, "channel": inbound.channel, "platform_message_id": inbound.message_id,
+        "text": (inbound.text or pressed or "")[:MAX_STORED_TEXT] or None, "payload": payload, "created_at": now,
+    }  # fmt: skip
 
 
 async def record_outbound(
