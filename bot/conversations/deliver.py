@@ -10,11 +10,13 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
+from bot.conversations.reply_rows import insert_said_and_sent
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
 from bot.messages import Inbound
 from bot.outbox.delivery import INLINE_LEASE, Delivery, insert_send
 from bot.outbox.models import LEASED, PENDING, OutboxItem
+from bot.storage.dialects import dialect_of
 
 _DEDUPE_KEY_SIZE = 200
 # The reply's outbox row is written as a plain row, not through the ORM's unit of work, which cost more than a
@@ -34,9 +36,9 @@ async def record_replies(turn: Turn, channel: str) -> None:
 async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Delivery:
     """The replies to a customer's message: recorded, and for a push channel also an outbox row leased to the
     caller, which sends them and reports back (if it dies first, the lease runs out and the dispatcher sends)."""
-    await record_replies(turn, inbound.channel)
     session = turn.session
     if not push or not turn.replies:
+        await record_replies(turn, inbound.channel)
         await session.flush()
         return Delivery(tuple(turn.replies))
     item = {
@@ -46,7 +48,12 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
         "lease_until": turn.now + INLINE_LEASE, "created_at": turn.now,
     }  # fmt: skip
     await session.flush()  # the conversation's changes first, as the dispatcher would read them
-    item_id, held = await insert_send(session, item)
+    if dialect_of(session) == "postgresql":
+        said = transcript.outbound_rows(transcript.Outbound(turn.customer.id, inbound.channel, turn.replies), turn.now)
+        item_id, held = await insert_said_and_sent(session, said, item)
+    else:
+        await record_replies(turn, inbound.channel)
+        item_id, held = await insert_send(session, item)
     if held:  # behind earlier undelivered replies: the dispatcher sends in order
         await session.execute(_QUEUE_OUTBOX, {"item_id": item_id})
     return Delivery(tuple(turn.replies), item_id, held=held)

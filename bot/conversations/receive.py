@@ -7,15 +7,16 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
 from bot.conversations.models import ACTIVE, ConversationRun
 from bot.customers import links
 from bot.customers import records as customers
-from bot.customers.models import Customer
+from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Inbound, Media
+from bot.storage.dialects import dialect_of
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,24 @@ _SENDER_AND_RUNS = (
     .add_columns(ConversationRun)
     .order_by(ConversationRun.id.desc())
 )
+# PostgreSQL: the same, and the message stored in it (a data-modifying CTE: one round trip and one execution fewer per
+# message from a known chat). It inserts nothing for a chat we do not know, which is then stored apart as before.
+# The insert locks the customer itself, so the message's id is drawn after the lock, as when it was stored apart: a
+# message waiting for another instance's turn with the same customer is stored after that turn's reply.
+_MESSAGES = transcript.Message.__table__
+_ROW_COLUMNS = ("direction", "channel", "platform_message_id", "text", "payload", "created_at")
+_STORE_FROM_CHAT = (
+    insert(_MESSAGES)
+    .from_select(
+        ["customer_id", *_ROW_COLUMNS],
+        select(ChannelIdentity.customer_id, *(bindparam(f"in_{c}", type_=_MESSAGES.c[c].type) for c in _ROW_COLUMNS))
+        .join(Customer, Customer.id == ChannelIdentity.customer_id)
+        .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.address == bindparam("address"))
+        .with_for_update(of=Customer),
+    )
+    .cte("stored")
+)
+_SENDER_AND_RUNS_STORING = _SENDER_AND_RUNS.add_cte(_STORE_FROM_CHAT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +85,13 @@ async def receive(
     by the unique platform id (IntegrityError: the caller tries once more, checking)."""
     # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already), with their active runs.
     params = {"channel": inbound.ref.channel, "address": inbound.ref.address}
-    rows = (await session.execute(_SENDER_AND_RUNS, params)).all()
+    # Stored with the read unless the duplicate check must come first, or a pressed button's label is looked up.
+    store_with_read = (
+        dialect_of(session) == "postgresql" and not check_seen and not (inbound.choice and not inbound.text)
+    )
+    if store_with_read:
+        params.update({f"in_{c}": value for c, value in transcript.inbound_row(inbound, now).items()})
+    rows = (await session.execute(_SENDER_AND_RUNS_STORING if store_with_read else _SENDER_AND_RUNS, params)).all()
     customer, last_used = (rows[0][0], rows[0][1]) if rows else (None, None)
     active_runs = [row[2] for row in rows if row[2] is not None] if rows else None
     locked = customer is not None
@@ -99,7 +124,8 @@ async def receive(
         # The label the customer saw on the button, from the message that carried it (none for a forged one).
         button = await transcript.offered_button(session, customer.id, inbound.choice)
         pressed = button["label"] if button is not None else None
-    await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
+    if not (store_with_read and locked):
+        await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
     return Received(customer, is_new, active_runs)
 
 

@@ -11,7 +11,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, TextClause, bindparam, event, text
+from sqlalchemy import BindParameter, Index, String, TextClause, bindparam, event, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.conversations import schema as s
@@ -57,23 +57,36 @@ def log_step(turn: Turn, run: ConversationRun, lf: LoadedFlow, event: str = ENTE
 
 
 @functools.cache
-def _insert_rows(count: int) -> TextClause:
-    """One INSERT of `count` rows, built once per count (a turn writes one to a few). Written out: SQLAlchemy
-    compiles a multi-row insert() again on every execution."""
+def insert_rows(count: int) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """One INSERT of `count` rows (parameters `step_<column>_<n>`) and its typed parameters, built once per count (a
+    turn writes one to a few). Written out: SQLAlchemy compiles a multi-row insert() again on every execution."""
     table = StepEntry.__table__
-    rows = ", ".join("(" + ", ".join(f":{c}_{n}" for c in _COLUMNS) + ")" for n in range(count))
-    typed = (bindparam(f"{c}_{n}", type_=table.c[c].type) for n in range(count) for c in _COLUMNS)
-    return text(f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {rows}").bindparams(*typed)
+    rows = ", ".join("(" + ", ".join(f":step_{c}_{n}" for c in _COLUMNS) + ")" for n in range(count))
+    typed = tuple(bindparam(f"step_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in _COLUMNS)
+    return f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {rows}", typed
+
+
+@functools.cache
+def _insert_statement(count: int) -> TextClause:
+    sql, typed = insert_rows(count)
+    return text(sql).bindparams(*typed)
+
+
+def take_pending(session: Session) -> list[tuple[Any, ...]]:
+    """The entries this session's transaction would write at commit, for a caller that writes them now."""
+    return session.info.pop(_PENDING, None) or []
+
+
+def row_params(entries: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The parameters of `insert_rows(len(entries))`."""
+    return {f"step_{c}_{n}": value for n, entry in enumerate(entries) for c, value in zip(_COLUMNS, entry, strict=True)}
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    entries: list[tuple[Any, ...]] | None = session.info.pop(_PENDING, None)
+    entries = take_pending(session)
     if entries:
-        params = {
-            f"{c}_{n}": value for n, entry in enumerate(entries) for c, value in zip(_COLUMNS, entry, strict=True)
-        }
-        session.execute(_insert_rows(len(entries)), params)
+        session.execute(_insert_statement(len(entries)), row_params(entries))
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -71,17 +71,23 @@ _SEND_COLUMNS = ("kind", "customer_id", "dedupe_key", "payload", "proactive", "s
 # The row, and whether an earlier send to the same customer is still unsent, in one statement (one round trip
 # fewer per reply on PostgreSQL); it runs under the customer's lock, so it sees every earlier row. Written out:
 # SQLAlchemy drops the table names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
-_INSERT_SEND = text(
+INSERT_SEND_SQL = (
     f"INSERT INTO outbox ({', '.join(_SEND_COLUMNS)}) VALUES ({', '.join(':' + c for c in _SEND_COLUMNS)}) "
     "RETURNING outbox.id, EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.customer_id = outbox.customer_id "
     "AND earlier.kind = :send_kind AND earlier.id < outbox.id AND earlier.status IN (:pending, :leased))"
-).bindparams(*(bindparam(c, type_=_OUTBOX.c[c].type) for c in _SEND_COLUMNS))
+)
+SEND_TYPES = tuple(bindparam(c, type_=_OUTBOX.c[c].type) for c in _SEND_COLUMNS)
+_INSERT_SEND = text(INSERT_SEND_SQL).bindparams(*SEND_TYPES)
+
+
+def send_params(row: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of INSERT_SEND_SQL for a send row."""
+    return {**row, "send_kind": rows.SEND, "pending": PENDING, "leased": LEASED}
 
 
 async def insert_send(session: object, row: dict[str, Any]) -> tuple[int, bool]:
     """Insert a send row; its id, and whether earlier sends to its customer are unsent (it must wait for them)."""
-    params = {**row, "send_kind": rows.SEND, "pending": PENDING, "leased": LEASED}
-    item_id, held = (await session.execute(_INSERT_SEND, params)).one()  # type: ignore[attr-defined]
+    item_id, held = (await session.execute(_INSERT_SEND, send_params(row))).one()  # type: ignore[attr-defined]
     return item_id, bool(held)
 
 

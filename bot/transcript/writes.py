@@ -39,6 +39,11 @@ async def record_inbound(
     """What the customer sent, stored before it is answered (its platform id catches a duplicate delivery). A pressed
     button is stored with its label as the text (`pressed`), so every transcript shows what the customer chose, and
     its value in the payload."""
+    await session.execute(_INSERT_MESSAGES, {"customer_id": customer_id, **inbound_row(inbound, now, pressed=pressed)})
+
+
+def inbound_row(inbound: Inbound, now: datetime, *, pressed: str | None = None) -> dict[str, Any]:
+    """The columns of an inbound message's row in `messages`, but its customer_id."""
     payload: dict[str, Any] = {}
     if inbound.choice:
         payload["choice"] = inbound.choice[:_CHOICE_SIZE]
@@ -46,11 +51,10 @@ async def record_inbound(
         payload["media"] = {"kind": inbound.media.kind, "ref": inbound.media.ref[:_MEDIA_REF_SIZE]}
     if inbound.text and len(inbound.text) > MAX_STORED_TEXT:
         payload["truncated_from"] = len(inbound.text)
-    await session.execute(_INSERT_MESSAGES, {
-        "customer_id": customer_id, "direction": INBOUND, "channel": inbound.channel,
-        "platform_message_id": inbound.message_id, "text": (inbound.text or pressed or "")[:MAX_STORED_TEXT] or None,
-        "payload": payload, "created_at": now,
-    })  # fmt: skip
+    return {
+        "direction": INBOUND, "channel": inbound.channel, "platform_message_id": inbound.message_id,
+        "text": (inbound.text or pressed or "")[:MAX_STORED_TEXT] or None, "payload": payload, "created_at": now,
+    }  # fmt: skip
 
 
 async def record_outbound(
@@ -63,17 +67,22 @@ async def record_outbound(
 
 async def record_outbound_many(session: AsyncSession, said: Iterable[Outbound], now: datetime) -> None:
     """What was said to many customers at once (a group of campaign messages): one statement."""
-    rows = [
-        {"customer_id": out.customer_id, "direction": OUTBOUND, "channel": out.channel, "platform_message_id": None,
-         "text": reply.text, "payload": _outbound_payload(reply, out.ticket_ref), "created_at": now}
-        for out in said for reply in out.replies
-    ]  # fmt: skip
+    rows = [row for out in said for row in outbound_rows(out, now)]
     if len(rows) == 1:
         # One row as one statement: a list, even of one, goes through the driver's executemany, which cost three
         # times the plain insert on PostgreSQL (bench/bench_inbound.py --profile).
         await session.execute(_INSERT_MESSAGES, rows[0])
     elif rows:
         await session.execute(_INSERT_MESSAGES, rows)
+
+
+def outbound_rows(out: Outbound, now: datetime) -> list[dict[str, Any]]:
+    """The transcript rows of what was said to one customer (columns of `messages`)."""
+    return [
+        {"customer_id": out.customer_id, "direction": OUTBOUND, "channel": out.channel, "platform_message_id": None,
+         "text": reply.text, "payload": _outbound_payload(reply, out.ticket_ref), "created_at": now}
+        for reply in out.replies
+    ]  # fmt: skip
 
 
 def _outbound_payload(reply: Reply, ticket_ref: str | None) -> dict[str, Any]:

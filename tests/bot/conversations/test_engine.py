@@ -91,6 +91,17 @@ async def test_duplicate_delivery_is_ignored(chat: Chat, core: Core) -> None:
     assert await count(core, Message, Message.direction == "in") == 1
 
 
+async def test_duplicate_delivery_from_a_known_chat_is_ignored_and_stored_once(chat: Chat, core: Core) -> None:
+    """A known chat's message is stored with the read of its sender (PostgreSQL): its copy still changes nothing."""
+    await chat.send("/nps", message_id="m-1")
+    first = await chat.send("9", message_id="m-2")
+    said = await count(core, Message, Message.direction == "out")
+    again = await chat.send("9", message_id="m-2")
+    assert first and again == []
+    assert await count(core, Message, Message.platform_message_id == "m-2") == 1
+    assert await count(core, Message, Message.direction == "out") == said  # answered once
+
+
 async def test_conversation_survives_a_restart_in_the_middle_of_a_flow(chat: Chat, core: Core, settings, clock) -> None:
     await chat.say("/nps")
     await core.close()

@@ -10,6 +10,7 @@ from bot.conversations.steplog import ANSWERED, ENTERED, StepEntry, log_step
 from bot.conversations.turn import Turn
 from bot.core import Core
 from bot.customers.models import Customer
+from bot.messages import Inbound
 from tests.conftest import Chat, FixedClock
 
 
@@ -42,3 +43,10 @@ async def test_a_turn_rolled_back_logs_nothing_even_when_its_session_commits_lat
         await session.rollback()
         await session.commit()
     assert await logged(core) == before
+
+
+async def test_a_push_channels_answer_logs_its_steps_too(core: Core) -> None:
+    """For a push channel (Telegram) the entries go with the reply's rows (PostgreSQL: in the same statement)."""
+    await core.engine.handle_for_delivery(Inbound("test", "chat-1", text="/nps", message_id="m1"))
+    await core.engine.handle_for_delivery(Inbound("test", "chat-1", text="9", message_id="m2"))
+    assert (await logged(core))[:3] == [(0, ENTERED), (0, ANSWERED), (1, ENTERED)]

@@ -12,6 +12,7 @@ from bot.core import Core
 from bot.messages import Inbound, Reply
 from bot.outbox.models import DONE, LEASED, PENDING, OutboxItem
 from bot.ports import DeliveryError
+from bot.transcript import INBOUND, OUTBOUND, Message
 
 
 async def statuses(core: Core) -> list[str]:
@@ -96,3 +97,17 @@ async def test_a_message_delivered_again_whose_reply_never_went_is_answered_at_o
     await core.dispatcher.drain()
     assert sent == [r.text for r in first.replies]  # once, without waiting for the lease to run out
     assert await statuses(core) == [DONE]
+
+
+async def test_a_push_reply_is_in_the_transcript_and_its_outbox_row_alike(core: Core) -> None:
+    """The replies of a message for a push channel are written twice (PostgreSQL: in one statement): the transcript
+    the web console shows, and the row the adapter sends. Both hold every reply, in order, after the message."""
+    delivery = await core.engine.handle_for_delivery(Inbound("test", "chat-1", text="hi", message_id="m1"))
+    assert len(delivery.replies) >= 2  # the welcome and onboarding's first question
+    async with core.db.transaction() as session:
+        said = (await session.execute(select(Message.direction, Message.text).order_by(Message.id))).all()
+        row = (await session.execute(select(OutboxItem))).scalar_one()
+    texts = [r.text for r in delivery.replies]
+    assert said == [(INBOUND, "hi"), *((OUTBOUND, t) for t in texts)]
+    assert [r["text"] for r in row.payload["replies"]] == texts
+    assert (row.id, row.status) == (delivery.outbox_id, LEASED)
