@@ -27,6 +27,7 @@ from bot.conversations.loader import LoadedFlow
 from bot.conversations.published import FROM_FILE, FROM_RETIRE, FlowFileMark, FlowPublish
 from bot.ports import Clock
 from bot.storage.database import Database
+from bot.storage.versioned import stale_message
 from bot.storage.versions import highest_id, newest_of_each
 from bot.yamlsource import Problem
 
@@ -169,11 +170,7 @@ class FlowStore:
         head = await _head(session, lf.id)
         current = head.number if head else 0
         if expected_head is not None and expected_head != current:
-            by = f" by {head.author}" if head else ""
-            raise StaleHead(
-                f"flow {lf.id} is at version {current}{by} now, not {expected_head}: reload and redo "
-                "your change on top of it"
-            )
+            raise StaleHead(stale_message("flow", lf.id, current, head.author if head else None, expected_head))
         row = FlowPublish(
             flow_id=lf.id,
             number=current + 1,

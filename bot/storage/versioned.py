@@ -104,6 +104,13 @@ class StaleVersion(Exception):
     """A save based on a version that is no longer the head (someone saved in between)."""
 
 
+def stale_message(what: str, name: str, current: int, author: str | None, expected: int) -> str:
+    """Why a save based on version `expected` is refused while `current` (by `author`) is the head: flows and the
+    stores of this module say it alike."""
+    by = f" by {author}" if author else ""
+    return f"{what} {name} is at version {current}{by} now, not {expected}: reload and redo your change on top of it"
+
+
 @dataclass
 class ConfigSync:
     """What an import of config.yaml did, name by name."""
@@ -217,11 +224,7 @@ class VersionedStore(Generic[Model]):
         head = (await session.execute(query.limit(1))).scalar_one_or_none()
         current = head.number if head else 0
         if expected_head is not None and expected_head != current:
-            by = f" by {head.author}" if head else ""
-            raise StaleVersion(
-                f"{self.what} {name} is at version {current}{by} now, not {expected_head}: reload and redo your "
-                "change on top of it"
-            )
+            raise StaleVersion(stale_message(self.what, name, current, head.author if head else None, expected_head))
         row = table(
             name=name,
             number=current + 1,
