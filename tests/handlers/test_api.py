@@ -291,7 +291,8 @@ async def test_an_amount_beyond_the_limits_is_422_at_once_naming_the_field_and_t
     started = time.monotonic()
     response = await http.post("/api/events", content=raw_purchase(amount), headers=AUTH)
 
-    assert time.monotonic() - started < 2
+    # Refused before any work that grows with the number; 10 s, not 2, so a loaded CI machine does not fail it.
+    assert time.monotonic() - started < 10
     assert response.status_code == 422, response.text
     [error] = response.json()["fields"]
     assert error["field"] == "data.amount"
