@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.conversations.answers import AnswerContext
 from bot.conversations.deliver import answer_inbound, release_unsent_reply
 from bot.conversations.first_contact import FirstContact
+from bot.conversations.group_commit import GroupCommit
 from bot.conversations.handoff import Handoff
 from bot.conversations.interrupted import InterruptedFlows
 from bot.conversations.late_answers import LateAnswers
@@ -59,6 +60,10 @@ from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
+# Messages committed together at most (group_commit.py): enough to share a transaction's cost, few enough that
+# the last of them waits for the others' turns only briefly (tens of milliseconds) and the locks are held briefly.
+GROUP_COMMIT_MAX = 32
+
 
 class ConversationEngine:
     def __init__(self, db: Database, registry: FlowRegistry, settings: Settings, clock: Clock | None = None):
@@ -67,6 +72,10 @@ class ConversationEngine:
         self.settings = settings
         self.clock = clock or SystemClock()
         self._locks = KeyedLocks()
+        # SQLite has one writer: a second batch would only wait for it.
+        self._group: GroupCommit[tuple[Inbound, bool], Delivery] = GroupCommit(
+            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1 if db.is_sqlite else 2
+        )
         conv, business = settings.conversation, settings.business
         speech = Speech(business.name, settings.texts, registry)
         answer_context = AnswerContext(
@@ -115,17 +124,29 @@ class ConversationEngine:
 
     async def _handle_inbound(self, inbound: Inbound, *, push: bool) -> Delivery:
         inbound = clean_inbound(inbound)
+        # One message per chat in flight: a batch never holds two of a chat, and a chat's messages keep their order.
         async with self._locks.hold(("identity", inbound.channel, inbound.address)):
-            for attempt in (1, 2):
-                try:
-                    async with self.db.transaction() as session:
-                        # The first try lets the unique message id catch a duplicate when the message is
-                        # stored (one query fewer per message); the retry after a clash checks first.
-                        return await self._through_stages(session, inbound, push=push, check_seen=attempt == 2)
-                except IntegrityError:
-                    # Another instance created this customer or stored this message first.
-                    if attempt == 2:
-                        log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
+            return await self._group.submit((inbound, push))
+
+    async def _together(self, batch: list[tuple[Inbound, bool]]) -> list[Delivery]:
+        """Messages of different chats through the stages in one transaction (group_commit.py)."""
+        async with self.db.transaction() as session:
+            return [
+                await self._through_stages(session, inbound, push=push, check_seen=False) for inbound, push in batch
+            ]
+
+    async def _alone(self, message: tuple[Inbound, bool]) -> Delivery:
+        inbound, push = message
+        for attempt in (1, 2):
+            try:
+                async with self.db.transaction() as session:
+                    # The first try lets the unique message id catch a duplicate when the message is
+                    # stored (one query fewer per message); the retry after a clash checks first.
+                    return await self._through_stages(session, inbound, push=push, check_seen=attempt == 2)
+            except IntegrityError:
+                # Another instance created this customer or stored this message first.
+                if attempt == 2:
+                    log.info("duplicate delivery ignored: %s %s", inbound.channel, inbound.message_id)
         return Delivery((), duplicate=True)
 
     async def _through_stages(

@@ -1,0 +1,145 @@
+"""Group commit: messages of many customers at once share transactions, and a bad one costs the others nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import event, select
+
+from bot.conversations.group_commit import GroupCommit
+from bot.core import Core
+from bot.messages import Inbound
+from bot.transcript import Message
+
+
+def commits_of(core: Core) -> list[int]:
+    seen: list[int] = []
+    event.listen(core.db.engine.sync_engine, "commit", lambda _conn: seen.append(1))
+    return seen
+
+
+async def stored_texts(core: Core, channel: str) -> list[str]:
+    async with core.db.transaction() as session:
+        rows = await session.execute(
+            select(Message.text).where(Message.channel == channel, Message.direction == "in").order_by(Message.id)
+        )
+        return list(rows.scalars())
+
+
+async def test_customers_writing_at_once_are_each_answered_in_a_few_transactions(core: Core) -> None:
+    customers = [f"c{n}" for n in range(30)]
+    for address in customers:
+        await core.engine.handle(Inbound("web", address, text="hi", message_id=f"{address}-hi"))
+    commits = commits_of(core)
+
+    answers = await asyncio.gather(
+        *(
+            core.engine.handle(Inbound("web", address, text="/nps", message_id=f"{address}-nps"))
+            for address in customers
+        )
+    )
+
+    assert all("0" in r[-1].text and "10" in r[-1].text for r in answers)  # each got the NPS question
+    assert len(commits) < len(customers) / 3  # not a transaction each
+    said = await stored_texts(core, "web")
+    assert sorted(said) == sorted(["hi"] * 30 + ["/nps"] * 30)
+
+
+async def test_a_duplicate_delivery_in_a_batch_is_dropped_and_the_others_are_answered(core: Core) -> None:
+    customers = [f"d{n}" for n in range(12)]
+    for address in customers:
+        await core.engine.handle(Inbound("web", address, text="hi", message_id=f"{address}-hi"))
+
+    # The sixth customer's "hi" comes again (a platform retry) among everyone's next message.
+    messages = [Inbound("web", a, text="/nps", message_id=f"{a}-nps") for a in customers]
+    messages[5] = Inbound("web", "d5", text="hi", message_id="d5-hi")
+    answers = await asyncio.gather(*(core.engine.handle(m) for m in messages))
+
+    assert answers[5] == []  # the duplicate: no second answer
+    assert all(r and "10" in r[-1].text for n, r in enumerate(answers) if n != 5)
+    said = await stored_texts(core, "web")
+    assert said.count("hi") == 12 and said.count("/nps") == 11  # nothing stored twice, nothing lost
+
+
+async def test_one_message_of_a_batch_may_fail_alone() -> None:
+    ran_together: list[list[str]] = []
+
+    async def together(items: list[str]) -> list[str]:
+        ran_together.append(items)
+        if "bad" in items:
+            raise RuntimeError("one bad message")
+        return [item.upper() for item in items]
+
+    async def alone(item: str) -> str:
+        await asyncio.sleep(0)
+        if item == "bad":
+            raise RuntimeError("one bad message")
+        return item.upper()
+
+    group: GroupCommit[str, str] = GroupCommit(together, alone, max_batch=3, lanes=1)
+    results = await asyncio.gather(*(group.submit(i) for i in ["a", "b", "bad", "c", "d"]), return_exceptions=True)
+
+    assert results[:2] == ["A", "B"] and results[3:] == ["C", "D"]
+    assert isinstance(results[2], RuntimeError)
+    # In batches of at most three; the one with "bad" went again one by one
+    assert ran_together == [["a", "b", "bad"], ["c", "d"]]
+
+
+async def test_a_caller_that_gives_up_does_not_cut_the_others_batch_short() -> None:
+    release = asyncio.Event()
+    done: list[list[str]] = []
+
+    async def together(items: list[str]) -> list[str]:
+        await release.wait()
+        done.append(items)
+        return items
+
+    async def alone(item: str) -> str:
+        return item
+
+    group: GroupCommit[str, str] = GroupCommit(together, alone, max_batch=10, lanes=1)
+    first = asyncio.create_task(group.submit("first"))  # starts a lane: runs alone
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(group.submit(x)) for x in ("x", "y", "z")]
+    await first
+    await asyncio.sleep(0)
+    waiting[1].cancel()  # "y" gave up while its batch runs
+    release.set()
+    assert await waiting[0] == "x" and await waiting[2] == "z"
+    assert done == [["x", "y", "z"]]  # the batch went through whole
+
+
+async def test_a_message_whose_caller_gave_up_before_its_batch_started_is_not_run() -> None:
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def alone(item: str) -> str:
+        if item == "first":
+            await release.wait()
+        ran.append(item)
+        return item
+
+    async def together(items: list[str]) -> list[str]:
+        ran.extend(items)
+        return items
+
+    group: GroupCommit[str, str] = GroupCommit(together, alone, max_batch=10, lanes=1)
+    first = asyncio.create_task(group.submit("first"))
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(group.submit("gone"))
+    kept = asyncio.create_task(group.submit("kept"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    release.set()
+    assert await first == "first" and await kept == "kept"
+    assert ran == ["first", "kept"]
+
+
+async def test_messages_one_after_another_each_start_a_transaction_at_once() -> None:
+    async def alone(item: int) -> int:
+        await asyncio.sleep(0)
+        return item
+
+    group: GroupCommit[int, int] = GroupCommit(alone, alone, max_batch=10, lanes=1)  # type: ignore[arg-type]
+    for n in range(5):  # each submitted the moment the last one's lane finished
+        assert await asyncio.wait_for(group.submit(n), 5) == n
