@@ -116,7 +116,10 @@ async def receive(
         customer.last_seen_at = now
     if customers.is_stale(customer.last_active_at, now):
         customer.last_active_at = now
-    customer.unreachable = False  # they wrote to us, so they can be reached again
+    if customer.unreachable:
+        # They wrote to us, so they can be reached again. Set only when it changes: any assignment marks the
+        # customer changed, and a flush of a changed object costs the ORM's unit of work even when nothing differs.
+        customer.unreachable = False
     if inbound.display_name and not customer.display_name:
         customer.display_name = _clip(inbound.display_name, _NAME_SIZE)
     pressed = None
