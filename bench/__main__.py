@@ -20,6 +20,9 @@ def main() -> None:
     names = "engine, intents, inbound, outbound, scale, memory, reports"
     parser.add_argument("--only", action="append", help=f"only this benchmark (repeatable): {names}")
     parser.add_argument("--inbound-customers", type=int, default=50, help="customers at once in the inbound benchmark")
+    parser.add_argument(
+        "--inbound-rounds", type=int, default=4, help="surveys per customer in the inbound saturation run"
+    )
     parser.add_argument("--inbound-rate", type=float, default=100, help="messages/s offered in the fixed-rate run")
     parser.add_argument("--inbound-seconds", type=float, default=10, help="length of the fixed-rate run")
     # Outbound, scale, memory: PostgreSQL (ENGAGEBOT_BENCH_POSTGRES, default 127.0.0.1:5432); full sizes in README.
@@ -51,7 +54,11 @@ def main() -> None:
     if "inbound" in wanted:
         print("inbound: Bot API stand-in -> bot processes (polling, webhook) ...", flush=True)
         report["inbound"] = inbound = bench_inbound.run(
-            customers=args.inbound_customers, rate=args.inbound_rate, seconds=args.inbound_seconds, before=args.before
+            customers=args.inbound_customers,
+            rate=args.inbound_rate,
+            seconds=args.inbound_seconds,
+            before=args.before,
+            rounds=args.inbound_rounds,
         )
 
     if "outbound" in wanted:

@@ -46,6 +46,9 @@ FIRST_CHAT = 100_000
 SCRIPT = ("/survey", "4", "Online", "yes", "3", "Friendly staff and quick service")
 DEFAULT_WEBHOOK_CONNECTIONS = 40  # Telegram's max_connections when setWebhook does not say
 REPLY_TIMEOUT = 30.0
+# Each customer goes through the survey this many times in the saturation run: 1,200 messages at 50 customers.
+# Once (300 messages) the run was over in under a second, and a bot's figures moved by a third from run to run.
+ROUNDS = 4
 FLOW = f"""version: 1
 flow: survey
 title: Bench survey
@@ -290,23 +293,25 @@ class Offers:
         self.failed += 1
 
 
-async def _survey(offers: Offers, chat: int) -> None:
-    for text in SCRIPT:
-        await asyncio.wait_for(offers.send(chat, text), REPLY_TIMEOUT)
+async def _survey(offers: Offers, chat: int, rounds: int) -> None:
+    for _ in range(rounds):
+        for text in SCRIPT:
+            await asyncio.wait_for(offers.send(chat, text), REPLY_TIMEOUT)
 
 
-async def saturation(api: BotApiStandIn, mode: str, customers: int, first_chat: int) -> dict[str, Any]:
-    """All customers at once, each answering as soon as the bot has replied (a closed loop)."""
+async def saturation(api: BotApiStandIn, mode: str, customers: int, first_chat: int, rounds: int = 1) -> dict[str, Any]:
+    """All customers at once, each answering as soon as the bot has replied (a closed loop), through the survey
+    `rounds` times."""
     tracker = Tracker()
     api.listeners[:] = [tracker.on_record]
     offers = Offers(api, mode, tracker)
     try:
-        await asyncio.gather(*(_survey(offers, first_chat + n) for n in range(customers)))
+        await asyncio.gather(*(_survey(offers, first_chat + n, rounds) for n in range(customers)))
     finally:
         await offers.close()
-    figures = tracker.figures(customers * len(SCRIPT))
+    figures = tracker.figures(customers * len(SCRIPT) * rounds)
     figures["failed_posts"] = offers.failed
-    figures["replies_checked"] = _check_replies(tracker, first_chat, customers)
+    figures["replies_checked"] = _check_replies(tracker, first_chat, customers, rounds)
     return figures
 
 
@@ -337,11 +342,14 @@ async def fixed_rate(api: BotApiStandIn, mode: str, rate: float, seconds: float,
     return figures
 
 
-def _check_replies(tracker: Tracker, first_chat: int, customers: int) -> bool:
-    """Every customer got one reply per message, and the last one ends the survey (or echoes the last line)."""
+def _check_replies(tracker: Tracker, first_chat: int, customers: int, rounds: int) -> bool:
+    """Every customer got one reply per message, and the last one of each round ends the survey (or echoes the
+    last line)."""
     for n in range(customers):
         got = tracker.replies.get(str(first_chat + n), [])
-        if len(got) != len(SCRIPT) or got[-1] not in (ptb.THANKS, SCRIPT[-1]):
+        if len(got) != len(SCRIPT) * rounds:
+            return False
+        if any(got[end] not in (ptb.THANKS, SCRIPT[-1]) for end in range(len(SCRIPT) - 1, len(got), len(SCRIPT))):
             return False
     return True
 
@@ -369,7 +377,7 @@ def py_spy(pid: int, out: Path | None) -> Iterator[None]:
 
 async def measure(
     bot: str, mode: str, customers: int, rate: float, seconds: float, profile: Path | None = None,
-    before: Path | None = None,
+    before: Path | None = None, rounds: int = ROUNDS,
 ) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         async with BotApiStandIn() as api, running_bot(bot, mode, api, Path(tmp), before) as process:
@@ -379,10 +387,11 @@ async def measure(
                 out = profile / f"{bot}-{mode}.txt" if profile else None
                 cpu = cpu_seconds(process.pid)
                 with py_spy(process.pid, out):
-                    result = {"saturation": await saturation(api, mode, customers, FIRST_CHAT)}
+                    result = {"saturation": await saturation(api, mode, customers, FIRST_CHAT, rounds)}
                 # CPU per message tells a bot that computes too much from one that waits too much.
                 cpu = cpu_seconds(process.pid) - cpu
-                result["saturation"]["bot_cpu_ms_per_message"] = round(cpu * 1000 / (customers * len(SCRIPT)), 2)
+                messages = customers * len(SCRIPT) * rounds
+                result["saturation"]["bot_cpu_ms_per_message"] = round(cpu * 1000 / messages, 2)
                 if seconds > 0:
                     result["fixed_rate"] = await fixed_rate(api, mode, rate, seconds, FIRST_CHAT + customers)
             except (TimeoutError, AssertionError) as exc:
@@ -393,16 +402,19 @@ async def measure(
 async def run_async(
     customers: int = 50, rate: float = 100, seconds: float = 10, modes: tuple[str, ...] = ("polling", "webhook"),
     bots: tuple[str, ...] = tuple(BOTS), log: Callable[[str], None] = print, profile: Path | None = None,
-    before: Path | None = None,
+    before: Path | None = None, rounds: int = ROUNDS,
 ) -> dict[str, Any]:  # fmt: skip
     """`before`: another checkout whose engagebot is measured too, the same way, in the same run."""
-    report: dict[str, Any] = {"customers": customers, "script": list(SCRIPT), "rate": rate, "seconds": seconds}
+    report: dict[str, Any] = {"customers": customers, "rounds": rounds, "script": list(SCRIPT), "rate": rate,
+                              "seconds": seconds}  # fmt: skip
     if before is not None:
         bots = (*bots, *(f"{bot}_before" for bot in bots if f"{bot}_before" in BEFORE))
     for mode in modes:
         for bot in bots:
             log(f"  inbound {mode:<8} {bot} ...")
-            report.setdefault(mode, {})[bot] = await measure(bot, mode, customers, rate, seconds, profile, before)
+            report.setdefault(mode, {})[bot] = await measure(
+                bot, mode, customers, rate, seconds, profile, before, rounds
+            )
         report[mode]["ratios"] = _ratios(report[mode])
     return report
 
@@ -424,16 +436,17 @@ def _ratios(results: dict[str, Any]) -> dict[str, Any]:
 
 def table(report: dict[str, Any]) -> list[str]:
     """Rows for `python -m bench`: saturation msgs/s and p50/p99, fixed-rate p99, ratios."""
-    head = f"inbound: {report['customers']} customers at once"
+    head = f"inbound: {report['customers']} customers at once, {report.get('rounds', 1)} surveys each"
     rate = f"@{int(report['rate'])}/s p99"
-    lines = [f"{head:<56} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {rate:>11}"]
+    lines = [f"{head:<56} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {rate:>11} {'CPU ms/msg':>10}"]
     for mode in ("polling", "webhook"):
         for bot, results in report.get(mode, {}).items():
             if bot == "ratios":
                 continue
             s, label = results["saturation"], f"{mode} {BOTS.get(bot) or BEFORE[bot]}"
             fixed = results.get("fixed_rate", {}).get("p99_ms", "-")
-            lines.append(f"{label:<56} {s['messages_per_second']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} {fixed:>11}")
+            lines.append(f"{label:<56} {s['messages_per_second']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} {fixed:>11} "
+                         f"{s.get('bot_cpu_ms_per_message', '-'):>10}")  # fmt: skip
         for name, value in report.get(mode, {}).get("ratios", {}).items():
             label = f"  {mode} throughput ratio {name}"
             lines.append(f"{label:<56} {value:>8}")
@@ -449,6 +462,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="times each customer goes through the survey")
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--modes", default="polling,webhook")
@@ -459,7 +473,7 @@ if __name__ == "__main__":
     parsed = parser.parse_args()
     found = run(
         customers=parsed.customers, rate=parsed.rate, seconds=parsed.seconds, modes=tuple(parsed.modes.split(",")),
-        bots=tuple(parsed.bots.split(",")), profile=parsed.profile, before=parsed.before,
+        bots=tuple(parsed.bots.split(",")), profile=parsed.profile, before=parsed.before, rounds=parsed.rounds,
     )  # fmt: skip
     print("\n".join(table(found)))
     if parsed.json:
