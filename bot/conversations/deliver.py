@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
-from bot.conversations.reply_rows import insert_said_and_sent
+from bot.conversations.reply_rows import insert_said_and_sent, run_change_alone
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
 from bot.messages import Inbound
@@ -47,11 +47,14 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
         "payload": outbox.send_payload(inbound.ref, turn.replies), "due_at": turn.now,
         "lease_until": turn.now + INLINE_LEASE, "created_at": turn.now,
     }  # fmt: skip
-    await session.flush()  # the conversation's changes first, as the dispatcher would read them
     if dialect_of(session) == "postgresql":
+        run_change = run_change_alone(session)  # written with the reply's rows, else flushed first
+        if run_change is None:
+            await session.flush()
         said = transcript.outbound_rows(transcript.Outbound(turn.customer.id, inbound.channel, turn.replies), turn.now)
-        item_id, held = await insert_said_and_sent(session, said, item)
+        item_id, held = await insert_said_and_sent(session, said, item, run_change)
     else:
+        await session.flush()  # the conversation's changes first, as the dispatcher would read them
         await record_replies(turn, inbound.channel)
         item_id, held = await insert_send(session, item)
     if held:  # behind earlier undelivered replies: the dispatcher sends in order

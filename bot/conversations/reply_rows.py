@@ -1,30 +1,57 @@
-"""A reply to a customer's message on PostgreSQL: its transcript rows, the turn's step log entries and its outbox
-row in one statement.
+"""A reply to a customer's message on PostgreSQL: its transcript rows, the turn's step log entries, its outbox row
+and, most often, the UPDATE of the run it moved on, in one statement.
 
 Three INSERTs were three round trips and executions per message; data-modifying CTEs write them at once. Their
 rows are not visible to the outer INSERT's RETURNING, which only looks at earlier outbox rows. SQLite has no
-INSERT in a WITH clause (and no round trips to save): it writes the two rows apart (deliver.py)."""
+INSERT in a WITH clause (and no round trips to save): it writes the two rows apart (deliver.py).
+
+The run's UPDATE went through the ORM's unit of work, the largest single cost of a message in the profiles
+(bench/README.md): working out an order of every mapper and the history of every attribute for one row. When a run
+moved on is all the turn has left to flush (a survey answer, most messages), its changed columns go in the same
+statement instead, and the session forgets the run, as if it had flushed it: a later look at the run in the same
+transaction reads it again from the row. Anything else the turn changed is flushed by the ORM as before."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, TextClause, bindparam, text
+from sqlalchemy import BindParameter, Integer, TextClause, bindparam, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
 from bot.conversations import steplog
+from bot.conversations.models import ConversationRun
 from bot.outbox.delivery import INSERT_SEND_SQL, SEND_TYPES, send_params
 
 _MESSAGES = transcript.Message.__table__
 _SAID_COLUMNS = ("customer_id", "direction", "channel", "platform_message_id", "text", "payload", "created_at")
+_RUNS = ConversationRun.__table__
+RunChange = tuple[ConversationRun, dict[str, Any]]
+
+
+def run_change_alone(session: AsyncSession) -> RunChange | None:
+    """The run and its changed columns, when that is the only change the session has left to flush; else None."""
+    if session.new or session.deleted:
+        return None
+    dirty = session.dirty
+    if len(dirty) != 1:
+        return None
+    (run,) = dirty
+    if not isinstance(run, ConversationRun):
+        return None
+    state = inspect(run)
+    changed = {key: state.dict[key] for key in state.committed_state}
+    if not changed or not all(key in _RUNS.c for key in changed):
+        return None
+    return run, changed
 
 
 @functools.cache
-def _said_and_sent(count: int, steps: int) -> TextClause:
-    """`count` transcript rows, `steps` step log rows and the outbox row, built once per count (a turn has a reply
-    or a few, and logs none to a few steps)."""
+def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...]) -> TextClause:
+    """`count` transcript rows, `steps` step log rows, the UPDATE of `run_columns` of a run (none: no UPDATE) and
+    the outbox row, built once per shape (a turn has a reply or a few, logs none to a few steps, and changes one of
+    a few sets of a run's columns)."""
     rows = ", ".join("(" + ", ".join(f":said_{c}_{n}" for c in _SAID_COLUMNS) + ")" for n in range(count))
     said_types = (bindparam(f"said_{c}_{n}", type_=_MESSAGES.c[c].type) for n in range(count) for c in _SAID_COLUMNS)
     sql = f"WITH said AS (INSERT INTO {_MESSAGES.name} ({', '.join(_SAID_COLUMNS)}) VALUES {rows}) "
@@ -32,18 +59,36 @@ def _said_and_sent(count: int, steps: int) -> TextClause:
     if steps:
         step_sql, step_types = steplog.insert_rows(steps)
         sql += f", steps AS ({step_sql}) "
-    return text(sql + INSERT_SEND_SQL).bindparams(*said_types, *step_types, *SEND_TYPES)
+    run_types: tuple[BindParameter[Any], ...] = ()
+    if run_columns:
+        assignments = ", ".join(f"{c} = :run_{c}" for c in run_columns)
+        sql += f", run AS (UPDATE {_RUNS.name} SET {assignments} WHERE id = :run_id) "
+        run_types = (
+            *(bindparam(f"run_{c}", type_=_RUNS.c[c].type) for c in run_columns),
+            bindparam("run_id", type_=Integer()),
+        )
+    return text(sql + INSERT_SEND_SQL).bindparams(*said_types, *step_types, *run_types, *SEND_TYPES)
 
 
 async def insert_said_and_sent(
-    session: AsyncSession, said: list[dict[str, Any]], send: dict[str, Any]
+    session: AsyncSession, said: list[dict[str, Any]], send: dict[str, Any], run_change: RunChange | None = None
 ) -> tuple[int, bool]:
-    """Insert the transcript rows `said`, the step log's entries so far and the send row `send`: its id, and whether
-    earlier sends to its customer are unsent (as bot.outbox.delivery.insert_send)."""
+    """Insert the transcript rows `said`, the step log's entries so far and the send row `send`, and write
+    `run_change` (from `run_change_alone`, not flushed): the send's id, and whether earlier sends to its customer
+    are unsent (as bot.outbox.delivery.insert_send)."""
     params = send_params(send)
     for n, row in enumerate(said):
         params.update({f"said_{c}_{n}": row[c] for c in _SAID_COLUMNS})
     steps = steplog.take_pending(session.sync_session)
     params.update(steplog.row_params(steps))
-    item_id, held = (await session.execute(_said_and_sent(len(said), len(steps)), params)).one()
+    run_columns: tuple[str, ...] = ()
+    if run_change is not None:
+        run, changed = run_change
+        run_columns = tuple(sorted(changed))
+        params.update({f"run_{c}": value for c, value in changed.items()}, run_id=run.id)
+    with session.no_autoflush:  # the run is written here, not by the ORM first
+        result = await session.execute(_said_and_sent(len(said), len(steps), run_columns), params)
+    item_id, held = result.one()
+    if run_change is not None:
+        session.expunge(run_change[0])  # written: the session must not flush it again
     return item_id, bool(held)

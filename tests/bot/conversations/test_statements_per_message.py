@@ -1,0 +1,35 @@
+"""What a survey answer costs the database: on PostgreSQL, two statements in its transaction (bench/README.md)."""
+
+from __future__ import annotations
+
+from sqlalchemy import event, select
+
+from bot.conversations.models import ConversationRun
+from bot.core import Core
+from bot.messages import Inbound
+
+
+async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run_on(core: Core) -> None:
+    async def say(text: str, n: int) -> str:
+        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "42", text=text, message_id=str(n)))
+        await core.deliveries.mark_sent(delivery.outbox_id)
+        return "\n".join(reply.text for reply in delivery.replies)
+
+    await say("hi", 1)
+    await say("/nps", 2)
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(core.db.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "42", text="9", message_id="3"))
+    finally:
+        event.remove(core.db.engine.sync_engine, "before_cursor_execute", listener)
+
+    assert "what do you like most" in delivery.replies[-1].text.lower()
+    if core.db.is_postgres:
+        # The message stored with its sender's lock; the reply, its outbox row and the run's UPDATE together.
+        assert len(statements) == 2, statements
+    async with core.db.transaction() as session:
+        run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
+    assert run.answers.get("score") == 9 and run.awaiting_answer
+    assert "thank" in (await say("Quick and kind", 4)).lower()  # the next answer finds the run where it was left
