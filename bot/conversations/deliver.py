@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
-from bot.conversations.reply_rows import insert_said_and_sent, run_change_alone
+from bot.conversations.reply_rows import insert_said_and_sent, run_change_alone, write_run_change
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
 from bot.messages import Inbound
@@ -38,8 +38,8 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
     caller, which sends them and reports back (if it dies first, the lease runs out and the dispatcher sends)."""
     session = turn.session
     if not push or not turn.replies:
+        await save_changes(session)
         await record_replies(turn, inbound.channel)
-        await session.flush()
         return Delivery(tuple(turn.replies))
     item = {
         "kind": outbox.SEND, "customer_id": turn.customer.id, "proactive": False, "status": LEASED, "attempts": 1,
@@ -54,12 +54,22 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
         said = transcript.outbound_rows(transcript.Outbound(turn.customer.id, inbound.channel, turn.replies), turn.now)
         item_id, held = await insert_said_and_sent(session, said, item, run_change)
     else:
-        await session.flush()  # the conversation's changes first, as the dispatcher would read them
+        await save_changes(session)
         await record_replies(turn, inbound.channel)
         item_id, held = await insert_send(session, item)
     if held:  # behind earlier undelivered replies: the dispatcher sends in order
         await session.execute(_QUEUE_OUTBOX, {"item_id": item_id})
     return Delivery(tuple(turn.replies), item_id, held=held)
+
+
+async def save_changes(session: AsyncSession) -> None:
+    """The turn's changes written before its replies' rows: a run moved on, when that is all, as a plain UPDATE
+    (reply_rows.py), else by the ORM's flush."""
+    run_change = run_change_alone(session)
+    if run_change is None:
+        await session.flush()
+    else:
+        await write_run_change(session, run_change)
 
 
 def reply_key(inbound: Inbound) -> str:

@@ -47,6 +47,32 @@ def run_change_alone(session: AsyncSession) -> RunChange | None:
     return run, changed
 
 
+async def write_run_change(session: AsyncSession, run_change: RunChange) -> None:
+    """The run's changed columns as a plain UPDATE (SQLite, which has no UPDATE in a WITH clause): still a fraction
+    of the ORM's flush of it. The session forgets the run, as with `insert_said_and_sent`."""
+    run, changed = run_change
+    with session.no_autoflush:
+        await session.execute(_run_update(tuple(sorted(changed))), {**_run_params(changed), "run_id": run.id})
+    session.expunge(run)
+
+
+@functools.cache
+def _run_update(columns: tuple[str, ...]) -> TextClause:
+    return text(_run_update_sql(columns)).bindparams(*_run_types(columns))
+
+
+def _run_update_sql(columns: tuple[str, ...]) -> str:
+    return f"UPDATE {_RUNS.name} SET {', '.join(f'{c} = :run_{c}' for c in columns)} WHERE id = :run_id"
+
+
+def _run_types(columns: tuple[str, ...]) -> tuple[BindParameter[Any], ...]:
+    return (*(bindparam(f"run_{c}", type_=_RUNS.c[c].type) for c in columns), bindparam("run_id", type_=Integer()))
+
+
+def _run_params(changed: dict[str, Any]) -> dict[str, Any]:
+    return {f"run_{c}": value for c, value in changed.items()}
+
+
 @functools.cache
 def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...]) -> TextClause:
     """`count` transcript rows, `steps` step log rows, the UPDATE of `run_columns` of a run (none: no UPDATE) and
@@ -61,12 +87,8 @@ def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...]) -> Text
         sql += f", steps AS ({step_sql}) "
     run_types: tuple[BindParameter[Any], ...] = ()
     if run_columns:
-        assignments = ", ".join(f"{c} = :run_{c}" for c in run_columns)
-        sql += f", run AS (UPDATE {_RUNS.name} SET {assignments} WHERE id = :run_id) "
-        run_types = (
-            *(bindparam(f"run_{c}", type_=_RUNS.c[c].type) for c in run_columns),
-            bindparam("run_id", type_=Integer()),
-        )
+        sql += f", run AS ({_run_update_sql(run_columns)}) "
+        run_types = _run_types(run_columns)
     return text(sql + INSERT_SEND_SQL).bindparams(*said_types, *step_types, *run_types, *SEND_TYPES)
 
 
@@ -85,7 +107,7 @@ async def insert_said_and_sent(
     if run_change is not None:
         run, changed = run_change
         run_columns = tuple(sorted(changed))
-        params.update({f"run_{c}": value for c, value in changed.items()}, run_id=run.id)
+        params.update(_run_params(changed), run_id=run.id)
     with session.no_autoflush:  # the run is written here, not by the ORM first
         result = await session.execute(_said_and_sent(len(said), len(steps), run_columns), params)
     item_id, held = result.one()
