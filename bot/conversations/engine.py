@@ -53,6 +53,7 @@ from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
 from bot.conversations.words import GlobalWordActions
+from bot.customers import records as customers
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.outbox.delivery import Delivery
 from bot.ports import Clock, SystemClock
@@ -131,6 +132,8 @@ class ConversationEngine:
     async def _together(self, batch: list[tuple[Inbound, bool]]) -> list[Delivery]:
         """Messages of different chats through the stages in one transaction (group_commit.py)."""
         async with self.db.transaction() as session:
+            if self.db.is_postgres:  # SQLite has one writer: no two transactions lock anything at once
+                await customers.lock_senders(session, [inbound.ref for inbound, _ in batch])
             return [
                 await self._through_stages(session, inbound, push=push, check_seen=False) for inbound, push in batch
             ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, select, text
 
 from bot.conversations.group_commit import GroupCommit
 from bot.core import Core
@@ -143,3 +144,34 @@ async def test_messages_one_after_another_each_start_a_transaction_at_once() -> 
     group: GroupCommit[int, int] = GroupCommit(alone, alone, max_batch=10, lanes=1)  # type: ignore[arg-type]
     for n in range(5):  # each submitted the moment the last one's lane finished
         assert await asyncio.wait_for(group.submit(n), 5) == n
+
+
+# Row locks: PostgreSQL only (SQLite has one writer).
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_batch_locks_its_customers_in_the_order_other_work_does_and_never_deadlocks(core: Core) -> None:
+    for address in ("first", "second"):  # customer ids in this order
+        await core.engine.handle(Inbound("web", address, text="hi", message_id=f"{address}-hi"))
+    deadlocks = text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with core.db.engine.connect() as other:
+        before = (await other.execute(deadlocks)).scalar_one()
+        await other.commit()
+        # Outreach clearing (or campaign planning's foreign keys) holds the first customer, and will want the second.
+        await other.execute(text("SELECT id FROM customers ORDER BY id LIMIT 1 FOR UPDATE"))
+        # Meanwhile both customers write: one batch, the second customer's message first.
+        answered = asyncio.gather(
+            core.engine.handle(Inbound("web", "second", text="/nps", message_id="second-nps")),
+            core.engine.handle(Inbound("web", "first", text="/nps", message_id="first-nps")),
+        )
+        async with core.db.engine.connect() as watcher:  # another session's state: polled, nothing to await
+            for _ in range(1000):  # the batch waits for the first customer
+                if (await watcher.execute(waiting)).scalar_one():
+                    break
+                await asyncio.sleep(0.01)
+        await other.execute(text("SELECT id FROM customers ORDER BY id OFFSET 1 LIMIT 1 FOR UPDATE"))
+        await other.commit()
+        replies = await answered
+        assert all("10" in r[-1].text for r in replies)
+        assert (await other.execute(deadlocks)).scalar_one() == before  # nobody waited for a deadlock to be broken
