@@ -22,6 +22,14 @@ _BY_IDENTITY = (
 _BY_IDENTITY_LOCKED = _BY_IDENTITY.with_for_update(of=Customer)
 # The sender of a message and when their chat was last used (bot/conversations/receive.py adds their active runs).
 SENDER = _BY_IDENTITY_LOCKED.add_columns(ChannelIdentity.last_used_at)
+# Several senders locked at once, in the order of their ids (`lock_senders`).
+_SENDERS_IN_ORDER = (
+    select(Customer.id)
+    .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
+    .where(tuple_(ChannelIdentity.channel, ChannelIdentity.address).in_(bindparam("pairs", expanding=True)))
+    .order_by(Customer.id)
+    .with_for_update(of=Customer)
+)
 _TOUCH_IDENTITY = (  # an UPDATE's parameters may not be named after its columns
     update(ChannelIdentity)
     .where(ChannelIdentity.channel == bindparam("in_channel"), ChannelIdentity.address == bindparam("at_address"))
@@ -74,15 +82,6 @@ async def lock_senders(session: AsyncSession, refs: list[ChannelRef]) -> None:
     after a second by failing one. Chats nobody is behind yet lock nothing."""
     pairs = [(ref.channel, ref.address) for ref in refs]
     await session.execute(_SENDERS_IN_ORDER, {"pairs": pairs})
-
-
-_SENDERS_IN_ORDER = (
-    select(Customer.id)
-    .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
-    .where(tuple_(ChannelIdentity.channel, ChannelIdentity.address).in_(bindparam("pairs", expanding=True)))
-    .order_by(Customer.id)
-    .with_for_update(of=Customer)
-)
 
 
 # "Last seen" and "last used" are read in days (inactivity) or to tell channels apart (where to write first);
