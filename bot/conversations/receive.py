@@ -56,7 +56,7 @@ _SENDER_AND_RUNS_STORING = _SENDER_AND_RUNS.add_cte(_STORE_FROM_CHAT)
 @dataclass(frozen=True, slots=True)
 class Received:
     """The customer a stored message is from, locked for this transaction; `is_new` when it made them;
-    `active_runs` read with them (None when they were not found by their chat)."""
+    `active_runs` read with them, none for a customer it made (None when not read: a chat joined by a link code)."""
 
     customer: Customer
     is_new: bool
@@ -100,6 +100,7 @@ async def receive(
         customer = await links.redeem(session, inbound.start_payload, inbound.ref, now)
     is_new = customer is None
     if customer is None:
+        active_runs = []  # a customer made now has no runs: the route stage need not look
         customer = await customers.create_with_identity(
             session, inbound.ref, now, display_name=_clip(inbound.display_name, _NAME_SIZE),
             language=_clip(inbound.language, _LANGUAGE_SIZE), tier=default_tier,

@@ -39,6 +39,11 @@ _ACTIVE_RUNS = (
     .where(ConversationRun.customer_id == bindparam("customer_id"), ConversationRun.status == ACTIVE)
     .order_by(ConversationRun.id.desc())
 )
+_OPEN_RUNS_OF_FLOW = select(ConversationRun).where(
+    ConversationRun.customer_id == bindparam("customer_id"),
+    ConversationRun.flow_id == bindparam("flow_id"),
+    ConversationRun.status.in_((WAITING, SUSPENDED)),
+)
 
 
 @dataclass
@@ -196,9 +201,5 @@ class FlowRuns:
             turn.say(self.speech.reply(self.speech.texts.set_aside))
 
     async def _open_runs(self, turn: Turn, flow_id: str) -> list[ConversationRun]:
-        query = select(ConversationRun).where(
-            ConversationRun.customer_id == turn.customer.id,
-            ConversationRun.flow_id == flow_id,
-            ConversationRun.status.in_((WAITING, SUSPENDED)),
-        )
-        return list((await turn.session.execute(query)).scalars())
+        params = {"customer_id": turn.customer.id, "flow_id": flow_id}
+        return list((await turn.session.execute(_OPEN_RUNS_OF_FLOW, params)).scalars())

@@ -48,18 +48,13 @@ async def create_with_identity(
     session: AsyncSession, ref: ChannelRef, now: datetime, *, display_name: str | None = None,
     language: str | None = None, tier: str = "standard",
 ) -> Customer:  # fmt: skip
+    identity = ChannelIdentity(channel=ref.channel, address=ref.address, created_at=now, last_used_at=now)
     customer = Customer(
         display_name=display_name, language=language, created_at=now, last_seen_at=now, last_active_at=now,
-        tier=tier, attributes={}, tags=[],
+        tier=tier, attributes={}, tags=[], identities=[identity],
     )  # fmt: skip
     session.add(customer)
-    await session.flush()
-    session.add(
-        ChannelIdentity(
-            customer_id=customer.id, channel=ref.channel, address=ref.address, created_at=now, last_used_at=now
-        )
-    )
-    await session.flush()
+    await session.flush()  # one flush for both rows (a flush costs the unit of work's Python however few rows)
     return customer
 
 

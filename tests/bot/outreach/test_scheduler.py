@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 
 import pytest
@@ -45,3 +46,32 @@ async def test_a_failing_job_is_logged_with_its_name(caplog: pytest.LogCaptureFi
     finally:
         scheduler.shutdown()
     assert "scheduled job tier-recompute failed; it runs again at its next tick" in caplog.text
+
+
+async def test_periodic_jobs_first_run_soon_after_the_start_each_at_a_moment_of_its_own() -> None:
+    """Started together, the jobs ran back to back whenever their intervals met, holding up customers' messages;
+    and a catch-up job first ran a whole interval after the start."""
+    loop = asyncio.get_running_loop()
+    first_runs: dict[str, float] = {}
+    all_ran = asyncio.Event()
+
+    def job(name: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            first_runs.setdefault(name, loop.time())
+            if len(first_runs) == 3:
+                all_ran.set()
+
+        return run
+
+    scheduler = Scheduler()
+    for name, seconds in (("outbox-dispatch", 2), ("flow-publishes", 2), ("tier-catch-up", 30)):
+        scheduler.every(seconds, job(name), name)
+    started = loop.time()
+    scheduler.start()
+    try:
+        await asyncio.wait_for(all_ran.wait(), timeout=5)
+    finally:
+        scheduler.shutdown()
+    moments = sorted(first_runs.values())
+    assert moments[-1] - started < 1.0  # not 30 s for the catch-up
+    assert all(later - earlier >= 0.1 for earlier, later in itertools.pairwise(moments))
