@@ -23,6 +23,7 @@ from bot import transcript
 from bot.conversations import steplog
 from bot.conversations.models import ConversationRun
 from bot.outbox.delivery import INSERT_SEND_SQL, SEND_TYPES, send_params
+from bot.storage import plain
 
 _MESSAGES = transcript.Message.__table__
 _SAID_COLUMNS = ("customer_id", "direction", "channel", "platform_message_id", "text", "payload", "created_at")
@@ -52,7 +53,7 @@ async def write_run_change(session: AsyncSession, run_change: RunChange) -> None
     of the ORM's flush of it. The session forgets the run, as with `insert_said_and_sent`."""
     run, changed = run_change
     with session.no_autoflush:
-        await session.execute(_run_update(tuple(sorted(changed))), {**_run_params(changed), "run_id": run.id})
+        await plain.execute(session, _run_update(tuple(sorted(changed))), {**_run_params(changed), "run_id": run.id})
     session.expunge(run)
 
 

@@ -24,6 +24,7 @@ from bot.messages import Reply
 from bot.outbox import rows
 from bot.outbox.models import LEASED, PENDING, OutboxItem
 from bot.ports import Clock, DeliveryError
+from bot.storage import plain
 from bot.storage.database import Database, is_unavailable
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,9 @@ def send_params(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "send_kind": rows.SEND, "pending": PENDING, "leased": LEASED}
 
 
-async def insert_send(session: object, row: dict[str, Any]) -> tuple[int, bool]:
+async def insert_send(session: AsyncSession, row: dict[str, Any]) -> tuple[int, bool]:
     """Insert a send row; its id, and whether earlier sends to its customer are unsent (it must wait for them)."""
-    item_id, held = (await session.execute(_INSERT_SEND, send_params(row))).one()  # type: ignore[attr-defined]
+    ((item_id, held),) = await plain.execute(session, _INSERT_SEND, send_params(row))
     return item_id, bool(held)
 
 

@@ -63,6 +63,10 @@ class InlineConnection:
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
 
+    async def execute_now(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """One statement straight on the connection, past SQLAlchemy (bot/storage/plain.py): its rows, if any."""
+        return await self.run(lambda: self._conn.execute(sql, parameters).fetchall())  # type: ignore[no-any-return]
+
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level

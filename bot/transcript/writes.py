@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Inbound, Reply, reply_to_dict
+from bot.storage import plain
 from bot.transcript.models import INBOUND, OUTBOUND, Message
 
 MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
@@ -39,7 +40,8 @@ async def record_inbound(
     """What the customer sent, stored before it is answered (its platform id catches a duplicate delivery). A pressed
     button is stored with its label as the text (`pressed`), so every transcript shows what the customer chose, and
     its value in the payload."""
-    await session.execute(_INSERT_MESSAGES, {"customer_id": customer_id, **inbound_row(inbound, now, pressed=pressed)})
+    row = {"customer_id": customer_id, **inbound_row(inbound, now, pressed=pressed)}
+    await plain.execute(session, _INSERT_MESSAGES, row)
 
 
 def inbound_row(inbound: Inbound, now: datetime, *, pressed: str | None = None) -> dict[str, Any]:
@@ -71,7 +73,7 @@ async def record_outbound_many(session: AsyncSession, said: Iterable[Outbound], 
     if len(rows) == 1:
         # One row as one statement: a list, even of one, goes through the driver's executemany, which cost three
         # times the plain insert on PostgreSQL (bench/bench_inbound.py --profile).
-        await session.execute(_INSERT_MESSAGES, rows[0])
+        await plain.execute(session, _INSERT_MESSAGES, rows[0])
     elif rows:
         await session.execute(_INSERT_MESSAGES, rows)
 

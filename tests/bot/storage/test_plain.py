@@ -1,0 +1,85 @@
+"""Statements written past SQLAlchemy's execution layer (bot/storage/plain.py) store what the session would have
+stored, see what the session has pending, fail as the session would, and roll back with the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.customers import records
+from bot.messages import ChannelRef
+from bot.outbox.delivery import insert_send
+from bot.outbox.models import LEASED, PENDING, OutboxItem
+from bot.storage import plain
+from bot.storage.database import Database
+from bot.transcript import Message
+from bot.transcript.writes import _INSERT_MESSAGES
+
+NOW = datetime(2026, 12, 4, 23, 59, 1, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+def _row(customer_id: int, message_id: str | None) -> dict[str, object]:
+    return {
+        "customer_id": customer_id, "direction": "in", "channel": "telegram", "platform_message_id": message_id,
+        "text": "héllo \u2028 there", "payload": {"choice": "c1", "media": {"kind": "photo", "ref": "é"}},
+        "created_at": NOW,
+    }  # fmt: skip
+
+
+async def test_a_row_is_stored_exactly_as_through_the_session(db: Database) -> None:
+    async with db.transaction() as session:
+        customer = await records.create_with_identity(session, ChannelRef("telegram", "1"), NOW)
+        await session.execute(_INSERT_MESSAGES, _row(customer.id, "a"))
+        await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "b"))
+    async with db.transaction() as session:
+        columns = "customer_id, direction, channel, text, payload, created_at"
+        if db.is_sqlite:  # as stored: the text of the time and of the JSON, not only what they read back as
+            columns = "customer_id, direction, channel, text, payload, created_at, typeof(created_at)"
+        stored = (await session.execute(text(f"SELECT {columns} FROM messages ORDER BY id"))).all()
+        read = (await session.execute(select(Message).order_by(Message.id))).scalars().all()
+    assert len(stored) == 2 and stored[0] == stored[1]
+    assert [(m.created_at, m.payload) for m in read] == [(NOW, _row(0, None)["payload"])] * 2
+
+
+async def test_a_duplicate_message_id_fails_as_through_the_session_and_the_transaction_rolls_back(
+    db: Database,
+) -> None:
+    async with db.transaction() as session:
+        customer = await records.create_with_identity(session, ChannelRef("telegram", "1"), NOW)
+        await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "same"))
+    with pytest.raises(IntegrityError):  # what the engine reads as a duplicate delivery
+        async with db.transaction() as session:
+            await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "other"))
+            await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "same"))
+    async with db.transaction() as session:
+        ids = (await session.execute(select(Message.platform_message_id))).scalars().all()
+    assert ids == ["same"]  # "other" went with its transaction
+
+
+async def test_a_reply_queued_by_the_session_but_not_yet_written_holds_the_next_one(db: Database) -> None:
+    """The new send row asks whether an earlier send to the customer is unsent: one the session only has pending
+    must count, as the session's own execute would have written it first."""
+    async with db.transaction() as session:
+        customer = await records.create_with_identity(session, ChannelRef("telegram", "1"), NOW)
+        earlier = OutboxItem(
+            kind="send", customer_id=customer.id, dedupe_key="earlier", payload={}, proactive=False, status=PENDING,
+            due_at=NOW, attempts=0, created_at=NOW,
+        )  # fmt: skip
+        session.add(earlier)  # pending: not flushed
+        row = {
+            "kind": "send", "customer_id": customer.id, "dedupe_key": "later", "payload": {"replies": []},
+            "proactive": False, "status": LEASED, "due_at": NOW, "attempts": 1, "lease_until": NOW, "created_at": NOW,
+        }  # fmt: skip
+        item_id, held = await insert_send(session, row)
+    assert held and item_id > earlier.id
