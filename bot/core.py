@@ -265,6 +265,7 @@ class Core:
         self.scheduler.every(FLOW_POLL_SECONDS, self.poll_sections, "section-saves")
         self._background = True
         self.scheduler.start()
+        self.db.start_wal_checkpoints()
         # The starter flows inside the package are nobody's to edit: they are not watched.
         if self.settings.flows.hot_reload and not self.settings.uses_starter_flows and self.registry.directory.is_dir():
             reload = lambda: self.load_flows(import_files=True)  # noqa: E731

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.storage import sqlite_inline
+from bot.storage.wal_checkpoints import BACKSTOP_PAGES, WalCheckpoints
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ class Database:
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
         file = _sqlite_file(self.url) if self.is_sqlite else None
+        # Its WAL copied back by a worker thread while `engagebot run` serves (wal_checkpoints.py).
+        self._wal_checkpoints = WalCheckpoints(file) if file is not None else None
         if file is not None:
             kwargs["async_creator"] = sqlite_inline.connector(file, SQLITE_BUSY_TIMEOUT)
         elif self.is_sqlite:
@@ -222,7 +225,15 @@ class Database:
         async with self.engine.connect() as conn:
             return await conn.run_sync(_current_revision)
 
+    def start_wal_checkpoints(self) -> None:
+        """SQLite (a file): copy the WAL back into the database from a worker thread until `dispose`, instead of
+        in the commits of the event loop's thread (wal_checkpoints.py)."""
+        if self._wal_checkpoints is not None:
+            self._wal_checkpoints.start()
+
     async def dispose(self) -> None:
+        if self._wal_checkpoints is not None:
+            await self._wal_checkpoints.stop()
         await self.engine.dispose()
 
 
@@ -307,6 +318,8 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout: bool) -> None:
         pragmas = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"]
         if busy_timeout:
             pragmas.append(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+        else:  # inline: a worker thread copies the WAL back while `engagebot run` serves (wal_checkpoints.py)
+            pragmas.append(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
