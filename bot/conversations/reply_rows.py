@@ -110,8 +110,7 @@ async def insert_said_and_sent(
         run_columns = tuple(sorted(changed))
         params.update(_run_params(changed), run_id=run.id)
     with session.no_autoflush:  # the run is written here, not by the ORM first
-        result = await session.execute(_said_and_sent(len(said), len(steps), run_columns), params)
-    item_id, held = result.one()
+        ((item_id, held),) = await plain.execute(session, _said_and_sent(len(said), len(steps), run_columns), params)
     if run_change is not None:
         session.expunge(run_change[0])  # written: the session must not flush it again
     return item_id, bool(held)

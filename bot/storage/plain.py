@@ -1,15 +1,16 @@
-"""The few statements every message runs, written on SQLite straight through the connection's sqlite3 object.
+"""The few statements every message runs, written straight through the driver's connection.
 
 SQLAlchemy's execution of one statement (session, connection, execution context, result) costs about 50 µs of
-Python; sqlite3 runs the same small INSERT in about 1 µs. A survey answer ran four such statements besides reading
-its sender (bench/bench_inbound.py --profile). Here the SQL and the parameters' conversions are SQLAlchemy's own:
-each statement is compiled once per dialect and set of parameters, and each value goes through its type's bind
+Python on SQLite, where sqlite3 runs the same small INSERT in about 1 µs, and 150 µs on PostgreSQL against 60 for
+asyncpg's own (bench/bench_inbound.py --profile). Here the SQL and the parameters' conversions are SQLAlchemy's
+own: each statement is compiled once per dialect and set of parameters, and each value goes through its type's bind
 processor, so a row is written exactly as through the session. Pending ORM changes are flushed first, as the
-session's autoflush would; errors come back as SQLAlchemy's (an IntegrityError for a duplicate message id, as before).
+session's autoflush would; errors come back as SQLAlchemy's (an IntegrityError for a duplicate message id, as
+before; a lost connection as one `is_unavailable` knows).
 
-On PostgreSQL, and for SQLite files opened without the inline connection (bot/storage/sqlite_inline.py), the
-statement goes through the session as before. What runs here is not seen by SQLAlchemy's statement events or its
-echo log.
+On PostgreSQL only inside a transaction that has begun (SQLAlchemy sends BEGIN with its first statement): before
+that, as for SQLite files opened without the inline connection (sqlite_inline.py), the statement goes through the
+session. What runs here is not seen by SQLAlchemy's statement events or its echo log.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
@@ -28,7 +30,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from bot.storage.dialects import dialect_of
 from bot.storage.sqlite_inline import InlineConnection
 
-_DRIVER = "bot.storage.plain.driver"  # session.info: (the session's transaction, its inline connection or None)
+_DRIVER = "bot.storage.plain.driver"  # session.info: (the session's transaction, its driver connection or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,36 +45,47 @@ _compiled: dict[tuple[int, tuple[str, ...], str], _Compiled | None] = {}  # None
 
 async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
     """Run `statement` with `params` in the session's transaction; the rows it returns (RETURNING), if any."""
-    driver = await _inline_driver(session) if dialect_of(session) == "sqlite" else None
-    if driver is None:
-        result = await session.execute(statement, dict(params))
-        return result.all() if result.returns_rows else []
+    driver = await _driver(session)
+    if isinstance(driver, asyncpg.Connection) and not driver.is_in_transaction():
+        driver = None  # SQLAlchemy's BEGIN has not gone yet: its execute sends it
     sync = session.sync_session
-    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+    if driver is not None and sync.autoflush and (sync.new or sync.dirty or sync.deleted):
         await session.flush()  # as the session's execute would: the statement may read what is pending
-    compiled = _compile(statement, tuple(params), sync.get_bind().dialect)
+    compiled = _compile(statement, tuple(params), sync.get_bind().dialect) if driver is not None else None
     if compiled is None:
         result = await session.execute(statement, dict(params))
         return result.all() if result.returns_rows else []
     args = [params[name] if convert is None else convert(params[name]) for name, convert in compiled.bound]
+    if isinstance(driver, InlineConnection):
+        try:
+            return await driver.execute_now(compiled.sql, args)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
     try:
-        return await driver.execute_now(compiled.sql, args)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
+        return await driver.fetch(compiled.sql, *args)  # type: ignore[union-attr]
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(compiled.sql, args, exc) from exc
+    except asyncpg.PostgresError as exc:  # is_unavailable reads its SQLSTATE (a restart, a failover)
+        raise DBAPIError(compiled.sql, args, exc) from exc
+    except asyncpg.InterfaceError as exc:
+        raise InterfaceError(compiled.sql, args, exc) from exc
 
 
-async def _inline_driver(session: AsyncSession) -> InlineConnection | None:
-    """The inline connection under the session's transaction (begun here if it was not yet), looked up once per
-    transaction: through SQLAlchemy's async layers the look-up cost half of what it saves."""
+async def _driver(session: AsyncSession) -> InlineConnection | asyncpg.Connection | None:
+    """The driver's connection under the session's transaction, looked up once per transaction (through
+    SQLAlchemy's async layers the look-up cost half of what it saves): SQLite's inline one, or asyncpg's;
+    None for any other."""
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_DRIVER)
     if transaction is not None and cached is not None and cached[0] is transaction:
         return cached[1]  # type: ignore[no-any-return]
+    if dialect_of(session) not in ("sqlite", "postgresql"):
+        return None
     connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE on SQLite)
     driver = (await connection.get_raw_connection()).driver_connection
-    inline = driver if isinstance(driver, InlineConnection) else None
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), inline)
-    return inline
+    usable = driver if isinstance(driver, InlineConnection | asyncpg.Connection) else None
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), usable)
+    return usable
 
 
 def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> _Compiled | None:
