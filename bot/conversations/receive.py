@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from bot import transcript
 from bot.conversations.models import ACTIVE, ConversationRun
@@ -16,6 +19,7 @@ from bot.customers import links
 from bot.customers import records as customers
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Inbound, Media
+from bot.storage import plain
 from bot.storage.dialects import dialect_of
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,16 @@ _STORE_FROM_CHAT = (
     .cte("stored")
 )
 _SENDER_AND_RUNS_STORING = _SENDER_AND_RUNS.add_cte(_STORE_FROM_CHAT)
+# Where each entity's columns are in a row of the two statements above, by attribute.
+_CUSTOMER_KEYS = tuple(Customer.__mapper__.columns.keys())
+_RUN_AT = len(_CUSTOMER_KEYS) + 1  # after the customer's columns and their chat's last use
+_RUN_KEYS = tuple(ConversationRun.__mapper__.columns.keys())
+assert list(_SENDER_AND_RUNS.selected_columns) == [
+    *Customer.__mapper__.columns,
+    ChannelIdentity.__table__.c.last_used_at,
+    *ConversationRun.__mapper__.columns,
+]
+_Entity = TypeVar("_Entity", Customer, ConversationRun)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +105,7 @@ async def receive(
     )
     if store_with_read:
         params.update({f"in_{c}": value for c, value in transcript.inbound_row(inbound, now).items()})
-    rows = (await session.execute(_SENDER_AND_RUNS_STORING if store_with_read else _SENDER_AND_RUNS, params)).all()
-    customer, last_used = (rows[0][0], rows[0][1]) if rows else (None, None)
-    active_runs = [row[2] for row in rows if row[2] is not None] if rows else None
+    customer, last_used, active_runs = await _sender_and_runs(session, store_with_read, params)
     locked = customer is not None
     if customer is None and inbound.start_payload:
         # A deep link carrying a link code: this chat joins a customer we already know.
@@ -131,6 +143,45 @@ async def receive(
     if not (store_with_read and locked):
         await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
     return Received(customer, is_new, active_runs)
+
+
+async def _sender_and_runs(
+    session: AsyncSession, storing: bool, params: dict[str, Any]
+) -> tuple[Customer | None, datetime | None, list[ConversationRun] | None]:
+    """The sender, when their chat was last used and their active runs (None, None, None for a chat we do not know).
+
+    Read straight from the driver where it can (bot/storage/plain.py), the customer and the runs made into the
+    session's objects here: through the session, the statement and the ORM's loading of its rows cost twice what
+    the database took. The session's own objects are kept where it has them already, as its loading would."""
+    statement = _SENDER_AND_RUNS_STORING if storing else _SENDER_AND_RUNS
+    rows = await plain.read(session, statement, params)
+    if rows is None:  # through the session: its entities
+        loaded = (await session.execute(statement, params)).all()
+        if not loaded:
+            return None, None, None
+        return loaded[0][0], loaded[0][1], [row[2] for row in loaded if row[2] is not None]
+    if not rows:
+        return None, None, None
+    sync = session.sync_session
+    customer = _persistent(sync, Customer, dict(zip(_CUSTOMER_KEYS, rows[0][: len(_CUSTOMER_KEYS)], strict=True)))
+    runs = [
+        _persistent(sync, ConversationRun, dict(zip(_RUN_KEYS, row[_RUN_AT:], strict=True)))
+        for row in rows
+        if row[_RUN_AT] is not None
+    ]
+    return customer, rows[0][len(_CUSTOMER_KEYS)], runs
+
+
+def _persistent(session: Session, cls: type[_Entity], values: dict[str, Any]) -> _Entity:
+    """The session's object for this row: the one it holds, or one made from the row's columns and added as if
+    loaded (persistent, nothing changed)."""
+    held = session.identity_map.get(identity_key(cls, values["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    made = cls(**values)
+    make_transient_to_detached(made)  # as loaded: every column set, none changed
+    session.add(made)
+    return made
 
 
 def _clip(value: str | None, size: int) -> str | None:

@@ -24,6 +24,7 @@ import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -37,7 +38,11 @@ _DRIVER = "bot.storage.plain.driver"  # session.info: (the session's transaction
 class _Compiled:
     statement: ClauseElement  # held, so the id it is cached under is never reused while cached
     sql: str
-    bound: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # each parameter in order, and its conversion
+    # Each parameter in order: the name of the caller's value and its conversion, or (None, None, the value) for
+    # one the statement carries (a constant in a WHERE clause), converted already.
+    bound: tuple[tuple[str | None, Callable[[Any], Any] | None, Any], ...]
+    # The conversion of each column a SELECT returns, as SQLAlchemy reads them (e.g. a time in UTC).
+    results: tuple[Callable[[Any], Any] | None, ...]
 
 
 _compiled: dict[tuple[int, tuple[str, ...], str], _Compiled | None] = {}  # None: the session runs it
@@ -45,24 +50,51 @@ _compiled: dict[tuple[int, tuple[str, ...], str], _Compiled | None] = {}  # None
 
 async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
     """Run `statement` with `params` in the session's transaction; the rows it returns (RETURNING), if any."""
-    driver = await _driver(session)
-    if isinstance(driver, asyncpg.Connection) and not driver.is_in_transaction():
-        driver = None  # SQLAlchemy's BEGIN has not gone yet: its execute sends it
-    sync = session.sync_session
-    if driver is not None and sync.autoflush and (sync.new or sync.dirty or sync.deleted):
-        await session.flush()  # as the session's execute would: the statement may read what is pending
-    compiled = _compile(statement, tuple(params), sync.get_bind().dialect) if driver is not None else None
-    if compiled is None:
+    found = await _straight(session, statement, params)
+    if found is None:
         result = await session.execute(statement, dict(params))
         return result.all() if result.returns_rows else []
-    args = [params[name] if convert is None else convert(params[name]) for name, convert in compiled.bound]
+    return found[1]
+
+
+async def read(
+    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any]
+) -> list[tuple[Any, ...]] | None:
+    """The rows of a SELECT as plain tuples, each value as SQLAlchemy reads it; None when it cannot run straight now
+    (PostgreSQL before the transaction's BEGIN; see the module docstring): the caller reads through the session."""
+    found = await _straight(session, statement, params)
+    if found is None:
+        return None
+    compiled, rows = found
+    results = compiled.results
+    return [tuple(v if f is None or v is None else f(v) for v, f in zip(row, results, strict=True)) for row in rows]
+
+
+async def _straight(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> tuple[_Compiled, Sequence[Any]] | None:
+    """The statement as compiled here and the rows the driver returned; None when the session must run it."""
+    driver = await _driver(session)
+    if isinstance(driver, asyncpg.Connection) and not driver.is_in_transaction():
+        return None  # SQLAlchemy's BEGIN has not gone yet: its execute sends it
+    if driver is None:
+        return None
+    sync = session.sync_session
+    compiled = _compile(statement, tuple(params), sync.get_bind().dialect)
+    if compiled is None:
+        return None
+    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+        await session.flush()  # as the session's execute would: the statement may read what is pending
+    args = [
+        value if name is None else params[name] if f is None else f(params[name]) for name, f, value in compiled.bound
+    ]
     if isinstance(driver, InlineConnection):
         try:
-            return await driver.execute_now(compiled.sql, args)
+            return compiled, await driver.execute_now(compiled.sql, args)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
     try:
-        return await driver.fetch(compiled.sql, *args)  # type: ignore[union-attr]
+        return compiled, await driver.fetch(compiled.sql, *args)
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(compiled.sql, args, exc) from exc
     except asyncpg.PostgresError as exc:  # is_unavailable reads its SQLSTATE (a restart, a failover)
@@ -90,16 +122,25 @@ async def _driver(session: AsyncSession) -> InlineConnection | asyncpg.Connectio
 
 def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> _Compiled | None:
     """The statement's SQL for these parameters, its parameters' order and conversions; None for one this module
-    cannot run as given (a parameter the session would fill in itself, such as a column's Python-side default)."""
+    cannot run as given (a value the session would work out itself, such as a column's Python-side default)."""
     key = (id(statement), keys, dialect.name)
     if key in _compiled:
         return _compiled[key]
     assert isinstance(statement, ClauseElement)
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    names = tuple(compiled.positiontup or ())
     found = None
-    if set(names) <= set(keys):
-        bound = tuple((name, compiled.binds[name].type.bind_processor(dialect)) for name in names)
-        found = _Compiled(statement, compiled.string, bound)
+    if not (compiled.insert_prefetch or compiled.update_prefetch):  # type: ignore[attr-defined]
+        bound = []
+        for name in compiled.positiontup or ():
+            param = compiled.binds[name]
+            convert = param.type.dialect_impl(dialect).bind_processor(dialect)  # as SQLAlchemy's execution does
+            if name in keys:
+                bound.append((name, convert, None))
+            else:  # carried by the statement
+                value = param.effective_value
+                bound.append((None, None, value if convert is None or value is None else convert(value)))
+        columns = getattr(statement, "selected_columns", ())
+        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+        found = _Compiled(statement, compiled.string, tuple(bound), results)
     _compiled[key] = found
     return found

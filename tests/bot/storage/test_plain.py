@@ -20,6 +20,7 @@ from bot.transcript import Message
 from bot.transcript.writes import _INSERT_MESSAGES
 
 NOW = datetime(2026, 12, 4, 23, 59, 1, 123456, tzinfo=UTC)
+ON_THE_SECOND = NOW.replace(microsecond=0)  # sqlite3's own adapter would write it without ".000000"
 
 
 @pytest.fixture
@@ -40,16 +41,18 @@ def _row(customer_id: int, message_id: str | None) -> dict[str, object]:
 async def test_a_row_is_stored_exactly_as_through_the_session(db: Database) -> None:
     async with db.transaction() as session:
         customer = await records.create_with_identity(session, ChannelRef("telegram", "1"), NOW)
-        await session.execute(_INSERT_MESSAGES, _row(customer.id, "a"))
-        await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "b"))
+        for at in (NOW, ON_THE_SECOND):
+            await session.execute(_INSERT_MESSAGES, {**_row(customer.id, f"a{at}"), "created_at": at})
+            await plain.execute(session, _INSERT_MESSAGES, {**_row(customer.id, f"b{at}"), "created_at": at})
     async with db.transaction() as session:
         columns = "customer_id, direction, channel, text, payload, created_at"
         if db.is_sqlite:  # as stored: the text of the time and of the JSON, not only what they read back as
             columns = "customer_id, direction, channel, text, payload, created_at, typeof(created_at)"
         stored = (await session.execute(text(f"SELECT {columns} FROM messages ORDER BY id"))).all()
         read = (await session.execute(select(Message).order_by(Message.id))).scalars().all()
-    assert len(stored) == 2 and stored[0] == stored[1]
-    assert [(m.created_at, m.payload) for m in read] == [(NOW, _row(0, None)["payload"])] * 2
+    assert len(stored) == 4 and stored[0] == stored[1] and stored[2] == stored[3]
+    payload = _row(0, None)["payload"]
+    assert [(m.created_at, m.payload) for m in read] == [(NOW, payload)] * 2 + [(ON_THE_SECOND, payload)] * 2
 
 
 async def test_a_duplicate_message_id_fails_as_through_the_session_and_the_transaction_rolls_back(
