@@ -9,7 +9,6 @@ from sqlalchemy import event, select, text
 
 from bot.conversations.group_commit import GroupCommit
 from bot.core import Core
-from bot.customers.models import ChannelIdentity
 from bot.messages import Inbound
 from bot.transcript import Message
 
@@ -176,32 +175,3 @@ async def test_a_batch_locks_its_customers_in_the_order_other_work_does_and_neve
         replies = await answered
         assert all("10" in r[-1].text for r in replies)
         assert (await other.execute(deadlocks)).scalar_one() == before  # nobody waited for a deadlock to be broken
-
-
-async def test_one_customer_writing_from_two_chats_at_once_is_one_customer_answered_on_both(core: Core) -> None:
-    """Both chats' messages can share a batch, each reading the customer for itself."""
-    await core.engine.handle(Inbound("web", "both-web", text="hi", message_id="w-hi"))
-    async with core.db.transaction() as session:
-        customer_id = (
-            await session.execute(text("SELECT customer_id FROM channel_identities WHERE address = 'both-web'"))
-        ).scalar_one()
-        session.add(ChannelIdentity(customer_id=customer_id, channel="telegram", address="both-tg"))
-    others = [Inbound("web", f"o{n}", text="hi", message_id=f"o{n}-hi") for n in range(6)]
-    pair = [
-        Inbound("web", "both-web", text="/nps", message_id="w-nps"),
-        Inbound("telegram", "both-tg", text="menu", message_id="t-menu"),
-    ]
-    answers = await asyncio.gather(*(core.engine.handle(m) for m in [*others, *pair]))
-
-    assert all(answers)  # everyone answered, both chats of the one customer too
-    async with core.db.transaction() as session:
-        owners = (
-            (
-                await session.execute(
-                    text("SELECT DISTINCT customer_id FROM messages WHERE platform_message_id IN ('w-nps', 't-menu')")
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert owners == [customer_id]
