@@ -45,6 +45,7 @@ class GroupCommit(Generic[Item, Result]):
         self._lanes = max(1, lanes)
         self._queue: deque[tuple[Item, asyncio.Future[Result]]] = deque()
         self._busy_lanes = 0
+        self._idle_lanes = 0  # lanes about to take a batch (just started, or between two)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
@@ -54,25 +55,36 @@ class GroupCommit(Generic[Item, Result]):
             # A task of its own: a caller that gives up (a webhook request cancelled) must not cut short the
             # transaction of the others in its batch.
             self._busy_lanes += 1
+            self._idle_lanes += 1
             lane = asyncio.create_task(self._lane())
             self._tasks.add(lane)  # a reference, so the task is not collected while it runs
             lane.add_done_callback(self._tasks.discard)
         return await future
 
     async def _lane(self) -> None:
+        idle = True  # counted in _idle_lanes
         try:
             while self._queue:
+                # An even share of what waits for each lane about to take: sixteen messages handed over at once
+                # (polling) went all to the first lane, one after another, while the second had nothing to do.
+                share = min(self._max_batch, -(-len(self._queue) // self._idle_lanes))
                 batch: list[tuple[Item, asyncio.Future[Result]]] = []
-                while self._queue and len(batch) < self._max_batch:
+                while self._queue and len(batch) < share:
                     entry = self._queue.popleft()
                     if not entry[1].done():  # its caller gave up before it started: nothing was stored
                         batch.append(entry)
+                self._idle_lanes -= 1
+                idle = False
                 if batch:
                     await self._run(batch)
+                self._idle_lanes += 1
+                idle = True
         finally:
             # Counted down in the same step as the queue was last seen empty: a message queued after that starts a
             # lane of its own (a done-callback would run a step later, and such a message would wait for ever).
             self._busy_lanes -= 1
+            if idle:
+                self._idle_lanes -= 1
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

@@ -86,6 +86,31 @@ async def test_one_message_of_a_batch_may_fail_alone() -> None:
     assert ran_together == [["a", "b", "bad"], ["c", "d"]]
 
 
+async def test_messages_handed_over_at_once_are_shared_among_the_lanes() -> None:
+    """Polling hands sixteen messages over at once: all in the first lane's batch, they went one after another
+    while the second lane had nothing to do (on PostgreSQL each waits for its round trips)."""
+    in_flight = 0
+    most_at_once = 0
+    batches: list[list[int]] = []
+
+    async def together(items: list[int]) -> list[int]:
+        nonlocal in_flight, most_at_once
+        in_flight += 1
+        most_at_once = max(most_at_once, in_flight)
+        batches.append(items)
+        await asyncio.sleep(0.01)  # the batch's round trips
+        in_flight -= 1
+        return items
+
+    async def alone(item: int) -> int:
+        return item
+
+    group: GroupCommit[int, int] = GroupCommit(together, alone, max_batch=32, lanes=2)
+    assert await asyncio.gather(*(group.submit(n) for n in range(16))) == list(range(16))
+    assert sorted(len(batch) for batch in batches) == [8, 8]
+    assert most_at_once == 2
+
+
 async def test_a_caller_that_gives_up_does_not_cut_the_others_batch_short() -> None:
     release = asyncio.Event()
     done: list[list[str]] = []
