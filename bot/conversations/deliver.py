@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
+from bot.conversations import steplog
 from bot.conversations.reply_rows import insert_said_and_sent, run_change_alone, write_run_change
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
@@ -64,12 +65,13 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
 
 async def save_changes(session: AsyncSession) -> None:
     """The turn's changes written before its replies' rows: a run moved on, when that is all, as a plain UPDATE
-    (reply_rows.py), else by the ORM's flush."""
+    (reply_rows.py), else by the ORM's flush; and its step log entries so far (steplog.py)."""
     run_change = run_change_alone(session)
     if run_change is None:
         await session.flush()
     else:
         await write_run_change(session, run_change)
+    await steplog.write_pending(session)
 
 
 def reply_key(inbound: Inbound) -> str:

@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, Index, String, TextClause, bindparam, event, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.conversations import schema as s
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ConversationRun
 from bot.conversations.turn import Turn
+from bot.storage import plain
 from bot.storage.base import IDS_NEVER_REUSED, Base
 
 ENTERED = "entered"
@@ -70,6 +72,14 @@ def insert_rows(count: int) -> tuple[str, tuple[BindParameter[Any], ...]]:
 def _insert_statement(count: int) -> TextClause:
     sql, typed = insert_rows(count)
     return text(sql).bindparams(*typed)
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Write the entries so far now, straight to the driver (bot/storage/plain.py): at the commit they went through
+    the session's execute, a twentieth of a message's CPU on SQLite."""
+    entries = take_pending(session.sync_session)
+    if entries:
+        await plain.execute(session, _insert_statement(len(entries)), row_params(entries))
 
 
 def take_pending(session: Session) -> list[tuple[Any, ...]]:
