@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 # dozen jobs ran back to back whenever their intervals met, holding up customers' messages on the event loop (and
 # SQLite's one writer) for tens of milliseconds: the tail of the inbound latency (bench/bench_inbound.py, fixed
 # rate). Run soon after the start rather than one interval later, each also pays its first-run costs (its
-# statements compiled) before the traffic, and a catch-up catches up at once. The dozen `engagebot run` has fit
-# within the shortest interval (2 s), so no two of them ever meet.
+# statements compiled) before the traffic, and a catch-up catches up at once. The dozen jobs of `engagebot run`
+# fit within the shortest interval (2 s) at this spacing, so no two of them ever run at once.
 STAGGER_SECONDS = 0.15
 
 
