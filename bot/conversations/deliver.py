@@ -4,6 +4,7 @@ to the adapter that sends them now (push channels) or queued for the dispatcher 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, transcript
 from bot.conversations import steplog
+from bot.conversations.reply_batch import ReplyBatch
 from bot.conversations.reply_rows import insert_said_and_sent, run_change_alone, write_run_change
 from bot.conversations.turn import Turn
 from bot.customers import records as customers
@@ -34,9 +36,12 @@ async def record_replies(turn: Turn, channel: str) -> None:
     await transcript.record_outbound(turn.session, turn.customer.id, channel, turn.replies, turn.now)
 
 
-async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Delivery:
+async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool, batch: ReplyBatch | None = None) -> Delivery:
     """The replies to a customer's message: recorded, and for a push channel also an outbox row leased to the
-    caller, which sends them and reports back (if it dies first, the lease runs out and the dispatcher sends)."""
+    caller, which sends them and reports back (if it dies first, the lease runs out and the dispatcher sends).
+
+    `batch` (PostgreSQL): the rows are taken into it, written with the rest of the batch; the Delivery returned
+    has no outbox row yet (`settled` gives it the one written)."""
     session = turn.session
     if not push or not turn.replies:
         await save_changes(session)
@@ -49,18 +54,27 @@ async def answer_inbound(turn: Turn, inbound: Inbound, *, push: bool) -> Deliver
         "lease_until": turn.now + INLINE_LEASE, "created_at": turn.now,
     }  # fmt: skip
     if dialect_of(session) == "postgresql":
+        said = transcript.outbound_rows(transcript.Outbound(turn.customer.id, inbound.channel, turn.replies), turn.now)
+        if batch is not None:
+            await batch.add(session, turn.customer.id, said, item)
+            return Delivery(tuple(turn.replies))
         run_change = run_change_alone(session)  # written with the reply's rows, else flushed first
         if run_change is None:
             await session.flush()
-        said = transcript.outbound_rows(transcript.Outbound(turn.customer.id, inbound.channel, turn.replies), turn.now)
         item_id, held = await insert_said_and_sent(session, said, item, run_change)
     else:
         await save_changes(session)
         await record_replies(turn, inbound.channel)
         item_id, held = await insert_send(session, item)
-    if held:  # behind earlier undelivered replies: the dispatcher sends in order
+    return await settled(session, Delivery(tuple(turn.replies)), item_id, held)
+
+
+async def settled(session: AsyncSession, delivery: Delivery, item_id: int, held: bool) -> Delivery:
+    """The delivery with its outbox row; one held behind earlier undelivered replies is queued for the dispatcher,
+    which sends in order."""
+    if held:
         await session.execute(_QUEUE_OUTBOX, {"item_id": item_id})
-    return Delivery(tuple(turn.replies), item_id, held=held)
+    return replace(delivery, outbox_id=item_id, held=held)
 
 
 async def save_changes(session: AsyncSession) -> None:

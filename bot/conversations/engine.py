@@ -27,7 +27,7 @@ a deferred or campaign start) come from the outbox (kinds.py) through proactive.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.conversations.answers import AnswerContext
-from bot.conversations.deliver import answer_inbound, release_unsent_reply
+from bot.conversations.deliver import answer_inbound, release_unsent_reply, settled
 from bot.conversations.first_contact import FirstContact
 from bot.conversations.group_commit import GroupCommit
 from bot.conversations.handoff import Handoff
@@ -44,16 +44,17 @@ from bot.conversations.late_answers import LateAnswers
 from bot.conversations.locks import KeyedLocks
 from bot.conversations.presses import ButtonPresses
 from bot.conversations.proactive import ProactiveTurns
-from bot.conversations.receive import clean_inbound, receive
+from bot.conversations.receive import KnownSender, clean_inbound, receive
 from bot.conversations.registry import FlowRegistry
+from bot.conversations.reply_batch import ReplyBatch
 from bot.conversations.route import Router
 from bot.conversations.runner import FlowRunner
 from bot.conversations.runs import FlowRuns
+from bot.conversations.senders import read_senders
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
 from bot.conversations.words import GlobalWordActions
-from bot.customers import records as customers
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.outbox.delivery import Delivery
 from bot.ports import Clock, SystemClock
@@ -132,11 +133,30 @@ class ConversationEngine:
     async def _together(self, batch: list[tuple[Inbound, bool]]) -> list[Delivery]:
         """Messages of different chats through the stages in one transaction (group_commit.py)."""
         async with self.db.transaction() as session:
-            if self.db.is_postgres:  # SQLite has one writer: no two transactions lock anything at once
-                await customers.lock_senders(session, [inbound.ref for inbound, _ in batch])
+            if self.db.is_postgres:
+                return await self._together_postgres(session, batch)
+            # SQLite has one writer (no two transactions lock anything at once) and no round trips to save.
             return [
                 await self._through_stages(session, inbound, push=push, check_seen=False) for inbound, push in batch
             ]
+
+    async def _together_postgres(self, session: AsyncSession, batch: list[tuple[Inbound, bool]]) -> list[Delivery]:
+        """The batch's senders read and locked and their messages stored in one statement (senders.py), the
+        turns one after another, and all their replies written in one statement (reply_batch.py)."""
+        now = self.clock.now()
+        senders = await read_senders(session, [inbound for inbound, _ in batch], now)
+        replies = ReplyBatch()
+        seen: set[int] = set()
+        turns: list[tuple[Delivery, bool]] = []  # each delivery, and whether its outbox row is in `replies`
+        for inbound, push in batch:
+            known = senders.take(session, inbound, seen)
+            sends = replies.sends
+            delivery = await self._through_stages(
+                session, inbound, push=push, check_seen=False, now=now, known=known, batch=replies
+            )  # fmt: skip
+            turns.append((delivery, replies.sends > sends))
+        written = iter(await replies.write(session))
+        return [await settled(session, delivery, *next(written)) if taken else delivery for delivery, taken in turns]
 
     async def _alone(self, message: tuple[Inbound, bool]) -> Delivery:
         inbound, push = message
@@ -153,20 +173,26 @@ class ConversationEngine:
         return Delivery((), duplicate=True)
 
     async def _through_stages(
-        self, session: AsyncSession, inbound: Inbound, *, push: bool, check_seen: bool
-    ) -> Delivery:
-        now = self.clock.now()
-        received = await receive(session, inbound, now, default_tier=self.settings.tiers.default, check_seen=check_seen)
+        self, session: AsyncSession, inbound: Inbound, *, push: bool, check_seen: bool, now: datetime | None = None,
+        known: KnownSender | None = None, batch: ReplyBatch | None = None,
+    ) -> Delivery:  # fmt: skip
+        """One message's turn; `now`, `known` and `batch` for one of a batch on PostgreSQL (_together_postgres)."""
+        now = now or self.clock.now()
+        received = await receive(
+            session, inbound, now, default_tier=self.settings.tiers.default, check_seen=check_seen, known=known
+        )  # fmt: skip
         if received is None:
             if push and await release_unsent_reply(session, inbound, now):
                 log.info("the reply to %s %s was never sent; sending it now", inbound.channel, inbound.message_id)
             return Delivery((), duplicate=True)
+        if batch is not None:
+            await batch.write_before(session, received.customer.id)
         turn = Turn(session, received.customer, now, inbound.channel, active_runs=received.active_runs)
         if received.is_new:
             await self.first_contact.greet(turn, inbound)
         else:
             await self.router.route(turn, inbound)
-        return await answer_inbound(turn, inbound, push=push)
+        return await answer_inbound(turn, inbound, push=push, batch=batch)
 
     # ---- turns without a message (from the outbox: kinds.py) ----------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.config import CheckinSettings
 from bot.conversations import checkins
@@ -16,6 +16,14 @@ from bot.conversations.runner import FlowRunner
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
+from bot.storage import plain
+
+# Built once: it runs whenever a flow ends (most often to find nothing).
+_SUSPENDED = (
+    select(ConversationRun)
+    .where(ConversationRun.customer_id == bindparam("customer_id"), ConversationRun.status == SUSPENDED)
+    .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())
+)
 
 
 @dataclass
@@ -30,12 +38,7 @@ class InterruptedFlows:
 
     async def resume_latest(self, turn: Turn) -> None:
         """After an interruption ends, pick the interrupted flow up again at its question."""
-        query = (
-            select(ConversationRun)
-            .where(ConversationRun.customer_id == turn.customer.id, ConversationRun.status == SUSPENDED)
-            .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())
-        )
-        suspended = list((await turn.session.execute(query)).scalars())
+        suspended = await plain.load(turn.session, ConversationRun, _SUSPENDED, {"customer_id": turn.customer.id})
         if not suspended:
             return
         # A stack: the latest interrupted flow resumes; older ones wait their turn unless stale.

@@ -6,12 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
 from bot import transcript
 from bot.conversations.models import ACTIVE, ConversationRun
@@ -56,15 +54,24 @@ _STORE_FROM_CHAT = (
 )
 _SENDER_AND_RUNS_STORING = _SENDER_AND_RUNS.add_cte(_STORE_FROM_CHAT)
 # Where each entity's columns are in a row of the two statements above, by attribute.
-_CUSTOMER_KEYS = tuple(Customer.__mapper__.columns.keys())
-_RUN_AT = len(_CUSTOMER_KEYS) + 1  # after the customer's columns and their chat's last use
-_RUN_KEYS = tuple(ConversationRun.__mapper__.columns.keys())
+CUSTOMER_KEYS = tuple(Customer.__mapper__.columns.keys())
+_RUN_AT = len(CUSTOMER_KEYS) + 1  # after the customer's columns and their chat's last use
+RUN_KEYS = tuple(ConversationRun.__mapper__.columns.keys())
 assert list(_SENDER_AND_RUNS.selected_columns) == [
     *Customer.__mapper__.columns,
     ChannelIdentity.__table__.c.last_used_at,
     *ConversationRun.__mapper__.columns,
 ]
-_Entity = TypeVar("_Entity", Customer, ConversationRun)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSender:
+    """A message's sender read, locked, with its message stored or not, before its turn (senders.py: a batch's)."""
+
+    customer: Customer
+    last_used: datetime | None  # when their chat was last used
+    active_runs: list[ConversationRun] | None  # None: not read (the route stage reads them)
+    stored: bool  # the message is stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +98,25 @@ def clean_inbound(inbound: Inbound) -> Inbound:
 
 
 async def receive(
-    session: AsyncSession, inbound: Inbound, now: datetime, *, default_tier: str, check_seen: bool
-) -> Received | None:
+    session: AsyncSession, inbound: Inbound, now: datetime, *, default_tier: str, check_seen: bool,
+    known: KnownSender | None = None,
+) -> Received | None:  # fmt: skip
     """The sender found (or made) and locked, and the message stored; None for a duplicate delivery.
 
     `check_seen` looks for the message id first; without it a duplicate is caught when the message is stored,
-    by the unique platform id (IntegrityError: the caller tries once more, checking)."""
-    # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already), with their active runs.
-    params = {"channel": inbound.ref.channel, "address": inbound.ref.address}
-    # Stored with the read unless the duplicate check must come first, or a pressed button's label is looked up.
-    store_with_read = (
-        dialect_of(session) == "postgresql" and not check_seen and not (inbound.choice and not inbound.text)
-    )
-    if store_with_read:
-        params.update({f"in_{c}": value for c, value in transcript.inbound_row(inbound, now).items()})
-    customer, last_used, active_runs = await _sender_and_runs(session, store_with_read, params)
+    by the unique platform id (IntegrityError: the caller tries once more, checking). `known`: the sender as read
+    already (with the other messages of a batch), when the chat has one."""
+    if known is not None:
+        customer, last_used, active_runs = known.customer, known.last_used, known.active_runs
+        store_with_read = known.stored
+    else:
+        # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already), with their runs.
+        params = {"channel": inbound.ref.channel, "address": inbound.ref.address}
+        # Stored with the read unless the duplicate check must come first, or a pressed button's label is looked up.
+        store_with_read = dialect_of(session) == "postgresql" and not check_seen and stores_with_sender(inbound)
+        if store_with_read:
+            params.update({f"in_{c}": value for c, value in transcript.inbound_row(inbound, now).items()})
+        customer, last_used, active_runs = await _sender_and_runs(session, store_with_read, params)
     locked = customer is not None
     if customer is None and inbound.start_payload:
         # A deep link carrying a link code: this chat joins a customer we already know.
@@ -163,25 +174,18 @@ async def _sender_and_runs(
     if not rows:
         return None, None, None
     sync = session.sync_session
-    customer = _persistent(sync, Customer, dict(zip(_CUSTOMER_KEYS, rows[0][: len(_CUSTOMER_KEYS)], strict=True)))
+    customer = plain.as_loaded(sync, Customer, dict(zip(CUSTOMER_KEYS, rows[0][: len(CUSTOMER_KEYS)], strict=True)))
     runs = [
-        _persistent(sync, ConversationRun, dict(zip(_RUN_KEYS, row[_RUN_AT:], strict=True)))
+        plain.as_loaded(sync, ConversationRun, dict(zip(RUN_KEYS, row[_RUN_AT:], strict=True)))
         for row in rows
         if row[_RUN_AT] is not None
     ]
-    return customer, rows[0][len(_CUSTOMER_KEYS)], runs
+    return customer, rows[0][len(CUSTOMER_KEYS)], runs
 
 
-def _persistent(session: Session, cls: type[_Entity], values: dict[str, Any]) -> _Entity:
-    """The session's object for this row: the one it holds, or one made from the row's columns and added as if
-    loaded (persistent, nothing changed)."""
-    held = session.identity_map.get(identity_key(cls, values["id"]))
-    if held is not None:
-        return held  # type: ignore[no-any-return]
-    made = cls(**values)
-    make_transient_to_detached(made)  # as loaded: every column set, none changed
-    session.add(made)
-    return made
+def stores_with_sender(inbound: Inbound) -> bool:
+    """Whether a message may be stored with its sender's read: not a pressed button's, whose label is looked up."""
+    return not (inbound.choice and not inbound.text)
 
 
 def _clip(value: str | None, size: int) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
 from bot import outbox
 from bot.config import Settings
@@ -26,6 +26,7 @@ from bot.conversations.steplog import ANSWERED, log_step
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
 from bot.messages import Button, Reply
+from bot.storage import plain
 from bot.tickets import lifecycle
 from bot.tickets import records as tickets
 
@@ -42,7 +43,7 @@ _ACTIVE_RUNS = (
 _OPEN_RUNS_OF_FLOW = select(ConversationRun).where(
     ConversationRun.customer_id == bindparam("customer_id"),
     ConversationRun.flow_id == bindparam("flow_id"),
-    ConversationRun.status.in_((WAITING, SUSPENDED)),
+    or_(ConversationRun.status == WAITING, ConversationRun.status == SUSPENDED),  # no IN list: plain.py takes it
 )
 
 
@@ -73,7 +74,7 @@ class FlowRuns:
         """The run in the foreground, if any (at most one: any other is closed)."""
         runs = turn.take_active_runs()
         if runs is None:
-            runs = list((await turn.session.execute(_ACTIVE_RUNS, {"customer_id": turn.customer.id})).scalars())
+            runs = await plain.load(turn.session, ConversationRun, _ACTIVE_RUNS, {"customer_id": turn.customer.id})
         for extra in runs[1:]:
             extra.finish(turn.now, CANCELLED)  # at most one foreground run per customer
         if not runs:
@@ -202,4 +203,4 @@ class FlowRuns:
 
     async def _open_runs(self, turn: Turn, flow_id: str) -> list[ConversationRun]:
         params = {"customer_id": turn.customer.id, "flow_id": flow_id}
-        return list((await turn.session.execute(_OPEN_RUNS_OF_FLOW, params)).scalars())
+        return await plain.load(turn.session, ConversationRun, _OPEN_RUNS_OF_FLOW, params)

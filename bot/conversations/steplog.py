@@ -48,7 +48,7 @@ class StepEntry(Base):
 
 
 _PENDING = "step_log"  # the key in Session.info of the entries the session's transaction will write
-_COLUMNS = ("run_id", "flow_id", "flow_version", "step_index", "step_id", "step_kind", "event", "at")
+COLUMNS = ("run_id", "flow_id", "flow_version", "step_index", "step_id", "step_kind", "event", "at")
 
 
 def log_step(turn: Turn, run: ConversationRun, lf: LoadedFlow, event: str = ENTERED) -> None:
@@ -63,9 +63,9 @@ def insert_rows(count: int) -> tuple[str, tuple[BindParameter[Any], ...]]:
     """One INSERT of `count` rows (parameters `step_<column>_<n>`) and its typed parameters, built once per count (a
     turn writes one to a few). Written out: SQLAlchemy compiles a multi-row insert() again on every execution."""
     table = StepEntry.__table__
-    rows = ", ".join("(" + ", ".join(f":step_{c}_{n}" for c in _COLUMNS) + ")" for n in range(count))
-    typed = tuple(bindparam(f"step_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in _COLUMNS)
-    return f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {rows}", typed
+    rows = ", ".join("(" + ", ".join(f":step_{c}_{n}" for c in COLUMNS) + ")" for n in range(count))
+    typed = tuple(bindparam(f"step_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in COLUMNS)
+    return f"INSERT INTO {table.name} ({', '.join(COLUMNS)}) VALUES {rows}", typed
 
 
 @functools.cache
@@ -89,7 +89,7 @@ def take_pending(session: Session) -> list[tuple[Any, ...]]:
 
 def row_params(entries: list[tuple[Any, ...]]) -> dict[str, Any]:
     """The parameters of `insert_rows(len(entries))`."""
-    return {f"step_{c}_{n}": value for n, entry in enumerate(entries) for c, value in zip(_COLUMNS, entry, strict=True)}
+    return {f"step_{c}_{n}": value for n, entry in enumerate(entries) for c, value in zip(COLUMNS, entry, strict=True)}
 
 
 @event.listens_for(Session, "before_commit")

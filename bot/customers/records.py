@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -22,14 +22,6 @@ _BY_IDENTITY = (
 _BY_IDENTITY_LOCKED = _BY_IDENTITY.with_for_update(of=Customer)
 # The sender of a message and when their chat was last used (bot/conversations/receive.py adds their active runs).
 SENDER = _BY_IDENTITY_LOCKED.add_columns(ChannelIdentity.last_used_at)
-# Several senders locked at once, in the order of their ids (`lock_senders`).
-_SENDERS_IN_ORDER = (
-    select(Customer.id)
-    .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
-    .where(tuple_(ChannelIdentity.channel, ChannelIdentity.address).in_(bindparam("pairs", expanding=True)))
-    .order_by(Customer.id)
-    .with_for_update(of=Customer)
-)
 _TOUCH_IDENTITY = (  # an UPDATE's parameters may not be named after its columns
     update(ChannelIdentity)
     .where(ChannelIdentity.channel == bindparam("in_channel"), ChannelIdentity.address == bindparam("at_address"))
@@ -67,16 +59,6 @@ async def lock(session: AsyncSession, customer_id: int) -> Customer:
             return customer
     query = select(Customer).where(Customer.id == customer_id).with_for_update()
     return (await session.execute(query)).scalar_one()
-
-
-async def lock_senders(session: AsyncSession, refs: list[ChannelRef]) -> None:
-    """Lock the customers behind these chats in the order of their ids (PostgreSQL), before a transaction that
-    handles their messages one after another locks each. Work that locks several customers (outreach clearing,
-    the foreign keys of campaign planning's rows) takes them in that order: taken in the messages' order instead,
-    two such transactions could each hold a customer the other waits for, a deadlock that PostgreSQL breaks only
-    after a second by failing one. Chats nobody is behind yet lock nothing."""
-    pairs = [(ref.channel, ref.address) for ref in refs]
-    await session.execute(_SENDERS_IN_ORDER, {"pairs": pairs})
 
 
 # "Last seen" and "last used" are read in days (inactivity) or to tell channels apart (where to write first);

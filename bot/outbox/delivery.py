@@ -67,17 +67,17 @@ async def earlier_unsent(session: object, customer_id: int, before_id: int) -> b
 
 
 _OUTBOX = OutboxItem.__table__
-_SEND_COLUMNS = ("kind", "customer_id", "dedupe_key", "payload", "proactive", "status", "due_at", "attempts",
+SEND_COLUMNS = ("kind", "customer_id", "dedupe_key", "payload", "proactive", "status", "due_at", "attempts",
                  "lease_until", "created_at")  # fmt: skip
 # The row, and whether an earlier send to the same customer is still unsent, in one statement (one round trip
 # fewer per reply on PostgreSQL); it runs under the customer's lock, so it sees every earlier row. Written out:
 # SQLAlchemy drops the table names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
 INSERT_SEND_SQL = (
-    f"INSERT INTO outbox ({', '.join(_SEND_COLUMNS)}) VALUES ({', '.join(':' + c for c in _SEND_COLUMNS)}) "
+    f"INSERT INTO outbox ({', '.join(SEND_COLUMNS)}) VALUES ({', '.join(':' + c for c in SEND_COLUMNS)}) "
     "RETURNING outbox.id, EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.customer_id = outbox.customer_id "
     "AND earlier.kind = :send_kind AND earlier.id < outbox.id AND earlier.status IN (:pending, :leased))"
 )
-SEND_TYPES = tuple(bindparam(c, type_=_OUTBOX.c[c].type) for c in _SEND_COLUMNS)
+SEND_TYPES = tuple(bindparam(c, type_=_OUTBOX.c[c].type) for c in SEND_COLUMNS)
 _INSERT_SEND = text(INSERT_SEND_SQL).bindparams(*SEND_TYPES)
 
 

@@ -15,15 +15,18 @@ session. What runs here is not seen by SQLAlchemy's statement events or its echo
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
@@ -31,6 +34,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from bot.storage.dialects import dialect_of
 from bot.storage.sqlite_inline import InlineConnection
 
+_Entity = TypeVar("_Entity")
 _DRIVER = "bot.storage.plain.driver"  # session.info: (the session's transaction, its driver connection or None)
 
 
@@ -68,6 +72,36 @@ async def read(
     compiled, rows = found
     results = compiled.results
     return [tuple(v if f is None or v is None else f(v) for v, f in zip(row, results, strict=True)) for row in rows]
+
+
+async def load(
+    session: AsyncSession, cls: type[_Entity], statement: Select[Any], params: Mapping[str, Any]
+) -> list[_Entity]:
+    """The objects of `statement` (a `select(cls)`), as the session's own: read straight where it can, each row made
+    into an object as the ORM's loading would (`as_loaded`)."""
+    rows = await read(session, statement, params)
+    if rows is None:
+        return list((await session.execute(statement, dict(params))).scalars())
+    keys = _keys(cls)
+    sync = session.sync_session
+    return [as_loaded(sync, cls, dict(zip(keys, row, strict=True))) for row in rows]
+
+
+def as_loaded(session: Session, cls: type[_Entity], values: dict[str, Any]) -> _Entity:
+    """The session's object for this row of `cls`'s columns (by attribute): the one it holds already, as the ORM's
+    loading keeps it, or one made from the row and added as if loaded (persistent, nothing changed)."""
+    held = session.identity_map.get(identity_key(cls, values["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    made = cls(**values)
+    make_transient_to_detached(made)  # as loaded: every column set, none changed
+    session.add(made)
+    return made
+
+
+@functools.cache
+def _keys(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(cls.__mapper__.columns.keys())
 
 
 async def _straight(

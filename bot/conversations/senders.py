@@ -1,0 +1,113 @@
+"""The senders of a batch of messages on PostgreSQL (group_commit.py): found, locked in the order of their ids,
+read with their active runs, and their messages stored, in one statement at the batch's start.
+
+Alone, a message's sender is one statement (receive.py), after one that locked the batch's senders in order: a
+batch of N was N + 1 round trips; now it is one. The rows become the session's objects only when their message's
+turn comes (`take`), as a load would make them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import transcript
+from bot.conversations.models import ACTIVE, ConversationRun
+from bot.conversations.receive import CUSTOMER_KEYS, RUN_KEYS, KnownSender, stores_with_sender
+from bot.customers.models import ChannelIdentity, Customer
+from bot.messages import Inbound
+from bot.storage import plain
+from bot.storage.arrays import array_params, unnested
+
+_QUOTE = postgresql.dialect().identifier_preparer.quote
+_IDENTITIES = ChannelIdentity.__table__
+_MESSAGES = transcript.Message.__table__
+_CHAT = ("channel", "address")
+# A message to store: its chat, and the columns of its row but the customer's id, which the chat gives.
+_STORED = ("channel", "address", "direction", "platform_message_id", "text", "payload", "created_at")
+_LAST_USED = len(CUSTOMER_KEYS)  # where a row's chat columns start: when it was last used, its channel, its address
+_RUN_AT = _LAST_USED + 3
+
+
+def _statement() -> TextClause:
+    customers, runs, identities = Customer.__tablename__, ConversationRun.__tablename__, _IDENTITIES.name
+    chats, chat_types = unnested([_IDENTITIES.c[c] for c in _CHAT], "chat")
+    messages, message_types = unnested([(_IDENTITIES.c if c in _CHAT else _MESSAGES.c)[c] for c in _STORED], "msg")
+    stored = [c for c in _STORED if c != "address"]
+    columns = [
+        *(f"{customers}.{_QUOTE(c.name)}" for c in Customer.__mapper__.columns),
+        *(f"{identities}.{c}" for c in ("last_used_at", *_CHAT)),
+        *(f"{runs}.{_QUOTE(c.name)}" for c in ConversationRun.__mapper__.columns),
+    ]
+    sql = (
+        # Not read by the query, so run once it is done: each message's id is drawn after its sender's lock, as
+        # when it was stored apart. A chat nobody is behind yet stores nothing here (its customer is made first).
+        f"WITH stored AS (INSERT INTO {_MESSAGES.name} (customer_id, {', '.join(stored)}) "
+        f"SELECT {identities}.customer_id, {', '.join('u.' + c for c in stored)} "
+        f"FROM {messages} AS u({', '.join(_STORED)}) "
+        f"JOIN {identities} ON {identities}.channel = u.channel AND {identities}.address = u.address) "
+        f"SELECT {', '.join(columns)} FROM {customers} "
+        f"JOIN {identities} ON {identities}.customer_id = {customers}.id "
+        f"LEFT OUTER JOIN {runs} ON {runs}.customer_id = {customers}.id AND {runs}.status = '{ACTIVE}' "
+        f"WHERE ({identities}.channel, {identities}.address) IN (SELECT * FROM {chats}) "
+        # Locked in the order of their ids, as outreach's clearing and campaign planning lock customers: two
+        # transactions taking them in different orders could each wait for the other (a deadlock).
+        f"ORDER BY {customers}.id, {runs}.id DESC FOR UPDATE OF {customers}"
+    )
+    return (
+        text(sql)
+        .bindparams(*chat_types, *message_types)
+        .columns(*Customer.__mapper__.columns, *(_IDENTITIES.c[c] for c in ("last_used_at", *_CHAT)),
+                 *ConversationRun.__mapper__.columns)
+    )  # fmt: skip
+
+
+_READ = _statement()
+
+
+class BatchSenders:
+    """The batch's senders as read; `take` each message's in turn."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]], stored: set[tuple[str, str]]):
+        self._rows: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        for row in rows:
+            self._rows.setdefault((row[_LAST_USED + 1], row[_LAST_USED + 2]), []).append(row)
+        self._stored = stored
+
+    def take(self, session: AsyncSession, inbound: Inbound, seen: set[int]) -> KnownSender | None:
+        """The sender of `inbound` as the session's objects; None for a chat nobody is behind yet. `seen`: the
+        customers of the batch's turns so far. A customer seen already (writing from two chats at once) gets no
+        runs: the route stage reads them as the earlier turn left them."""
+        rows = self._rows.get((inbound.channel, inbound.address))
+        if not rows:
+            return None
+        sync = session.sync_session
+        customer = plain.as_loaded(sync, Customer, dict(zip(CUSTOMER_KEYS, rows[0][:_LAST_USED], strict=True)))
+        runs: list[ConversationRun] | None = None
+        if customer.id not in seen:
+            runs = [
+                plain.as_loaded(sync, ConversationRun, dict(zip(RUN_KEYS, row[_RUN_AT:], strict=True)))
+                for row in rows
+                if row[_RUN_AT] is not None
+            ]
+        seen.add(customer.id)
+        stored = (inbound.channel, inbound.address) in self._stored
+        return KnownSender(customer, rows[0][_LAST_USED], runs, stored)
+
+
+async def read_senders(session: AsyncSession, inbounds: Sequence[Inbound], now: datetime) -> BatchSenders:
+    """Lock and read the senders of `inbounds` (distinct chats) and store their messages but pressed buttons'."""
+    storing = [inbound for inbound in inbounds if stores_with_sender(inbound)]
+    rows_to_store = ({"address": inbound.address, **transcript.inbound_row(inbound, now)} for inbound in storing)
+    params = {
+        **array_params("chat", _CHAT, ((inbound.channel, inbound.address) for inbound in inbounds)),
+        **array_params("msg", _STORED, ([row[c] for c in _STORED] for row in rows_to_store)),
+    }
+    rows = await plain.read(session, _READ, params)
+    if rows is None:  # the transaction's first statement: through the session, which sends its BEGIN
+        rows = [tuple(row) for row in (await session.execute(_READ, params)).all()]
+    return BatchSenders(rows, {(inbound.channel, inbound.address) for inbound in storing})

@@ -1,0 +1,41 @@
+"""Many rows in one PostgreSQL statement of a fixed shape: one array parameter per column, `unnest`ed.
+
+A multi-row VALUES list is a new statement for every number of rows, each prepared and planned by PostgreSQL on its
+first run and kept in the driver's statement cache; an array per column is one statement for any number of rows,
+including none (bot/conversations/reply_batch.py). Each array is cast to its column's type, so PostgreSQL knows
+what `unnest` returns, and each value goes through its column type's conversion (SQLAlchemy's ARRAY of it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import BindParameter, Column, Table, bindparam
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
+
+_DIALECT = postgresql.dialect()
+
+
+def unnested(columns: Sequence[Column[Any]], prefix: str) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """`unnest(...)` of the array parameters `<prefix>_<column name>`, one row of `columns` per element, and the
+    typed parameters; for `INSERT INTO t (...) SELECT * FROM <this>` or `FROM <this> AS u(...)`."""
+    casts = ", ".join(f"CAST(:{prefix}_{c.name} AS {c.type.compile(dialect=_DIALECT)}[])" for c in columns)
+    typed = tuple(bindparam(f"{prefix}_{c.name}", type_=ARRAY(c.type)) for c in columns)
+    return f"unnest({casts})", typed
+
+
+def insert_unnested(table: Table, columns: Sequence[str], prefix: str) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """`INSERT INTO table (columns) SELECT * FROM unnest(...)` and its typed parameters (see `unnested`)."""
+    source, typed = unnested([table.c[c] for c in columns], prefix)
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM {source}", typed
+
+
+def array_params(prefix: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
+    """The parameters of `unnested(..., columns, prefix)` for `rows`, each a sequence of values in `columns`' order."""
+    arrays: dict[str, list[Any]] = {f"{prefix}_{c}": [] for c in columns}
+    lists = list(arrays.values())
+    for row in rows:
+        for values, value in zip(lists, row, strict=True):
+            values.append(value)
+    return arrays

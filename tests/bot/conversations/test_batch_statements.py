@@ -1,0 +1,119 @@
+"""A batch of customers' messages on PostgreSQL: its senders read and its replies written in one statement each
+(senders.py, reply_batch.py), and every message answered as if it had been alone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+
+from bot.conversations.models import ConversationRun
+from bot.core import Core
+from bot.messages import Inbound
+from bot.outbox.models import LEASED, OutboxItem
+from tests.bot.conversations.test_receive import one_customer_on_two_chats
+
+pytestmark = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+async def say(core: Core, chat: str, words: str, message_id: str) -> str:
+    delivery = await core.engine.handle_for_delivery(Inbound("telegram", chat, text=words, message_id=message_id))
+    await core.deliveries.mark_sent(delivery.outbox_id)
+    return delivery.replies[-1].text
+
+
+async def step_log_count(core: Core) -> int:
+    async with core.db.transaction() as session:
+        return int((await session.execute(text("SELECT count(*) FROM flow_step_log"))).scalar_one())
+
+
+async def test_a_batch_of_answers_is_two_statements_and_each_answer_moves_its_own_run_on(core: Core) -> None:
+    chats = [str(7000 + n) for n in range(12)]
+    for chat in chats:
+        await say(core, chat, "hi", f"{chat}-hi")
+        await say(core, chat, "/nps", f"{chat}-nps")
+    logged_before = await step_log_count(core)
+    statements: list[str] = []
+    commits: list[int] = []
+    engine = core.db.engine.sync_engine
+
+    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
+        dbapi_connection.driver_connection.add_query_logger(lambda query: statements.append(query.query))
+
+    def through_sqlalchemy(*args: Any) -> None:
+        statements.append(args[2])  # (conn, cursor, statement, ...)
+
+    def committed(_conn: Any) -> None:
+        commits.append(1)
+
+    await core.db.engine.dispose()  # new connections, which log what goes past SQLAlchemy
+    event.listen(engine, "connect", through_the_driver)
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    event.listen(engine, "commit", committed)
+    try:
+        deliveries = await asyncio.gather(
+            *(
+                core.engine.handle_for_delivery(Inbound("telegram", chat, text="9", message_id=f"{chat}-9"))
+                for chat in chats
+            )
+        )
+    finally:
+        for name, listener in (("connect", through_the_driver), ("before_cursor_execute", through_sqlalchemy),
+                               ("commit", committed)):  # fmt: skip
+            event.remove(engine, name, listener)
+
+    # Each customer got the next question, in an outbox row of their own leased to the caller, held behind nothing.
+    assert all("what do you like most" in d.replies[-1].text.lower() for d in deliveries)
+    assert not any(d.held or d.duplicate for d in deliveries)
+    async with core.db.transaction() as session:
+        rows = {
+            row.id: row
+            for row in (
+                await session.scalars(select(OutboxItem).where(OutboxItem.id.in_([d.outbox_id for d in deliveries])))
+            )
+        }
+        runs = (await session.scalars(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).all()
+    assert [rows[d.outbox_id].payload["address"] for d in deliveries] == chats
+    assert [rows[d.outbox_id].payload["replies"][-1]["text"] for d in deliveries] == [
+        d.replies[-1].text for d in deliveries
+    ]
+    assert {row.status for row in rows.values()} == {LEASED}
+    assert len(runs) == 12 and all(run.answers.get("score") == 9 and run.awaiting_answer for run in runs)
+    # Each run's step log: the score answered, then the branch on it and the next question entered.
+    assert await step_log_count(core) == logged_before + 3 * 12
+    # Two statements a transaction, whatever its size: the senders with the messages, then all the replies.
+    # (Not counted: asyncpg's look-up of a type it first meets on a connection, once a connection.)
+    work = [s for s in statements if s.strip().rstrip(";") not in ("BEGIN", "COMMIT") and not _introspection(s)]
+    assert len(commits) < len(chats) and len(work) == 2 * len(commits), statements
+
+
+async def test_one_customer_writing_from_two_chats_in_one_batch_has_the_second_message_read_after_the_first(
+    core: Core,
+) -> None:
+    await one_customer_on_two_chats(core, "pair-web", "pair-tg")
+    assert "0" in await say(core, "pair-tg", "/nps", "pair-nps")
+    for chat in ("o1", "o2"):
+        await core.engine.handle(Inbound("web", chat, text="hi", message_id=f"{chat}-hi"))
+
+    # The score on Telegram, and at once the reason on the web chat: one batch (the lanes take two each).
+    score, reason, *_ = await asyncio.gather(
+        core.engine.handle_for_delivery(Inbound("telegram", "pair-tg", text="9", message_id="pair-9")),
+        core.engine.handle(Inbound("web", "pair-web", text="Quick and kind", message_id="pair-why")),
+        core.engine.handle(Inbound("web", "o1", text="menu", message_id="o1-menu")),
+        core.engine.handle(Inbound("web", "o2", text="menu", message_id="o2-menu")),
+    )
+
+    assert "what do you like most" in score.replies[-1].text.lower()
+    # The answer to the question the score led to, not a second score.
+    assert any("thank" in reply.text.lower() for reply in reason)
+    async with core.db.transaction() as session:
+        run = (await session.scalars(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).one()
+    assert run.answers.get("score") == 9 and "Quick and kind" in run.answers.values()
+
+
+def _introspection(statement: str) -> bool:
+    return "typeinfo_tree" in statement or "'jit'" in statement
