@@ -15,6 +15,7 @@ session. What runs here is not seen by SQLAlchemy's statement events or its echo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -52,11 +53,16 @@ class _Compiled:
 _compiled: dict[tuple[int, tuple[str, ...], str], _Compiled | None] = {}  # None: the session runs it
 
 
-async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
-    """Run `statement` with `params` in the session's transaction; the rows it returns (RETURNING), if any."""
-    found = await _straight(session, statement, params)
+async def execute(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any], *, autoflush: bool = True
+) -> Sequence[Any]:
+    """Run `statement` with `params` in the session's transaction; the rows it returns (RETURNING), if any.
+    `autoflush=False` for a statement that reads nothing the session may have pending (an INSERT whose foreign
+    keys are written already): the ORM's flush is its largest cost."""
+    found = await _straight(session, statement, params, autoflush=autoflush)
     if found is None:
-        result = await session.execute(statement, dict(params))
+        with contextlib.nullcontext() if autoflush else session.no_autoflush:
+            result = await session.execute(statement, dict(params))
         return result.all() if result.returns_rows else []
     return found[1]
 
@@ -105,19 +111,19 @@ def _keys(cls: type[Any]) -> tuple[str, ...]:
 
 
 async def _straight(
-    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any], *, autoflush: bool = True
 ) -> tuple[_Compiled, Sequence[Any]] | None:
     """The statement as compiled here and the rows the driver returned; None when the session must run it."""
-    driver = await _driver(session)
-    if isinstance(driver, asyncpg.Connection) and not driver.is_in_transaction():
-        return None  # SQLAlchemy's BEGIN has not gone yet: its execute sends it
+    driver, adapter = await _driver(session)
+    if isinstance(driver, asyncpg.Connection) and not driver.is_in_transaction() and not await _begin(adapter, driver):
+        return None  # SQLAlchemy's BEGIN has not gone yet, and only its execute can send it
     if driver is None:
         return None
     sync = session.sync_session
     compiled = _compile(statement, tuple(params), sync.get_bind().dialect)
     if compiled is None:
         return None
-    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+    if autoflush and sync.autoflush and (sync.new or sync.dirty or sync.deleted):
         await session.flush()  # as the session's execute would: the statement may read what is pending
     args = [
         value if name is None else params[name] if f is None else f(params[name]) for name, f, value in compiled.bound
@@ -137,21 +143,35 @@ async def _straight(
         raise InterfaceError(compiled.sql, args, exc) from exc
 
 
-async def _driver(session: AsyncSession) -> InlineConnection | asyncpg.Connection | None:
-    """The driver's connection under the session's transaction, looked up once per transaction (through
-    SQLAlchemy's async layers the look-up cost half of what it saves): SQLite's inline one, or asyncpg's;
-    None for any other."""
+async def _driver(session: AsyncSession) -> tuple[InlineConnection | asyncpg.Connection | None, Any]:
+    """The driver's connection under the session's transaction, and SQLAlchemy's adapter of it, looked up once per
+    transaction (through SQLAlchemy's async layers the look-up cost half of what it saves): SQLite's inline one,
+    or asyncpg's; None for any other."""
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_DRIVER)
     if transaction is not None and cached is not None and cached[0] is transaction:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1], cached[2]
     if dialect_of(session) not in ("sqlite", "postgresql"):
-        return None
+        return None, None
     connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE on SQLite)
-    driver = (await connection.get_raw_connection()).driver_connection
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
     usable = driver if isinstance(driver, InlineConnection | asyncpg.Connection) else None
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), usable)
-    return usable
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), usable, raw.dbapi_connection)
+    return usable, raw.dbapi_connection
+
+
+async def _begin(adapter: Any, driver: asyncpg.Connection) -> bool:
+    """Send the transaction's BEGIN as SQLAlchemy's asyncpg adapter would with its first statement; False where it
+    cannot be done here (an autocommit connection, or an adapter without these methods: the session runs the
+    statement then). Through the session, the first statement of each transaction cost about twice its plain run."""
+    start, mutex = getattr(adapter, "_start_transaction", None), getattr(adapter, "_execute_mutex", None)
+    if start is None or mutex is None:
+        return False
+    async with mutex:  # as the adapter's own execute: one thing on the connection at a time
+        if not driver.is_in_transaction():
+            await start()  # its own state (SQLAlchemy 2.0's `_started`, 2.1's `_transaction`) follows
+    return bool(driver.is_in_transaction())
 
 
 def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> _Compiled | None:

@@ -25,7 +25,8 @@ async def record(
         customer_id=customer_id, survey=survey, kind=kind, score=score, comment=comment or None,
         run_id=run_id, ticket_id=ticket_id, created_at=now,
     )  # fmt: skip
-    await plain.execute(session, _INSERT, values)
+    # Nothing pending matters to it (its customer is written): the turn's run is written later, with its replies.
+    await plain.execute(session, _INSERT, values, autoflush=False)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.customers import records
@@ -86,3 +86,24 @@ async def test_a_reply_queued_by_the_session_but_not_yet_written_holds_the_next_
         }  # fmt: skip
         item_id, held = await insert_send(session, row)
     assert held and item_id > earlier.id
+
+
+async def test_a_transactions_first_statement_runs_straight_and_rolls_back_with_it(db: Database) -> None:
+    """On PostgreSQL the BEGIN goes first as SQLAlchemy would send it, then the statement straight: not through the
+    session's execute (its statement events never see it), and undone with the rest when the transaction fails."""
+    async with db.transaction() as session:
+        customer = await records.create_with_identity(session, ChannelRef("telegram", "1"), NOW)
+    through_session: list[str] = []
+    listener = lambda *args: through_session.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as session:
+                await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "first"))
+                await plain.execute(session, _INSERT_MESSAGES, _row(customer.id, "first"))  # the same id again
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
+    # Both straight; only the BEGIN went through SQLAlchemy (SQLite's BEGIN IMMEDIATE; asyncpg's is not a statement).
+    assert [statement for statement in through_session if not statement.startswith("BEGIN")] == []
+    async with db.transaction() as session:
+        assert (await session.execute(select(Message.platform_message_id))).scalars().all() == []
