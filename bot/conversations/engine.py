@@ -20,6 +20,10 @@
 4. deliver (deliver.py): the turn's replies go into the transcript and, for a push channel (Telegram), into an
    outbox row leased to the adapter that sends them now; the dispatcher sends them if it cannot.
 
+Messages that arrive together share a transaction (group_commit.py). On PostgreSQL such a batch reads and locks all
+its senders and stores their messages in one statement (senders.py), and writes all its replies in one
+(reply_batch.py); the turns in between go one after another, as above.
+
 Turns without an inbound message (an event's flows, a resumed `wait`, a check-in reminder or give-up: checkins.py,
 a deferred or campaign start) come from the outbox (kinds.py) through proactive.py: stages 3 and 4 only.
 """
