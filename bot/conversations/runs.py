@@ -111,8 +111,7 @@ class FlowRuns:
             customer_id=turn.customer.id, flow_id=lf.id, flow_version=lf.version, step_index=0,
             status=ACTIVE, answers={}, context=context, started_at=turn.now, updated_at=turn.now,
         )  # fmt: skip
-        turn.session.add(run)
-        await turn.session.flush()
+        await plain.add_loaded(turn.session, run)  # its id now, for its step log (straight: the ORM's flush cost more)
         await self.run(turn, Running(run, lf))
         return True
 

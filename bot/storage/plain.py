@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,6 +92,35 @@ async def load(
     keys = _keys(cls)
     sync = session.sync_session
     return [as_loaded(sync, cls, dict(zip(keys, row, strict=True))) for row in rows]
+
+
+async def add_loaded(session: AsyncSession, made: Any) -> None:
+    """Insert a new ORM object's row straight, as the ORM's flush would write it (each column not set takes its
+    default), and make the object the session's own, as if loaded: its id set, nothing pending. Where the ORM's
+    flush of one new row cost about half a millisecond of Python, this costs a tenth of it."""
+    mapper = type(made).__mapper__
+    state = inspect(made)
+    values: dict[str, Any] = {}
+    for key, column in mapper.columns.items():
+        if column.primary_key:
+            continue
+        if key in state.dict:
+            values[column.key] = state.dict[key]
+            continue
+        default = column.default
+        value = None if default is None else default.arg(None) if default.is_callable else default.arg
+        setattr(made, key, value)  # every column set: none left to load later (which an async session cannot)
+        values[column.key] = value
+    ((made_id,),) = await execute(session, _insert_returning_id(mapper.local_table), values)
+    made.id = made_id
+    make_transient_to_detached(made)
+    session.add(made)
+
+
+@functools.cache
+def _insert_returning_id(table: Any) -> Executable:
+    assert not any(c.server_default is not None for c in table.columns if not c.primary_key), table.name
+    return insert(table).returning(table.c.id)
 
 
 def as_loaded(session: Session, cls: type[_Entity], values: dict[str, Any]) -> _Entity:

@@ -11,6 +11,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.customers import records
+from bot.customers.models import Customer
 from bot.messages import ChannelRef
 from bot.outbox.delivery import insert_send
 from bot.outbox.models import LEASED, PENDING, OutboxItem
@@ -107,3 +108,22 @@ async def test_a_transactions_first_statement_runs_straight_and_rolls_back_with_
     assert [statement for statement in through_session if not statement.startswith("BEGIN")] == []
     async with db.transaction() as session:
         assert (await session.execute(select(Message.platform_message_id))).scalars().all() == []
+
+
+async def test_a_new_object_added_straight_is_written_as_the_orm_would_and_is_the_sessions_own(db: Database) -> None:
+    """`add_loaded`: the row has every column the ORM's flush would write (defaults included), and the object is the
+    session's, with its id, nothing pending and nothing left to load."""
+    async with db.transaction() as session:
+        through_orm = Customer(display_name="Ana", created_at=NOW)
+        session.add(through_orm)
+        await session.flush()
+        straight = Customer(display_name="Ana", created_at=NOW)
+        await plain.add_loaded(session, straight)
+        assert straight.id > through_orm.id and not (session.new or session.dirty)
+        assert (straight.tier, straight.subscribed, straight.tags, straight.attributes) == ("standard", True, [], {})
+        assert await session.get(Customer, straight.id) is straight
+        straight.tier = "gold"  # a change made after is flushed as for any loaded object
+    columns = [c for c in Customer.__table__.columns if c.name not in ("id", "tier")]
+    async with db.transaction() as session:
+        rows = (await session.execute(select(*columns, Customer.tier).order_by(Customer.id))).all()
+    assert tuple(rows[0])[:-1] == tuple(rows[1])[:-1] and (rows[0].tier, rows[1].tier) == ("standard", "gold")
