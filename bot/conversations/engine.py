@@ -78,9 +78,11 @@ class ConversationEngine:
         self.settings = settings
         self.clock = clock or SystemClock()
         self._locks = KeyedLocks()
-        # SQLite has one writer: a second batch would only wait for it.
+        # One batch at a time. SQLite has one writer: a second batch would only wait for it. On PostgreSQL a second
+        # lane halved the batches once a batch was two statements (senders.py, reply_batch.py): more transactions,
+        # 15-20% more CPU a message, 7-16% fewer messages a second in webhook mode (docs/decisions.md, sixth round).
         self._group: GroupCommit[tuple[Inbound, bool], Delivery] = GroupCommit(
-            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1 if db.is_sqlite else 2
+            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1
         )
         conv, business = settings.conversation, settings.business
         speech = Speech(business.name, settings.texts, registry)

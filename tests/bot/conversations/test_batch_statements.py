@@ -99,7 +99,7 @@ async def test_one_customer_writing_from_two_chats_in_one_batch_has_the_second_m
     for chat in ("o1", "o2"):
         await core.engine.handle(Inbound("web", chat, text="hi", message_id=f"{chat}-hi"))
 
-    # The score on Telegram, and at once the reason on the web chat: one batch (the lanes take two each).
+    # The score on Telegram, and at once the reason on the web chat: one batch with the two others.
     score, reason, *_ = await asyncio.gather(
         core.engine.handle_for_delivery(Inbound("telegram", "pair-tg", text="9", message_id="pair-9")),
         core.engine.handle(Inbound("web", "pair-web", text="Quick and kind", message_id="pair-why")),
