@@ -148,7 +148,8 @@ class ConversationEngine:
 
     async def _together_postgres(self, session: AsyncSession, batch: list[tuple[Inbound, bool]]) -> list[Delivery]:
         """The batch's senders read and locked and their messages stored in one statement (senders.py), the
-        turns one after another, and all their replies written in one statement (reply_batch.py)."""
+        turns one after another, and all their replies written in one statement (reply_batch.py). Every turn of
+        the batch has the time it started at, as its message is stored with it."""
         now = self.clock.now()
         senders = await read_senders(session, [inbound for inbound, _ in batch], now)
         replies = ReplyBatch()

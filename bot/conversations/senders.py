@@ -108,6 +108,6 @@ async def read_senders(session: AsyncSession, inbounds: Sequence[Inbound], now: 
         **array_params("msg", _STORED, ([row[c] for c in _STORED] for row in rows_to_store)),
     }
     rows = await plain.read(session, _READ, params)
-    if rows is None:  # the transaction's first statement: through the session, which sends its BEGIN
+    if rows is None:  # the transaction's BEGIN could not be sent straight (plain.py): through the session
         rows = [tuple(row) for row in (await session.execute(_READ, params)).all()]
     return BatchSenders(rows, {(inbound.channel, inbound.address) for inbound in storing})

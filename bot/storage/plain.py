@@ -8,9 +8,11 @@ processor, so a row is written exactly as through the session. Pending ORM chang
 session's autoflush would; errors come back as SQLAlchemy's (an IntegrityError for a duplicate message id, as
 before; a lost connection as one `is_unavailable` knows).
 
-On PostgreSQL only inside a transaction that has begun (SQLAlchemy sends BEGIN with its first statement): before
-that, as for SQLite files opened without the inline connection (sqlite_inline.py), the statement goes through the
-session. What runs here is not seen by SQLAlchemy's statement events or its echo log.
+On PostgreSQL the transaction's BEGIN, which SQLAlchemy's asyncpg adapter sends with its first statement, is sent
+here the same way (`_begin`); where that cannot be done, as for SQLite files opened without the inline connection
+(sqlite_inline.py), the statement goes through the session. What runs here is not seen by SQLAlchemy's statement
+events or its echo log. `load` and `add_loaded` read and insert ORM objects this way, made the session's own as its
+loading would make them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from bot.storage.dialects import dialect_of
 from bot.storage.sqlite_inline import InlineConnection
 
 _Entity = TypeVar("_Entity")
-_DRIVER = "bot.storage.plain.driver"  # session.info: (the session's transaction, its driver connection or None)
+# session.info: (the session's transaction, its driver connection or None, SQLAlchemy's adapter of it)
+_DRIVER = "bot.storage.plain.driver"
 
 
 @dataclass(frozen=True, slots=True)
