@@ -16,8 +16,8 @@ from bot import outbox
 from bot.config import Settings
 from bot.core import Core
 from bot.customers.models import Customer
-from bot.outbox.dispatcher import SEND_ORDER_RETRY
 from bot.messages import ChannelRef, Reply
+from bot.outbox.dispatcher import SEND_ORDER_RETRY
 from bot.outbox.models import DONE, FAILED, LEASED, PENDING, OutboxItem
 from bot.ports import DeliveryError
 from tests.conftest import Chat, FixedClock, make_settings
