@@ -22,8 +22,8 @@ from bot.conversations import steplog
 from bot.conversations.models import ConversationRun
 from bot.conversations.reply_rows import run_change_alone
 from bot.outbox.delivery import SEND_COLUMNS
-from bot.outbox.models import LEASED, PENDING, OutboxItem
-from bot.outbox.rows import SEND
+from bot.outbox.models import OutboxItem
+from bot.outbox.rows import EARLIER_UNSENT_SQL
 from bot.storage import plain
 from bot.storage.arrays import array_params, insert_unnested, unnested
 
@@ -46,11 +46,9 @@ def _statement() -> TextClause:
         f"WITH said AS ({said_sql}), steps AS ({steps_sql}), "
         f"runs AS (UPDATE {_RUNS.name} SET {changes} FROM {runs_source} AS u({', '.join(_RUN)}) "
         f"WHERE {_RUNS.name}.id = u.id) "
-        # Each send's id and whether an earlier send to its customer is unsent (as delivery.INSERT_SEND_SQL): the
+        # Each send's id and whether an earlier send to its customer is unsent (as delivery.insert_send): the
         # batch's own rows are not seen, so two of one customer's are never in one statement (write_before).
-        f"{sends_sql} RETURNING outbox.dedupe_key, outbox.id, EXISTS (SELECT 1 FROM outbox AS earlier "
-        f"WHERE earlier.customer_id = outbox.customer_id AND earlier.kind = '{SEND}' AND earlier.id < outbox.id "
-        f"AND earlier.status IN ('{PENDING}', '{LEASED}'))"
+        f"{sends_sql} RETURNING outbox.dedupe_key, outbox.id, {EARLIER_UNSENT_SQL}"
     )
     return text(sql).bindparams(*said_types, *steps_types, *runs_types, *sends_types)
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import transcript
 from bot.conversations import steplog
 from bot.conversations.models import ConversationRun
-from bot.outbox.delivery import INSERT_SEND_SQL, SEND_TYPES, send_params
+from bot.outbox.delivery import INSERT_SEND_SQL, SEND_TYPES
 from bot.storage import plain
 
 _MESSAGES = transcript.Message.__table__
@@ -99,7 +99,7 @@ async def insert_said_and_sent(
     """Insert the transcript rows `said`, the step log's entries so far and the send row `send`, and write
     `run_change` (from `run_change_alone`, not flushed): the send's id, and whether earlier sends to its customer
     are unsent (as bot.outbox.delivery.insert_send)."""
-    params = send_params(send)
+    params = dict(send)
     for n, row in enumerate(said):
         params.update({f"said_{c}_{n}": row[c] for c in _SAID_COLUMNS})
     steps = steplog.take_pending(session.sync_session)

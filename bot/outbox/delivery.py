@@ -74,21 +74,15 @@ SEND_COLUMNS = ("kind", "customer_id", "dedupe_key", "payload", "proactive", "st
 # SQLAlchemy drops the table names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
 INSERT_SEND_SQL = (
     f"INSERT INTO outbox ({', '.join(SEND_COLUMNS)}) VALUES ({', '.join(':' + c for c in SEND_COLUMNS)}) "
-    "RETURNING outbox.id, EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.customer_id = outbox.customer_id "
-    "AND earlier.kind = :send_kind AND earlier.id < outbox.id AND earlier.status IN (:pending, :leased))"
+    f"RETURNING outbox.id, {rows.EARLIER_UNSENT_SQL}"
 )
 SEND_TYPES = tuple(bindparam(c, type_=_OUTBOX.c[c].type) for c in SEND_COLUMNS)
 _INSERT_SEND = text(INSERT_SEND_SQL).bindparams(*SEND_TYPES)
 
 
-def send_params(row: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of INSERT_SEND_SQL for a send row."""
-    return {**row, "send_kind": rows.SEND, "pending": PENDING, "leased": LEASED}
-
-
 async def insert_send(session: AsyncSession, row: dict[str, Any]) -> tuple[int, bool]:
     """Insert a send row; its id, and whether earlier sends to its customer are unsent (it must wait for them)."""
-    ((item_id, held),) = await plain.execute(session, _INSERT_SEND, send_params(row))
+    ((item_id, held),) = await plain.execute(session, _INSERT_SEND, row)
     return item_id, bool(held)
 
 

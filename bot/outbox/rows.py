@@ -63,6 +63,12 @@ async def enqueue_send(
 # Constants are literals, never parameters: PostgreSQL's generic plan for a prepared claim with a parameter for the
 # status sorted every due row (66 ms a claim at 10,000 rows, against 4 ms). Written out: SQLAlchemy drops the table
 # names from a RETURNING subquery on SQLite, which makes its columns ambiguous.
+# Whether an earlier send to the outbox row's customer is still unsent (pending or leased): the claim's `in_order`
+# and an inserted reply's `held` (delivery.py, bot/conversations/reply_batch.py). Literals, as in the claim.
+EARLIER_UNSENT_SQL = (
+    f"EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.customer_id = outbox.customer_id "
+    f"AND earlier.kind = '{SEND}' AND earlier.id < outbox.id AND earlier.status IN ('{PENDING}', '{LEASED}'))"
+)
 _CLAIM = f"""
 WITH due AS (
   SELECT id FROM outbox WHERE {{due}} AND kind NOT IN :excluded ORDER BY due_at, id LIMIT :limit {{lock}})
@@ -70,9 +76,7 @@ UPDATE outbox SET status = '{LEASED}', lease_until = :until, attempts = outbox.a
 FROM due WHERE outbox.id = due.id
 RETURNING outbox.id, outbox.kind, outbox.payload, outbox.customer_id, outbox.attempts, outbox.proactive,
   outbox.campaign_run_id, outbox.due_at,
-  outbox.kind = '{SEND}' AND NOT EXISTS (SELECT 1 FROM outbox AS earlier
-    WHERE earlier.customer_id = outbox.customer_id AND earlier.kind = '{SEND}' AND earlier.id < outbox.id
-      AND earlier.status IN ('{PENDING}', '{LEASED}')) AS in_order"""
+  outbox.kind = '{SEND}' AND NOT {EARLIER_UNSENT_SQL} AS in_order"""
 _DUE = {"expired": f"status = '{LEASED}' AND lease_until < :now", "pending": f"status = '{PENDING}' AND due_at <= :now"}
 
 
