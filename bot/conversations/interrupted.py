@@ -38,7 +38,10 @@ class InterruptedFlows:
 
     async def resume_latest(self, turn: Turn) -> None:
         """After an interruption ends, pick the interrupted flow up again at its question."""
-        suspended = await plain.load(turn.session, ConversationRun, _SUSPENDED, {"customer_id": turn.customer.id})
+        suspended = turn.made_runs(SUSPENDED)
+        if suspended is None:
+            params = {"customer_id": turn.customer.id}
+            suspended = await plain.load(turn.session, ConversationRun, _SUSPENDED, params)
         if not suspended:
             return
         # A stack: the latest interrupted flow resumes; older ones wait their turn unless stale.

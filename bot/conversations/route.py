@@ -154,7 +154,8 @@ class Router:
         if verdict.kind == "global" and verdict.result:
             await self.words.act(turn, verdict.result, active)
         elif verdict.kind == "intent" and verdict.result:
-            await self.runs.start(turn, verdict.result, {"trigger": "intent", "text": text[:_INTENT_TEXT_SIZE]})
+            data = {"trigger": "intent", "text": text[:_INTENT_TEXT_SIZE]}
+            await self.runs.start(turn, verdict.result, data, active=active)
         elif verdict.kind == "ask":
             turn.say(self._which_one(verdict))
 
@@ -238,4 +239,4 @@ class Router:
             return
         if only_interrupts and active is not None and active.lf.id == flow_id:
             return  # e.g. the first /start already began onboarding through first_contact
-        await self.runs.start(turn, flow_id, {"trigger": "command", "command": command})
+        await self.runs.start(turn, flow_id, {"trigger": "command", "command": command}, active=active)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, or_, select
 
@@ -47,6 +48,12 @@ _OPEN_RUNS_OF_FLOW = select(ConversationRun).where(
 )
 
 
+class Unread(Enum):
+    """`FlowRuns.start` looks for the run in the foreground itself."""
+
+    UNREAD = 0
+
+
 @dataclass
 class Running:
     """A run in the foreground with the very version of the flow it started on."""
@@ -74,6 +81,8 @@ class FlowRuns:
         """The run in the foreground, if any (at most one: any other is closed)."""
         runs = turn.take_active_runs()
         if runs is None:
+            runs = turn.made_runs(ACTIVE)
+        if runs is None:
             runs = await plain.load(turn.session, ConversationRun, _ACTIVE_RUNS, {"customer_id": turn.customer.id})
         for extra in runs[1:]:
             extra.finish(turn.now, CANCELLED)  # at most one foreground run per customer
@@ -84,14 +93,19 @@ class FlowRuns:
             return None
         return Running(runs[0], lf)
 
-    async def start(self, turn: Turn, flow_id: str, data: dict[str, Any] | None) -> bool:
-        """Start the flow in force now; the run in the foreground is set aside (or restarted if it is this flow)."""
+    async def start(
+        self, turn: Turn, flow_id: str, data: dict[str, Any] | None, *,
+        active: Running | Literal[Unread.UNREAD] | None = Unread.UNREAD,
+    ) -> bool:  # fmt: skip
+        """Start the flow in force now; the run in the foreground is set aside (or restarted if it is this flow).
+        `active`: the run in the foreground, when the caller has just looked (the route stage), not to look twice."""
         lf = self.registry.current(flow_id)
         if lf is None:
             log.error("flow %r is not loaded; cannot start it", flow_id)
             turn.say(self.speech.menu(self.speech.texts.fallback))
             return False
-        active = await self.active(turn)
+        if active is Unread.UNREAD:
+            active = await self.active(turn)
         if active is not None:
             if active.lf.id == flow_id:
                 active.run.finish(turn.now, CANCELLED)  # starting a flow again restarts it
@@ -112,6 +126,8 @@ class FlowRuns:
             status=ACTIVE, answers={}, context=context, started_at=turn.now, updated_at=turn.now,
         )  # fmt: skip
         await plain.add_loaded(turn.session, run)  # its id now, for its step log (straight: the ORM's flush cost more)
+        if turn.runs_made is not None:
+            turn.runs_made.append(run)
         await self.run(turn, Running(run, lf))
         return True
 
@@ -201,5 +217,8 @@ class FlowRuns:
             turn.say(self.speech.reply(self.speech.texts.set_aside))
 
     async def _open_runs(self, turn: Turn, flow_id: str) -> list[ConversationRun]:
+        waiting, suspended = turn.made_runs(WAITING, flow_id), turn.made_runs(SUSPENDED, flow_id)
+        if waiting is not None and suspended is not None:
+            return waiting + suspended
         params = {"customer_id": turn.customer.id, "flow_id": flow_id}
         return await plain.load(turn.session, ConversationRun, _OPEN_RUNS_OF_FLOW, params)

@@ -26,6 +26,9 @@ class Turn:
     ticket: dict[str, Any] | None = None
     # The customer's active runs as read with the customer (receive.py), for the turn's first look at them.
     active_runs: list[ConversationRun] | None = None
+    # For a customer this turn made: the runs it started (FlowRuns.start), the only runs they can have, so a look
+    # at their runs needs no query (a new customer's first message looked twice). None for any other customer.
+    runs_made: list[ConversationRun] | None = None
 
     def say(self, reply: Reply) -> None:
         # A template that renders to nothing ("{{ customer.attributes.note }}" unset) is no message: an empty one
@@ -37,3 +40,11 @@ class Turn:
         """The active runs read with the customer, once: later looks query again, as the turn may change them."""
         runs, self.active_runs = self.active_runs, None
         return runs
+
+    def made_runs(self, status: str, flow_id: str | None = None) -> list[ConversationRun] | None:
+        """A made customer's runs in `status` (of `flow_id`), newest first, as the database would give them;
+        None for any other customer (query the database)."""
+        if self.runs_made is None:
+            return None
+        found = [r for r in self.runs_made if r.status == status and flow_id in (None, r.flow_id)]
+        return sorted(found, key=lambda run: (run.updated_at, run.id), reverse=True)

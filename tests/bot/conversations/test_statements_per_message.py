@@ -45,3 +45,33 @@ async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run
         run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
     assert run.answers.get("score") == 9 and run.awaiting_answer
     assert "thank" in (await say("Quick and kind", 4)).lower()  # the next answer finds the run where it was left
+
+
+async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_have(core: Core) -> None:
+    """A customer made by this message has only the runs its turn starts: the route and start stages looked for the
+    run in the foreground and for open runs of the flow, two queries that could find nothing."""
+    statements: list[str] = []
+    engine = core.db.engine.sync_engine
+    through_sqlalchemy = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+
+    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
+        driver = dbapi_connection.driver_connection
+        if core.db.is_postgres:
+            driver.add_query_logger(lambda query: statements.append(query.query))
+        else:  # aiosqlite's sqlite3 connection, which bot/storage/sqlite_inline.py also runs statements on
+            driver._conn.set_trace_callback(statements.append)
+
+    await core.db.engine.dispose()
+    event.listen(engine, "connect", through_the_driver)
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    try:
+        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "43", text="/nps", message_id="1"))
+    finally:
+        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        event.remove(engine, "connect", through_the_driver)
+
+    assert "how likely" in delivery.replies[-1].text.lower()
+    assert not [s for s in statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
+    async with core.db.transaction() as session:
+        run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
+    assert run.awaiting_answer and run.status == "active"
