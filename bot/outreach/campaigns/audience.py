@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
@@ -76,8 +77,9 @@ class Target:
             filters.append(last < self.now - timedelta(days=spec.inactive_days))
         return filters
 
-    def received_recently(self) -> ColumnElement[bool]:
-        """An earlier occurrence of this campaign reached the customer, or still may, in repeat_after_days."""
+    def received_recently(self, after_id: int | None = None) -> ColumnElement[bool]:
+        """An earlier occurrence of this campaign reached the customer, or still may, in repeat_after_days.
+        `after_id`: only customers after it are asked about (see `_has_identity`)."""
         if self.campaign.repeat_after_days is None:
             return false()
         since = self.now - timedelta(days=self.campaign.repeat_after_days)
@@ -87,6 +89,7 @@ class Target:
         sent = exists().where(
             DeliveryDecision.customer_id == Customer.id, DeliveryDecision.decision == SENT,
             DeliveryDecision.created_at >= since, DeliveryDecision.campaign_run_id.in_(earlier),
+            *_after(DeliveryDecision.customer_id, after_id),
         )  # fmt: skip
         # Rows the policy skipped (opted out then, expired...) end cancelled and do not count.
         on_its_way = exists().where(
@@ -95,17 +98,20 @@ class Target:
                 and_(OutboxItem.status.in_((PENDING, LEASED)), OutboxItem.created_at >= since),
                 and_(OutboxItem.status == DONE, OutboxItem.finished_at >= since),
             ),
+            *_after(OutboxItem.customer_id, after_id),
         )  # fmt: skip
         return or_(sent, on_its_way)
 
-    def reachable(self) -> list[ColumnElement[bool]]:
+    def reachable(self, after_id: int | None = None) -> list[ColumnElement[bool]]:
         return [
-            Customer.subscribed.is_(True), Customer.unreachable.is_(False), _has_identity(),
-            ~self.received_recently(),
+            Customer.subscribed.is_(True), Customer.unreachable.is_(False), _has_identity(after_id),
+            ~self.received_recently(after_id),
         ]  # fmt: skip
 
-    def sql_filters(self, dialect: str) -> list[ColumnElement[bool]]:
-        return self.segment(dialect) + self.reachable()
+    def sql_filters(self, dialect: str, after_id: int | None = None) -> list[ColumnElement[bool]]:
+        """The audience in SQL; with `after_id`, of the customers after it (a chunk, by customer id)."""
+        where = [Customer.id > after_id] if after_id is not None else []
+        return where + self.segment(dialect) + self.reachable(after_id)
 
     def matches(self, customer: Customer) -> bool:
         """The `when` condition, which SQL cannot evaluate (a sandboxed template expression)."""
@@ -113,8 +119,16 @@ class Target:
         return when is None or templating.evaluate(when, {"customer": condition_view(customer, self.now, self.zone)})
 
 
-def _has_identity() -> ColumnElement[bool]:
-    return exists().where(ChannelIdentity.customer_id == Customer.id)
+def _has_identity(after_id: int | None = None) -> ColumnElement[bool]:
+    """The customer has a chat. `after_id`: the customers asked about are after it, said again on the chats' side:
+    PostgreSQL joins the two in customer order, and without that bound it read the chats from the first customer's
+    on for every chunk (at 150,000 customers in, 155,000 index entries to find 5,000: 21 ms a chunk of 5,000, and
+    growing with every chunk, where the bound reads 5,000 in 2 ms)."""
+    return exists().where(ChannelIdentity.customer_id == Customer.id, *_after(ChannelIdentity.customer_id, after_id))
+
+
+def _after(customer_id: Any, after_id: int | None) -> list[ColumnElement[bool]]:
+    return [customer_id > after_id] if after_id is not None else []
 
 
 def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
@@ -134,8 +148,7 @@ class Chunk:
 def next_ids(target: Target, dialect: str, after_id: int, limit: int) -> Select[tuple[int]]:
     """The ids of the next `limit` customers (by id) that SQL admits after `after_id`: the whole audience of the
     chunk when the campaign has no `when`."""
-    where = (Customer.id > after_id, *target.sql_filters(dialect))
-    return select(Customer.id).where(*where).order_by(Customer.id).limit(limit)
+    return select(Customer.id).where(*target.sql_filters(dialect, after_id)).order_by(Customer.id).limit(limit)
 
 
 async def next_chunk(session: AsyncSession, target: Target, after_id: int, limit: int) -> Chunk:
@@ -143,7 +156,7 @@ async def next_chunk(session: AsyncSession, target: Target, after_id: int, limit
     if target.campaign.audience.when is None:
         ids = list((await session.execute(next_ids(target, dialect_of(session), after_id, limit))).scalars())
         return Chunk(ids[-1] if ids else None, len(ids), ids)
-    where = (Customer.id > after_id, *target.sql_filters(dialect_of(session)))
+    where = target.sql_filters(dialect_of(session), after_id)
     rows = list((await session.execute(select(Customer).where(*where).order_by(Customer.id).limit(limit))).scalars())
     return Chunk(rows[-1].id if rows else None, len(rows), [c.id for c in rows if target.matches(c)])
 
