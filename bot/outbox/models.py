@@ -37,8 +37,9 @@ class OutboxItem(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The campaign occurrence this row belongs to, for progress and reports.
-    campaign_run_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id", ondelete="SET NULL"), index=True)
+    # The campaign occurrence this row belongs to, for progress and reports. No foreign key: planning writes a run's
+    # rows by the hundred thousand while it holds the run locked, and runs are never deleted (migration 0017).
+    campaign_run_id: Mapped[int | None] = mapped_column(index=True)
     # Proactive work obeys the delivery policy; transactional work (replies, ticket updates) does not.
     proactive: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
