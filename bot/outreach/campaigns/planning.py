@@ -38,6 +38,9 @@ MANUAL = "manual"
 ONCE = "once"
 EVERY_OTHER_TIER = "*"
 CHUNK = 5000
+# A chunk of the PostgreSQL path is one statement, its rows never in Python: bigger, fewer transactions (about 0.25 s
+# each, holding the run's lock); a tenth of a chunk of 5,000 was BEGIN, the run's lock and update, and the COMMIT.
+SQL_CHUNK = 20_000
 
 # Called after each chunk is committed: (customers examined so far, customers to examine).
 ProgressCallback = Callable[[int, int], object]
@@ -55,13 +58,13 @@ class PlanResult:
 
 async def plan(
     db: Database, settings: Settings, name: str, occurrence: str, *, due_at: datetime, now: datetime,
-    tiers: tuple[str, ...] = (), progress: ProgressCallback | None = None, chunk: int = CHUNK,
+    tiers: tuple[str, ...] = (), progress: ProgressCallback | None = None, chunk: int | None = None,
 ) -> PlanResult:  # fmt: skip
     """Create (or resume) the occurrence and queue one outbox row per customer of its audience.
 
     `tiers` narrows the campaign's audience for this occurrence (names, or "!name" for all but that one);
-    a resumed occurrence keeps the tiers it was created with. Raises CampaignError for an unknown or
-    disabled campaign.
+    a resumed occurrence keeps the tiers it was created with. `chunk`: customers examined per transaction
+    (CHUNK, or SQL_CHUNK where SQL alone queues them). Raises CampaignError for an unknown or disabled campaign.
     """
     campaign = catalog.get(settings.campaigns, name, enabled=True)
     async with db.transaction() as session:
@@ -69,8 +72,12 @@ async def plan(
         if run.status != PLANNING:
             return PlanResult(run.id, name, occurrence, run.planned, 0, already_planned=True)
         target = Target(name, campaign, now, tuple(run.tiers), run.id, settings.business.zone)
-        total = await count_admitted(session, target)
-        done = await count_admitted(session, target, up_to_id=run.cursor) if run.cursor else 0
+        total = done = 0
+        if progress is not None:  # the length of a progress bar: a scan of the audience nobody reads otherwise
+            total = await count_admitted(session, target)
+            done = await count_admitted(session, target, up_to_id=run.cursor) if run.cursor else 0
+    in_sql = db.is_postgres and campaign.audience.when is None
+    chunk = chunk or (SQL_CHUNK if in_sql else CHUNK)
     added, planned = 0, run.planned
     while True:
         async with db.transaction() as session:
@@ -79,7 +86,7 @@ async def plan(
                 planned = run.planned
                 break
             pace = settings.telegram.max_per_second * settings.outreach.broadcast_share
-            if db.is_postgres and campaign.audience.when is None:
+            if in_sql:
                 found, inserted = await _queue_in_sql(session, run, target, chunk, now, pace)
             else:
                 found = await next_chunk(session, target, run.cursor, chunk)
