@@ -66,12 +66,16 @@ assert list(_SENDER_AND_RUNS.selected_columns) == [
 
 @dataclass(frozen=True, slots=True)
 class KnownSender:
-    """A message's sender read, locked, with its message stored or not, before its turn (senders.py: a batch's)."""
+    """A message's sender read, locked, with its message stored or not, before its turn (senders.py: a batch's);
+    `NOBODY` for a chat nobody is behind yet."""
 
-    customer: Customer
+    customer: Customer | None
     last_used: datetime | None  # when their chat was last used
     active_runs: list[ConversationRun] | None  # None: not read (the route stage reads them)
     stored: bool  # the message is stored
+
+
+NOBODY = KnownSender(None, None, None, stored=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
 from bot.conversations.models import ACTIVE, ConversationRun
-from bot.conversations.receive import CUSTOMER_KEYS, RUN_KEYS, KnownSender, stores_with_sender
+from bot.conversations.receive import CUSTOMER_KEYS, NOBODY, RUN_KEYS, KnownSender, stores_with_sender
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Inbound
 from bot.storage import plain
@@ -78,13 +78,14 @@ class BatchSenders:
             self._rows.setdefault((row[_LAST_USED + 1], row[_LAST_USED + 2]), []).append(row)
         self._stored = stored
 
-    def take(self, session: AsyncSession, inbound: Inbound, seen: set[int]) -> KnownSender | None:
-        """The sender of `inbound` as the session's objects; None for a chat nobody is behind yet. `seen`: the
+    def take(self, session: AsyncSession, inbound: Inbound, seen: set[int]) -> KnownSender:
+        """The sender of `inbound` as the session's objects; NOBODY for a chat nobody is behind yet (receive.py
+        makes them, without looking for them again). `seen`: the
         customers of the batch's turns so far. A customer seen already (writing from two chats at once) gets no
         runs: the route stage reads them as the earlier turn left them."""
         rows = self._rows.get((inbound.channel, inbound.address))
         if not rows:
-            return None
+            return NOBODY
         sync = session.sync_session
         customer = plain.as_loaded(sync, Customer, dict(zip(CUSTOMER_KEYS, rows[0][:_LAST_USED], strict=True)))
         runs: list[ConversationRun] | None = None

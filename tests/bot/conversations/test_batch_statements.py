@@ -117,3 +117,45 @@ async def test_one_customer_writing_from_two_chats_in_one_batch_has_the_second_m
 
 def _introspection(statement: str) -> bool:
     return "typeinfo_tree" in statement or "'jit'" in statement
+
+
+async def test_new_customers_in_a_batch_are_made_without_being_looked_for_again(core: Core) -> None:
+    """The batch's statement found nobody behind their chats: each is made, welcomed and answered, and the chat is
+    not read a second time to find that out again."""
+    chats = [str(8000 + n) for n in range(12)]
+    statements: list[str] = []
+    commits: list[int] = []
+    engine = core.db.engine.sync_engine
+
+    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
+        dbapi_connection.driver_connection.add_query_logger(lambda query: statements.append(query.query))
+
+    def through_sqlalchemy(*args: Any) -> None:
+        statements.append(args[2])
+
+    def committed(_conn: Any) -> None:
+        commits.append(1)
+
+    await core.db.engine.dispose()
+    event.listen(engine, "connect", through_the_driver)
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    event.listen(engine, "commit", committed)
+    try:
+        deliveries = await asyncio.gather(
+            *(
+                core.engine.handle_for_delivery(Inbound("telegram", chat, text="/nps", message_id=f"{chat}-nps"))
+                for chat in chats
+            )
+        )
+    finally:
+        for name, listener in (("connect", through_the_driver), ("before_cursor_execute", through_sqlalchemy),
+                               ("commit", committed)):  # fmt: skip
+            event.remove(engine, name, listener)
+
+    assert all("how likely" in d.replies[-1].text.lower() for d in deliveries)
+    assert all("welcome" in d.replies[0].text.lower() for d in deliveries)
+    senders_read = [s for s in statements if "FOR UPDATE OF customers" in s]
+    assert len(commits) < len(chats) and len(senders_read) == len(commits), statements
+    async with core.db.transaction() as session:
+        made = await session.scalar(text("SELECT count(*) FROM channel_identities WHERE address LIKE '80%'"))
+    assert made == len(chats)
