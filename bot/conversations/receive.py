@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import Select, and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
@@ -53,6 +53,41 @@ _STORE_FROM_CHAT = (
     .cte("stored")
 )
 _SENDER_AND_RUNS_STORING = _SENDER_AND_RUNS.add_cte(_STORE_FROM_CHAT)
+
+
+def _made_storing() -> Select[tuple[int, int]]:
+    """PostgreSQL: a customer made, their chat and their first message in one statement, where three followed each
+    other. The rows are `plain.row_of` a new Customer's (`c_` parameters) and ChannelIdentity's (`i_`), and the
+    message's (`in_`, as _STORE_FROM_CHAT); it returns the customer's id and the chat's."""
+    made = _values_cte(Customer.__table__, "c_", "made")
+    identities = ChannelIdentity.__table__
+    chat_columns = [c for c in identities.columns if not c.primary_key and c.key != "customer_id"]
+    chat = (
+        insert(identities)
+        .from_select(
+            ["customer_id", *(c.key for c in chat_columns)],
+            select(made.c.id, *(bindparam(f"i_{c.key}", type_=c.type) for c in chat_columns)),
+        )
+        .returning(identities.c.id)
+        .cte("chat")
+    )
+    stored = (
+        insert(_MESSAGES)
+        .from_select(
+            ["customer_id", *_ROW_COLUMNS],
+            select(made.c.id, *(bindparam(f"in_{c}", type_=_MESSAGES.c[c].type) for c in _ROW_COLUMNS)),
+        )
+        .cte("stored")
+    )
+    return select(made.c.id, chat.c.id).add_cte(stored)
+
+
+def _values_cte(table: Any, prefix: str, name: str) -> Any:
+    values = {c.key: bindparam(f"{prefix}{c.key}", type_=c.type) for c in table.columns if not c.primary_key}
+    return insert(table).values(values).returning(table.c.id).cte(name)
+
+
+_MADE_STORING = _made_storing()
 # Where each entity's columns are in a row of the two statements above, by attribute.
 CUSTOMER_KEYS = tuple(Customer.__mapper__.columns.keys())
 _RUN_AT = len(CUSTOMER_KEYS) + 1  # after the customer's columns and their chat's last use
@@ -126,12 +161,17 @@ async def receive(
         # A deep link carrying a link code: this chat joins a customer we already know.
         customer = await links.redeem(session, inbound.start_payload, inbound.ref, now)
     is_new = customer is None
+    stored = store_with_read and locked
     if customer is None:
         active_runs = []  # a customer made now has no runs: the route stage need not look
-        customer = await customers.create_with_identity(
-            session, inbound.ref, now, display_name=_clip(inbound.display_name, _NAME_SIZE),
-            language=_clip(inbound.language, _LANGUAGE_SIZE), tier=default_tier,
-        )  # fmt: skip
+        name, language = _clip(inbound.display_name, _NAME_SIZE), _clip(inbound.language, _LANGUAGE_SIZE)
+        if dialect_of(session) == "postgresql" and not check_seen:
+            customer = await _make_storing(session, inbound, now, name, language, default_tier)
+            stored = True
+        else:
+            customer = await customers.create_with_identity(
+                session, inbound.ref, now, display_name=name, language=language, tier=default_tier
+            )
     else:
         if not locked:
             customer = await customers.lock(session, customer.id)
@@ -155,9 +195,25 @@ async def receive(
         # The label the customer saw on the button, from the message that carried it (none for a forged one).
         button = await transcript.offered_button(session, customer.id, inbound.choice)
         pressed = button["label"] if button is not None else None
-    if not (store_with_read and locked):
+    if not stored:
         await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
     return Received(customer, is_new, active_runs)
+
+
+async def _make_storing(
+    session: AsyncSession, inbound: Inbound, now: datetime, name: str | None, language: str | None, tier: str
+) -> Customer:
+    """`customers.create_with_identity` and the message stored, in one statement (PostgreSQL: _MADE_STORING)."""
+    customer = customers.new_customer(now, display_name=name, language=language, tier=tier)
+    identity = customers.new_identity(inbound.ref, now)
+    params = {f"c_{key}": value for key, value in plain.row_of(customer).items()}
+    params.update((f"i_{key}", value) for key, value in plain.row_of(identity).items() if key != "customer_id")
+    params.update((f"in_{key}", value) for key, value in transcript.inbound_row(inbound, now).items())
+    ((customer_id, identity_id),) = await plain.execute(session, _MADE_STORING, params)
+    plain.adopt(session, customer, customer_id)
+    identity.customer_id = customer_id
+    plain.adopt(session, identity, identity_id)
+    return customer
 
 
 async def _sender_and_runs(

@@ -41,18 +41,27 @@ async def create_with_identity(
     session: AsyncSession, ref: ChannelRef, now: datetime, *, display_name: str | None = None,
     language: str | None = None, tier: str = "standard",
 ) -> Customer:  # fmt: skip
-    customer = Customer(
-        display_name=display_name, language=language, created_at=now, last_seen_at=now, last_active_at=now,
-        tier=tier, attributes={}, tags=[],
-    )  # fmt: skip
+    customer = new_customer(now, display_name=display_name, language=language, tier=tier)
     # Both rows straight (bot/storage/plain.py): through the ORM's flush they cost a new customer's first message
     # more than the rest of its turn.
     await plain.add_loaded(session, customer)
-    identity = ChannelIdentity(
-        customer_id=customer.id, channel=ref.channel, address=ref.address, created_at=now, last_used_at=now
-    )
+    identity = new_identity(ref, now)
+    identity.customer_id = customer.id
     await plain.add_loaded(session, identity)
     return customer
+
+
+def new_customer(now: datetime, *, display_name: str | None, language: str | None, tier: str) -> Customer:
+    """A customer as first met (not stored yet)."""
+    return Customer(
+        display_name=display_name, language=language, created_at=now, last_seen_at=now, last_active_at=now,
+        tier=tier, attributes={}, tags=[],
+    )  # fmt: skip
+
+
+def new_identity(ref: ChannelRef, now: datetime) -> ChannelIdentity:
+    """A chat as first met (not stored yet; its customer_id is the caller's to set)."""
+    return ChannelIdentity(channel=ref.channel, address=ref.address, created_at=now, last_used_at=now)
 
 
 async def lock(session: AsyncSession, customer_id: int) -> Customer:

@@ -8,7 +8,9 @@ from sqlalchemy import event, select
 
 from bot.conversations.models import ConversationRun
 from bot.core import Core
-from bot.messages import Inbound
+from bot.customers import records as customers
+from bot.messages import ChannelRef, Inbound
+from bot.transcript import Message
 
 
 async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run_on(core: Core) -> None:
@@ -49,7 +51,8 @@ async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run
 
 async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_have(core: Core) -> None:
     """A customer made by this message has only the runs its turn starts: the route and start stages looked for the
-    run in the foreground and for open runs of the flow, two queries that could find nothing."""
+    run in the foreground and for open runs of the flow, two queries that could find nothing. On PostgreSQL the
+    customer, their chat and the message are one statement, where they were three."""
     statements: list[str] = []
     engine = core.db.engine.sync_engine
     through_sqlalchemy = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
@@ -72,6 +75,13 @@ async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_ha
 
     assert "how likely" in delivery.replies[-1].text.lower()
     assert not [s for s in statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
+    if core.db.is_postgres:  # the customer, their chat and their message in one statement
+        made = [s for s in statements if "INSERT INTO customers" in s or "INSERT INTO channel_identities" in s]
+        assert len(made) == 1 and "INSERT INTO messages" in made[0], statements
     async with core.db.transaction() as session:
         run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
+        customer = await customers.find_by_identity(session, ChannelRef("telegram", "43"))
+        said = await session.scalar(select(Message.text).where(Message.platform_message_id == "1"))
+        owner = await session.scalar(select(Message.customer_id).where(Message.platform_message_id == "1"))
     assert run.awaiting_answer and run.status == "active"
+    assert customer is not None and run.customer_id == customer.id == owner and said == "/nps"
