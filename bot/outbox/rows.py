@@ -14,6 +14,7 @@ from bot.messages import ChannelRef, Reply, reply_to_dict
 from bot.outbox.claims import Claimed
 from bot.outbox.kinds import OutboxKind
 from bot.outbox.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
+from bot.storage import plain
 from bot.storage.base import utcnow
 from bot.storage.dialects import insert_for
 
@@ -233,8 +234,10 @@ _FINISH_MANY_PG = (
 async def finish_many(session: AsyncSession | AsyncConnection, item_ids: Sequence[int], now: datetime) -> None:
     """`finish` for many rows in one statement (replies sent at about the same time)."""
     dialect = session.bind.dialect if isinstance(session, AsyncSession) else session.dialect
-    statement = _FINISH_MANY_PG if dialect.name == "postgresql" else _FINISH_MANY
-    await session.execute(statement, {"ids": list(item_ids), "now": now})
+    if dialect.name == "postgresql":
+        await plain.execute(session, _FINISH_MANY_PG, {"ids": list(item_ids), "now": now}, autoflush=False)
+        return
+    await session.execute(_FINISH_MANY, {"ids": list(item_ids), "now": now})
 
 
 async def retry_later(

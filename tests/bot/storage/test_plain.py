@@ -127,3 +127,21 @@ async def test_a_new_object_added_straight_is_written_as_the_orm_would_and_is_th
     async with db.transaction() as session:
         rows = (await session.execute(select(*columns, Customer.tier).order_by(Customer.id))).all()
     assert tuple(rows[0])[:-1] == tuple(rows[1])[:-1] and (rows[0].tier, rows[1].tier) == ("standard", "gold")
+
+
+async def test_a_statement_on_an_autocommit_connection_commits_on_its_own_and_fails_as_through_it(
+    db: Database,
+) -> None:
+    """`Database.statements` (each outbox mark): on PostgreSQL an autocommit connection, whose statements go straight
+    to the driver; on SQLite a transaction. Each statement stands on its own: a failing one takes nothing with it."""
+    async with db.transaction() as session:
+        customer = await records.create_with_identity(session, ChannelRef("telegram", "1"), NOW)
+    async with db.statements() as conn:
+        await plain.execute(conn, _INSERT_MESSAGES, _row(customer.id, "first"))
+        if db.is_postgres:  # on SQLite the failure would end the transaction the rest runs in
+            with pytest.raises(IntegrityError):
+                await plain.execute(conn, _INSERT_MESSAGES, _row(customer.id, "first"))
+        await plain.execute(conn, _INSERT_MESSAGES, _row(customer.id, "second"))
+    async with db.transaction() as session:
+        ids = (await session.execute(select(Message.platform_message_id).order_by(Message.id))).scalars().all()
+    assert ids == ["first", "second"]
