@@ -194,10 +194,7 @@ class ConversationEngine:
             return Delivery((), duplicate=True)
         if batch is not None:
             await batch.write_before(session, received.customer.id)
-        turn = Turn(
-            session, received.customer, now, inbound.channel, active_runs=received.active_runs,
-            runs_made=[] if received.is_new else None,
-        )  # fmt: skip
+        turn = Turn(session, received.customer, now, inbound.channel, open_runs=received.open_runs)
         if received.is_new:
             await self.first_contact.greet(turn, inbound)
         else:

@@ -38,7 +38,7 @@ class InterruptedFlows:
 
     async def resume_latest(self, turn: Turn) -> None:
         """After an interruption ends, pick the interrupted flow up again at its question."""
-        suspended = turn.made_runs(SUSPENDED)
+        suspended = turn.runs_in(SUSPENDED)
         if suspended is None:
             params = {"customer_id": turn.customer.id}
             suspended = await plain.load(turn.session, ConversationRun, _SUSPENDED, params)

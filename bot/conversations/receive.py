@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, select
+from sqlalchemy import Select, and_, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
-from bot.conversations.models import ACTIVE, ConversationRun
+from bot.conversations.models import OPEN_STATUSES, ConversationRun
 from bot.customers import links
 from bot.customers import records as customers
 from bot.customers.models import ChannelIdentity, Customer
@@ -26,12 +26,12 @@ _NAME_SIZE = 200
 _LANGUAGE_SIZE = 16
 # C0 control characters (bar tab, newline, carriage return) and DEL are dropped from what customers send.
 _CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"), 0x7F])
-# The sender (locked), when their chat was last used, and their active runs, newest first (normally one or none):
-# one statement, where the route stage's look for the run in the foreground (FlowRuns.active) was a second.
+# The sender (locked), when their chat was last used, and their open runs (normally one or none): one statement,
+# where the route stage's look for the run in the foreground (FlowRuns.active), a flow's start's look for the flow's
+# runs left open, and a flow's end's look for one set aside (interrupted.py) were one more each (Turn.open_runs).
+_OPEN = or_(*(ConversationRun.status == status for status in OPEN_STATUSES))  # no IN list: plain.py takes it
 _SENDER_AND_RUNS = (
-    customers.SENDER.outerjoin(
-        ConversationRun, and_(ConversationRun.customer_id == Customer.id, ConversationRun.status == ACTIVE)
-    )
+    customers.SENDER.outerjoin(ConversationRun, and_(ConversationRun.customer_id == Customer.id, _OPEN))
     .add_columns(ConversationRun)
     .order_by(ConversationRun.id.desc())
 )
@@ -106,7 +106,7 @@ class KnownSender:
 
     customer: Customer | None
     last_used: datetime | None  # when their chat was last used
-    active_runs: list[ConversationRun] | None  # None: not read (the route stage reads them)
+    open_runs: list[ConversationRun] | None  # None: not read (the turn's looks query them)
     stored: bool  # the message is stored
 
 
@@ -116,11 +116,11 @@ NOBODY = KnownSender(None, None, None, stored=False)
 @dataclass(frozen=True, slots=True)
 class Received:
     """The customer a stored message is from, locked for this transaction; `is_new` when it made them;
-    `active_runs` read with them, none for a customer it made (None when not read: a chat joined by a link code)."""
+    `open_runs` read with them, none for a customer it made (None when not read: a chat joined by a link code)."""
 
     customer: Customer
     is_new: bool
-    active_runs: list[ConversationRun] | None = None
+    open_runs: list[ConversationRun] | None = None
 
 
 def clean_inbound(inbound: Inbound) -> Inbound:
@@ -146,7 +146,7 @@ async def receive(
     by the unique platform id (IntegrityError: the caller tries once more, checking). `known`: the sender as read
     already (with the other messages of a batch), when the chat has one."""
     if known is not None:
-        customer, last_used, active_runs = known.customer, known.last_used, known.active_runs
+        customer, last_used, open_runs = known.customer, known.last_used, known.open_runs
         store_with_read = known.stored
     else:
         # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already), with their runs.
@@ -155,7 +155,7 @@ async def receive(
         store_with_read = dialect_of(session) == "postgresql" and not check_seen and stores_with_sender(inbound)
         if store_with_read:
             params.update({f"in_{c}": value for c, value in transcript.inbound_row(inbound, now).items()})
-        customer, last_used, active_runs = await _sender_and_runs(session, store_with_read, params)
+        customer, last_used, open_runs = await _sender_and_runs(session, store_with_read, params)
     locked = customer is not None
     if customer is None and inbound.start_payload:
         # A deep link carrying a link code: this chat joins a customer we already know.
@@ -163,7 +163,7 @@ async def receive(
     is_new = customer is None
     stored = store_with_read and locked
     if customer is None:
-        active_runs = []  # a customer made now has no runs: the route stage need not look
+        open_runs = []  # a customer made now has no runs: the turn need not look
         name, language = _clip(inbound.display_name, _NAME_SIZE), _clip(inbound.language, _LANGUAGE_SIZE)
         if dialect_of(session) == "postgresql" and not check_seen:
             customer = await _make_storing(session, inbound, now, name, language, default_tier)
@@ -197,7 +197,7 @@ async def receive(
         pressed = button["label"] if button is not None else None
     if not stored:
         await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
-    return Received(customer, is_new, active_runs)
+    return Received(customer, is_new, open_runs)
 
 
 async def _make_storing(
@@ -219,7 +219,7 @@ async def _make_storing(
 async def _sender_and_runs(
     session: AsyncSession, storing: bool, params: dict[str, Any]
 ) -> tuple[Customer | None, datetime | None, list[ConversationRun] | None]:
-    """The sender, when their chat was last used and their active runs (None, None, None for a chat we do not know).
+    """The sender, when their chat was last used and their open runs (None, None, None for a chat we do not know).
 
     Read straight from the driver where it can (bot/storage/plain.py), the customer and the runs made into the
     session's objects here: through the session, the statement and the ORM's loading of its rows cost twice what

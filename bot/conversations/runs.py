@@ -79,9 +79,7 @@ class FlowRuns:
 
     async def active(self, turn: Turn) -> Running | None:
         """The run in the foreground, if any (at most one: any other is closed)."""
-        runs = turn.take_active_runs()
-        if runs is None:
-            runs = turn.made_runs(ACTIVE)
+        runs = turn.runs_in(ACTIVE)
         if runs is None:
             runs = await plain.load(turn.session, ConversationRun, _ACTIVE_RUNS, {"customer_id": turn.customer.id})
         for extra in runs[1:]:
@@ -126,8 +124,7 @@ class FlowRuns:
             status=ACTIVE, answers={}, context=context, started_at=turn.now, updated_at=turn.now,
         )  # fmt: skip
         await plain.add_loaded(turn.session, run)  # its id now, for its step log (straight: the ORM's flush cost more)
-        if turn.runs_made is not None:
-            turn.runs_made.append(run)
+        turn.started(run)
         await self.run(turn, Running(run, lf))
         return True
 
@@ -217,7 +214,7 @@ class FlowRuns:
             turn.say(self.speech.reply(self.speech.texts.set_aside))
 
     async def _open_runs(self, turn: Turn, flow_id: str) -> list[ConversationRun]:
-        waiting, suspended = turn.made_runs(WAITING, flow_id), turn.made_runs(SUSPENDED, flow_id)
+        waiting, suspended = turn.runs_in(WAITING, flow_id), turn.runs_in(SUSPENDED, flow_id)
         if waiting is not None and suspended is not None:
             return waiting + suspended
         params = {"customer_id": turn.customer.id, "flow_id": flow_id}

@@ -1,5 +1,5 @@
 """The senders of a batch of messages on PostgreSQL (group_commit.py): found, locked in the order of their ids,
-read with their active runs, and their messages stored, in one statement at the batch's start.
+read with their open runs, and their messages stored, in one statement at the batch's start.
 
 Alone, a message's sender is one statement (receive.py), after one that locked the batch's senders in order: a
 batch of N was N + 1 round trips; now it is one. The rows become the session's objects only when their message's
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
-from bot.conversations.models import ACTIVE, ConversationRun
+from bot.conversations.models import OPEN_STATUSES, ConversationRun
 from bot.conversations.receive import CUSTOMER_KEYS, NOBODY, RUN_KEYS, KnownSender, stores_with_sender
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Inbound
@@ -35,6 +35,7 @@ _RUN_AT = _LAST_USED + 3
 
 def _statement() -> TextClause:
     customers, runs, identities = Customer.__tablename__, ConversationRun.__tablename__, _IDENTITIES.name
+    open_statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
     chats, chat_types = unnested([_IDENTITIES.c[c] for c in _CHAT], "chat")
     messages, message_types = unnested([(_IDENTITIES.c if c in _CHAT else _MESSAGES.c)[c] for c in _STORED], "msg")
     stored = [c for c in _STORED if c != "address"]
@@ -52,7 +53,7 @@ def _statement() -> TextClause:
         f"JOIN {identities} ON {identities}.channel = u.channel AND {identities}.address = u.address) "
         f"SELECT {', '.join(columns)} FROM {customers} "
         f"JOIN {identities} ON {identities}.customer_id = {customers}.id "
-        f"LEFT OUTER JOIN {runs} ON {runs}.customer_id = {customers}.id AND {runs}.status = '{ACTIVE}' "
+        f"LEFT OUTER JOIN {runs} ON {runs}.customer_id = {customers}.id AND {runs}.status IN ({open_statuses}) "
         f"WHERE ({identities}.channel, {identities}.address) IN (SELECT * FROM {chats}) "
         # Locked in the order of their ids, as outreach's clearing and campaign planning lock customers: two
         # transactions taking them in different orders could each wait for the other (a deadlock).
@@ -80,9 +81,9 @@ class BatchSenders:
 
     def take(self, session: AsyncSession, inbound: Inbound, seen: set[int]) -> KnownSender:
         """The sender of `inbound` as the session's objects; NOBODY for a chat nobody is behind yet (receive.py
-        makes them, without looking for them again). `seen`: the
-        customers of the batch's turns so far. A customer seen already (writing from two chats at once) gets no
-        runs: the route stage reads them as the earlier turn left them."""
+        makes them, without looking for them again). `seen`: the customers of the batch's turns so far. A customer
+        seen already (writing from two chats at once) gets no runs: their turn reads them as the earlier turn left
+        them."""
         rows = self._rows.get((inbound.channel, inbound.address))
         if not rows:
             return NOBODY

@@ -24,11 +24,10 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     # Set when a flow opened a ticket this turn (for the hand-off texts).
     ticket: dict[str, Any] | None = None
-    # The customer's active runs as read with the customer (receive.py), for the turn's first look at them.
-    active_runs: list[ConversationRun] | None = None
-    # For a customer this turn made: the runs it started (FlowRuns.start), the only runs they can have, so a look
-    # at their runs needs no query (a new customer's first message looked twice). None for any other customer.
-    runs_made: list[ConversationRun] | None = None
+    # Every open run of the customer (active, waiting, set aside) as read with them (receive.py; none for a customer
+    # the turn made), and each run the turn starts (FlowRuns.start): the turn's looks at their runs are answered from
+    # these objects, as the turn changes them, not by a query each. None when not read: each look queries.
+    open_runs: list[ConversationRun] | None = None
 
     def say(self, reply: Reply) -> None:
         # A template that renders to nothing ("{{ customer.attributes.note }}" unset) is no message: an empty one
@@ -36,15 +35,15 @@ class Turn:
         if reply.text.strip() or reply.buttons or reply.media:
             self.replies.append(reply)
 
-    def take_active_runs(self) -> list[ConversationRun] | None:
-        """The active runs read with the customer, once: later looks query again, as the turn may change them."""
-        runs, self.active_runs = self.active_runs, None
-        return runs
-
-    def made_runs(self, status: str, flow_id: str | None = None) -> list[ConversationRun] | None:
-        """A made customer's runs in `status` (of `flow_id`), newest first, as the database would give them;
-        None for any other customer (query the database)."""
-        if self.runs_made is None:
+    def runs_in(self, status: str, flow_id: str | None = None) -> list[ConversationRun] | None:
+        """The customer's runs in `status` now (of `flow_id`), the latest first (last updated, then last started),
+        as a query after a flush would find them; None when the turn does not know (query the database)."""
+        if self.open_runs is None:
             return None
-        found = [r for r in self.runs_made if r.status == status and flow_id in (None, r.flow_id)]
+        found = [r for r in self.open_runs if r.status == status and flow_id in (None, r.flow_id)]
         return sorted(found, key=lambda run: (run.updated_at, run.id), reverse=True)
+
+    def started(self, run: ConversationRun) -> None:
+        """A run this turn started, among the ones it knows."""
+        if self.open_runs is not None:
+            self.open_runs.append(run)

@@ -85,3 +85,45 @@ async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_ha
         owner = await session.scalar(select(Message.customer_id).where(Message.platform_message_id == "1"))
     assert run.awaiting_answer and run.status == "active"
     assert customer is not None and run.customer_id == customer.id == owner and said == "/nps"
+
+
+async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_again(core: Core) -> None:
+    """The sender's read brings their open runs: a flow's start (any run of it left open?) and its end (a flow set
+    aside to pick up again?) answer from them, where each was a query."""
+
+    async def say(text: str, n: int) -> list[str]:
+        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "44", text=text, message_id=str(n)))
+        await core.deliveries.mark_sent(delivery.outbox_id)
+        return [reply.text for reply in delivery.replies]
+
+    await say("hi", 1)
+    await say("/csat", 2)  # a question open, set aside by the next start and picked up again after it
+    statements: list[str] = []
+    engine = core.db.engine.sync_engine
+    through_sqlalchemy = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+
+    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
+        driver = dbapi_connection.driver_connection
+        if core.db.is_postgres:
+            driver.add_query_logger(lambda query: statements.append(query.query))
+        else:
+            driver._conn.set_trace_callback(statements.append)
+
+    await core.db.engine.dispose()
+    event.listen(engine, "connect", through_the_driver)
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    try:
+        started = await say("/nps", 3)
+        asked = await say("9", 4)
+        ended = await say("Quick and kind", 5)
+    finally:
+        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        event.remove(engine, "connect", through_the_driver)
+
+    assert "how likely" in started[-1].lower() and "what do you like most" in asked[-1].lower()
+    assert any("thank" in text.lower() for text in ended)
+    assert "how satisfied" in ended[-1].lower()  # the CSAT question set aside, asked again
+    assert not [s for s in statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
+    async with core.db.transaction() as session:
+        runs = {r.flow_id: r.status for r in (await session.execute(select(ConversationRun))).scalars()}
+    assert runs.get("nps") == "done" and runs.get("csat") == "active"
