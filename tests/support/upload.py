@@ -7,6 +7,7 @@ the answer still unread; the kernel keeps it for a plain socket to read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -67,7 +68,9 @@ def post_streaming(
                 sent += chunk
                 if sent >= total and not declare:
                     sock.setblocking(True)
-                    sock.sendall(b"0\r\n\r\n")
+                    # The server may have answered (413) and closed as the last chunk went: the answer is waiting.
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        sock.sendall(b"0\r\n\r\n")
                     received = _read_rest(sock, timeout)
                     break
     return _parse(received, sent)
