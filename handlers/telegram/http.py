@@ -9,6 +9,7 @@ bench/bench_inbound.py. aiohttp is already installed for Slack. Errors map to py
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -17,6 +18,7 @@ from telegram.request import BaseRequest, RequestData
 DEFAULT_TIMEOUT = 5.0  # seconds, as python-telegram-bot's HTTPXRequest
 MEDIA_WRITE_TIMEOUT = 20.0
 POOL_TIMEOUT = 1.0
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -68,8 +70,10 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
+        body = _body(request_data)
+        headers = _FORM if isinstance(body, bytes) else None
         try:
-            async with self._session.request(method, url, data=_body(request_data), timeout=timeout) as response:
+            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's timeouts are asyncio's (TimeoutError on Python 3.11)
             raise TimedOut from exc
@@ -81,14 +85,15 @@ def _given(value: Any, default: float | None) -> float | None:
     return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
 
 
-def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
-    """Form fields as python-telegram-bot encodes them; multipart when there are files to upload."""
+def _body(request_data: RequestData | None) -> aiohttp.FormData | bytes | None:
+    """Form fields as python-telegram-bot encodes them, URL-encoded here (aiohttp's own encoding of a dict, through
+    its FormData, was about a twentieth of the bot's CPU per inbound message); multipart when there are files."""
     if request_data is None:
         return None
     fields = request_data.json_parameters
     files = request_data.multipart_data
     if not files:
-        return fields
+        return urlencode(fields).encode()
     form = aiohttp.FormData()
     for name, value in fields.items():
         form.add_field(name, value)
