@@ -1,7 +1,10 @@
-"""What a survey answer costs the database: on PostgreSQL, two statements in its transaction (bench/README.md)."""
+"""What a message costs the database: on PostgreSQL a survey answer is two statements in its transaction
+(bench/README.md), and a turn looks for no runs the sender's read brought already."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event, select
@@ -13,6 +16,33 @@ from bot.messages import ChannelRef, Inbound
 from bot.transcript import Message
 
 
+@contextlib.asynccontextmanager
+async def logged_statements(core: Core) -> AsyncIterator[list[str]]:
+    """Every statement sent meanwhile: through SQLAlchemy, and past it (bot/storage/plain.py) as the driver sends it
+    (asyncpg's query logger; the trace of the sqlite3 connection, which sqlite_inline.py runs statements on too)."""
+    statements: list[str] = []
+    engine = core.db.engine.sync_engine
+
+    def through_sqlalchemy(*args: Any) -> None:  # (conn, cursor, statement, ...)
+        statements.append(args[2])
+
+    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if core.db.is_postgres:
+            driver.add_query_logger(lambda query: statements.append(query.query))
+        else:
+            driver._conn.set_trace_callback(statements.append)
+
+    await core.db.engine.dispose()  # new connections, which log what goes past SQLAlchemy
+    event.listen(engine, "connect", through_the_driver)
+    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        event.remove(engine, "connect", through_the_driver)
+
+
 async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run_on(core: Core) -> None:
     async def say(text: str, n: int) -> str:
         delivery = await core.engine.handle_for_delivery(Inbound("telegram", "42", text=text, message_id=str(n)))
@@ -21,22 +51,8 @@ async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run
 
     await say("hi", 1)
     await say("/nps", 2)
-    statements: list[str] = []
-    engine = core.db.engine.sync_engine
-    through_sqlalchemy = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
-
-    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py, on PostgreSQL
-        if core.db.is_postgres:
-            dbapi_connection.driver_connection.add_query_logger(lambda query: statements.append(query.query))
-
-    await core.db.engine.dispose()  # the message gets a new connection, which logs what goes past SQLAlchemy
-    event.listen(engine, "connect", through_the_driver)
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    try:
+    async with logged_statements(core) as statements:
         delivery = await core.engine.handle_for_delivery(Inbound("telegram", "42", text="9", message_id="3"))
-    finally:
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
-        event.remove(engine, "connect", through_the_driver)
 
     assert "what do you like most" in delivery.replies[-1].text.lower()
     if core.db.is_postgres:
@@ -53,25 +69,8 @@ async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_ha
     """A customer made by this message has only the runs its turn starts: the route and start stages looked for the
     run in the foreground and for open runs of the flow, two queries that could find nothing. On PostgreSQL the
     customer, their chat and the message are one statement, where they were three."""
-    statements: list[str] = []
-    engine = core.db.engine.sync_engine
-    through_sqlalchemy = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
-
-    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
-        driver = dbapi_connection.driver_connection
-        if core.db.is_postgres:
-            driver.add_query_logger(lambda query: statements.append(query.query))
-        else:  # aiosqlite's sqlite3 connection, which bot/storage/sqlite_inline.py also runs statements on
-            driver._conn.set_trace_callback(statements.append)
-
-    await core.db.engine.dispose()
-    event.listen(engine, "connect", through_the_driver)
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    try:
+    async with logged_statements(core) as statements:
         delivery = await core.engine.handle_for_delivery(Inbound("telegram", "43", text="/nps", message_id="1"))
-    finally:
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
-        event.remove(engine, "connect", through_the_driver)
 
     assert "how likely" in delivery.replies[-1].text.lower()
     assert not [s for s in statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
@@ -98,27 +97,10 @@ async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_a
 
     await say("hi", 1)
     await say("/csat", 2)  # a question open, set aside by the next start and picked up again after it
-    statements: list[str] = []
-    engine = core.db.engine.sync_engine
-    through_sqlalchemy = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
-
-    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
-        driver = dbapi_connection.driver_connection
-        if core.db.is_postgres:
-            driver.add_query_logger(lambda query: statements.append(query.query))
-        else:
-            driver._conn.set_trace_callback(statements.append)
-
-    await core.db.engine.dispose()
-    event.listen(engine, "connect", through_the_driver)
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    try:
+    async with logged_statements(core) as statements:
         started = await say("/nps", 3)
         asked = await say("9", 4)
         ended = await say("Quick and kind", 5)
-    finally:
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
-        event.remove(engine, "connect", through_the_driver)
 
     assert "how likely" in started[-1].lower() and "what do you like most" in asked[-1].lower()
     assert any("thank" in text.lower() for text in ended)
