@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Inbound, Reply, reply_to_dict
 from bot.storage import plain
+from bot.storage.dialects import dialect_of
 from bot.transcript.models import INBOUND, OUTBOUND, Message
 
 MAX_STORED_TEXT = 65536  # longer inbound text is cut when stored, so one message cannot bloat the DB
 _CHOICE_SIZE = 200
 _MEDIA_REF_SIZE = 500
+_ROWS_ONE_BY_ONE = 8  # outbound rows a SQLite turn writes as plain statements, not an executemany
 
 # Plain rows, not the ORM's unit of work, which cost more than a millisecond of Python per message
 # (bench/bench_inbound.py --profile). Built once, as it runs for every message.
@@ -70,10 +72,13 @@ async def record_outbound(
 async def record_outbound_many(session: AsyncSession, said: Iterable[Outbound], now: datetime) -> None:
     """What was said to many customers at once (a group of campaign messages): one statement."""
     rows = [row for out in said for row in outbound_rows(out, now)]
-    if len(rows) == 1:
-        # One row as one statement: a list, even of one, goes through the driver's executemany, which cost three
-        # times the plain insert on PostgreSQL (bench/bench_inbound.py --profile).
-        await plain.execute(session, _INSERT_MESSAGES, rows[0])
+    if len(rows) == 1 or (dialect_of(session) == "sqlite" and len(rows) <= _ROWS_ONE_BY_ONE):
+        # A row as one statement: a list, even of one, goes through the driver's executemany, which cost three times
+        # the plain insert on PostgreSQL (bench/bench_inbound.py --profile). On SQLite, where a statement is no round
+        # trip, a turn's few replies too (a new customer's welcome and first question): SQLAlchemy's executemany cost
+        # more than the inserts.
+        for row in rows:
+            await plain.execute(session, _INSERT_MESSAGES, row)
     elif rows:
         await session.execute(_INSERT_MESSAGES, rows)
 
