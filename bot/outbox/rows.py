@@ -223,6 +223,11 @@ _FINISH_MANY = (
     .where(OutboxItem.__table__.c.id.in_(bindparam("ids", expanding=True)))
     .values(status=DONE, finished_at=bindparam("now"), lease_until=None)
 )
+_FINISH_ONE = (
+    update(OutboxItem.__table__)
+    .where(OutboxItem.__table__.c.id == bindparam("item_id"))
+    .values(status=DONE, finished_at=bindparam("now"), lease_until=None)
+)
 # On PostgreSQL one array parameter: an IN list is a new statement (prepared again) for every number of rows.
 _FINISH_MANY_PG = (
     update(OutboxItem.__table__)
@@ -236,8 +241,10 @@ async def finish_many(session: AsyncSession | AsyncConnection, item_ids: Sequenc
     dialect = session.bind.dialect if isinstance(session, AsyncSession) else session.dialect
     if dialect.name == "postgresql":
         await plain.execute(session, _FINISH_MANY_PG, {"ids": list(item_ids), "now": now}, autoflush=False)
-        return
-    await session.execute(_FINISH_MANY, {"ids": list(item_ids), "now": now})
+    elif len(item_ids) == 1:  # most marks: straight (an IN list goes through SQLAlchemy, expanded for its length)
+        await plain.execute(session, _FINISH_ONE, {"item_id": item_ids[0], "now": now}, autoflush=False)
+    else:
+        await session.execute(_FINISH_MANY, {"ids": list(item_ids), "now": now})
 
 
 async def retry_later(
