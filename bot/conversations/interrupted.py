@@ -39,7 +39,9 @@ class InterruptedFlows:
     async def resume_latest(self, turn: Turn) -> None:
         """After an interruption ends, pick the interrupted flow up again at its question."""
         suspended = turn.runs_in(SUSPENDED)
-        if suspended is None:
+        if suspended is not None:
+            suspended.sort(key=lambda run: (run.updated_at, run.id), reverse=True)  # as _SUSPENDED orders them
+        else:
             params = {"customer_id": turn.customer.id}
             suspended = await plain.load(turn.session, ConversationRun, _SUSPENDED, params)
         if not suspended:

@@ -36,12 +36,12 @@ class Turn:
             self.replies.append(reply)
 
     def runs_in(self, status: str, flow_id: str | None = None) -> list[ConversationRun] | None:
-        """The customer's runs in `status` now (of `flow_id`), the latest first (last updated, then last started),
-        as a query after a flush would find them; None when the turn does not know (query the database)."""
+        """The customer's runs in `status` now (of `flow_id`), the last started first, as a query after a flush
+        would find them; None when the turn does not know (query the database)."""
         if self.open_runs is None:
             return None
         found = [r for r in self.open_runs if r.status == status and flow_id in (None, r.flow_id)]
-        return sorted(found, key=lambda run: (run.updated_at, run.id), reverse=True)
+        return sorted(found, key=lambda run: run.id, reverse=True)
 
     def started(self, run: ConversationRun) -> None:
         """A run this turn started, among the ones it knows."""
