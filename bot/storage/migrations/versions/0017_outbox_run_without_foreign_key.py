@@ -5,10 +5,10 @@ of a chunk (bench/bench_scale.py, docs/decisions.md). Nothing is lost by it: the
 the very run they name, which it holds locked, and campaign runs are never deleted (reports read them for ever). The
 outbox, a layer below outreach, no longer depends on outreach's table either.
 
-SQLite cannot drop a constraint. Its documented way for a foreign key (sqlite.org/lang_altertable.html, "making
-other kinds of table schema changes") changes the table's CREATE statement in place, as below: nothing on disk
-depends on the key, and a rebuild through Alembic's batch mode would have lost the name of the primary key that
-migration 0007 gave it.
+SQLite cannot drop a constraint: the table is rebuilt by SQLite's own recipe (sqlite.org/lang_altertable.html), as
+migration 0007 did, from its CREATE statement with only the key's clause changed, so everything else stays exactly
+as it was (Alembic's batch mode lost the name of the primary key 0007 gave it). Foreign keys are off meanwhile
+(Database.upgrade): with them on, dropping the old table would check the rows that reference it.
 
 Revision ID: 0017
 Revises: 0016
@@ -55,15 +55,34 @@ def _create_statement() -> str:
 
 
 def _replace_create_statement(create: str, *, keys: int) -> None:
-    """The procedure of sqlite.org/lang_altertable.html for a change that leaves the stored rows as they are: the
-    schema's text changed, its version moved on so every connection reads it again, then checked."""
+    """The table made again from `create`: rows copied with their ids, the old table dropped, the new one renamed,
+    its indexes made again from their saved statements, its next id kept; then checked, or the migration rolls back."""
     conn = op.get_bind()
-    version = int(conn.exec_driver_sql("PRAGMA schema_version").scalar_one())
-    conn.exec_driver_sql("PRAGMA writable_schema = ON")
-    conn.execute(text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'outbox'"), {"sql": create})
-    conn.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
-    conn.exec_driver_sql("PRAGMA writable_schema = OFF")
+    if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError("foreign keys are on: run migrations through `engagebot` (Database.upgrade)")
+    indexes = list(
+        conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE tbl_name = 'outbox' AND type IN ('index', 'trigger') AND sql NOTNULL")
+        ).scalars()
+    )  # fmt: skip
+    rows = conn.exec_driver_sql("SELECT count(*) FROM outbox").scalar_one()
+    seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").scalar_one_or_none()
+    header = re.compile(r'^\s*CREATE\s+TABLE\s+"?outbox"?\s*\(', re.IGNORECASE)
+    if header.match(create) is None:
+        raise RuntimeError(f"outbox: unexpected CREATE statement: {create}")
+    conn.exec_driver_sql(header.sub('CREATE TABLE "_0017_outbox" (', create, count=1))
+    conn.exec_driver_sql('INSERT INTO "_0017_outbox" SELECT * FROM outbox')
+    conn.exec_driver_sql("DROP TABLE outbox")
+    conn.exec_driver_sql('ALTER TABLE "_0017_outbox" RENAME TO outbox')
+    for statement in indexes:
+        conn.exec_driver_sql(statement)
+    if seq is not None:  # ids never reused (migration 0007): the next one is where it was, not the highest left + 1
+        now = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").scalar_one_or_none()
+        if now is None:  # an empty table copied no row, so the new one has no sequence yet
+            conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', :seq)"), {"seq": seq})
+        else:
+            conn.execute(text("UPDATE sqlite_sequence SET seq = max(seq, :seq) WHERE name = 'outbox'"), {"seq": seq})
     found = len(conn.exec_driver_sql("PRAGMA foreign_key_list(outbox)").all())
-    problems = conn.exec_driver_sql("PRAGMA integrity_check(outbox)").scalar_one()  # this table only: quick
-    if found != keys or problems != "ok":
-        raise RuntimeError(f"outbox: {found} foreign keys after the change (wanted {keys}); integrity: {problems}")
+    copied = conn.exec_driver_sql("SELECT count(*) FROM outbox").scalar_one()
+    if found != keys or copied != rows:
+        raise RuntimeError(f"outbox: {found} foreign keys (wanted {keys}), {copied} of {rows} rows after the rebuild")
