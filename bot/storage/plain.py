@@ -194,7 +194,18 @@ async def _autocommit(conn: AsyncConnection, statement: Executable, params: Mapp
     args = [
         value if name is None else params[name] if f is None else f(params[name]) for name, f, value in compiled.bound
     ]
-    return await _fetch(driver, compiled.sql, args)
+    try:
+        return await _fetch(driver, compiled.sql, args)
+    except DBAPIError as exc:
+        if _connection_lost(exc):
+            await conn.invalidate()  # as SQLAlchemy's own execute does: the pool opens a new one for the next caller
+        raise
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The session is gone (SQLSTATE classes 08 and 57P: a restart, a failover, the network), not the statement."""
+    code = str(getattr(exc.orig, "sqlstate", None) or "")
+    return isinstance(exc, InterfaceError) or code.startswith(("08", "57P"))
 
 
 async def _fetch(driver: asyncpg.Connection, sql: str, args: list[Any]) -> Sequence[Any]:
