@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from bot.conversations.models import ConversationRun
 from bot.core import Core
 from bot.messages import Inbound
 from bot.outbox.models import LEASED, OutboxItem
+from tests.bot.conversations.statement_log import logged_statements
 from tests.bot.conversations.test_receive import one_customer_on_two_chats
 
 pytestmark = pytest.mark.parametrize(
@@ -37,34 +37,13 @@ async def test_a_batch_of_answers_is_two_statements_and_each_answer_moves_its_ow
         await say(core, chat, "hi", f"{chat}-hi")
         await say(core, chat, "/nps", f"{chat}-nps")
     logged_before = await step_log_count(core)
-    statements: list[str] = []
-    commits: list[int] = []
-    engine = core.db.engine.sync_engine
-
-    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
-        dbapi_connection.driver_connection.add_query_logger(lambda query: statements.append(query.query))
-
-    def through_sqlalchemy(*args: Any) -> None:
-        statements.append(args[2])  # (conn, cursor, statement, ...)
-
-    def committed(_conn: Any) -> None:
-        commits.append(1)
-
-    await core.db.engine.dispose()  # new connections, which log what goes past SQLAlchemy
-    event.listen(engine, "connect", through_the_driver)
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    event.listen(engine, "commit", committed)
-    try:
+    async with logged_statements(core) as log:
         deliveries = await asyncio.gather(
             *(
                 core.engine.handle_for_delivery(Inbound("telegram", chat, text="9", message_id=f"{chat}-9"))
                 for chat in chats
             )
         )
-    finally:
-        for name, listener in (("connect", through_the_driver), ("before_cursor_execute", through_sqlalchemy),
-                               ("commit", committed)):  # fmt: skip
-            event.remove(engine, name, listener)
 
     # Each customer got the next question, in an outbox row of their own leased to the caller, held behind nothing.
     assert all("what do you like most" in d.replies[-1].text.lower() for d in deliveries)
@@ -87,8 +66,8 @@ async def test_a_batch_of_answers_is_two_statements_and_each_answer_moves_its_ow
     assert await step_log_count(core) == logged_before + 3 * 12
     # Two statements a transaction, whatever its size: the senders with the messages, then all the replies.
     # (Not counted: asyncpg's look-up of a type it first meets on a connection, once a connection.)
-    work = [s for s in statements if s.strip().rstrip(";") not in ("BEGIN", "COMMIT") and not _introspection(s)]
-    assert len(commits) < len(chats) and len(work) == 2 * len(commits), statements
+    work = [s for s in log.work() if not _introspection(s)]
+    assert log.commits < len(chats) and len(work) == 2 * log.commits, log.statements
 
 
 async def test_one_customer_writing_from_two_chats_in_one_batch_has_the_second_message_read_after_the_first(
@@ -123,39 +102,18 @@ async def test_new_customers_in_a_batch_are_made_without_being_looked_for_again(
     """The batch's statement found nobody behind their chats: each is made, welcomed and answered, and the chat is
     not read a second time to find that out again."""
     chats = [str(8000 + n) for n in range(12)]
-    statements: list[str] = []
-    commits: list[int] = []
-    engine = core.db.engine.sync_engine
-
-    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:  # bot/storage/plain.py
-        dbapi_connection.driver_connection.add_query_logger(lambda query: statements.append(query.query))
-
-    def through_sqlalchemy(*args: Any) -> None:
-        statements.append(args[2])
-
-    def committed(_conn: Any) -> None:
-        commits.append(1)
-
-    await core.db.engine.dispose()
-    event.listen(engine, "connect", through_the_driver)
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    event.listen(engine, "commit", committed)
-    try:
+    async with logged_statements(core) as log:
         deliveries = await asyncio.gather(
             *(
                 core.engine.handle_for_delivery(Inbound("telegram", chat, text="/nps", message_id=f"{chat}-nps"))
                 for chat in chats
             )
         )
-    finally:
-        for name, listener in (("connect", through_the_driver), ("before_cursor_execute", through_sqlalchemy),
-                               ("commit", committed)):  # fmt: skip
-            event.remove(engine, name, listener)
 
     assert all("how likely" in d.replies[-1].text.lower() for d in deliveries)
     assert all("welcome" in d.replies[0].text.lower() for d in deliveries)
-    senders_read = [s for s in statements if "FOR UPDATE OF customers" in s]
-    assert len(commits) < len(chats) and len(senders_read) == len(commits), statements
+    senders_read = [s for s in log.statements if "FOR UPDATE OF customers" in s]
+    assert log.commits < len(chats) and len(senders_read) == log.commits, log.statements
     async with core.db.transaction() as session:
         made = await session.scalar(text("SELECT count(*) FROM channel_identities WHERE address LIKE '80%'"))
     assert made == len(chats)

@@ -3,44 +3,14 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot.conversations.models import ConversationRun
 from bot.core import Core
 from bot.customers import records as customers
 from bot.messages import ChannelRef, Inbound
 from bot.transcript import Message
-
-
-@contextlib.asynccontextmanager
-async def logged_statements(core: Core) -> AsyncIterator[list[str]]:
-    """Every statement sent meanwhile: through SQLAlchemy, and past it (bot/storage/plain.py) as the driver sends it
-    (asyncpg's query logger; the trace of the sqlite3 connection, which sqlite_inline.py runs statements on too)."""
-    statements: list[str] = []
-    engine = core.db.engine.sync_engine
-
-    def through_sqlalchemy(*args: Any) -> None:  # (conn, cursor, statement, ...)
-        statements.append(args[2])
-
-    def through_the_driver(dbapi_connection: Any, _record: Any) -> None:
-        driver = dbapi_connection.driver_connection
-        if core.db.is_postgres:
-            driver.add_query_logger(lambda query: statements.append(query.query))
-        else:
-            driver._conn.set_trace_callback(statements.append)
-
-    await core.db.engine.dispose()  # new connections, which log what goes past SQLAlchemy
-    event.listen(engine, "connect", through_the_driver)
-    event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", through_sqlalchemy)
-        event.remove(engine, "connect", through_the_driver)
+from tests.bot.conversations.statement_log import logged_statements
 
 
 async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run_on(core: Core) -> None:
@@ -51,14 +21,13 @@ async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run
 
     await say("hi", 1)
     await say("/nps", 2)
-    async with logged_statements(core) as statements:
+    async with logged_statements(core) as log:
         delivery = await core.engine.handle_for_delivery(Inbound("telegram", "42", text="9", message_id="3"))
 
     assert "what do you like most" in delivery.replies[-1].text.lower()
     if core.db.is_postgres:
         # The message stored with its sender's lock; the reply, its outbox row and the run's UPDATE together.
-        work = [s for s in statements if s.strip().rstrip(";") not in ("BEGIN", "COMMIT")]
-        assert len(work) == 2, statements
+        assert len(log.work()) == 2, log.statements
     async with core.db.transaction() as session:
         run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
     assert run.answers.get("score") == 9 and run.awaiting_answer
@@ -69,14 +38,14 @@ async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_ha
     """A customer made by this message has only the runs its turn starts: the route and start stages looked for the
     run in the foreground and for open runs of the flow, two queries that could find nothing. On PostgreSQL the
     customer, their chat and the message are one statement, where they were three."""
-    async with logged_statements(core) as statements:
+    async with logged_statements(core) as log:
         delivery = await core.engine.handle_for_delivery(Inbound("telegram", "43", text="/nps", message_id="1"))
 
     assert "how likely" in delivery.replies[-1].text.lower()
-    assert not [s for s in statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
+    assert not [s for s in log.statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
     if core.db.is_postgres:  # the customer, their chat and their message in one statement
-        made = [s for s in statements if "INSERT INTO customers" in s or "INSERT INTO channel_identities" in s]
-        assert len(made) == 1 and "INSERT INTO messages" in made[0], statements
+        made = [s for s in log.statements if "INSERT INTO customers" in s or "INSERT INTO channel_identities" in s]
+        assert len(made) == 1 and "INSERT INTO messages" in made[0], log.statements
     async with core.db.transaction() as session:
         run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
         customer = await customers.find_by_identity(session, ChannelRef("telegram", "43"))
@@ -97,7 +66,7 @@ async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_a
 
     await say("hi", 1)
     await say("/csat", 2)  # a question open, set aside by the next start and picked up again after it
-    async with logged_statements(core) as statements:
+    async with logged_statements(core) as log:
         started = await say("/nps", 3)
         asked = await say("9", 4)
         ended = await say("Quick and kind", 5)
@@ -105,7 +74,7 @@ async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_a
     assert "how likely" in started[-1].lower() and "what do you like most" in asked[-1].lower()
     assert any("thank" in text.lower() for text in ended)
     assert "how satisfied" in ended[-1].lower()  # the CSAT question set aside, asked again
-    assert not [s for s in statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
+    assert not [s for s in log.statements if "FROM conversation_runs" in s]  # the sender's read joins them, once
     async with core.db.transaction() as session:
         runs = {r.flow_id: r.status for r in (await session.execute(select(ConversationRun))).scalars()}
     assert runs.get("nps") == "done" and runs.get("csat") == "active"
