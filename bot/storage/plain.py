@@ -172,9 +172,7 @@ async def _straight(
         return None
     if autoflush and sync.autoflush and (sync.new or sync.dirty or sync.deleted):
         await session.flush()  # as the session's execute would: the statement may read what is pending
-    args = [
-        value if name is None else params[name] if f is None else f(params[name]) for name, f, value in compiled.bound
-    ]
+    args = _args(compiled, params)
     if isinstance(driver, InlineConnection):
         try:
             return compiled, await driver.execute_now(compiled.sql, args)
@@ -191,9 +189,7 @@ async def _autocommit(conn: AsyncConnection, statement: Executable, params: Mapp
     if compiled is None or driver.is_in_transaction():
         result = await conn.execute(statement, dict(params))
         return result.all() if result.returns_rows else []
-    args = [
-        value if name is None else params[name] if f is None else f(params[name]) for name, f, value in compiled.bound
-    ]
+    args = _args(compiled, params)
     try:
         return await _fetch(driver, compiled.sql, args)
     except DBAPIError as exc:
@@ -206,6 +202,13 @@ def _connection_lost(exc: DBAPIError) -> bool:
     """The session is gone (SQLSTATE classes 08 and 57P: a restart, a failover, the network), not the statement."""
     code = str(getattr(exc.orig, "sqlstate", None) or "")
     return isinstance(exc, InterfaceError) or code.startswith(("08", "57P"))
+
+
+def _args(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
+    """The statement's parameters in order, each converted as SQLAlchemy's execution would."""
+    return [
+        value if name is None else params[name] if f is None else f(params[name]) for name, f, value in compiled.bound
+    ]
 
 
 async def _fetch(driver: asyncpg.Connection, sql: str, args: list[Any]) -> Sequence[Any]:
