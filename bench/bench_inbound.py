@@ -96,11 +96,12 @@ BEFORE = {
 
 
 def leads_in(text: str) -> bool:
-    """engagebot's welcome to a new customer (`texts.first_words_welcome`), sent before the answer to their first
-    message. Taken as that message's reply, it let the customer send the next message before the question
-    arrived, so engagebot's customers ran a message ahead: a chat's webhook requests overlapped and arrived out of
-    order, and answers met the wrong question (a reask, a ticket lookup, the intent matcher)."""
-    return text.startswith("Hi Customer") and "welcome" in text
+    """engagebot's welcome to a new customer (`texts.first_words_welcome`) as a message of its own, before the answer
+    to their first message: what checkouts before the welcome opened that message sent (`--before`). Taken as that
+    message's reply, it let the customer send the next message before the question arrived, so engagebot's
+    customers ran a message ahead: a chat's webhook requests overlapped and arrived out of order, and answers met the
+    wrong question (a reask, a ticket lookup, the intent matcher)."""
+    return text.startswith("Hi Customer") and "welcome" in text and "\n" not in text
 
 
 @dataclass

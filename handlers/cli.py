@@ -164,9 +164,10 @@ class LineReader:
 
 
 def format_reply(reply: Reply) -> str:
-    """A reply as the terminal shows it: later lines indented under the first, buttons below in [brackets]."""
-    indent = "\n" + " " * len(BOT)
-    lines = [BOT + reply.text.replace("\n", indent)]
+    """A reply as the terminal shows it: later lines indented under the first (a blank one left blank), buttons below
+    in [brackets]."""
+    first, *later = reply.text.split("\n")
+    lines = [BOT + first, *(" " * len(BOT) + line if line.strip() else "" for line in later)]
     if reply.buttons:
         lines.append(" " * len(BOT) + "  ".join(f"[{b.label}]" for b in reply.buttons))
     return "\n".join(lines)

@@ -104,7 +104,8 @@ class Texts(Section):
     # Said when another flow starts over a question still waiting for its answer (it comes back afterwards).
     set_aside: str = "Let's leave my question for now."
     # A new customer whose first message asks for something (a complaint, a person, stop...) gets this one
-    # sentence in front of it; onboarding (the first_contact flow) comes later, when they are not busy.
+    # sentence opening the answer's first message ("" for none); onboarding (the first_contact flow) comes later,
+    # when they are not busy.
     first_words_welcome: str = "Hi {{ customer.first_name or 'there' }}, welcome to {{ business.name }}."
     # Before an unanswered proactive question is asked again (outreach.checkins).
     reminder: str = "Just a reminder:"

@@ -157,8 +157,9 @@ def test_a_first_message_complaint_in_chat_is_taken_at_once_and_ends_in_a_ticket
     chat = engagebot(workdir, "chat", stdin="\n".join(typed))
     assert chat.returncode == 0, chat.stderr
     lines = chat.stdout.splitlines()
-    assert lines[0] == "bot: Hi there, welcome to our service."
-    assert lines[1].startswith("bot: I'm sorry something has gone wrong.")
+    # One message: the welcome opens it, the answer follows a blank line, indented under it.
+    assert lines[:2] == ["bot: Hi there, welcome to our service.", ""]
+    assert lines[2].startswith("     I'm sorry something has gone wrong.")
     assert "what will you mainly use us for" not in chat.stdout
     assert "Your reference is C-1001." in chat.stdout
     listed = engagebot(workdir, "tickets", "list")

@@ -144,10 +144,10 @@ def button(response: httpx.Response, label: str) -> str:
 
 async def test_a_first_message_complaint_is_taken_at_once_and_ends_in_a_ticket(http: httpx.AsyncClient) -> None:
     first = await post(http, text="i want to complain, my order hasn't arrived", client_id="c-1")
-    assert texts(first)[:2] == [
-        "Hi there, welcome to our service.",
-        "I'm sorry something has gone wrong. Let's get it to the right person. It only takes a few questions.",
-    ]
+    assert texts(first)[0] == (  # the welcome opens the answer's first message
+        "Hi there, welcome to our service.\n\n"
+        "I'm sorry something has gone wrong. Let's get it to the right person. It only takes a few questions."
+    )
     asked = await post(http, text="It was due last Monday", client_id="c-2")
     skip = await post(http, choice=button(asked, "Order & delivery"), client_id="c-3")
     impact = await post(http, choice=button(skip, "Skip"), client_id="c-4")

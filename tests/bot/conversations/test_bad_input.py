@@ -148,7 +148,7 @@ async def test_answers_out_of_range_are_asked_again_and_nothing_is_saved(core: C
     for flow_id, answer, hint in OUT_OF_RANGE:
         chat = another_customer(core, f"{flow_id} {answer}")
         await chat.say(f"/{flow_id}")
-        question = chat.last[-1].text
+        question = chat.last[-1].text.split("\n\n")[-1]  # a new customer's: one sentence of welcome opens it
         assert await chat.say(answer) == f"{hint}\n{question}", (flow_id, answer)
         run = await latest_run(core, flow_id, chat)
         assert (run.status, run.awaiting_answer, run.answers) == (ACTIVE, True, {}), (flow_id, answer)

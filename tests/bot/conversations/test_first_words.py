@@ -62,8 +62,9 @@ async def test_first_words_that_ask_for_something_get_it_at_once_behind_one_sent
     chat: Chat, core: Core, first: str, then: str
 ) -> None:
     replies = await chat.send(first)
-    assert replies[0].text == WELCOME
-    assert replies[1].text.startswith(then)
+    welcome, _, answer = replies[0].text.partition("\n\n")  # one message: the welcome opens the answer
+    assert welcome == WELCOME
+    assert answer.startswith(then)
     assert all(USE_CASE not in r.text and "thank you for joining us" not in r.text for r in replies)
     (start,) = await onboarding_starts(core)  # onboarding is put off, not dropped
     assert start.payload["flow_id"] == "onboarding"
@@ -88,8 +89,7 @@ async def test_first_words_that_complain_in_words_no_example_has_start_the_compl
     chat: Chat, core: Core, first: str
 ) -> None:
     replies = await chat.send(first)
-    assert replies[0].text == WELCOME
-    assert replies[1].text.startswith("I'm sorry something has gone wrong")
+    assert replies[0].text.startswith(f"{WELCOME}\n\nI'm sorry something has gone wrong")
 
 
 @pytest.mark.parametrize("first", ["what time do you close", "I can't stop smiling"])
@@ -209,3 +209,32 @@ async def test_yes_to_check_ins_asks_for_the_optional_email_then_confirms(chat: 
     await chat.press("Just for me")
     assert "what email address should our team use" in await chat.press("Yes")
     assert await chat.say("ana@example.com") == "Thanks, that's all for now. I'll check in with you tomorrow."
+
+
+@pytest.fixture
+def catalogue(flows_dir: Path) -> None:
+    """A command whose first answer is a picture (written before the core reads the flows)."""
+    (flows_dir / "catalogue.yaml").write_text(
+        "version: 1\nflow: catalogue\ntriggers:\n  - command: /catalogue\nsteps:\n"
+        "  - say: This season's catalogue.\n    media: https://example.com/catalogue.jpg\n",
+        encoding="utf-8",
+    )
+
+
+async def test_the_welcome_comes_on_its_own_before_a_first_answer_that_is_a_picture(
+    catalogue: None, chat: Chat
+) -> None:
+    welcome, picture = await chat.send("/catalogue")
+    assert (welcome.text, welcome.media) == (WELCOME, None)
+    assert picture.text == "This season's catalogue." and picture.media is not None
+
+
+async def test_no_welcome_when_its_text_is_empty(tmp_path: Path, database_url: str, flows_dir: Path) -> None:
+    settings = make_settings(tmp_path, database_url, flows_dir, texts={"first_words_welcome": ""})
+    core = Core(settings)
+    assert not await core.prepare()
+    try:
+        (answer, *_) = await Chat(core).send("/complain")
+        assert answer.text.startswith("I'm sorry something has gone wrong")
+    finally:
+        await core.close()

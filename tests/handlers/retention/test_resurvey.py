@@ -21,13 +21,13 @@ async def say(shop: Shop, **body: Any) -> list[str]:
 async def asked(shop: Shop) -> int:
     """How often the web chat showed the NPS question (what the visitor's page polls)."""
     answer = await shop.api.get("/chat/api/messages", params={"visitor": VISITOR, "after": 0})
-    return sum(m["text"].startswith(NPS_Q) for m in answer.json()["messages"] if m["direction"] == "out")
+    return sum(NPS_Q in m["text"] for m in answer.json()["messages"] if m["direction"] == "out")
 
 
 async def test_nps_is_asked_again_every_n_months_after_the_last_answer_and_never_sooner(open_shop: Any) -> None:
     async with open_shop(resurvey={"every_months": 3}) as shop:
         # 2 March: Maria gives a 6.
-        assert (await say(shop, text="/nps", name="Maria"))[-1].startswith(NPS_Q)
+        assert NPS_Q in (await say(shop, text="/nps", name="Maria"))[-1]  # behind one sentence of welcome
         await say(shop, text="6")
         await say(shop, text="Too slow")
         await say(shop, text="No")
