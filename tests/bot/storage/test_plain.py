@@ -145,3 +145,22 @@ async def test_a_statement_on_an_autocommit_connection_commits_on_its_own_and_fa
     async with db.transaction() as session:
         ids = (await session.execute(select(Message.platform_message_id).order_by(Message.id))).scalars().all()
     assert ids == ["first", "second"]
+
+
+async def test_a_row_read_straight_becomes_the_sessions_object_as_the_orms_loading_makes_it(db: Database) -> None:
+    """`as_loaded` (the sender read with each message): the object is the one the session's own loading would hold,
+    nothing pending, and a change to it is flushed as for any loaded object. It takes SQLAlchemy's internal way
+    (`loads_as_the_orm`): this fails when a SQLAlchemy release no longer has it, and the slower public way is taken."""
+    async with db.transaction() as session:
+        made = await records.create_with_identity(session, ChannelRef("telegram", "7"), NOW)
+        made_id, values = made.id, {key: getattr(made, key) for key in Customer.__mapper__.columns.keys()}
+    async with db.transaction() as session:
+        assert plain.loads_as_the_orm(session.sync_session)
+        read = plain.as_loaded(session.sync_session, Customer, values)
+        assert plain.as_loaded(session.sync_session, Customer, values) is read  # held, as the identity map keeps it
+        assert await session.get(Customer, made_id) is read
+        assert not (session.new or session.dirty) and read in session and read.tags == []
+        read.tags = ["vip"]
+        assert list(session.dirty) == [read]
+    async with db.transaction() as session:
+        assert (await session.get(Customer, made_id)).tags == ["vip"]
