@@ -81,9 +81,8 @@ class ConversationEngine:
         # One batch at a time. SQLite has one writer: a second batch would only wait for it. On PostgreSQL a second
         # lane halved the batches once a batch was two statements (senders.py, reply_batch.py): more transactions,
         # 15-20% more CPU a message, 7-16% fewer messages a second in webhook mode (docs/decisions.md, sixth round).
-        # But a message that comes while another runs alone (light load) runs beside it there, not after it.
         self._group: GroupCommit[tuple[Inbound, bool], Delivery] = GroupCommit(
-            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1, spare=0 if db.is_sqlite else 1
+            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1
         )
         conv, business = settings.conversation, settings.business
         speech = Speech(business.name, settings.texts, registry)

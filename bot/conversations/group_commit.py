@@ -29,7 +29,7 @@ Result = TypeVar("Result")
 class GroupCommit(Generic[Item, Result]):
     """`together(items)` runs a batch in one transaction and returns a result per item, in order; `alone(item)`
     runs one in a transaction of its own (with its own retries). At most `lanes` batches run at once, each of at
-    most `max_batch` items; and up to `spare` messages more, each alone, while the load is light (`_light`)."""
+    most `max_batch` items."""
 
     def __init__(
         self,
@@ -38,59 +38,28 @@ class GroupCommit(Generic[Item, Result]):
         *,
         max_batch: int,
         lanes: int,
-        spare: int = 0,
     ):
         self._together = together
         self._alone = alone
         self._max_batch = max(1, max_batch)
         self._lanes = max(1, lanes)
-        self._spare = max(0, spare)
         self._queue: deque[tuple[Item, asyncio.Future[Result]]] = deque()
         self._busy_lanes = 0
         self._idle_lanes = 0  # lanes about to take a batch (just started, or between two)
-        self._lone = 0  # lanes running a batch of one message
-        self._spares = 0  # spare messages running
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        if self._light():
-            self._spares += 1
-            self._start(self._run_spare((item, future)))
-            return await future
         self._queue.append((item, future))
         if self._busy_lanes < self._lanes:
+            # A task of its own: a caller that gives up (a webhook request cancelled) must not cut short the
+            # transaction of the others in its batch.
             self._busy_lanes += 1
             self._idle_lanes += 1
-            self._start(self._lane())
+            lane = asyncio.create_task(self._lane())
+            self._tasks.add(lane)  # a reference, so the task is not collected while it runs
+            lane.add_done_callback(self._tasks.discard)
         return await future
-
-    def _light(self) -> bool:
-        """Whether a message may run at once beside the lanes: every lane is busy with one message alone, none is
-        about to take, and nothing else waits. At a hundred messages a second on PostgreSQL (bench/bench_inbound.py,
-        fixed rate) about one in five arrived while another ran alone, and waited up to its whole transaction, two
-        milliseconds: the slowest percent. Under load batches grow instead (a lane holds several), as before: spare
-        runs each cost a transaction, and steady second lanes cost 15-20% more CPU a message (the engine's note)."""
-        return (
-            self._spares < self._spare
-            and self._busy_lanes >= self._lanes
-            and self._idle_lanes == 0
-            and self._lone == self._busy_lanes
-            and not self._queue
-        )
-
-    def _start(self, work: Awaitable[None]) -> None:
-        # A task of its own: a caller that gives up (a webhook request cancelled) must not cut short the
-        # transaction of the others in its batch.
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)  # a reference, so the task is not collected while it runs
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_spare(self, entry: tuple[Item, asyncio.Future[Result]]) -> None:
-        try:
-            await self._run([entry])
-        finally:
-            self._spares -= 1
 
     async def _lane(self) -> None:
         idle = True  # counted in _idle_lanes
@@ -106,13 +75,8 @@ class GroupCommit(Generic[Item, Result]):
                         batch.append(entry)
                 self._idle_lanes -= 1
                 idle = False
-                lone = len(batch) == 1
-                self._lone += lone
-                try:
-                    if batch:
-                        await self._run(batch)
-                finally:
-                    self._lone -= lone
+                if batch:
+                    await self._run(batch)
                 self._idle_lanes += 1
                 idle = True
         finally:

@@ -111,68 +111,6 @@ async def test_messages_handed_over_at_once_are_shared_among_the_lanes() -> None
     assert most_at_once == 2
 
 
-async def settle() -> None:
-    """Every task ready to run has run as far as it can."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-async def test_at_light_load_a_message_runs_beside_one_running_alone_and_under_load_batches_grow() -> None:
-    """A spare run: a message that comes while the lane runs one message alone (a hundred a second on PostgreSQL)
-    starts at once rather than after it; once messages wait, they batch as before, and one spare at a time."""
-    gates = {n: asyncio.Event() for n in range(8)}
-    started: list[list[int]] = []
-
-    async def together(items: list[int]) -> list[int]:
-        started.append(items)
-        for n in items:
-            await gates[n].wait()
-        return items
-
-    async def alone(item: int) -> int:
-        return (await together([item]))[0]
-
-    group: GroupCommit[int, int] = GroupCommit(together, alone, max_batch=32, lanes=1, spare=1)
-    first = asyncio.create_task(group.submit(0))
-    await settle()
-    second = asyncio.create_task(group.submit(1))  # the lane runs 0 alone: 1 starts beside it
-    await settle()
-    assert started == [[0], [1]]
-    later = [asyncio.create_task(group.submit(n)) for n in (2, 3, 4)]  # the one spare is taken: they wait
-    await settle()
-    assert started == [[0], [1]]
-    gates[0].set()
-    assert await first == 0
-    await settle()
-    assert started == [[0], [1], [2, 3, 4]]  # one batch, after the lane's message
-    fifth = asyncio.create_task(group.submit(5))  # the lane holds three: under load, no spare
-    await settle()
-    assert started == [[0], [1], [2, 3, 4]]
-    for gate in gates.values():
-        gate.set()
-    assert await asyncio.gather(second, *later, fifth) == [1, 2, 3, 4, 5]
-    assert started[-1] == [5]
-
-
-async def test_without_spares_a_message_waits_for_the_one_running() -> None:
-    release = asyncio.Event()
-    started: list[int] = []
-
-    async def alone(item: int) -> int:
-        started.append(item)
-        await release.wait()
-        return item
-
-    group: GroupCommit[int, int] = GroupCommit(alone, alone, max_batch=32, lanes=1)  # type: ignore[arg-type]
-    first = asyncio.create_task(group.submit(0))
-    await settle()
-    second = asyncio.create_task(group.submit(1))
-    await settle()
-    assert started == [0]  # SQLite: one writer, so the second waits its turn
-    release.set()
-    assert await asyncio.gather(first, second) == [0, 1]
-
-
 async def test_a_caller_that_gives_up_does_not_cut_the_others_batch_short() -> None:
     release = asyncio.Event()
     done: list[list[str]] = []
