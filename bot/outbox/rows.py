@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, TextClause, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.base import Executable
 
@@ -20,7 +18,7 @@ from bot.outbox.kinds import OutboxKind
 from bot.outbox.models import CANCELLED, DONE, FAILED, LEASED, PENDING, OutboxItem
 from bot.storage import plain
 from bot.storage.base import utcnow
-from bot.storage.dialects import dialect_of
+from bot.storage.dialects import insert_for
 
 SEND = OutboxKind.SEND
 _TABLE = OutboxItem.__table__
@@ -35,15 +33,14 @@ async def enqueue(
         kind=kind, dedupe_key=dedupe_key[:200], due_at=due_at, customer_id=customer_id,
         payload=payload, proactive=proactive, status=PENDING, attempts=0, created_at=utcnow(),
     )  # fmt: skip
-    return bool(await plain.execute(session, _insert_unless_known(dialect_of(session)), values))
+    return bool(await plain.execute(session, _insert_unless_known(insert_for(session)), values))
 
 
 @functools.cache
-def _insert_unless_known(dialect: str) -> Executable:
-    """Built once per dialect and run straight (plain.py): built and run through the session for each row, it was
-    about half a millisecond of CPU, paid by every new customer's first words (their onboarding put off)."""
-    made = (pg_insert if dialect == "postgresql" else sqlite_insert)(_TABLE)
-    return made.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_TABLE.c.id)
+def _insert_unless_known(dialect_insert: Any) -> Executable:
+    """Built once per dialect (`insert_for`) and run straight (plain.py): built and run through the session for each
+    row, it was about half a millisecond of CPU, paid by every new customer's first words (their onboarding put off)."""
+    return dialect_insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_TABLE.c.id)
 
 
 def send_payload(ref: ChannelRef, replies: Sequence[Reply]) -> dict[str, Any]:

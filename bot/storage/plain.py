@@ -175,10 +175,14 @@ def _load_as_the_orm(session: Session, cls: type[_Entity], key: Any, values: dic
 
 
 def loads_as_the_orm(session: Session) -> bool:
-    """Whether this SQLAlchemy has what `_load_as_the_orm` uses."""
+    """Whether this SQLAlchemy has what `_load_as_the_orm` uses (looked up once per kind of identity map)."""
+    return hasattr(session, "hash_key") and _has_internals(type(session.identity_map))
+
+
+@functools.cache
+def _has_internals(identity_map: type) -> bool:
     return (
-        hasattr(session, "hash_key")
-        and hasattr(session.identity_map, "_add_unpresent")
+        hasattr(identity_map, "_add_unpresent")
         and hasattr(InstanceState, "_commit_all")
         and hasattr(ClassManager, "new_instance")
     )
