@@ -48,13 +48,13 @@ from bot.conversations.late_answers import LateAnswers
 from bot.conversations.locks import KeyedLocks
 from bot.conversations.presses import ButtonPresses
 from bot.conversations.proactive import ProactiveTurns
-from bot.conversations.receive import KnownSender, clean_inbound, receive
+from bot.conversations.receive import clean_inbound, receive
 from bot.conversations.registry import FlowRegistry
 from bot.conversations.reply_batch import ReplyBatch
 from bot.conversations.route import Router
 from bot.conversations.runner import FlowRunner
 from bot.conversations.runs import FlowRuns
-from bot.conversations.senders import read_senders
+from bot.conversations.senders import KnownSender, read_senders
 from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
 from bot.conversations.models import OPEN_STATUSES, ConversationRun
+from bot.conversations.senders import CUSTOMER_KEYS, RUN_KEYS, KnownSender, read_senders
 from bot.customers import links
 from bot.customers import records as customers
 from bot.customers.models import ChannelIdentity, Customer
@@ -29,36 +30,22 @@ _CONTROL_CHARS = dict.fromkeys([*(c for c in range(32) if chr(c) not in "\t\n\r"
 # The sender (locked), when their chat was last used, and their open runs (normally one or none): one statement,
 # where the route stage's look for the run in the foreground (FlowRuns.active), a flow's start's look for the flow's
 # runs left open, and a flow's end's look for one set aside (interrupted.py) were one more each (Turn.open_runs).
+# SQLite's: its transaction holds the database's write lock before it reads. PostgreSQL reads the runs after the
+# row lock, and stores the message with them (senders.py).
 _OPEN = or_(*(ConversationRun.status == status for status in OPEN_STATUSES))  # no IN list: plain.py takes it
 _SENDER_AND_RUNS = (
     customers.SENDER.outerjoin(ConversationRun, and_(ConversationRun.customer_id == Customer.id, _OPEN))
     .add_columns(ConversationRun)
     .order_by(ConversationRun.id.desc())
 )
-# PostgreSQL: the same, and the message stored in it (a data-modifying CTE: one round trip and one execution fewer per
-# message from a known chat). It inserts nothing for a chat we do not know, which is then stored apart as before.
-# The insert locks the customer itself, so the message's id is drawn after the lock, as when it was stored apart: a
-# message waiting for another instance's turn with the same customer is stored after that turn's reply.
 _MESSAGES = transcript.Message.__table__
 _ROW_COLUMNS = ("direction", "channel", "platform_message_id", "text", "payload", "created_at")
-_STORE_FROM_CHAT = (
-    insert(_MESSAGES)
-    .from_select(
-        ["customer_id", *_ROW_COLUMNS],
-        select(ChannelIdentity.customer_id, *(bindparam(f"in_{c}", type_=_MESSAGES.c[c].type) for c in _ROW_COLUMNS))
-        .join(Customer, Customer.id == ChannelIdentity.customer_id)
-        .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.address == bindparam("address"))
-        .with_for_update(of=Customer),
-    )
-    .cte("stored")
-)
-_SENDER_AND_RUNS_STORING = _SENDER_AND_RUNS.add_cte(_STORE_FROM_CHAT)
 
 
 def _made_storing() -> Select[tuple[int, int]]:
     """PostgreSQL: a customer made, their chat and their first message in one statement, where three followed each
     other. The rows are `plain.row_of` a new Customer's (`c_` parameters) and ChannelIdentity's (`i_`), and the
-    message's (`in_`, as _STORE_FROM_CHAT); it returns the customer's id and the chat's."""
+    message's (`in_`: transcript.inbound_row); it returns the customer's id and the chat's."""
     made = _values_cte(Customer.__table__, "c_", "made")
     identities = ChannelIdentity.__table__
     chat_columns = [c for c in identities.columns if not c.primary_key and c.key != "customer_id"]
@@ -88,29 +75,12 @@ def _values_cte(table: Any, prefix: str, name: str) -> Any:
 
 
 _MADE_STORING = _made_storing()
-# Where each entity's columns are in a row of the two statements above, by attribute.
-CUSTOMER_KEYS = tuple(Customer.__mapper__.columns.keys())
-_RUN_AT = len(CUSTOMER_KEYS) + 1  # after the customer's columns and their chat's last use
-RUN_KEYS = tuple(ConversationRun.__mapper__.columns.keys())
+_RUN_AT = len(CUSTOMER_KEYS) + 1  # in a row of _SENDER_AND_RUNS: after the customer's columns and their chat's last use
 assert list(_SENDER_AND_RUNS.selected_columns) == [
     *Customer.__mapper__.columns,
     ChannelIdentity.__table__.c.last_used_at,
     *ConversationRun.__mapper__.columns,
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class KnownSender:
-    """A message's sender read, locked, with its message stored or not, before its turn (senders.py: a batch's);
-    `NOBODY` for a chat nobody is behind yet."""
-
-    customer: Customer | None
-    last_used: datetime | None  # when their chat was last used
-    open_runs: list[ConversationRun] | None  # None: not read (the turn's looks query them)
-    stored: bool  # the message is stored
-
-
-NOBODY = KnownSender(None, None, None, stored=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,17 +115,18 @@ async def receive(
     `check_seen` looks for the message id first; without it a duplicate is caught when the message is stored,
     by the unique platform id (IntegrityError: the caller tries once more, checking). `known`: the sender as read
     already (with the other messages of a batch), when the chat has one."""
+    if known is None and dialect_of(session) == "postgresql":
+        # As a batch of one: stored with the read unless the duplicate check must come first (or a pressed button's
+        # label is looked up).
+        known = (await read_senders(session, [inbound], now, store=not check_seen)).take(session, inbound, set())
     if known is not None:
         customer, last_used, open_runs = known.customer, known.last_used, known.open_runs
         store_with_read = known.stored
     else:
-        # Found and locked in one statement (PostgreSQL; SQLite's write lock is ours already), with their runs.
+        # Found in one statement with their runs (SQLite: the write lock is the transaction's already).
         params = {"channel": inbound.ref.channel, "address": inbound.ref.address}
-        # Stored with the read unless the duplicate check must come first, or a pressed button's label is looked up.
-        store_with_read = dialect_of(session) == "postgresql" and not check_seen and stores_with_sender(inbound)
-        if store_with_read:
-            params.update({f"in_{c}": value for c, value in transcript.inbound_row(inbound, now).items()})
-        customer, last_used, open_runs = await _sender_and_runs(session, store_with_read, params)
+        customer, last_used, open_runs = await _sender_and_runs(session, params)
+        store_with_read = False
     locked = customer is not None
     if customer is None and inbound.start_payload:
         # A deep link carrying a link code: this chat joins a customer we already know.
@@ -217,17 +188,16 @@ async def _make_storing(
 
 
 async def _sender_and_runs(
-    session: AsyncSession, storing: bool, params: dict[str, Any]
+    session: AsyncSession, params: dict[str, Any]
 ) -> tuple[Customer | None, datetime | None, list[ConversationRun] | None]:
     """The sender, when their chat was last used and their open runs (None, None, None for a chat we do not know).
 
     Read straight from the driver where it can (bot/storage/plain.py), the customer and the runs made into the
     session's objects here: through the session, the statement and the ORM's loading of its rows cost twice what
     the database took. The session's own objects are kept where it has them already, as its loading would."""
-    statement = _SENDER_AND_RUNS_STORING if storing else _SENDER_AND_RUNS
-    rows = await plain.read(session, statement, params)
+    rows = await plain.read(session, _SENDER_AND_RUNS, params)
     if rows is None:  # through the session: its entities
-        loaded = (await session.execute(statement, params)).all()
+        loaded = (await session.execute(_SENDER_AND_RUNS, params)).all()
         if not loaded:
             return None, None, None
         return loaded[0][0], loaded[0][1], [row[2] for row in loaded if row[2] is not None]
@@ -241,11 +211,6 @@ async def _sender_and_runs(
         if row[_RUN_AT] is not None
     ]
     return customer, rows[0][len(CUSTOMER_KEYS)], runs
-
-
-def stores_with_sender(inbound: Inbound) -> bool:
-    """Whether a message may be stored with its sender's read: not a pressed button's, whose label is looked up."""
-    return not (inbound.choice and not inbound.text)
 
 
 def _clip(value: str | None, size: int) -> str | None:

@@ -1,27 +1,56 @@
 """The senders of a batch of messages on PostgreSQL (group_commit.py): found, locked in the order of their ids,
 read with their open runs, and their messages stored, in one statement at the batch's start.
 
-Alone, a message's sender is one statement (receive.py), after one that locked the batch's senders in order: a
-batch of N was N + 1 round trips; now it is one. The rows become the session's objects only when their message's
-turn comes (`take`), as a load would make them."""
+Each message of a batch read its sender with a statement of its own (receive.py), after one that locked the
+batch's senders in order: a batch of N was N + 1 round trips; now it is one. The rows become the session's objects only when their message's
+turn comes (`take`), as a load would make them.
+
+Each customer's runs are read after their lock, by a function with a snapshot of its own (migration 0018): read in
+the statement itself, a statement that waited for the lock got the runs as they were before the work it waited for
+(PostgreSQL reads every table but the locked row from the statement's snapshot), and its turn answered a question
+already closed and wrote over what that work did. A message alone is read the same way, as a batch of one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import BindParameter, TextClause, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
 from bot.conversations.models import OPEN_STATUSES, ConversationRun
-from bot.conversations.receive import CUSTOMER_KEYS, NOBODY, RUN_KEYS, KnownSender, stores_with_sender
 from bot.customers.models import ChannelIdentity, Customer
 from bot.messages import Inbound
 from bot.storage import plain
-from bot.storage.arrays import array_params, unnested
+from bot.storage.arrays import array_params, one_row, unnested
+
+# Where each entity's columns are in a row of the statement, by attribute.
+CUSTOMER_KEYS = tuple(Customer.__mapper__.columns.keys())
+RUN_KEYS = tuple(ConversationRun.__mapper__.columns.keys())
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSender:
+    """A message's sender read, locked, with its message stored or not, before its turn (a batch's, or one alone);
+    `NOBODY` for a chat nobody is behind yet."""
+
+    customer: Customer | None
+    last_used: datetime | None  # when their chat was last used
+    open_runs: list[ConversationRun] | None  # None: not read (the turn's looks query them)
+    stored: bool  # the message is stored
+
+
+NOBODY = KnownSender(None, None, None, stored=False)
+
+
+def stores_with_sender(inbound: Inbound) -> bool:
+    """Whether a message may be stored with its sender's read: not a pressed button's, whose label is looked up."""
+    return not (inbound.choice and not inbound.text)
+
 
 _QUOTE = postgresql.dialect().identifier_preparer.quote
 _IDENTITIES = ChannelIdentity.__table__
@@ -33,41 +62,54 @@ _LAST_USED = len(CUSTOMER_KEYS)  # where a row's chat columns start: when it was
 _RUN_AT = _LAST_USED + 3
 
 
-def _statement() -> TextClause:
-    customers, runs, identities = Customer.__tablename__, ConversationRun.__tablename__, _IDENTITIES.name
+def _statement(rows: Callable[..., tuple[str, tuple[BindParameter[Any], ...]]], *, storing: bool = True) -> TextClause:
+    """The statement for any number of chats (`rows` = arrays.unnested) or for one (arrays.one_row), and storing
+    their messages or not."""
+    customers, identities = Customer.__tablename__, _IDENTITIES.name
     open_statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
-    chats, chat_types = unnested([_IDENTITIES.c[c] for c in _CHAT], "chat")
-    messages, message_types = unnested([(_IDENTITIES.c if c in _CHAT else _MESSAGES.c)[c] for c in _STORED], "msg")
+    chats, chat_types = rows([_IDENTITIES.c[c] for c in _CHAT], "chat")
+    messages, message_types = rows([(_IDENTITIES.c if c in _CHAT else _MESSAGES.c)[c] for c in _STORED], "msg")
     stored = [c for c in _STORED if c != "address"]
+    chat_columns = [f"{identities}.{c} AS chat_{c}" for c in ("last_used_at", *_CHAT)]
+    customer_columns = [f"{customers}.{_QUOTE(c.name)}" for c in Customer.__mapper__.columns]
     columns = [
-        *(f"{customers}.{_QUOTE(c.name)}" for c in Customer.__mapper__.columns),
-        *(f"{identities}.{c}" for c in ("last_used_at", *_CHAT)),
-        *(f"{runs}.{_QUOTE(c.name)}" for c in ConversationRun.__mapper__.columns),
+        *(f"locked.{_QUOTE(c.name)}" for c in Customer.__mapper__.columns),
+        *(f"locked.chat_{c}" for c in ("last_used_at", *_CHAT)),
+        *(f"runs.{_QUOTE(c.name)}" for c in ConversationRun.__mapper__.columns),
     ]
-    sql = (
-        # Not read by the query, so run once it is done: each message's id is drawn after its sender's lock, as
-        # when it was stored apart. A chat nobody is behind yet stores nothing here (its customer is made first).
-        f"WITH stored AS (INSERT INTO {_MESSAGES.name} (customer_id, {', '.join(stored)}) "
+    # Not read by the query, so run once it is done: each message's id is drawn after its sender's lock, as when it
+    # was stored apart. A chat nobody is behind yet stores nothing here (its customer is made first).
+    storing_cte = (
+        f"stored AS (INSERT INTO {_MESSAGES.name} (customer_id, {', '.join(stored)}) "
         f"SELECT {identities}.customer_id, {', '.join('u.' + c for c in stored)} "
         f"FROM {messages} AS u({', '.join(_STORED)}) "
-        f"JOIN {identities} ON {identities}.channel = u.channel AND {identities}.address = u.address) "
-        f"SELECT {', '.join(columns)} FROM {customers} "
+        f"JOIN {identities} ON {identities}.channel = u.channel AND {identities}.address = u.address), "
+    )
+    sql = (
+        f"WITH {storing_cte if storing else ''}"
+        f"locked AS MATERIALIZED (SELECT {', '.join([*customer_columns, *chat_columns])} FROM {customers} "
         f"JOIN {identities} ON {identities}.customer_id = {customers}.id "
-        f"LEFT OUTER JOIN {runs} ON {runs}.customer_id = {customers}.id AND {runs}.status IN ({open_statuses}) "
-        f"WHERE ({identities}.channel, {identities}.address) IN (SELECT * FROM {chats}) "
+        f"WHERE ({identities}.channel, {identities}.address) IN (SELECT * FROM {chats} AS chat) "
         # Locked in the order of their ids, as outreach's clearing and campaign planning lock customers: two
         # transactions taking them in different orders could each wait for the other (a deadlock).
-        f"ORDER BY {customers}.id, {runs}.id DESC FOR UPDATE OF {customers}"
+        f"ORDER BY {customers}.id FOR UPDATE OF {customers}) "
+        # Called for each customer once they are locked: their runs as they are then (the module's docstring).
+        f"SELECT {', '.join(columns)} FROM locked "
+        f"LEFT JOIN LATERAL engagebot_open_runs(locked.id, ARRAY[{open_statuses}]) AS runs ON true "
+        f"ORDER BY locked.id, runs.id DESC"
     )
     return (
         text(sql)
-        .bindparams(*chat_types, *message_types)
+        .bindparams(*chat_types, *(message_types if storing else ()))
         .columns(*Customer.__mapper__.columns, *(_IDENTITIES.c[c] for c in ("last_used_at", *_CHAT)),
                  *ConversationRun.__mapper__.columns)
     )  # fmt: skip
 
 
-_READ = _statement()
+_READ = _statement(unnested)
+# A message alone (receive.py): the same for one chat, its parameters plain values.
+_READ_ONE = _statement(one_row)
+_READ_ONE_NOT_STORING = _statement(one_row, storing=False)
 
 
 class BatchSenders:
@@ -101,15 +143,25 @@ class BatchSenders:
         return KnownSender(customer, rows[0][_LAST_USED], runs, stored)
 
 
-async def read_senders(session: AsyncSession, inbounds: Sequence[Inbound], now: datetime) -> BatchSenders:
-    """Lock and read the senders of `inbounds` (distinct chats) and store their messages but pressed buttons'."""
-    storing = [inbound for inbound in inbounds if stores_with_sender(inbound)]
-    rows_to_store = ({"address": inbound.address, **transcript.inbound_row(inbound, now)} for inbound in storing)
-    params = {
-        **array_params("chat", _CHAT, ((inbound.channel, inbound.address) for inbound in inbounds)),
-        **array_params("msg", _STORED, ([row[c] for c in _STORED] for row in rows_to_store)),
-    }
-    rows = await plain.read(session, _READ, params)
+async def read_senders(
+    session: AsyncSession, inbounds: Sequence[Inbound], now: datetime, *, store: bool = True
+) -> BatchSenders:
+    """Lock and read the senders of `inbounds` (distinct chats) and, with `store`, store their messages but pressed
+    buttons'."""
+    storing = [inbound for inbound in inbounds if store and stores_with_sender(inbound)]
+    rows_to_store = [{"address": inbound.address, **transcript.inbound_row(inbound, now)} for inbound in storing]
+    if len(inbounds) == 1:
+        (inbound,) = inbounds
+        statement = _READ_ONE if storing else _READ_ONE_NOT_STORING
+        params = {"chat_channel": inbound.channel, "chat_address": inbound.address}
+        params.update((f"msg_{c}", row[c]) for row in rows_to_store for c in _STORED)
+    else:
+        statement = _READ
+        params = {
+            **array_params("chat", _CHAT, ((inbound.channel, inbound.address) for inbound in inbounds)),
+            **array_params("msg", _STORED, ([row[c] for c in _STORED] for row in rows_to_store)),
+        }
+    rows = await plain.read(session, statement, params)
     if rows is None:  # the transaction's BEGIN could not be sent straight (plain.py): through the session
-        rows = [tuple(row) for row in (await session.execute(_READ, params)).all()]
+        rows = [tuple(row) for row in (await session.execute(statement, params)).all()]
     return BatchSenders(rows, {(inbound.channel, inbound.address) for inbound in storing})

@@ -25,6 +25,14 @@ def unnested(columns: Sequence[Column[Any]], prefix: str) -> tuple[str, tuple[Bi
     return f"unnest({casts})", typed
 
 
+def one_row(columns: Sequence[Column[Any]], prefix: str) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """`(VALUES (...))` of the parameters `<prefix>_<column name>`, each cast to its column's type: `unnested`'s one
+    row, for a statement that is always about one (an array parameter costs the driver more to encode than values)."""
+    casts = ", ".join(f"CAST(:{prefix}_{c.name} AS {c.type.compile(dialect=_DIALECT)})" for c in columns)
+    typed = tuple(bindparam(f"{prefix}_{c.name}", type_=c.type) for c in columns)
+    return f"(VALUES ({casts}))", typed
+
+
 def insert_unnested(table: Table, columns: Sequence[str], prefix: str) -> tuple[str, tuple[BindParameter[Any], ...]]:
     """`INSERT INTO table (columns) SELECT * FROM unnest(...)` and its typed parameters (see `unnested`)."""
     source, typed = unnested([table.c[c] for c in columns], prefix)
