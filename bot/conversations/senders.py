@@ -2,8 +2,8 @@
 read with their open runs, and their messages stored, in one statement at the batch's start.
 
 Each message of a batch read its sender with a statement of its own (receive.py), after one that locked the
-batch's senders in order: a batch of N was N + 1 round trips; now it is one. The rows become the session's objects only when their message's
-turn comes (`take`), as a load would make them.
+batch's senders in order: a batch of N was N + 1 round trips; now it is one. The rows become the session's objects
+only when their message's turn comes (`take`), as a load would make them.
 
 Each customer's runs are read after their lock, by a function with a snapshot of its own (migration 0018): read in
 the statement itself, a statement that waited for the lock got the runs as they were before the work it waited for
