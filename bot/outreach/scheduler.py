@@ -30,10 +30,26 @@ log = logging.getLogger(__name__)
 STAGGER_SECONDS = 0.15
 
 
+class _CancelledByTheShutdown(logging.Filter):
+    """A job handed to APScheduler's executor on the loop's turn the shutdown comes is cancelled before its first
+    step, before `_guarded` can tell the cancellation apart; the executor logs it as an ERROR with a traceback. It is
+    nothing but the shutdown: dropped, and told at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            log.debug("a scheduled job due as the service stopped was not started: %s", record.getMessage())
+            return False
+        return True
+
+
+_CANCELLED_BY_THE_SHUTDOWN = _CancelledByTheShutdown()
+
+
 class Scheduler:
     """Ticks and cron jobs; missed runs after downtime are coalesced into one, never replayed."""
 
     def __init__(self) -> None:
+        logging.getLogger("apscheduler.executors.default").addFilter(_CANCELLED_BY_THE_SHUTDOWN)  # once, however many
         self._scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )

@@ -30,6 +30,28 @@ async def test_a_job_under_way_at_shutdown_stops_without_an_error_in_the_log(cap
     assert "scheduled job outbox-dispatch stopped by the shutdown" in caplog.text
 
 
+async def test_a_job_due_as_the_service_stops_is_dropped_without_an_error_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Started on the very turn of the loop the shutdown comes, a job is cancelled before its first step: before the
+    guard around it runs. APScheduler logged that as an ERROR with a traceback ("Error running job")."""
+    ran: list[str] = []
+
+    async def dispatch() -> None:
+        ran.append("dispatch")
+
+    scheduler = Scheduler()
+    scheduler.once_now(dispatch, "outbox-dispatch")
+    with caplog.at_level(logging.DEBUG):
+        scheduler.start()  # the job is handed to the executor on the loop's next turn, and the shutdown right after
+        scheduler.shutdown()
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert ran == []  # it never started: this is the case above, a turn earlier
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "Traceback" not in caplog.text and "CancelledError" not in caplog.text
+
+
 async def test_a_failing_job_is_logged_with_its_name(caplog: pytest.LogCaptureFixture) -> None:
     failed = asyncio.Event()
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-import bot.models
+import bot.models  # every table on the metadata (and where the migrations are)
 from bot.config import Settings
 from bot.conversations import runner, runs, unmatched
 from bot.core import Core
