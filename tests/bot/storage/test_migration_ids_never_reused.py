@@ -5,27 +5,26 @@ from sequences, the migration changes nothing and the ids behave the same."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-import bot.models  # every table on the metadata (and where the migrations are)
+import bot.models  # noqa: F401  (every table on the metadata)
 from bot.config import Settings
 from bot.conversations import runner, runs, unmatched
 from bot.core import Core
 from bot.customers import privacy
 from bot.incidents.complaints import ComplaintAnswers
 from bot.storage.base import Base
-from bot.storage.database import Database, _alembic_config
+from bot.storage.database import MIGRATIONS_DIR, Database, _alembic_config
 from bot.tickets.models import Ticket
 from tests.conftest import Chat, FixedClock
 
@@ -91,13 +90,8 @@ async def with_todays_sender_read(db: Database) -> None:
 
 
 def _migration(revision: str) -> Any:
-    """A migration's module (their file names start with a digit: not importable by name)."""
-    path = next((Path(bot.models.__file__).parent / "storage" / "migrations" / "versions").glob(f"{revision}_*.py"))
-    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A migration's module, as Alembic loads it."""
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision).module
 
 
 def without_later_tables(monkeypatch: pytest.MonkeyPatch) -> None:
