@@ -194,6 +194,7 @@ async def test_a_batch_locks_its_customers_in_the_order_other_work_does_and_neve
             for _ in range(1000):  # the batch waits for the first customer
                 if (await watcher.execute(waiting)).scalar_one():
                     break
+                await watcher.rollback()  # pg_stat_activity is read once per transaction: a new one sees anew
                 await asyncio.sleep(0.01)
         await other.execute(text("SELECT id FROM customers ORDER BY id OFFSET 1 LIMIT 1 FOR UPDATE"))
         await other.commit()

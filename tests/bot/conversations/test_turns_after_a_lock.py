@@ -49,6 +49,7 @@ async def while_locked(core: Core, address: str, message: Awaitable[Any]) -> Any
             for _ in range(1000):
                 if (await watcher.execute(WAITING_FOR_A_LOCK)).scalar_one():
                     break
+                await watcher.rollback()  # pg_stat_activity is read once per transaction: a new one sees anew
                 await asyncio.sleep(0.01)
             else:
                 raise AssertionError("the message never waited for the customer")
