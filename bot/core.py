@@ -45,6 +45,7 @@ from bot.rewards.alerts import StaffAlerts
 from bot.storage.database import Database
 from bot.storage.sections import SectionStore
 from bot.storage.versioned import ConfigSync as SectionSync
+from bot.storage.versions import highest_ids
 from bot.surveys.results import SurveyResults
 from bot.tickets import directory, sla
 from bot.tickets.lifecycle import TicketActions
@@ -57,8 +58,8 @@ from bot.yamlsource import Problem
 log = logging.getLogger(__name__)
 # How often instances look for leadership work; a dead leader is replaced within about this long.
 LEADER_CHECK_SECONDS = 30
-# How often an instance looks for flows published elsewhere (the console on another instance): a publish is in force
-# everywhere within about this long. One indexed max() per tick, on SQLite and PostgreSQL alike.
+# How often an instance looks for flows, campaigns and sections saved elsewhere (the console on another instance): a
+# save is in force everywhere within about this long. One statement of three indexed max() per tick.
 FLOW_POLL_SECONDS = 2
 CAMPAIGN_JOBS = "campaign:"  # the prefix of the scheduler's cron jobs of campaigns
 
@@ -153,12 +154,21 @@ class Core:
             self.flow_problems = problems  # what the console's flow list shows: refused files, at their lines
         return problems
 
-    async def poll_published(self) -> None:
-        """Serve what another instance (or the console) published since the last look."""
-        if await self.flowstore.latest_id() != self._published_seen:
+    async def poll_saved(self) -> None:
+        """Put in force what another instance (or the console) published or saved since the last look: flows,
+        campaigns, playbook sections. Every instance looks every FLOW_POLL_SECONDS while it serves customers: one
+        statement for the three, as a look of its own each delayed the messages it met (docs/decisions.md)."""
+        published, campaigns, sections = await highest_ids(
+            self.db, self.flowstore.poll_column, self.campaign_store.poll_column, self.section_store.poll_column
+        )
+        if published != self._published_seen:
             problems = await self.load_flows(import_files=False)
             if problems:
                 log.error("published flows refused:\n%s", "\n".join(map(str, problems)))
+        if campaigns != self._campaigns_seen:
+            await self.load_campaigns(import_config=False)
+        if sections != self._sections_seen:
+            await self.load_sections(import_config=False)
 
     async def prepare_storage(self) -> None:
         """Migrate the database, sync the staff directory and import config.yaml's campaigns and playbook sections,
@@ -185,11 +195,6 @@ class Core:
             if self._background:
                 self._schedule_campaigns()
 
-    async def poll_campaigns(self) -> None:
-        """Put in force what another instance (or the console) saved since the last look."""
-        if await self.campaign_store.latest_id() != self._campaigns_seen:
-            await self.load_campaigns(import_config=False)
-
     async def load_sections(self, *, import_config: bool, force: bool = False) -> None:
         """Bring the playbook's sections in force up to date: import config.yaml's (by the settings store's
         fast-forward rule), then put each head in force in the shared settings (Settings.put_in_force), which every
@@ -201,11 +206,6 @@ class Core:
             if name in PLAYBOOK_SECTIONS and getattr(self.settings, name) != section:
                 self.settings.put_in_force(name, section)
                 log.info("playbook section %s: the stored version is in force", name)
-
-    async def poll_sections(self) -> None:
-        """Put in force the sections another instance (or the console) saved since the last look."""
-        if await self.section_store.latest_id() != self._sections_seen:
-            await self.load_sections(import_config=False)
 
     def _register_outbox_work(self) -> None:
         """Each feature's outbox kinds with their handlers, the delivery policy and the unreachable hook."""
@@ -260,9 +260,7 @@ class Core:
         if self.settings.reports.digest is not None:
             # Every instance checks; the week's dedupe key makes the digest one row however many do.
             self.scheduler.every(LEADER_CHECK_SECONDS, self.weekly_digests.queue_due, "weekly-digest")
-        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_published, "flow-publishes")
-        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_campaigns, "campaign-saves")
-        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_sections, "section-saves")
+        self.scheduler.every(FLOW_POLL_SECONDS, self.poll_saved, "saved-elsewhere")
         self._background = True
         self.scheduler.start()
         self.db.start_wal_checkpoints()

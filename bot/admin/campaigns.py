@@ -1,6 +1,6 @@
 """What the console does with campaigns: checking a draft with the config loader's checks (each problem at its field),
 saving it as the next version in the campaign store (or retiring it), and the versions. Every change is a version
-and a line in the audit log; this instance puts it in force at once, the others within a poll (Core.poll_campaigns).
+and a line in the audit log; this instance puts it in force at once, the others within a poll (Core.poll_saved).
 """
 
 from __future__ import annotations

@@ -242,7 +242,7 @@ class FlowConsole:
             )
         except StaleHead as exc:
             raise FlowRefused(str(exc)) from None
-        await self.reload()  # this instance serves it at once; the others within a poll (Core.poll_published)
+        await self.reload()  # this instance serves it at once; the others within a poll (Core.poll_saved)
         return published
 
     def _filename(self, flow_id: str | None) -> str:

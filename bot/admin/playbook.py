@@ -2,7 +2,7 @@
 incident texts): checking a draft as config.yaml is checked (the model, then the flows, tiers and pools it names;
 each problem at its field), saving it as the next version in the settings store with a line in the audit log, the
 versions with their differences, restoring an old one, and each section in plain words for its card. This instance
-puts a save in force at once, the others within a poll (Core.poll_sections)."""
+puts a save in force at once, the others within a poll (Core.poll_saved)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.conversations.loader import LoadedFlow
 from bot.conversations.published import FROM_FILE, FROM_RETIRE, FlowFileMark, FlowPublish
@@ -113,9 +114,13 @@ class FlowStore:
             row = (await session.execute(query)).scalar_one_or_none()
         return Published.of(row) if row else None
 
+    @property
+    def poll_column(self) -> InstrumentedAttribute[int]:
+        """Its highest value changes whenever anything is published, on any instance: what the poll compares."""
+        return FlowPublish.id
+
     async def latest_id(self) -> int:
-        """Changes whenever anything is published, on any instance: what the poll compares."""
-        return await highest_id(self.db, FlowPublish.id)
+        return await highest_id(self.db, self.poll_column)
 
     async def overlay(self) -> dict[str, Published]:
         """Heads the files do not hold (published in the console, or rolled back): by filename, to serve instead."""

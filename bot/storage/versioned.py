@@ -31,6 +31,7 @@ from ruamel.yaml import YAML
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.ports import Clock
 from bot.storage.database import Database
@@ -181,9 +182,14 @@ class VersionedStore(Generic[Model]):
             row = (await session.execute(query)).scalar_one_or_none()
         return SavedVersion.of(row) if row is not None else None
 
+    @property
+    def poll_column(self) -> InstrumentedAttribute[int]:
+        """Its highest value changes whenever anything of this kind is saved, on any instance: what the poll
+        compares."""
+        return self.versions.id  # type: ignore[no-any-return]
+
     async def latest_id(self) -> int:
-        """Changes whenever anything of this kind is saved, on any instance: what the poll compares."""
-        return await highest_id(self.db, self.versions.id)
+        return await highest_id(self.db, self.poll_column)
 
     # ---- writing ------------------------------------------------------------------------------
 

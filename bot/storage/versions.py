@@ -23,5 +23,18 @@ def newest_of_each(
 
 async def highest_id(db: Database, column: InstrumentedAttribute[int]) -> int:
     """Changes whenever a row is added, on any instance: what a poll compares (0 while there is none)."""
-    async with db.sessions() as session:
-        return int(await session.scalar(select(func.coalesce(func.max(column), 0))) or 0)
+    return (await highest_ids(db, column))[0]
+
+
+async def highest_ids(db: Database, *columns: InstrumentedAttribute[int]) -> tuple[int, ...]:
+    """`highest_id` of each column, in one statement. Every instance polls them every few seconds while it serves
+    customers: on PostgreSQL on a connection in autocommit, one round trip, where a session's read was three (BEGIN,
+    SELECT, ROLLBACK) per column. SQLite reads through a session, which does not queue behind its one writer."""
+    query = select(*(select(func.coalesce(func.max(c), 0)).scalar_subquery() for c in columns))
+    if db.is_postgres:
+        async with db.statements() as conn:
+            row = (await conn.execute(query)).one()
+    else:
+        async with db.sessions() as session:
+            row = (await session.execute(query)).one()
+    return tuple(int(value) for value in row)

@@ -13,6 +13,7 @@ from bot.admin.texts import apply_texts, customer_texts
 from bot.config import Campaign, Settings
 from bot.config.resurvey import ResurveySettings
 from bot.core import Core
+from tests.bot.conversations.statement_log import logged_statements
 from tests.bot.conversations.test_reload import eventually
 from tests.conftest import Chat, FixedClock, make_settings
 
@@ -48,8 +49,25 @@ async def test_a_console_publish_is_served_at_once_and_by_a_second_instance_afte
         assert published.number == 2 and published.origin == "console"
         assert NEW_ASK in await Chat(core).say("/nps")
         assert NEW_ASK not in await Chat(other, address="c2").say("/nps")  # not polled yet
-        await other.poll_published()
+        await other.poll_saved()
         assert NEW_ASK in await Chat(other, address="c3").say("/nps")
+    finally:
+        await other.close()
+
+
+async def test_an_instances_look_for_what_was_saved_elsewhere_is_one_statement(
+    core: Core, settings: Settings, clock: FixedClock
+) -> None:
+    """Every instance looks every two seconds, between its customers' messages: flows, campaigns and sections in one
+    statement, where each was a session of its own (BEGIN, SELECT and ROLLBACK); on PostgreSQL in autocommit."""
+    other = await open_core(settings, clock)
+    try:
+        async with logged_statements(other) as log:
+            await other.poll_saved()
+        reads = [s for s in log.statements if s.startswith("SELECT")]  # on SQLite each is logged twice (driver too)
+        assert reads and all(t in r for r in reads for t in ("flow_publishes", "campaign_versions", "section_versions"))
+        if core.db.is_postgres:
+            assert len(log.statements) == 1, log.statements  # no BEGIN, no ROLLBACK
     finally:
         await other.close()
 
@@ -195,7 +213,7 @@ async def test_a_retired_flow_is_served_by_no_instance_until_its_file_is_edited_
         assert (retired.number, retired.retired, retired.origin) == (2, True, "retire")
         assert core.registry.current("nps") is None
         assert "I don't know the command /nps." in await Chat(core, address="c2").say("/nps")
-        await other.poll_published()
+        await other.poll_saved()
         assert other.registry.current("nps") is None
         restarted = await open_core(settings, clock)  # the file is unchanged: it stays retired
         assert restarted.registry.current("nps") is None

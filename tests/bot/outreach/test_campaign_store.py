@@ -69,7 +69,7 @@ async def test_a_console_edit_is_in_force_on_a_second_instance_after_its_poll(st
     assert await edit_in_console(one, "tips", EDITED) == 2
     assert one.settings.campaigns["tips"].message == EDITED  # at once where it was saved
     assert two.settings.campaigns["tips"].message == TIP["message"]  # not polled yet
-    await two.poll_campaigns()
+    await two.poll_saved()
     assert two.settings.campaigns["tips"].message == EDITED
     assert two.planning.settings.campaigns["tips"].message == EDITED  # every part reads the same campaigns
 
@@ -116,7 +116,7 @@ async def test_a_campaign_created_and_retired_in_the_console_stays_as_config_yam
     with pytest.raises(CampaignRefused, match="exists already"):
         await one.campaign_console.save("winter", {"message": "Brr"}, author="ana", expected_head=0, creating=True)
     await one.campaign_console.retire("winter", author="ana", expected_head=1)
-    await restarted.poll_campaigns()
+    await restarted.poll_saved()
     assert set(restarted.settings.campaigns) == {"tips"}
     assert to_source(one.settings.campaigns["tips"]).startswith("kind: tip\n")
 
@@ -143,7 +143,7 @@ async def test_a_send_of_a_campaign_new_to_an_instance_waits_until_its_poll_and_
     clock.advance(seconds=5)
     await two.dispatcher.drain()  # two has not polled: the row waits, nothing is decided
     assert inbox.texts_to("ana") == [] and (await catalog.progress(one.db, result.run_id)).decisions == {}
-    await two.poll_campaigns()
+    await two.poll_saved()
     clock.advance(seconds=6)  # past the short wait for a campaign of a new occurrence the instance did not know
     await two.dispatcher.drain()
     assert inbox.texts_to("ana") == ["Winter news, Ana"]
@@ -161,8 +161,8 @@ async def test_a_schedule_changed_on_another_instance_is_laid_out_again_by_its_p
     assert jobs() == ["campaign:tips:*"]
     data = one.settings.campaigns["tips"].model_dump(mode="json") | {"schedule": {"standard": "0 9 * * 2"}}
     await one.campaign_console.save("tips", data, author="ana", expected_head=1)
-    await two.poll_campaigns()
+    await two.poll_saved()
     assert jobs() == ["campaign:tips:standard"]
     await one.campaign_console.retire("tips", author="ana", expected_head=2)
-    await two.poll_campaigns()
+    await two.poll_saved()
     assert jobs() == []

@@ -47,7 +47,7 @@ async def test_a_console_save_is_in_force_on_a_second_instance_after_its_poll(st
     assert await save_steps(one, [3, 60]) == 2
     assert [s.after_days for s in one.settings.winback.steps] == [3, 60]  # at once where it was saved
     assert [s.after_days for s in two.settings.winback.steps] == [7, 30, 90]  # not polled yet
-    await two.poll_sections()
+    await two.poll_saved()
     assert [s.after_days for s in two.settings.winback.steps] == [3, 60]
     # Every part of the core holds the same settings object, and so reads the new section.
     assert two.retention.settings.winback is two.settings.winback is two.engine.settings.winback
@@ -82,7 +82,7 @@ async def test_a_stale_save_is_refused_and_nothing_is_lost(start_instance: Any) 
     data = two.settings.winback.model_dump(mode="json") | {"same_cancellation_days": 10}
     with pytest.raises(SectionRefused, match="winback is at version 2 by ana now, not 1"):
         await two.playbook_console.save("winback", data, author="bo", expected_head=1)
-    await two.poll_sections()
+    await two.poll_saved()
     assert [s.after_days for s in two.settings.winback.steps] == [3]
 
 
