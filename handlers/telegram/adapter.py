@@ -387,6 +387,10 @@ class TelegramAdapter:
         chat = int(inbound.address)
         self._sending[chat] = task
         task.add_done_callback(partial(self._sent, chat))
+        # One turn of the event loop first, in which the send writes its request: otherwise the webhook's answer (or
+        # the next getUpdates) takes the CPU before it, and the customer waits for that too. Never for the reply's
+        # answer: that would hold one of the webhook's few connections (docs/decisions.md, "Tenth round").
+        await asyncio.sleep(0)
 
     def _sent(self, chat: int, task: asyncio.Task[None]) -> None:
         if self._sending.get(chat) is task:
