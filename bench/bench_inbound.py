@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 
 from bench import survey_bots as ptb
 from tests.reliability.harness import EngagebotProcess
@@ -260,14 +260,19 @@ class Offers:
         self.tracker = tracker
         self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        # Like Telegram: at most the webhook's max_connections requests at once.
+        # Like Telegram: at most the webhook's max_connections requests at once. aiohttp, not httpx: this process
+        # is one core for every bot, and httpx took 1.8 ms of its CPU per message (aiohttp 0.5), so every bot's
+        # webhook throughput was this client's (530-600 messages/s for all), and its slow handling of a bot's answer
+        # to the POST delayed the reply that arrived with it (docs/decisions.md, "Tenth round").
         connections = (api.webhook or {}).get("max_connections") or DEFAULT_WEBHOOK_CONNECTIONS
-        self._client = httpx.AsyncClient(timeout=REPLY_TIMEOUT, limits=httpx.Limits(max_connections=connections))
+        self._client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT)
+        )
 
     async def close(self) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=REPLY_TIMEOUT)
-        await self._client.aclose()
+        await self._client.close()
 
     def send(self, chat: int, text: str) -> asyncio.Future[float]:
         update = self.api.text_update(chat, text, first_name=f"Customer{chat}")
@@ -282,16 +287,17 @@ class Offers:
 
     async def _post(self, update: dict[str, Any]) -> None:
         assert self.api.webhook is not None
-        headers = {"X-Telegram-Bot-Api-Secret-Token": ptb.WEBHOOK_SECRET}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": ptb.WEBHOOK_SECRET, "Content-Type": "application/json"}
+        body = json.dumps(update).encode()
         for attempt in range(50):  # the bot may have set its webhook a moment before it listens
             try:
-                response = await self._client.post(self.api.webhook["url"], json=update, headers=headers)
-            except httpx.ConnectError:
+                async with self._client.post(self.api.webhook["url"], data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        self.failed += 1
+                    return
+            except aiohttp.ClientConnectorError:
                 await asyncio.sleep(0.1 * (attempt + 1))
-                continue
-            if response.status_code != 200:
-                self.failed += 1
-            return
         self.failed += 1
 
 
