@@ -29,7 +29,7 @@ async def highest_id(db: Database, column: InstrumentedAttribute[int]) -> int:
 async def highest_ids(db: Database, *columns: InstrumentedAttribute[int]) -> tuple[int, ...]:
     """`highest_id` of each column, in one statement. Every instance polls them every few seconds while it serves
     customers: on PostgreSQL on a connection in autocommit, one round trip, where a session's read was three (BEGIN,
-    SELECT, ROLLBACK) per column. SQLite reads through a session, which does not queue behind its one writer."""
+    SELECT, ROLLBACK) per column. SQLite reads through a session, as its other reads do."""
     query = select(*(select(func.coalesce(func.max(c), 0)).scalar_subquery() for c in columns))
     if db.is_postgres:
         async with db.statements() as conn:
