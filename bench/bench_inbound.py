@@ -8,8 +8,9 @@ Every bot gets the same customers and the same message script, in the same run:
 - saturation: `customers` customers at once, each sending the next message as soon as the reply arrives;
 - fixed rate: messages offered at `rate`/s for `seconds` s (open loop), each customer writing once a second.
 
-Latency is from the update being offered (pushed for getUpdates, or POSTed to the webhook) to the bot's reply
-reaching the stand-in (the sendMessage request's arrival, both on this process's monotonic clock).
+Latency is from the update being offered (pushed for getUpdates, or read by the webhook's poster just before it
+POSTs it: webhook_poster.py, a process of its own, as Telegram's sender is not its Bot API server) to the bot's
+reply reaching the stand-in (the sendMessage request's arrival), both on the machine's monotonic clock.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 
 from bench import survey_bots as ptb
@@ -104,26 +104,33 @@ def leads_in(text: str) -> bool:
     return text.startswith("Hi Customer") and "welcome" in text and "\n" not in text
 
 
+@dataclass(slots=True)
+class Offered:
+    """One message offered: when (None until the webhook's sender says), and when its reply reached the stand-in."""
+
+    at: float | None
+    future: asyncio.Future[float]
+    replied: float | None = None
+
+
 @dataclass
 class Tracker:
     """Matches each reply to the oldest unanswered message of its chat (bots answer a chat in order); a reply that
     leads in (`leads_in`) is counted, and the message waits for the reply after it."""
 
-    offered: dict[str, deque[tuple[float, asyncio.Future[float]]]] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
+    offered: dict[str, deque[Offered]] = field(default_factory=dict)
+    messages: list[Offered] = field(default_factory=list)
     replies: dict[str, list[str]] = field(default_factory=dict)
-    first_offer: float | None = None
-    last_reply: float = 0.0
     unmatched: int = 0
     lead_ins: int = 0
 
-    def offer(self, chat: str) -> asyncio.Future[float]:
-        """Note the moment a message is offered; the future is the arrival time of its reply."""
-        now = time.monotonic()
-        self.first_offer = self.first_offer if self.first_offer is not None else now
-        future = asyncio.get_running_loop().create_future()
-        self.offered.setdefault(chat, deque()).append((now, future))
-        return future
+    def offer(self, chat: str, at: float | None) -> Offered:
+        """Note a message offered at `at` (None: the webhook's sender tells it later); its future is the arrival
+        time of its reply."""
+        message = Offered(at, asyncio.get_running_loop().create_future())
+        self.offered.setdefault(chat, deque()).append(message)
+        self.messages.append(message)
+        return message
 
     def on_record(self, record: dict[str, Any]) -> None:
         if record["method"] != "sendMessage" or not record["ok"]:
@@ -137,15 +144,15 @@ class Tracker:
         if not queue:
             self.unmatched += 1
             return
-        offered, future = queue.popleft()
-        self.latencies.append(record["time"] - offered)
-        self.last_reply = max(self.last_reply, record["time"])
-        if not future.done():
-            future.set_result(record["time"])
+        message = queue.popleft()
+        message.replied = record["time"]
+        if not message.future.done():
+            message.future.set_result(record["time"])
 
     def figures(self, expected: int) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-        elapsed = self.last_reply - (self.first_offer or 0.0)
+        timed = [m for m in self.messages if m.at is not None and m.replied is not None]
+        ordered = sorted(m.replied - m.at for m in timed)  # type: ignore[operator]
+        elapsed = max((m.replied for m in timed), default=0.0) - min((m.at for m in timed), default=0.0)  # type: ignore[type-var]
         return {
             "messages": expected,
             "answered": len(ordered),
@@ -251,54 +258,116 @@ async def running_bot(
 # ---- customers --------------------------------------------------------------------------------
 
 
-class Offers:
-    """Hands a customer's message to the bot the way Telegram does in `mode`."""
+class WebhookPoster:
+    """Telegram's webhook sender (webhook_poster.py) in a process of its own, one per bot measured in webhook mode,
+    kept from the warm-up to the end so that its connections and code are warm when it is timed. Each message
+    posted gets its offer time from the poster, the moment it read the message, on the same monotonic clock."""
 
-    def __init__(self, api: BotApiStandIn, mode: str, tracker: Tracker):
+    def __init__(self, api: BotApiStandIn):
         self.api = api
-        self.mode = mode
-        self.tracker = tracker
         self.failed = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Like Telegram: at most the webhook's max_connections requests at once. aiohttp, not httpx: this process
-        # is one core for every bot, and httpx took 1.8 ms of its CPU per message (aiohttp 0.5), so every bot's
-        # webhook throughput was this client's (530-600 messages/s for all), and its slow handling of a bot's answer
-        # to the POST delayed the reply that arrived with it (docs/decisions.md, "Tenth round").
-        connections = (api.webhook or {}).get("max_connections") or DEFAULT_WEBHOOK_CONNECTIONS
-        self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections), timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT)
-        )
+        self._process: subprocess.Popen[bytes] | None = None
+        self._acks: asyncio.Task[None] | None = None
+        self._posted: dict[int, Offered] = {}
+        self._count = 0
+        self._settled = asyncio.Event()
+
+    async def start(self) -> None:
+        self._process = self._spawn()
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self._process.stdout)
+        self._acks = asyncio.create_task(self._read_acks(reader))
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Started as the bots are (not by asyncio, whose child watcher saw these exits reaped by another)."""
+        assert self.api.webhook is not None
+        # Like Telegram: at most the webhook's max_connections requests at once.
+        connections = self.api.webhook.get("max_connections") or DEFAULT_WEBHOOK_CONNECTIONS
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.webhook_poster", self.api.webhook["url"], ptb.WEBHOOK_SECRET,
+             str(connections)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+
+    def post(self, update: dict[str, Any], message: Offered) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        self._count += 1
+        self._posted[self._count] = message
+        self._settled.clear()
+        self._process.stdin.write(f"{self._count}\t{json.dumps(update)}\n".encode())
+        self._process.stdin.flush()
+
+    async def _read_acks(self, reader: asyncio.StreamReader) -> None:
+        while line := await reader.readline():
+            number, offered, ok = line.decode().split("\t")
+            self._posted.pop(int(number)).at = float(offered)
+            self.failed += ok.strip() != "1"
+            if not self._posted:
+                self._settled.set()
+
+    async def settled(self) -> None:
+        """Every message posted so far has the bot's answer."""
+        if self._posted:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), REPLY_TIMEOUT)
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=REPLY_TIMEOUT)
-        await self._client.close()
+        if self._process is None:
+            return
+        assert self._process.stdin is not None and self._acks is not None
+        self._process.stdin.close()  # the poster ends once every POST is answered
+        try:
+            await asyncio.wait_for(self._acks, REPLY_TIMEOUT)
+        finally:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+        self.failed += len(self._posted)  # never answered: the poster died
+
+
+@contextlib.asynccontextmanager
+async def posting(api: BotApiStandIn, mode: str) -> AsyncIterator[WebhookPoster | None]:
+    """A webhook poster for the bot's run in webhook mode (None when it polls), ended with it."""
+    if mode != "webhook":
+        yield None
+        return
+    poster = WebhookPoster(api)
+    await poster.start()
+    try:
+        yield poster
+    finally:
+        await poster.close()
+
+
+class Offers:
+    """Hands a customer's message to the bot the way Telegram does: pushed for the bot's getUpdates, or POSTed to
+    its webhook by `poster` (from another process, as Telegram's own servers would: in this one, handling a bot's
+    answer to a POST delayed the timing of a reply that reached this process at the same moment)."""
+
+    def __init__(self, api: BotApiStandIn, tracker: Tracker, poster: WebhookPoster | None):
+        self.api = api
+        self.tracker = tracker
+        self.poster = poster
+        self._failed_before = poster.failed if poster else 0
+
+    @property
+    def failed(self) -> int:
+        return self.poster.failed - self._failed_before if self.poster else 0
+
+    async def settled(self) -> None:
+        if self.poster is not None:
+            await self.poster.settled()
 
     def send(self, chat: int, text: str) -> asyncio.Future[float]:
         update = self.api.text_update(chat, text, first_name=f"Customer{chat}")
-        future = self.tracker.offer(str(chat))
-        if self.mode == "polling":
+        if self.poster is None:
+            message = self.tracker.offer(str(chat), time.monotonic())
             self.api.push_update(update)
         else:
-            task = asyncio.create_task(self._post(update))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return future
-
-    async def _post(self, update: dict[str, Any]) -> None:
-        assert self.api.webhook is not None
-        headers = {"X-Telegram-Bot-Api-Secret-Token": ptb.WEBHOOK_SECRET, "Content-Type": "application/json"}
-        body = json.dumps(update).encode()
-        for attempt in range(50):  # the bot may have set its webhook a moment before it listens
-            try:
-                async with self._client.post(self.api.webhook["url"], data=body, headers=headers) as response:
-                    await response.read()
-                    if response.status != 200:
-                        self.failed += 1
-                    return
-            except aiohttp.ClientConnectorError:
-                await asyncio.sleep(0.1 * (attempt + 1))
-        self.failed += 1
+            message = self.tracker.offer(str(chat), None)
+            self.poster.post(update, message)
+        return message.future
 
 
 async def _survey(offers: Offers, chat: int, rounds: int) -> None:
@@ -307,28 +376,32 @@ async def _survey(offers: Offers, chat: int, rounds: int) -> None:
             await asyncio.wait_for(offers.send(chat, text), REPLY_TIMEOUT)
 
 
-async def saturation(api: BotApiStandIn, mode: str, customers: int, first_chat: int, rounds: int = 1) -> dict[str, Any]:
+async def saturation(
+    api: BotApiStandIn, poster: WebhookPoster | None, customers: int, first_chat: int, rounds: int = 1
+) -> dict[str, Any]:
     """All customers at once, each answering as soon as the bot has replied (a closed loop), through the survey
     `rounds` times."""
     tracker = Tracker()
     api.listeners[:] = [tracker.on_record]
-    offers = Offers(api, mode, tracker)
+    offers = Offers(api, tracker, poster)
     try:
         await asyncio.gather(*(_survey(offers, first_chat + n, rounds) for n in range(customers)))
     finally:
-        await offers.close()
+        await offers.settled()
     figures = tracker.figures(customers * len(SCRIPT) * rounds)
     figures["failed_posts"] = offers.failed
     figures["replies_checked"] = _check_replies(tracker, first_chat, customers, rounds)
     return figures
 
 
-async def fixed_rate(api: BotApiStandIn, mode: str, rate: float, seconds: float, first_chat: int) -> dict[str, Any]:
+async def fixed_rate(
+    api: BotApiStandIn, poster: WebhookPoster | None, rate: float, seconds: float, first_chat: int
+) -> dict[str, Any]:
     """Messages offered at `rate`/s whatever the replies (an open loop). `rate` customers take turns, so each
     writes once a second; a customer who finished the survey is followed by a new one."""
     tracker = Tracker()
     api.listeners[:] = [tracker.on_record]
-    offers = Offers(api, mode, tracker)
+    offers = Offers(api, tracker, poster)
     slots = max(1, round(rate))
     total = int(rate * seconds)
     started = time.monotonic()
@@ -343,7 +416,7 @@ async def fixed_rate(api: BotApiStandIn, mode: str, rate: float, seconds: float,
     offered_seconds = time.monotonic() - started
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(asyncio.shield(f) for f in pending)), REPLY_TIMEOUT)
-    await offers.close()
+    await offers.settled()
     figures = tracker.figures(total)
     figures["offered_per_second"] = round(total / offered_seconds, 1)
     figures["failed_posts"] = offers.failed
@@ -404,21 +477,25 @@ async def measure(
     before: Path | None = None, rounds: int = ROUNDS,
 ) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        async with BotApiStandIn() as api, running_bot(bot, mode, api, Path(tmp), before) as process:
+        async with (
+            BotApiStandIn() as api,
+            running_bot(bot, mode, api, Path(tmp), before) as process,
+            posting(api, mode) as poster,
+        ):
             try:
                 # Warm-up: two customers through the whole survey (connections, caches, first queries).
-                await saturation(api, mode, 2, FIRST_CHAT - 10)
+                await saturation(api, poster, 2, FIRST_CHAT - 10)
                 out = profile / f"{bot}-{mode}.txt" if profile else None
                 cpu = cpu_seconds(process.pid)
                 with py_spy(process.pid, out), without_our_gc_pauses():
-                    result = {"saturation": await saturation(api, mode, customers, FIRST_CHAT, rounds)}
+                    result = {"saturation": await saturation(api, poster, customers, FIRST_CHAT, rounds)}
                 # CPU per message tells a bot that computes too much from one that waits too much.
                 cpu = cpu_seconds(process.pid) - cpu
                 messages = customers * len(SCRIPT) * rounds
                 result["saturation"]["bot_cpu_ms_per_message"] = round(cpu * 1000 / messages, 2)
                 if seconds > 0:
                     with without_our_gc_pauses():
-                        result["fixed_rate"] = await fixed_rate(api, mode, rate, seconds, FIRST_CHAT + customers)
+                        result["fixed_rate"] = await fixed_rate(api, poster, rate, seconds, FIRST_CHAT + customers)
             except (TimeoutError, AssertionError) as exc:
                 raise RuntimeError(f"{bot} ({mode}) failed: {exc!r}\n{process.tail()}") from exc
     return result
