@@ -306,8 +306,13 @@ class WebhookPoster:
             if not self._posted:
                 self._settled.set()
 
+    @property
+    def unanswered(self) -> int:
+        """Messages posted whose POST has no answer yet (after `settled`: none, unless the bot or the poster hung)."""
+        return len(self._posted)
+
     async def settled(self) -> None:
-        """Every message posted so far has the bot's answer."""
+        """Every message posted so far has the bot's answer, or REPLY_TIMEOUT has passed."""
         if self._posted:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), REPLY_TIMEOUT)
@@ -353,7 +358,8 @@ class Offers:
 
     @property
     def failed(self) -> int:
-        return self.poster.failed - self._failed_before if self.poster else 0
+        """POSTs of this run that were not answered 200, or not answered at all."""
+        return self.poster.failed - self._failed_before + self.poster.unanswered if self.poster else 0
 
     async def settled(self) -> None:
         if self.poster is not None:

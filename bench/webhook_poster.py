@@ -10,6 +10,9 @@ Reads lines `n<TAB>json-update` on stdin, POSTs each to the webhook at once (at 
 Telegram's max_connections), and writes `n<TAB>offered<TAB>ok` on stdout when its answer is read: `offered` is
 when the line was read (time.monotonic(), the same clock as the stand-in's in any process on the machine),
 `ok` 1 for a 200. Ends when stdin closes and every POST is answered.
+
+aiohttp, not httpx: as the benchmark's client httpx took 1.8 ms of CPU per message, aiohttp about 0.5, and the
+client's CPU capped every bot's webhook throughput (docs/decisions.md, "Tenth round").
 """
 
 from __future__ import annotations
