@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from bot import outbox
 from bot.config import Settings
 from bot.core import Core
+from bot.customers import privacy
 from bot.customers import records as customers
+from bot.customers.models import Customer
 from bot.messages import ChannelRef, Reply
 from bot.outbox.models import DONE, OutboxItem
 from bot.outreach.campaigns.kinds import CampaignKind
@@ -127,3 +129,35 @@ async def test_a_customers_second_message_in_a_batch_is_judged_after_the_first_w
         query = select(DeliveryDecision.decision, DeliveryDecision.reason).where(DeliveryDecision.customer_id == ana)
         decisions = [tuple(row) for row in await session.execute(query.order_by(DeliveryDecision.id))]
     assert decisions == [("sent", "allowed"), ("held", "frequency cap (1 in 7 days)")]
+
+
+async def test_a_row_left_behind_a_customer_erased_meanwhile_is_skipped_and_its_batch_goes_out(
+    core: Core, clock: FixedClock
+) -> None:
+    """Planning holds no lock on the customers it writes rows for, and the outbox has no foreign key to them
+    (migration 0019): a customer erased as their campaign row is planned leaves that row behind. It must not message
+    anyone, nor stop the customers judged with it."""
+    channel = CountingChannel(core)
+    core.add_channel(channel)
+    ana, bo = await customer(core, clock, "ana"), await customer(core, clock, "bo")
+    clock.advance(hours=1)
+    await propose(core, ana, "thanks")
+    await propose(core, bo, "thanks")
+    async with core.db.transaction() as session:  # what erasure deletes, but for the row planned meanwhile
+        for table in reversed(privacy.customer_tables()):
+            if table.name != OutboxItem.__tablename__:
+                await session.execute(table.delete().where(table.c.customer_id == bo))
+        await session.execute(Customer.__table__.delete().where(Customer.id == bo))
+
+    await core.dispatcher.drain()
+    assert [address for address, _ in channel.sent] == ["ana"]
+    async with core.db.sessions() as session:
+        rows = dict((await session.execute(select(OutboxItem.customer_id, OutboxItem.status))).all())
+        decisions = [tuple(r) for r in await session.execute(
+            select(DeliveryDecision.customer_id, DeliveryDecision.decision, DeliveryDecision.reason)
+            .order_by(DeliveryDecision.id)
+        )]  # fmt: skip
+    assert rows[ana] == DONE and rows[bo] != "pending"
+    assert sorted(decisions, key=str) == sorted(
+        [(ana, "sent", "allowed"), (None, "skipped", "customer no longer exists")], key=str
+    )
