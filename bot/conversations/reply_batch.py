@@ -1,5 +1,5 @@
 """The replies to a batch of customers' messages on PostgreSQL (group_commit.py), in one statement at the batch's end:
-every turn's transcript rows, step log entries, run moved on and outbox row.
+every turn's transcript rows, step log entries, survey answers recorded, run moved on and outbox row.
 
 Alone, a message's reply is one statement (reply_rows.py), so a batch of N messages was N round trips, each a wake-up
 of the bot and a statement for PostgreSQL to run; together they are one, whatever N, of one shape (an array per
@@ -24,8 +24,9 @@ from bot.conversations.reply_rows import run_change_alone
 from bot.outbox.delivery import SEND_COLUMNS
 from bot.outbox.models import OutboxItem
 from bot.outbox.rows import EARLIER_UNSENT_SQL
-from bot.storage import plain
+from bot.storage import later, plain
 from bot.storage.arrays import array_params, insert_unnested, unnested
+from bot.surveys import responses as surveys
 
 _SAID = ("customer_id", "direction", "channel", "platform_message_id", "text", "payload", "created_at")
 _STEPS = steplog.COLUMNS
@@ -38,19 +39,20 @@ _RUNS = ConversationRun.__table__
 
 def _statement() -> TextClause:
     said_sql, said_types = insert_unnested(transcript.Message.__table__, _SAID, "said")
+    answers_sql, answers_types = insert_unnested(surveys.RESPONSES, surveys.COLUMNS, "answer")
     steps_sql, steps_types = insert_unnested(steplog.StepEntry.__table__, _STEPS, "step")
     runs_source, runs_types = unnested([_RUNS.c[c] for c in _RUN], "run")
     sends_sql, sends_types = insert_unnested(OutboxItem.__table__, SEND_COLUMNS, "send")
     changes = ", ".join(f"{c} = u.{c}" for c in _RUN[1:])
     sql = (
-        f"WITH said AS ({said_sql}), steps AS ({steps_sql}), "
+        f"WITH said AS ({said_sql}), answers AS ({answers_sql}), steps AS ({steps_sql}), "
         f"runs AS (UPDATE {_RUNS.name} SET {changes} FROM {runs_source} AS u({', '.join(_RUN)}) "
         f"WHERE {_RUNS.name}.id = u.id) "
         # Each send's id and whether an earlier send to its customer is unsent (as delivery.insert_send): the
         # batch's own rows are not seen, so two of one customer's are never in one statement (write_before).
         f"{sends_sql} RETURNING outbox.dedupe_key, outbox.id, {EARLIER_UNSENT_SQL}"
     )
-    return text(sql).bindparams(*said_types, *steps_types, *runs_types, *sends_types)
+    return text(sql).bindparams(*said_types, *answers_types, *steps_types, *runs_types, *sends_types)
 
 
 _WRITE = _statement()
@@ -62,6 +64,7 @@ class ReplyBatch:
     def __init__(self) -> None:
         self._said: list[tuple[Any, ...]] = []
         self._steps: list[tuple[Any, ...]] = []
+        self._answers: list[tuple[Any, ...]] = []
         self._runs: list[tuple[Any, ...]] = []
         self._sends: list[dict[str, Any]] = []
         self._customers: set[int] = set()
@@ -71,7 +74,8 @@ class ReplyBatch:
     async def add(
         self, session: AsyncSession, customer_id: int, said: list[dict[str, Any]], send: dict[str, Any]
     ) -> None:
-        """Take a turn's rows: its replies `said` and their outbox row `send`, its step log entries, and its run."""
+        """Take a turn's rows: its replies `said` and their outbox row `send`, its step log entries and survey answers,
+        and its run."""
         run = _run_alone(session)
         if run is None:
             await session.flush()  # the ORM writes what the turn changed, as alone
@@ -79,6 +83,8 @@ class ReplyBatch:
             self._runs.append(run)
         self._said += [tuple(row[c] for c in _SAID) for row in said]
         self._steps += steplog.take_pending(session.sync_session)
+        answers = later.take(session.sync_session, surveys.RESPONSES)
+        self._answers += [tuple(row[c] for c in surveys.COLUMNS) for row in answers]
         self._sends.append(send)
         self._customers.add(customer_id)
         self.sends += 1
@@ -91,9 +97,10 @@ class ReplyBatch:
     async def write(self, session: AsyncSession) -> list[tuple[int, bool]]:
         """Everything taken so far, in one statement; each send taken, in order: its id and whether it is held
         behind an earlier unsent send (as delivery.insert_send)."""
-        if self._sends or self._steps or self._said or self._runs:
+        if self._sends or self._steps or self._said or self._runs or self._answers:
             params = {
                 **array_params("said", _SAID, self._said),
+                **array_params("answer", surveys.COLUMNS, self._answers),
                 **array_params("step", _STEPS, self._steps),
                 **array_params("run", _RUN, self._runs),
                 **array_params("send", SEND_COLUMNS, ([send[c] for c in SEND_COLUMNS] for send in self._sends)),
@@ -102,7 +109,7 @@ class ReplyBatch:
                 rows = await plain.execute(session, _WRITE, params)
             by_key = {key: (item_id, bool(held)) for key, item_id, held in rows}
             self._results += [by_key[send["dedupe_key"]] for send in self._sends]
-            self._said, self._steps, self._runs, self._sends = [], [], [], []
+            self._said, self._steps, self._answers, self._runs, self._sends = [], [], [], [], []
             self._customers.clear()
         return self._results
 

@@ -1,5 +1,5 @@
-"""A reply to a customer's message on PostgreSQL: its transcript rows, the turn's step log entries, its outbox row
-and, most often, the UPDATE of the run it moved on, in one statement.
+"""A reply to a customer's message on PostgreSQL: its transcript rows, the turn's step log entries, its outbox row,
+the survey answer it recorded, if any, and, most often, the UPDATE of the run it moved on, in one statement.
 
 Three INSERTs were three round trips and executions per message; data-modifying CTEs write them at once. Their
 rows are not visible to the outer INSERT's RETURNING, which only looks at earlier outbox rows. SQLite has no
@@ -16,14 +16,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Integer, TextClause, bindparam, inspect, text
+from sqlalchemy import BindParameter, Integer, Table, TextClause, bindparam, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
 from bot.conversations import steplog
 from bot.conversations.models import ConversationRun
 from bot.outbox.delivery import INSERT_SEND_SQL, SEND_TYPES
-from bot.storage import plain
+from bot.storage import later, plain
+from bot.surveys import responses as surveys
 
 _MESSAGES = transcript.Message.__table__
 _SAID_COLUMNS = ("customer_id", "direction", "channel", "platform_message_id", "text", "payload", "created_at")
@@ -75,13 +76,16 @@ def _run_params(changed: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...]) -> TextClause:
-    """`count` transcript rows, `steps` step log rows, the UPDATE of `run_columns` of a run (none: no UPDATE) and
-    the outbox row, built once per shape (a turn has a reply or a few, logs none to a few steps, and changes one of
-    a few sets of a run's columns)."""
-    rows = ", ".join("(" + ", ".join(f":said_{c}_{n}" for c in _SAID_COLUMNS) + ")" for n in range(count))
-    said_types = (bindparam(f"said_{c}_{n}", type_=_MESSAGES.c[c].type) for n in range(count) for c in _SAID_COLUMNS)
-    sql = f"WITH said AS (INSERT INTO {_MESSAGES.name} ({', '.join(_SAID_COLUMNS)}) VALUES {rows}) "
+def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...], answers: int = 0) -> TextClause:
+    """`count` transcript rows, `steps` step log rows, the UPDATE of `run_columns` of a run (none: no UPDATE),
+    `answers` survey answers recorded (surveys.record) and the outbox row, built once per shape (a turn has a reply
+    or a few, logs none to a few steps, changes one of a few sets of a run's columns, and records an answer or none)."""
+    sql, said_types = _values(_MESSAGES, _SAID_COLUMNS, "said", count)
+    sql = f"WITH said AS ({sql}) "
+    answer_types: tuple[BindParameter[Any], ...] = ()
+    if answers:
+        answer_sql, answer_types = _values(surveys.RESPONSES, surveys.COLUMNS, "answer", answers)
+        sql += f", answers AS ({answer_sql}) "
     step_types: tuple[BindParameter[Any], ...] = ()
     if steps:
         step_sql, step_types = steplog.insert_rows(steps)
@@ -90,18 +94,31 @@ def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...]) -> Text
     if run_columns:
         sql += f", run AS ({_run_update_sql(run_columns)}) "
         run_types = _run_types(run_columns)
-    return text(sql + INSERT_SEND_SQL).bindparams(*said_types, *step_types, *run_types, *SEND_TYPES)
+    return text(sql + INSERT_SEND_SQL).bindparams(*said_types, *answer_types, *step_types, *run_types, *SEND_TYPES)
+
+
+def _values(
+    table: Table, columns: tuple[str, ...], prefix: str, count: int
+) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """`INSERT INTO table (columns) VALUES` `count` rows of the parameters `<prefix>_<column>_<n>`, and their types."""
+    rows = ", ".join("(" + ", ".join(f":{prefix}_{c}_{n}" for c in columns) + ")" for n in range(count))
+    types = tuple(bindparam(f"{prefix}_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in columns)
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {rows}", types
+
+
+def _rows_params(prefix: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {f"{prefix}_{c}_{n}": row[c] for n, row in enumerate(rows) for c in columns}
 
 
 async def insert_said_and_sent(
     session: AsyncSession, said: list[dict[str, Any]], send: dict[str, Any], run_change: RunChange | None = None
 ) -> tuple[int, bool]:
-    """Insert the transcript rows `said`, the step log's entries so far and the send row `send`, and write
-    `run_change` (from `run_change_alone`, not flushed): the send's id, and whether earlier sends to its customer
-    are unsent (as bot.outbox.delivery.insert_send)."""
-    params = dict(send)
-    for n, row in enumerate(said):
-        params.update({f"said_{c}_{n}": row[c] for c in _SAID_COLUMNS})
+    """Insert the transcript rows `said`, the step log's entries and survey answers so far and the send row `send`,
+    and write `run_change` (from `run_change_alone`, not flushed): the send's id, and whether earlier sends to its
+    customer are unsent (as bot.outbox.delivery.insert_send)."""
+    params = {**send, **_rows_params("said", _SAID_COLUMNS, said)}
+    answers = later.take(session.sync_session, surveys.RESPONSES)
+    params.update(_rows_params("answer", surveys.COLUMNS, answers))
     steps = steplog.take_pending(session.sync_session)
     params.update(steplog.row_params(steps))
     run_columns: tuple[str, ...] = ()
@@ -110,7 +127,8 @@ async def insert_said_and_sent(
         run_columns = tuple(sorted(changed))
         params.update(_run_params(changed), run_id=run.id)
     with session.no_autoflush:  # the run is written here, not by the ORM first
-        ((item_id, held),) = await plain.execute(session, _said_and_sent(len(said), len(steps), run_columns), params)
+        statement = _said_and_sent(len(said), len(steps), run_columns, len(answers))
+        ((item_id, held),) = await plain.execute(session, statement, params)
     if run_change is not None:
         session.expunge(run_change[0])  # written: the session must not flush it again
     return item_id, bool(held)

@@ -38,6 +38,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
+from bot.storage import later
 from bot.storage.dialects import dialect_of
 from bot.storage.sqlite_inline import InlineConnection
 
@@ -206,6 +207,8 @@ async def _straight(
     compiled = _compile(statement, tuple(params), sync.get_bind().dialect)
     if compiled is None:
         return None
+    if later.pending(sync):
+        await _write_later(session)
     if autoflush and sync.autoflush and (sync.new or sync.dirty or sync.deleted):
         await session.flush()  # as the session's execute would: the statement may read what is pending
     args = _args(compiled, params)
@@ -215,6 +218,17 @@ async def _straight(
         except sqlite3.Error as exc:
             raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
     return compiled, await _fetch(driver, compiled.sql, args)
+
+
+async def _write_later(session: AsyncSession) -> None:
+    """The rows pending for a later statement (later.py), written before any other statement, which may read them."""
+    for table, values in later.take_all(session.sync_session):
+        await execute(session, _insert(table), values, autoflush=False)
+
+
+@functools.cache
+def _insert(table: Any) -> Executable:
+    return insert(table)
 
 
 async def _autocommit(conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:

@@ -12,6 +12,7 @@ from bot.conversations.models import ConversationRun
 from bot.core import Core
 from bot.messages import Inbound
 from bot.outbox.models import LEASED, OutboxItem
+from bot.surveys.models import SurveyResponse
 from tests.bot.conversations.statement_log import logged_statements
 from tests.bot.conversations.test_receive import one_customer_on_two_chats
 
@@ -117,3 +118,40 @@ async def test_new_customers_in_a_batch_are_made_without_being_looked_for_again(
     async with core.db.transaction() as session:
         made = await session.scalar(text("SELECT count(*) FROM channel_identities WHERE address LIKE '80%'"))
     assert made == len(chats)
+
+
+async def test_a_batch_of_answers_that_end_a_survey_records_each_with_the_replies(core: Core) -> None:
+    """Each customer's survey record goes with the batch's replies, and every customer's answer is stored once, with
+    their own run, score and comment."""
+    chats = [str(9000 + n) for n in range(12)]
+    for n, chat in enumerate(chats):
+        await say(core, chat, "hi", f"{chat}-hi")
+        await say(core, chat, "/nps", f"{chat}-nps")
+        await say(core, chat, str(9 + n % 2), f"{chat}-score")
+    async with logged_statements(core) as log:
+        deliveries = await asyncio.gather(
+            *(
+                core.engine.handle_for_delivery(
+                    Inbound("telegram", chat, text=f"Because {chat}", message_id=f"{chat}-c")
+                )
+                for chat in chats
+            )
+        )
+
+    assert all(any("thank" in r.text.lower() for r in d.replies) for d in deliveries)
+    # The set-aside welcome resumed at the survey's end is the ORM's to flush; the records go with the replies.
+    recorded = [s for s in log.statements if "survey_responses" in s]
+    assert log.commits < len(chats) and len(recorded) == log.commits, log.statements
+    assert all("INSERT INTO outbox" in s for s in recorded)
+    async with core.db.transaction() as session:
+        runs = {
+            run.id: run
+            for run in await session.scalars(select(ConversationRun).where(ConversationRun.flow_id == "nps"))
+        }
+        answers = (await session.scalars(select(SurveyResponse))).all()
+    by_comment = {a.comment: a for a in answers}
+    assert len(answers) == len(chats) and set(by_comment) == {f"Because {chat}" for chat in chats}
+    for n, chat in enumerate(chats):
+        answer = by_comment[f"Because {chat}"]
+        assert answer.score == 9 + n % 2 and runs[answer.run_id].answers.get("score") == 9 + n % 2
+        assert answer.customer_id == runs[answer.run_id].customer_id

@@ -9,15 +9,21 @@ from bot.conversations.models import ConversationRun
 from bot.core import Core
 from bot.customers import records as customers
 from bot.messages import ChannelRef, Inbound
+from bot.surveys.models import SurveyResponse
 from bot.transcript import Message
 from tests.bot.conversations.statement_log import logged_statements
 
 
+async def replies_to(core: Core, chat: str, text: str, n: int) -> list[str]:
+    """The replies to a Telegram message, marked sent as the adapter would."""
+    delivery = await core.engine.handle_for_delivery(Inbound("telegram", chat, text=text, message_id=str(n)))
+    await core.deliveries.mark_sent(delivery.outbox_id)
+    return [reply.text for reply in delivery.replies]
+
+
 async def test_a_survey_answer_is_two_statements_on_postgresql_and_moves_the_run_on(core: Core) -> None:
     async def say(text: str, n: int) -> str:
-        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "42", text=text, message_id=str(n)))
-        await core.deliveries.mark_sent(delivery.outbox_id)
-        return "\n".join(reply.text for reply in delivery.replies)
+        return "\n".join(await replies_to(core, "42", text, n))
 
     await say("hi", 1)
     await say("/nps", 2)
@@ -60,9 +66,7 @@ async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_a
     aside to pick up again?) answer from them, where each was a query."""
 
     async def say(text: str, n: int) -> list[str]:
-        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "44", text=text, message_id=str(n)))
-        await core.deliveries.mark_sent(delivery.outbox_id)
-        return [reply.text for reply in delivery.replies]
+        return await replies_to(core, "44", text, n)
 
     await say("hi", 1)
     await say("/csat", 2)  # a question open, set aside by the next start and picked up again after it
@@ -78,3 +82,29 @@ async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_a
     async with core.db.transaction() as session:
         runs = {r.flow_id: r.status for r in (await session.execute(select(ConversationRun))).scalars()}
     assert runs.get("nps") == "done" and runs.get("csat") == "active"
+
+
+async def test_the_answer_that_ends_a_survey_is_recorded_with_its_reply(core: Core) -> None:
+    """The survey's record goes with the statement that writes the reply on PostgreSQL, where it was one of its own;
+    on both databases it is stored, once, with the run and the score and comment given."""
+
+    async def say(text: str, n: int) -> str:
+        return "\n".join(await replies_to(core, "45", text, n))
+
+    await say("hi", 1)
+    await say("/nps", 2)
+    await say("9", 3)
+    async with logged_statements(core) as log:
+        ended = await say("Quick and kind", 4)
+
+    assert "thank" in ended.lower()
+    if core.db.is_postgres:
+        recorded = [s for s in log.statements if "survey_responses" in s]
+        assert len(recorded) == 1 and "INSERT INTO outbox" in recorded[0], log.statements
+    async with core.db.transaction() as session:
+        run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
+        answers = (await session.execute(select(SurveyResponse))).scalars().all()
+    assert [(a.survey, a.kind, a.score, a.comment, a.run_id) for a in answers] == [
+        ("nps", "nps", 9, "Quick and kind", run.id)
+    ]
+    assert answers[0].customer_id == run.customer_id
