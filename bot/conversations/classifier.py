@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -85,21 +86,26 @@ class IntentClassifier:
         analyzers = [partial(_word_features, speller=speller), views[1].build_analyzer()]
         offset = 0
         for view, analyzer in zip(views, analyzers, strict=True):
-            self._views.append(_View(analyzer, view.vocabulary_, view.idf_, offset))
+            self._views.append(_View(analyzer, view.vocabulary_, array("d", view.idf_), offset))
             offset += len(view.vocabulary_)
 
     def decision(self, text: str) -> dict[str, float] | None:
         """Each label's decision value (what LinearSVC.decision_function gives for the message, typos corrected),
         or None when not one word of the message is known: letter sequences alone ("[31mred" shares "red" with
         "delivered") are no evidence of anything."""
-        total = self._intercept.copy()
+        features: list[int] = []
+        values: list[float] = []
         for index, view in enumerate(self._views):
-            found = view.decision(text, self._weights)
+            found = view.features(text)
             if found is None and index == WORDS:
                 return None
             if found is not None:
-                total += found
-        return dict(zip(self._classes, map(float, total), strict=True))
+                features += found[0]
+                values += found[1]
+        # One product over both views' features: numpy's work per call, not its arithmetic, is what a message paid,
+        # and more so with caches cold from the rest of a turn (0.3 ms a free-text answer in the bench; 0.1 warm).
+        total = self._intercept + np.asarray(values) @ self._weights[features]
+        return dict(zip(self._classes, total.tolist(), strict=True))
 
     def scores(self, text: str) -> list[tuple[str, float]]:
         if not self._views:
@@ -121,17 +127,18 @@ class _View:
 
     analyzer: Callable[[str], list[str]]
     vocabulary: dict[str, int]
-    idf: np.ndarray
+    idf: array[float]  # by feature; an array, whose items read as floats at once
     offset: int  # where its features start in the model's weights
 
-    def decision(self, text: str, weights: np.ndarray) -> np.ndarray | None:
+    def features(self, text: str) -> tuple[list[int], list[float]] | None:
+        """The message's features (their rows in the model's weights) and their values; None for none known."""
         counts = Counter(j for feature in self.analyzer(text) if (j := self.vocabulary.get(feature)) is not None)
         if not counts:
             return None
-        index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        value = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[index]
-        value /= np.linalg.norm(value)
-        return value @ weights[index + self.offset]
+        idf = self.idf
+        values = [(1.0 + math.log(count)) * idf[j] for j, count in counts.items()]
+        length = math.sqrt(sum(value * value for value in values))
+        return [j + self.offset for j in counts], [value / length for value in values]
 
 
 def _word_features(text: str, speller: Speller | None = None) -> list[str]:

@@ -194,7 +194,10 @@ class ConversationEngine:
             return Delivery((), duplicate=True)
         if batch is not None:
             await batch.write_before(session, received.customer.id)
-        turn = Turn(session, received.customer, now, inbound.channel, open_runs=received.open_runs)
+        turn = Turn(
+            session, received.customer, now, inbound.channel, open_runs=received.open_runs,
+            first_run_id=received.first_run_id,
+        )  # fmt: skip
         if received.is_new:
             await self.first_contact.greet(turn, inbound)
         else:

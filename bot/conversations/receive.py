@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, or_, select
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import transcript
@@ -42,10 +42,10 @@ _MESSAGES = transcript.Message.__table__
 _ROW_COLUMNS = ("direction", "channel", "platform_message_id", "text", "payload", "created_at")
 
 
-def _made_storing() -> Select[tuple[int, int]]:
+def _made_storing() -> Select[tuple[int, int, int]]:
     """PostgreSQL: a customer made, their chat and their first message in one statement, where three followed each
     other. The rows are `plain.row_of` a new Customer's (`c_` parameters) and ChannelIdentity's (`i_`), and the
-    message's (`in_`: transcript.inbound_row); it returns the customer's id and the chat's."""
+    message's (`in_`: transcript.inbound_row); it returns the customer's id, the chat's and their first run's."""
     made = _values_cte(Customer.__table__, "c_", "made")
     identities = ChannelIdentity.__table__
     chat_columns = [c for c in identities.columns if not c.primary_key and c.key != "customer_id"]
@@ -66,7 +66,9 @@ def _made_storing() -> Select[tuple[int, int]]:
         )
         .cte("stored")
     )
-    return select(made.c.id, chat.c.id).add_cte(stored)
+    # An id for the first run the turn starts, so that its row can go with the replies' statement (later.py).
+    first_run_id = func.nextval(func.pg_get_serial_sequence(ConversationRun.__tablename__, "id"))
+    return select(made.c.id, chat.c.id, first_run_id).add_cte(stored)
 
 
 def _values_cte(table: Any, prefix: str, name: str) -> Any:
@@ -91,6 +93,7 @@ class Received:
     customer: Customer
     is_new: bool
     open_runs: list[ConversationRun] | None = None
+    first_run_id: int | None = None  # drawn for the first run of a customer made (PostgreSQL)
 
 
 def clean_inbound(inbound: Inbound) -> Inbound:
@@ -133,11 +136,12 @@ async def receive(
         customer = await links.redeem(session, inbound.start_payload, inbound.ref, now)
     is_new = customer is None
     stored = store_with_read and locked
+    first_run_id = None
     if customer is None:
         open_runs = []  # a customer made now has no runs: the turn need not look
         name, language = _clip(inbound.display_name, _NAME_SIZE), _clip(inbound.language, _LANGUAGE_SIZE)
         if dialect_of(session) == "postgresql" and not check_seen:
-            customer = await _make_storing(session, inbound, now, name, language, default_tier)
+            customer, first_run_id = await _make_storing(session, inbound, now, name, language, default_tier)
             stored = True
         else:
             customer = await customers.create_with_identity(
@@ -168,23 +172,24 @@ async def receive(
         pressed = button["label"] if button is not None else None
     if not stored:
         await transcript.record_inbound(session, customer.id, inbound, now, pressed=pressed)
-    return Received(customer, is_new, open_runs)
+    return Received(customer, is_new, open_runs, first_run_id)
 
 
 async def _make_storing(
     session: AsyncSession, inbound: Inbound, now: datetime, name: str | None, language: str | None, tier: str
-) -> Customer:
-    """`customers.create_with_identity` and the message stored, in one statement (PostgreSQL: _MADE_STORING)."""
+) -> tuple[Customer, int]:
+    """`customers.create_with_identity` and the message stored, in one statement (PostgreSQL: _MADE_STORING); and
+    the id drawn for their first run."""
     customer = customers.new_customer(now, display_name=name, language=language, tier=tier)
     identity = customers.new_identity(inbound.ref, now)
     params = {f"c_{key}": value for key, value in plain.row_of(customer).items()}
     params.update((f"i_{key}", value) for key, value in plain.row_of(identity).items() if key != "customer_id")
     params.update((f"in_{key}", value) for key, value in transcript.inbound_row(inbound, now).items())
-    ((customer_id, identity_id),) = await plain.execute(session, _MADE_STORING, params)
+    ((customer_id, identity_id, first_run_id),) = await plain.execute(session, _MADE_STORING, params)
     plain.adopt(session, customer, customer_id)
     identity.customer_id = customer_id
     plain.adopt(session, identity, identity_id)
-    return customer
+    return customer, first_run_id
 
 
 async def _sender_and_runs(

@@ -1,5 +1,6 @@
 """The replies to a batch of customers' messages on PostgreSQL (group_commit.py), in one statement at the batch's end:
-every turn's transcript rows, step log entries, survey answers recorded, run moved on and outbox row.
+every turn's transcript rows, step log entries, survey answers recorded, run moved on (or a new customer's first run
+started) and outbox row.
 
 Alone, a message's reply is one statement (reply_rows.py), so a batch of N messages was N round trips, each a wake-up
 of the bot and a statement for PostgreSQL to run; together they are one, whatever N, of one shape (an array per
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import transcript
 from bot.conversations import steplog
 from bot.conversations.models import ConversationRun
-from bot.conversations.reply_rows import run_change_alone
+from bot.conversations.reply_rows import STARTED_COLUMNS, RunChange, run_change_alone, take_started
 from bot.outbox.delivery import SEND_COLUMNS
 from bot.outbox.models import OutboxItem
 from bot.outbox.rows import EARLIER_UNSENT_SQL
@@ -39,20 +40,21 @@ _RUNS = ConversationRun.__table__
 
 def _statement() -> TextClause:
     said_sql, said_types = insert_unnested(transcript.Message.__table__, _SAID, "said")
+    started_sql, started_types = insert_unnested(_RUNS, STARTED_COLUMNS, "started")
     answers_sql, answers_types = insert_unnested(surveys.RESPONSES, surveys.COLUMNS, "answer")
     steps_sql, steps_types = insert_unnested(steplog.StepEntry.__table__, _STEPS, "step")
     runs_source, runs_types = unnested([_RUNS.c[c] for c in _RUN], "run")
     sends_sql, sends_types = insert_unnested(OutboxItem.__table__, SEND_COLUMNS, "send")
     changes = ", ".join(f"{c} = u.{c}" for c in _RUN[1:])
     sql = (
-        f"WITH said AS ({said_sql}), answers AS ({answers_sql}), steps AS ({steps_sql}), "
+        f"WITH said AS ({said_sql}), started AS ({started_sql}), answers AS ({answers_sql}), steps AS ({steps_sql}), "
         f"runs AS (UPDATE {_RUNS.name} SET {changes} FROM {runs_source} AS u({', '.join(_RUN)}) "
         f"WHERE {_RUNS.name}.id = u.id) "
         # Each send's id and whether an earlier send to its customer is unsent (as delivery.insert_send): the
         # batch's own rows are not seen, so two of one customer's are never in one statement (write_before).
         f"{sends_sql} RETURNING outbox.dedupe_key, outbox.id, {EARLIER_UNSENT_SQL}"
     )
-    return text(sql).bindparams(*said_types, *answers_types, *steps_types, *runs_types, *sends_types)
+    return text(sql).bindparams(*said_types, *started_types, *answers_types, *steps_types, *runs_types, *sends_types)
 
 
 _WRITE = _statement()
@@ -65,6 +67,7 @@ class ReplyBatch:
         self._said: list[tuple[Any, ...]] = []
         self._steps: list[tuple[Any, ...]] = []
         self._answers: list[tuple[Any, ...]] = []
+        self._started: list[tuple[Any, ...]] = []
         self._runs: list[tuple[Any, ...]] = []
         self._sends: list[dict[str, Any]] = []
         self._customers: set[int] = set()
@@ -75,12 +78,21 @@ class ReplyBatch:
         self, session: AsyncSession, customer_id: int, said: list[dict[str, Any]], send: dict[str, Any]
     ) -> None:
         """Take a turn's rows: its replies `said` and their outbox row `send`, its step log entries and survey answers,
-        and its run."""
-        run = _run_alone(session)
-        if run is None:
-            await session.flush()  # the ORM writes what the turn changed, as alone
-        else:
+        and its run (inserted, for a new customer's first: later.py)."""
+        sync = session.sync_session
+        found = run_change_alone(session)
+        if found is not None and later.is_pending(sync, found[0]):
+            pass  # a run this turn started: inserted as it is now, below
+        elif found is not None and (run := _run_alone(session, found)) is not None:
             self._runs.append(run)
+        else:
+            await session.flush()  # the ORM writes what the turn changed, as alone (a run started first: later.py)
+        started, _ = take_started(sync, None)
+        for made in started:
+            values = later.values(_RUNS, made)
+            self._started.append(tuple(values[c] for c in STARTED_COLUMNS))
+            if made in session:
+                session.expunge(made)  # inserted as it is now: the session must not flush it again
         self._said += [tuple(row[c] for c in _SAID) for row in said]
         self._steps += steplog.take_pending(session.sync_session)
         answers = later.take(session.sync_session, surveys.RESPONSES)
@@ -97,9 +109,10 @@ class ReplyBatch:
     async def write(self, session: AsyncSession) -> list[tuple[int, bool]]:
         """Everything taken so far, in one statement; each send taken, in order: its id and whether it is held
         behind an earlier unsent send (as delivery.insert_send)."""
-        if self._sends or self._steps or self._said or self._runs or self._answers:
+        if self._sends or self._steps or self._said or self._runs or self._answers or self._started:
             params = {
                 **array_params("said", _SAID, self._said),
+                **array_params("started", STARTED_COLUMNS, self._started),
                 **array_params("answer", surveys.COLUMNS, self._answers),
                 **array_params("step", _STEPS, self._steps),
                 **array_params("run", _RUN, self._runs),
@@ -109,17 +122,14 @@ class ReplyBatch:
                 rows = await plain.execute(session, _WRITE, params)
             by_key = {key: (item_id, bool(held)) for key, item_id, held in rows}
             self._results += [by_key[send["dedupe_key"]] for send in self._sends]
-            self._said, self._steps, self._answers, self._runs, self._sends = [], [], [], [], []
+            self._said, self._started, self._steps, self._answers, self._runs, self._sends = [], [], [], [], [], []
             self._customers.clear()
         return self._results
 
 
-def _run_alone(session: AsyncSession) -> tuple[Any, ...] | None:
-    """The values of `_RUN` of the run a turn moved on, when that is all it left to write; the session forgets the
-    run (it is written with the batch); None when the ORM must flush."""
-    found = run_change_alone(session)
-    if found is None:
-        return None
+def _run_alone(session: AsyncSession, found: RunChange) -> tuple[Any, ...] | None:
+    """The values of `_RUN` of the run a turn moved on (`run_change_alone`), when that is all it left to write; the
+    session forgets the run (it is written with the batch); None when the ORM must flush."""
     run = found[0]
     values = inspect(run).dict
     if not all(c in values for c in _RUN):

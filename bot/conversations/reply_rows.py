@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Integer, Table, TextClause, bindparam, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import transcript
 from bot.conversations import steplog
@@ -30,6 +31,7 @@ _MESSAGES = transcript.Message.__table__
 _SAID_COLUMNS = ("customer_id", "direction", "channel", "platform_message_id", "text", "payload", "created_at")
 _RUNS = ConversationRun.__table__
 RunChange = tuple[ConversationRun, dict[str, Any]]
+STARTED_COLUMNS = tuple(c.key for c in _RUNS.columns)  # a run inserted with the replies: every column, its id too
 
 
 def run_change_alone(session: AsyncSession) -> RunChange | None:
@@ -76,12 +78,19 @@ def _run_params(changed: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...], answers: int = 0) -> TextClause:
+def _said_and_sent(
+    count: int, steps: int, run_columns: tuple[str, ...], answers: int = 0, started: int = 0
+) -> TextClause:
     """`count` transcript rows, `steps` step log rows, the UPDATE of `run_columns` of a run (none: no UPDATE),
-    `answers` survey answers recorded (surveys.record) and the outbox row, built once per shape (a turn has a reply
-    or a few, logs none to a few steps, changes one of a few sets of a run's columns, and records an answer or none)."""
+    `answers` survey answers recorded (surveys.record), `started` runs inserted (a new customer's first) and the
+    outbox row, built once per shape (a turn has a reply or a few, logs none to a few steps, changes one of a few sets
+    of a run's columns, records an answer or none, and starts a new customer's first run or none)."""
     sql, said_types = _values(_MESSAGES, _SAID_COLUMNS, "said", count)
     sql = f"WITH said AS ({sql}) "
+    started_types: tuple[BindParameter[Any], ...] = ()
+    if started:
+        started_sql, started_types = _values(_RUNS, STARTED_COLUMNS, "started", started)
+        sql += f", started AS ({started_sql}) "
     answer_types: tuple[BindParameter[Any], ...] = ()
     if answers:
         answer_sql, answer_types = _values(surveys.RESPONSES, surveys.COLUMNS, "answer", answers)
@@ -94,7 +103,8 @@ def _said_and_sent(count: int, steps: int, run_columns: tuple[str, ...], answers
     if run_columns:
         sql += f", run AS ({_run_update_sql(run_columns)}) "
         run_types = _run_types(run_columns)
-    return text(sql + INSERT_SEND_SQL).bindparams(*said_types, *answer_types, *step_types, *run_types, *SEND_TYPES)
+    types = (*said_types, *started_types, *answer_types, *step_types, *run_types, *SEND_TYPES)
+    return text(sql + INSERT_SEND_SQL).bindparams(*types)
 
 
 def _values(
@@ -116,10 +126,13 @@ async def insert_said_and_sent(
     """Insert the transcript rows `said`, the step log's entries and survey answers so far and the send row `send`,
     and write `run_change` (from `run_change_alone`, not flushed): the send's id, and whether earlier sends to its
     customer are unsent (as bot.outbox.delivery.insert_send)."""
+    sync = session.sync_session
     params = {**send, **_rows_params("said", _SAID_COLUMNS, said)}
-    answers = later.take(session.sync_session, surveys.RESPONSES)
+    started, run_change = take_started(sync, run_change)
+    params.update(_rows_params("started", STARTED_COLUMNS, [later.values(_RUNS, run) for run in started]))
+    answers = later.take(sync, surveys.RESPONSES)
     params.update(_rows_params("answer", surveys.COLUMNS, answers))
-    steps = steplog.take_pending(session.sync_session)
+    steps = steplog.take_pending(sync)
     params.update(steplog.row_params(steps))
     run_columns: tuple[str, ...] = ()
     if run_change is not None:
@@ -127,8 +140,18 @@ async def insert_said_and_sent(
         run_columns = tuple(sorted(changed))
         params.update(_run_params(changed), run_id=run.id)
     with session.no_autoflush:  # the run is written here, not by the ORM first
-        statement = _said_and_sent(len(said), len(steps), run_columns, len(answers))
+        statement = _said_and_sent(len(said), len(steps), run_columns, len(answers), len(started))
         ((item_id, held),) = await plain.execute(session, statement, params)
-    if run_change is not None:
-        session.expunge(run_change[0])  # written: the session must not flush it again
+    for written in ([run_change[0]] if run_change is not None else []) + started:
+        if written in session:
+            session.expunge(written)  # written as it is now: the session must not flush it again
     return item_id, bool(held)
+
+
+def take_started(session: Session, run_change: RunChange | None) -> tuple[list[ConversationRun], RunChange | None]:
+    """The runs started this turn whose rows are still to be inserted (a new customer's first: FlowRuns.start), and
+    `run_change` unless it is one of them: such a run is inserted with its values as they are now, not updated."""
+    started = later.take(session, _RUNS)
+    if run_change is not None and any(run is run_change[0] for run in started):
+        run_change = None
+    return started, run_change

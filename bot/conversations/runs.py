@@ -123,7 +123,13 @@ class FlowRuns:
             customer_id=turn.customer.id, flow_id=lf.id, flow_version=lf.version, step_index=0,
             status=ACTIVE, answers={}, context=context, started_at=turn.now, updated_at=turn.now,
         )  # fmt: skip
-        await plain.add_loaded(turn.session, run)  # its id now, for its step log (straight: the ORM's flush cost more)
+        # Its id now, for its step log (straight: the ORM's flush cost more). A customer made this turn brought
+        # the id with them, and the row goes with the replies' statement.
+        if turn.first_run_id is not None:
+            plain.add_later(turn.session, run, turn.first_run_id)
+            turn.first_run_id = None
+        else:
+            await plain.add_loaded(turn.session, run)
         turn.started(run)
         await self.run(turn, Running(run, lf))
         return True

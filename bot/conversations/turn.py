@@ -28,6 +28,9 @@ class Turn:
     # the turn made), and each run the turn starts (FlowRuns.start): the turn's looks at their runs are answered from
     # these objects, as the turn changes them, not by a query each. None when not read: each look queries.
     open_runs: list[ConversationRun] | None = None
+    # A customer the turn made (PostgreSQL): the id drawn with them for the first run it starts, whose row then goes
+    # with the turn's replies (FlowRuns.start, bot/storage/later.py). None once used.
+    first_run_id: int | None = None
 
     def say(self, reply: Reply) -> None:
         # A template that renders to nothing ("{{ customer.attributes.note }}" unset) is no message: an empty one

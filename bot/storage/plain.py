@@ -113,6 +113,14 @@ async def add_loaded(session: AsyncSession, made: Any) -> None:
     adopt(session, made, made_id)
 
 
+def add_later(session: AsyncSession, made: Any, made_id: int) -> None:
+    """As `add_loaded`, with its id drawn already (a sequence's nextval): the object is the session's own now, and
+    its row is inserted with the transaction's next statement (later.py), with its values then."""
+    row_of(made)  # each column not set takes its default, on the object, as the INSERT will write it
+    adopt(session, made, made_id)
+    later.insert_later(session, type(made).__mapper__.local_table, made)
+
+
 def row_of(made: Any) -> dict[str, Any]:
     """The row (by column) the ORM's flush would insert for a new object but its id: each column not set takes its
     default, on the object too, so none is left to load later (which an async session cannot)."""

@@ -155,3 +155,45 @@ async def test_a_batch_of_answers_that_end_a_survey_records_each_with_the_replie
         answer = by_comment[f"Because {chat}"]
         assert answer.score == 9 + n % 2 and runs[answer.run_id].answers.get("score") == 9 + n % 2
         assert answer.customer_id == runs[answer.run_id].customer_id
+
+
+async def test_new_customers_first_runs_in_a_batch_go_with_the_replies(core: Core) -> None:
+    """Each new customer's first run has the id drawn when they were made, and its row is written with the batch's
+    replies; each run is its own customer's, as their turn left it, and takes their next answer."""
+    await say(core, "8990", "hi", "8990-hi")  # the flow's version stored already, as for every customer but the first
+    chats = [str(8100 + n) for n in range(12)]
+    async with logged_statements(core) as log:
+        deliveries = await asyncio.gather(
+            *(
+                core.engine.handle_for_delivery(Inbound("telegram", chat, text="hi", message_id=f"{chat}-hi"))
+                for chat in chats
+            )
+        )
+
+    assert all("what will you mainly use us for" in d.replies[-1].text.lower() for d in deliveries)
+    started = [s for s in log.statements if "conversation_runs" in s]
+    assert log.commits < len(chats) and len(started) == log.commits, log.statements
+    assert all("INSERT INTO outbox" in s for s in started)
+    for delivery in deliveries:
+        await core.deliveries.mark_sent(delivery.outbox_id)
+    async with core.db.transaction() as session:
+        owners = dict(
+            (
+                await session.execute(
+                    text("SELECT address, customer_id FROM channel_identities WHERE address LIKE '81%'")
+                )
+            ).all()
+        )
+        runs = {run.customer_id: run for run in await session.scalars(select(ConversationRun))}
+    assert set(owners) == set(chats)
+    assert all(runs[owners[chat]].flow_id == "onboarding" and runs[owners[chat]].awaiting_answer for chat in chats)
+    answered = await asyncio.gather(
+        *(
+            core.engine.handle_for_delivery(Inbound("telegram", chat, text="For my work", message_id=f"{chat}-w"))
+            for chat in chats
+        )
+    )
+    assert all(d.replies for d in answered)
+    async with core.db.transaction() as session:
+        moved = {run.customer_id: run for run in await session.scalars(select(ConversationRun))}
+    assert all(moved[owners[chat]].answers for chat in chats)

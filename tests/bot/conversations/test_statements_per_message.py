@@ -53,12 +53,17 @@ async def test_a_new_customers_first_command_never_looks_for_runs_they_cannot_ha
         made = [s for s in log.statements if "INSERT INTO customers" in s or "INSERT INTO channel_identities" in s]
         assert len(made) == 1 and "INSERT INTO messages" in made[0], log.statements
     async with core.db.transaction() as session:
-        run = (await session.execute(select(ConversationRun).where(ConversationRun.flow_id == "nps"))).scalar_one()
         customer = await customers.find_by_identity(session, ChannelRef("telegram", "43"))
+        assert customer is not None
+        run = (await session.execute(select(ConversationRun).where(ConversationRun.customer_id == customer.id))).one()[
+            0
+        ]
         said = await session.scalar(select(Message.text).where(Message.platform_message_id == "1"))
         owner = await session.scalar(select(Message.customer_id).where(Message.platform_message_id == "1"))
-    assert run.awaiting_answer and run.status == "active"
-    assert customer is not None and run.customer_id == customer.id == owner and said == "/nps"
+    assert (run.flow_id, run.status, run.step_index, run.awaiting_answer) == ("nps", "active", 0, True)
+    assert run.customer_id == customer.id == owner and said == "/nps"
+    await core.deliveries.mark_sent(delivery.outbox_id)
+    assert "what do you like most" in (await replies_to(core, "43", "9", 2))[-1].lower()  # the run it went on with
 
 
 async def test_a_known_customers_flow_starts_and_ends_without_looking_for_runs_again(core: Core) -> None:
@@ -108,3 +113,31 @@ async def test_the_answer_that_ends_a_survey_is_recorded_with_its_reply(core: Co
         ("nps", "nps", 9, "Quick and kind", run.id)
     ]
     assert answers[0].customer_id == run.customer_id
+
+
+async def test_a_new_customers_first_run_goes_with_the_replies(core: Core) -> None:
+    """On PostgreSQL the statement that makes a customer draws the id of their first run, and the run's row is
+    written with the replies: a new customer's first message is three statements (their read, their making, the
+    replies), where the run's INSERT was a fourth. Everywhere the run is stored as the turn left it."""
+    await replies_to(core, "40", "hi", 0)  # the flow's version stored already, as for every customer but the first
+    async with logged_statements(core) as log:
+        delivery = await core.engine.handle_for_delivery(Inbound("telegram", "46", text="hi", message_id="1"))
+
+    assert "what will you mainly use us for" in delivery.replies[-1].text.lower()  # onboarding, started at once
+    if core.db.is_postgres:
+        started = [s for s in log.statements if "conversation_runs" in s]
+        assert len(started) == 1 and "INSERT INTO outbox" in started[0], log.statements
+        assert len(log.work()) == 3 and "nextval" in log.work()[1], log.statements
+    async with core.db.transaction() as session:
+        customer = await customers.find_by_identity(session, ChannelRef("telegram", "46"))
+        assert customer is not None
+        run = (await session.execute(select(ConversationRun).where(ConversationRun.customer_id == customer.id))).one()[
+            0
+        ]
+    assert (run.flow_id, run.status, run.awaiting_answer) == ("onboarding", "active", True)
+    assert run.started_at == run.updated_at and run.answers == {} and run.context["trigger"]["event"] == "first_contact"
+    await core.deliveries.mark_sent(delivery.outbox_id)
+    assert await replies_to(core, "46", "For my work", 2)  # the run it went on with
+    async with core.db.transaction() as session:
+        moved = (await session.execute(select(ConversationRun).where(ConversationRun.id == run.id))).scalar_one()
+    assert moved.answers and moved.step_index > run.step_index

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.customers import records
+from bot.customers.models import Customer
 from bot.messages import ChannelRef
 from bot.storage import later, plain
 from bot.storage.database import Database
@@ -64,3 +65,23 @@ async def test_a_row_put_off_goes_with_a_rollback(db: Database) -> None:
         async with session.begin():  # the next transaction of the session has nothing of the last one to write
             await session.execute(select(1))
     assert await _count(db) == 0
+
+
+async def test_an_object_added_for_later_is_inserted_before_the_orm_flushes_a_change_to_it(db: Database) -> None:
+    """An object the session holds as if loaded, its row still to come (plain.add_later): a flush that updates it,
+    or a statement that flushes first, writes the row first, with its values then; the commit keeps what changed
+    after."""
+    async with db.transaction() as session:
+        customer = records.new_customer(NOW, display_name="Ana", language=None, tier="standard")
+        plain.add_later(session, customer, 4242)
+        customer.display_name = "Ana Lima"
+        await session.flush()  # an UPDATE of a row that did not exist would match nothing, and fail
+        customer.language = "pt"
+        other = records.new_customer(NOW, display_name="Bo", language=None, tier="standard")
+        plain.add_later(session, other, 4243)
+        other.language = "sv"
+        # A statement through the session: its autoflush updates the object, after the row is written.
+        assert (await session.execute(select(Customer.language).where(Customer.id == 4243))).scalar_one() == "sv"
+    async with db.transaction() as session:
+        stored = (await session.execute(select(Customer).where(Customer.id == 4242))).scalar_one()
+    assert (stored.display_name, stored.language, stored.tier) == ("Ana Lima", "pt", "standard")
