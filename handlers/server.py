@@ -303,6 +303,7 @@ async def serve(settings: Settings) -> int:
     try:
         app.state.problems = await core.prepare()
         core.engine.warm()
+        await core.db.warm()
         # What is built by now (modules, flows, the intent classifier, the word list: about 265,000 objects) lives
         # as long as the process. Frozen, the collector no longer walks it: its full collections took 0.15 s each,
         # 0.6 ms of CPU per message in bench/bench_inbound.py, and stalled every conversation meanwhile. (What of it

@@ -18,7 +18,9 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.storage import sqlite_inline
+from bot.storage.base import Base
 from bot.storage.wal_checkpoints import BACKSTOP_PAGES, WalCheckpoints
+from bot.storage.warm_pool import warm_connections
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +232,11 @@ class Database:
         in the commits of the event loop's thread (wal_checkpoints.py)."""
         if self._wal_checkpoints is not None:
             self._wal_checkpoints.start()
+
+    async def warm(self) -> None:
+        """PostgreSQL: a few of the pool's connections opened and warmed before serving (warm_pool.py)."""
+        if self.is_postgres:  # every model's table is in the metadata by the time the bot serves
+            await warm_connections(self.engine, list(Base.metadata.sorted_tables))
 
     async def dispose(self) -> None:
         if self._wal_checkpoints is not None:
