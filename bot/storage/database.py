@@ -234,9 +234,14 @@ class Database:
             self._wal_checkpoints.start()
 
     async def warm(self) -> None:
-        """PostgreSQL: a few of the pool's connections opened and warmed before serving (warm_pool.py)."""
-        if self.is_postgres:  # every model's table is in the metadata by the time the bot serves
+        """PostgreSQL: a few of the pool's connections opened and warmed before serving (warm_pool.py). Only an
+        optimisation: if it fails, the bot serves anyway, and the pool opens connections when they are needed."""
+        if not self.is_postgres:
+            return
+        try:  # every model's table is in the metadata by the time the bot serves
             await warm_connections(self.engine, list(Base.metadata.sorted_tables))
+        except Exception as exc:
+            log.warning("database connections not warmed before serving: %s", exc)
 
     async def dispose(self) -> None:
         if self._wal_checkpoints is not None:

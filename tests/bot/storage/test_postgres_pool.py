@@ -61,3 +61,19 @@ async def test_warming_opens_the_connections_a_light_load_needs_before_any_is_ne
             assert codecs.get_data_codec(1007) is not None  # int4[], as every sent reply's mark binds
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_warm_up_that_fails_is_a_warning_and_the_database_still_serves(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:  # a table of the models' gone: its warm-up statement fails
+            await session.execute(text("DROP TABLE survey_responses"))
+        await db.warm()
+        assert "not warmed" in caplog.text
+        async with db.transaction() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await db.dispose()
