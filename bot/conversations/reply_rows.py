@@ -1,5 +1,6 @@
 """A reply to a customer's message on PostgreSQL: its transcript rows, the turn's step log entries, its outbox row,
-the survey answer it recorded, if any, and, most often, the UPDATE of the run it moved on, in one statement.
+the survey answer it recorded and the first run of a customer it made, if any (bot/storage/later.py), and, most
+often, the UPDATE of the run it moved on, in one statement.
 
 Three INSERTs were three round trips and executions per message; data-modifying CTEs write them at once. Their
 rows are not visible to the outer INSERT's RETURNING, which only looks at earlier outbox rows. SQLite has no
