@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Integer, Table, TextClause, bindparam, inspect, text
+from sqlalchemy import BindParameter, Integer, TextClause, bindparam, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from bot.conversations import steplog
 from bot.conversations.models import ConversationRun
 from bot.outbox.delivery import INSERT_SEND_SQL, SEND_TYPES
 from bot.storage import later, plain
+from bot.storage.arrays import insert_values
 from bot.surveys import responses as surveys
 
 _MESSAGES = transcript.Message.__table__
@@ -86,15 +87,15 @@ def _said_and_sent(
     `answers` survey answers recorded (surveys.record), `started` runs inserted (a new customer's first) and the
     outbox row, built once per shape (a turn has a reply or a few, logs none to a few steps, changes one of a few sets
     of a run's columns, records an answer or none, and starts a new customer's first run or none)."""
-    sql, said_types = _values(_MESSAGES, _SAID_COLUMNS, "said", count)
+    sql, said_types = insert_values(_MESSAGES, _SAID_COLUMNS, "said", count)
     sql = f"WITH said AS ({sql}) "
     started_types: tuple[BindParameter[Any], ...] = ()
     if started:
-        started_sql, started_types = _values(_RUNS, STARTED_COLUMNS, "started", started)
+        started_sql, started_types = insert_values(_RUNS, STARTED_COLUMNS, "started", started)
         sql += f", started AS ({started_sql}) "
     answer_types: tuple[BindParameter[Any], ...] = ()
     if answers:
-        answer_sql, answer_types = _values(surveys.RESPONSES, surveys.COLUMNS, "answer", answers)
+        answer_sql, answer_types = insert_values(surveys.RESPONSES, surveys.COLUMNS, "answer", answers)
         sql += f", answers AS ({answer_sql}) "
     step_types: tuple[BindParameter[Any], ...] = ()
     if steps:
@@ -106,15 +107,6 @@ def _said_and_sent(
         run_types = _run_types(run_columns)
     types = (*said_types, *started_types, *answer_types, *step_types, *run_types, *SEND_TYPES)
     return text(sql + INSERT_SEND_SQL).bindparams(*types)
-
-
-def _values(
-    table: Table, columns: tuple[str, ...], prefix: str, count: int
-) -> tuple[str, tuple[BindParameter[Any], ...]]:
-    """`INSERT INTO table (columns) VALUES` `count` rows of the parameters `<prefix>_<column>_<n>`, and their types."""
-    rows = ", ".join("(" + ", ".join(f":{prefix}_{c}_{n}" for c in columns) + ")" for n in range(count))
-    types = tuple(bindparam(f"{prefix}_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in columns)
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {rows}", types
 
 
 def _rows_params(prefix: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> dict[str, Any]:

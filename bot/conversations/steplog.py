@@ -11,7 +11,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Index, String, TextClause, bindparam, event, text
+from sqlalchemy import BindParameter, Index, String, TextClause, event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -20,6 +20,7 @@ from bot.conversations.loader import LoadedFlow
 from bot.conversations.models import ConversationRun
 from bot.conversations.turn import Turn
 from bot.storage import plain
+from bot.storage.arrays import insert_values
 from bot.storage.base import IDS_NEVER_REUSED, Base
 
 ENTERED = "entered"
@@ -61,11 +62,8 @@ def log_step(turn: Turn, run: ConversationRun, lf: LoadedFlow, event: str = ENTE
 @functools.cache
 def insert_rows(count: int) -> tuple[str, tuple[BindParameter[Any], ...]]:
     """One INSERT of `count` rows (parameters `step_<column>_<n>`) and its typed parameters, built once per count (a
-    turn writes one to a few). Written out: SQLAlchemy compiles a multi-row insert() again on every execution."""
-    table = StepEntry.__table__
-    rows = ", ".join("(" + ", ".join(f":step_{c}_{n}" for c in COLUMNS) + ")" for n in range(count))
-    typed = tuple(bindparam(f"step_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in COLUMNS)
-    return f"INSERT INTO {table.name} ({', '.join(COLUMNS)}) VALUES {rows}", typed
+    turn writes one to a few)."""
+    return insert_values(StepEntry.__table__, COLUMNS, "step", count)
 
 
 @functools.cache

@@ -3,7 +3,8 @@
 A multi-row VALUES list is a new statement for every number of rows, each prepared and planned by PostgreSQL on its
 first run and kept in the driver's statement cache; an array per column is one statement for any number of rows,
 including none (bot/conversations/reply_batch.py). Each array is cast to its column's type, so PostgreSQL knows
-what `unnest` returns, and each value goes through its column type's conversion (SQLAlchemy's ARRAY of it)."""
+what `unnest` returns, and each value goes through its column type's conversion (SQLAlchemy's ARRAY of it).
+`insert_values` is the other way, on any database: a VALUES list, for the one to few rows of a turn."""
 
 from __future__ import annotations
 
@@ -31,6 +32,17 @@ def one_row(columns: Sequence[Column[Any]], prefix: str) -> tuple[str, tuple[Bin
     casts = ", ".join(f"CAST(:{prefix}_{c.name} AS {c.type.compile(dialect=_DIALECT)})" for c in columns)
     typed = tuple(bindparam(f"{prefix}_{c.name}", type_=c.type) for c in columns)
     return f"(VALUES ({casts}))", typed
+
+
+def insert_values(
+    table: Table, columns: Sequence[str], prefix: str, count: int
+) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """`INSERT INTO table (columns) VALUES` `count` rows of the parameters `<prefix>_<column>_<n>`, and their typed
+    parameters: for a statement whose rows are one or a few, built once per count (`unnested`'s arrays cost the
+    driver more to encode). Written out: SQLAlchemy compiles a multi-row insert() again on every execution."""
+    rows = ", ".join("(" + ", ".join(f":{prefix}_{c}_{n}" for c in columns) + ")" for n in range(count))
+    typed = tuple(bindparam(f"{prefix}_{c}_{n}", type_=table.c[c].type) for n in range(count) for c in columns)
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {rows}", typed
 
 
 def insert_unnested(table: Table, columns: Sequence[str], prefix: str) -> tuple[str, tuple[BindParameter[Any], ...]]:

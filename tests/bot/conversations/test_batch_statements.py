@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from bot.conversations.models import ConversationRun
 from bot.core import Core
 from bot.messages import Inbound
+from bot.outbox.delivery import Delivery
 from bot.outbox.models import LEASED, OutboxItem
 from bot.surveys.models import SurveyResponse
 from tests.bot.conversations.statement_log import logged_statements
@@ -27,6 +28,13 @@ async def say(core: Core, chat: str, words: str, message_id: str) -> str:
     return delivery.replies[-1].text
 
 
+async def all_at_once(core: Core, chats: list[str], text: str, tag: str) -> list[Delivery]:
+    """Each chat's message (`text`, "{chat}" in it filled in) handed to the engine at the same moment, so that they
+    are batched."""
+    inbounds = [Inbound("telegram", chat, text=text.format(chat=chat), message_id=f"{chat}-{tag}") for chat in chats]
+    return list(await asyncio.gather(*(core.engine.handle_for_delivery(inbound) for inbound in inbounds)))
+
+
 async def step_log_count(core: Core) -> int:
     async with core.db.transaction() as session:
         return int((await session.execute(text("SELECT count(*) FROM flow_step_log"))).scalar_one())
@@ -39,12 +47,7 @@ async def test_a_batch_of_answers_is_two_statements_and_each_answer_moves_its_ow
         await say(core, chat, "/nps", f"{chat}-nps")
     logged_before = await step_log_count(core)
     async with logged_statements(core) as log:
-        deliveries = await asyncio.gather(
-            *(
-                core.engine.handle_for_delivery(Inbound("telegram", chat, text="9", message_id=f"{chat}-9"))
-                for chat in chats
-            )
-        )
+        deliveries = await all_at_once(core, chats, "9", "9")
 
     # Each customer got the next question, in an outbox row of their own leased to the caller, held behind nothing.
     assert all("what do you like most" in d.replies[-1].text.lower() for d in deliveries)
@@ -104,12 +107,7 @@ async def test_new_customers_in_a_batch_are_made_without_being_looked_for_again(
     not read a second time to find that out again."""
     chats = [str(8000 + n) for n in range(12)]
     async with logged_statements(core) as log:
-        deliveries = await asyncio.gather(
-            *(
-                core.engine.handle_for_delivery(Inbound("telegram", chat, text="/nps", message_id=f"{chat}-nps"))
-                for chat in chats
-            )
-        )
+        deliveries = await all_at_once(core, chats, "/nps", "nps")
 
     assert all("how likely" in d.replies[-1].text.lower() for d in deliveries)
     assert all("welcome" in d.replies[0].text.lower() for d in deliveries)
@@ -129,14 +127,7 @@ async def test_a_batch_of_answers_that_end_a_survey_records_each_with_the_replie
         await say(core, chat, "/nps", f"{chat}-nps")
         await say(core, chat, str(9 + n % 2), f"{chat}-score")
     async with logged_statements(core) as log:
-        deliveries = await asyncio.gather(
-            *(
-                core.engine.handle_for_delivery(
-                    Inbound("telegram", chat, text=f"Because {chat}", message_id=f"{chat}-c")
-                )
-                for chat in chats
-            )
-        )
+        deliveries = await all_at_once(core, chats, "Because {chat}", "c")
 
     assert all(any("thank" in r.text.lower() for r in d.replies) for d in deliveries)
     # The set-aside welcome resumed at the survey's end is the ORM's to flush; the records go with the replies.
@@ -163,12 +154,7 @@ async def test_new_customers_first_runs_in_a_batch_go_with_the_replies(core: Cor
     await say(core, "8990", "hi", "8990-hi")  # the flow's version stored already, as for every customer but the first
     chats = [str(8100 + n) for n in range(12)]
     async with logged_statements(core) as log:
-        deliveries = await asyncio.gather(
-            *(
-                core.engine.handle_for_delivery(Inbound("telegram", chat, text="hi", message_id=f"{chat}-hi"))
-                for chat in chats
-            )
-        )
+        deliveries = await all_at_once(core, chats, "hi", "hi")
 
     assert all("what will you mainly use us for" in d.replies[-1].text.lower() for d in deliveries)
     started = [s for s in log.statements if "conversation_runs" in s]
@@ -187,12 +173,7 @@ async def test_new_customers_first_runs_in_a_batch_go_with_the_replies(core: Cor
         runs = {run.customer_id: run for run in await session.scalars(select(ConversationRun))}
     assert set(owners) == set(chats)
     assert all(runs[owners[chat]].flow_id == "onboarding" and runs[owners[chat]].awaiting_answer for chat in chats)
-    answered = await asyncio.gather(
-        *(
-            core.engine.handle_for_delivery(Inbound("telegram", chat, text="For my work", message_id=f"{chat}-w"))
-            for chat in chats
-        )
-    )
+    answered = await all_at_once(core, chats, "For my work", "w")
     assert all(d.replies for d in answered)
     async with core.db.transaction() as session:
         moved = {run.customer_id: run for run in await session.scalars(select(ConversationRun))}

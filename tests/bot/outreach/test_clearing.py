@@ -75,6 +75,17 @@ async def propose(core: Core, customer_id: int, campaign: str) -> None:
         )  # fmt: skip
 
 
+async def thanked(core: Core, clock: FixedClock, names: list[str]) -> tuple[CountingChannel, list[int]]:
+    """A channel that counts what it sends, and customers an hour old, each with the "thanks" campaign's row due."""
+    channel = CountingChannel(core)
+    core.add_channel(channel)
+    ids = [await customer(core, clock, name) for name in names]
+    clock.advance(hours=1)
+    for customer_id in ids:
+        await propose(core, customer_id, "thanks")
+    return channel, ids
+
+
 def group_sizes(core: Core) -> list[int]:
     """Records how many rows each clearing transaction judged."""
     sizes: list[int] = []
@@ -91,12 +102,7 @@ def group_sizes(core: Core) -> list[int]:
 async def test_a_campaign_is_judged_a_workers_worth_of_customers_at_a_time_and_reaches_each_once(
     core: Core, clock: FixedClock
 ) -> None:
-    channel = CountingChannel(core)
-    core.add_channel(channel)
-    ids = [await customer(core, clock, f"c{n}") for n in range(7)]
-    clock.advance(hours=1)
-    for customer_id in ids:
-        await propose(core, customer_id, "thanks")
+    channel, _ = await thanked(core, clock, [f"c{n}" for n in range(7)])
     sizes = group_sizes(core)
 
     await core.dispatcher.drain()
@@ -114,12 +120,7 @@ async def test_a_campaign_is_judged_a_workers_worth_of_customers_at_a_time_and_r
 async def test_a_customers_second_message_in_a_batch_is_judged_after_the_first_went_out(
     core: Core, clock: FixedClock
 ) -> None:
-    channel = CountingChannel(core)
-    core.add_channel(channel)
-    ana, bo = await customer(core, clock, "ana"), await customer(core, clock, "bo")
-    clock.advance(hours=1)
-    await propose(core, ana, "thanks")
-    await propose(core, bo, "thanks")
+    channel, (ana, _bo) = await thanked(core, clock, ["ana", "bo"])
     await propose(core, ana, "tips")  # same batch; the cap (1 in 7 days) must count ana's first message
 
     await core.dispatcher.drain()
@@ -137,12 +138,7 @@ async def test_a_row_left_behind_a_customer_erased_meanwhile_is_skipped_and_its_
     """Planning holds no lock on the customers it writes rows for, and the outbox has no foreign key to them
     (migration 0019): a customer erased as their campaign row is planned leaves that row behind. It must not message
     anyone, nor stop the customers judged with it."""
-    channel = CountingChannel(core)
-    core.add_channel(channel)
-    ana, bo = await customer(core, clock, "ana"), await customer(core, clock, "bo")
-    clock.advance(hours=1)
-    await propose(core, ana, "thanks")
-    await propose(core, bo, "thanks")
+    channel, (ana, bo) = await thanked(core, clock, ["ana", "bo"])
     async with core.db.transaction() as session:  # what erasure deletes, but for the row planned meanwhile
         for table in reversed(privacy.customer_tables()):
             if table.name != OutboxItem.__tablename__:
