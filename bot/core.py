@@ -61,6 +61,8 @@ LEADER_CHECK_SECONDS = 30
 # How often an instance looks for flows, campaigns and sections saved elsewhere (the console on another instance): a
 # save is in force everywhere within about this long. One statement of three indexed max() per tick.
 FLOW_POLL_SECONDS = 2
+# A background job waits at most this long for a moment without customers' messages under way (bot/inflight.py).
+QUIET_WAIT_SECONDS = 0.25
 CAMPAIGN_JOBS = "campaign:"  # the prefix of the scheduler's cron jobs of campaigns
 
 
@@ -101,6 +103,7 @@ class Core:
         self.planning = PlanningJobs(self.db, settings, self.clock, self.leadership)
         self.retention = RetentionJobs(self.db, settings, self.clock, self.leadership)
         self.deliveries = self.dispatcher.deliveries
+        self.deliveries.in_flight = self.engine.in_flight  # answering a message ends with its replies sent
         # The services adapters call: each call is one unit of work (adapters open no transaction).
         self.tickets = TicketActions(self.db, settings, self.clock)
         self.ticket_queries = TicketQueries(self.db, settings, self.clock)
@@ -122,7 +125,7 @@ class Core:
         self.playbook_console = PlaybookConsole(self.db, settings, self.registry, self.section_store, self.clock,
                                                 reload_sections)  # fmt: skip
         self.previews = Previews(settings, self.registry, self.clock)
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(gate=lambda: self.engine.in_flight.quiet(QUIET_WAIT_SECONDS))
         self._background = False
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None

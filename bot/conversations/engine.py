@@ -59,6 +59,7 @@ from bot.conversations.speech import Speech
 from bot.conversations.turn import Turn
 from bot.conversations.versions import FlowVersions
 from bot.conversations.words import GlobalWordActions
+from bot.inflight import InFlight
 from bot.messages import ChannelRef, Inbound, Reply
 from bot.outbox.delivery import Delivery
 from bot.ports import Clock, SystemClock
@@ -78,6 +79,7 @@ class ConversationEngine:
         self.settings = settings
         self.clock = clock or SystemClock()
         self._locks = KeyedLocks()
+        self.in_flight = InFlight()  # the messages under way, for the background jobs to wait for (core.py)
         # One batch at a time. SQLite has one writer: a second batch would only wait for it. On PostgreSQL a second
         # lane halved the batches once a batch was two statements (senders.py, reply_batch.py): more transactions,
         # 15-20% more CPU a message, 7-16% fewer messages a second in webhook mode (docs/decisions.md, sixth round).
@@ -133,8 +135,9 @@ class ConversationEngine:
     async def _handle_inbound(self, inbound: Inbound, *, push: bool) -> Delivery:
         inbound = clean_inbound(inbound)
         # One message per chat in flight: a batch never holds two of a chat, and a chat's messages keep their order.
-        async with self._locks.hold(("identity", inbound.channel, inbound.address)):
-            return await self._group.submit((inbound, push))
+        with self.in_flight.hold():
+            async with self._locks.hold(("identity", inbound.channel, inbound.address)):
+                return await self._group.submit((inbound, push))
 
     async def _together(self, batch: list[tuple[Inbound, bool]]) -> list[Delivery]:
         """Messages of different chats through the stages in one transaction (group_commit.py)."""

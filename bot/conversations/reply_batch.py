@@ -91,8 +91,7 @@ class ReplyBatch:
         for made in started:
             values = later.values(_RUNS, made)
             self._started.append(tuple(values[c] for c in STARTED_COLUMNS))
-            if made in session:
-                session.expunge(made)  # inserted as it is now: the session must not flush it again
+            plain.written(session, made)  # inserted as it is now, with the batch
         self._said += [tuple(row[c] for c in _SAID) for row in said]
         self._steps += steplog.take_pending(session.sync_session)
         answers = later.take(session.sync_session, surveys.RESPONSES)
@@ -129,10 +128,10 @@ class ReplyBatch:
 
 def _run_alone(session: AsyncSession, found: RunChange) -> tuple[Any, ...] | None:
     """The values of `_RUN` of the run a turn moved on (`run_change_alone`), when that is all it left to write; the
-    session forgets the run (it is written with the batch); None when the ORM must flush."""
+    session holds the run as written (it is, with the batch); None when the ORM must flush."""
     run = found[0]
     values = inspect(run).dict
     if not all(c in values for c in _RUN):
         return None  # a column not loaded: the ORM writes what changed
-    session.expunge(run)
+    plain.written(session, run)  # written with the batch, as it is now
     return tuple(values[c] for c in _RUN)

@@ -9,8 +9,9 @@ INSERT in a WITH clause (and no round trips to save): it writes the two rows apa
 The run's UPDATE went through the ORM's unit of work, the largest single cost of a message in the profiles
 (bench/README.md): working out an order of every mapper and the history of every attribute for one row. When a run
 moved on is all the turn has left to flush (a survey answer, most messages), its changed columns go in the same
-statement instead, and the session forgets the run, as if it had flushed it: a later look at the run in the same
-transaction reads it again from the row. Anything else the turn changed is flushed by the ORM as before."""
+statement instead, and the session holds the run as if it had flushed it (`plain.written`): unchanged, and a
+later change to it in the same transaction is flushed as usual. Anything else the turn changed is flushed by the ORM
+as before."""
 
 from __future__ import annotations
 
@@ -55,11 +56,11 @@ def run_change_alone(session: AsyncSession) -> RunChange | None:
 
 async def write_run_change(session: AsyncSession, run_change: RunChange) -> None:
     """The run's changed columns as a plain UPDATE (SQLite, which has no UPDATE in a WITH clause): still a fraction
-    of the ORM's flush of it. The session forgets the run, as with `insert_said_and_sent`."""
+    of the ORM's flush of it. Nothing of the run is left to flush, as with `insert_said_and_sent`."""
     run, changed = run_change
     with session.no_autoflush:
         await plain.execute(session, _run_update(tuple(sorted(changed))), {**_run_params(changed), "run_id": run.id})
-    session.expunge(run)
+    plain.written(session, run)
 
 
 @functools.cache
@@ -136,8 +137,7 @@ async def insert_said_and_sent(
         statement = _said_and_sent(len(said), len(steps), run_columns, len(answers), len(started))
         ((item_id, held),) = await plain.execute(session, statement, params)
     for written in ([run_change[0]] if run_change is not None else []) + started:
-        if written in session:
-            session.expunge(written)  # written as it is now: the session must not flush it again
+        plain.written(session, written)
     return item_id, bool(held)
 
 

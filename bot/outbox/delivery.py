@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.inflight import InFlight
 from bot.messages import Reply
 from bot.outbox import rows
 from bot.outbox.models import LEASED, PENDING, OutboxItem
@@ -96,6 +97,7 @@ class Deliveries:
         self.on_unreachable: OnUnreachable | None = None
         self._unmarked: dict[int, asyncio.Future[None]] = {}  # sent, not yet marked done
         self._marking = asyncio.Lock()  # one marking statement at a time (see mark_sent)
+        self.in_flight = InFlight()  # the engine's, in a Core: a send of replies is part of answering a message
 
     def _max_attempts(self, kind: str) -> int:
         return self.attempts_by_kind.get(kind, self.max_attempts)
@@ -106,11 +108,12 @@ class Deliveries:
         still queued: nothing is sent now, the dispatcher keeps the order."""
         if delivery.outbox_id is None or delivery.held:
             return
-        try:
-            await send(delivery.replies)
-        except DeliveryError as exc:
-            await self.failed(delivery.outbox_id, exc)
-            return
+        with self.in_flight.hold():
+            try:
+                await send(delivery.replies)
+            except DeliveryError as exc:
+                await self.failed(delivery.outbox_id, exc)
+                return
         await self._mark_sent_once_reachable(delivery.outbox_id)
 
     async def _mark_sent_once_reachable(self, item_id: int) -> None:

@@ -48,7 +48,9 @@ _CANCELLED_BY_THE_SHUTDOWN = _CancelledByTheShutdown()
 class Scheduler:
     """Ticks and cron jobs; missed runs after downtime are coalesced into one, never replayed."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`gate`: awaited before each run of a job (Core's: a moment without customers' messages under way)."""
+        self._gate = gate
         logging.getLogger("apscheduler.executors.default").addFilter(_CANCELLED_BY_THE_SHUTDOWN)  # once, however many
         self._scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
@@ -62,13 +64,17 @@ class Scheduler:
         first = (self._periodic * STAGGER_SECONDS) % seconds or seconds
         start = datetime.now(UTC) + timedelta(seconds=first)
         self._scheduler.add_job(
-            _guarded(job, name), IntervalTrigger(seconds=seconds, start_date=start), id=name, name=name
+            _guarded(job, name, self._gate), IntervalTrigger(seconds=seconds, start_date=start), id=name, name=name
         )
 
     def cron(self, expression: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:
         """At the moments of a crontab line (read as cron reads it: Sunday is 0 and 7)."""
         self._scheduler.add_job(
-            _guarded(job, name), crontab.trigger(expression, timezone), id=name, name=name, replace_existing=True
+            _guarded(job, name, self._gate),
+            crontab.trigger(expression, timezone),
+            id=name,
+            name=name,
+            replace_existing=True,
         )
 
     def remove_group(self, prefix: str) -> None:
@@ -80,11 +86,11 @@ class Scheduler:
     def daily(self, hhmm: str, timezone: tzinfo, job: Callable[[], Awaitable[object]], name: str) -> None:
         hour, minute = hhmm.split(":")
         trigger = CronTrigger(hour=int(hour), minute=int(minute), timezone=timezone)
-        self._scheduler.add_job(_guarded(job, name), trigger, id=name, name=name, replace_existing=True)
+        self._scheduler.add_job(_guarded(job, name, self._gate), trigger, id=name, name=name, replace_existing=True)
 
     def once_now(self, job: Callable[[], Awaitable[object]], name: str) -> None:
         """Right after start (catching up what was missed while the service was down)."""
-        self._scheduler.add_job(_guarded(job, name), id=name, name=name, replace_existing=True)
+        self._scheduler.add_job(_guarded(job, name, self._gate), id=name, name=name, replace_existing=True)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -97,9 +103,13 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
 
-def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
+def _guarded(
+    job: Callable[[], Awaitable[object]], name: str, gate: Callable[[], Awaitable[None]] | None
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         try:
+            if gate is not None:
+                await gate()
             await job()
         except asyncio.CancelledError:
             # The scheduler shutting down cancels a job under way (its work is safe to redo: leases, marks). Told

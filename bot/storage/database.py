@@ -151,7 +151,10 @@ class Database:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
         else:
             # No overflow: connections past pool_size were closed on return and opened again on the next burst.
-            kwargs.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0)
+            # Last in, first out: at a light load the same few connections take every transaction, their
+            # statements prepared and caches warm. In turn, each statement was prepared again on every connection a
+            # burst had opened (the outbox's claim: 0.3-1.7 ms of the event loop each time, under a customer's turn).
+            kwargs.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0, pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout=file is None)  # inline ones wait without blocking

@@ -139,6 +139,20 @@ def row_of(made: Any) -> dict[str, Any]:
     return values
 
 
+def written(session: AsyncSession, made: Any) -> None:
+    """`made`'s row is in the database as the object is now (a statement of this module wrote it, or is about to in
+    this transaction): the ORM's flush has nothing of it to write. The object stays the session's own, unchanged, as
+    after a flush: a later change to it is flushed as usual. Expunging it did the same for 60-70 µs of a message's
+    CPU (its cascades, the identity map), and a later change was then lost."""
+    if made not in session:
+        return
+    state = instance_state(made)
+    if loads_as_the_orm(session.sync_session):
+        state._commit_all(state.dict, session.sync_session.identity_map)
+    else:
+        session.expunge(made)
+
+
 def adopt(session: AsyncSession, made: Any, made_id: int) -> None:
     """A new object whose row (`row_of`) is inserted already, as the session's own: as if loaded, nothing pending."""
     made.id = made_id

@@ -111,3 +111,22 @@ async def test_a_push_reply_is_in_the_transcript_and_its_outbox_row_alike(core: 
     assert said == [(INBOUND, "hi"), *((OUTBOUND, t) for t in texts)]
     assert [r["text"] for r in row.payload["replies"]] == texts
     assert (row.id, row.status) == (delivery.outbox_id, LEASED)
+
+
+async def test_background_jobs_wait_while_a_message_is_answered_and_its_replies_sent(core: Core) -> None:
+    """The scheduler's gate (Core: `engine.in_flight`) holds a job back during a message's turn and the send of its
+    replies, so that the job's work does not delay the customer's answer."""
+    in_flight = core.engine.in_flight
+    turn = asyncio.create_task(core.engine.handle_for_delivery(Inbound("test", "chat-1", text="hi")))
+    await asyncio.sleep(0)  # the turn's first step: it waits for the database now
+    job = asyncio.create_task(in_flight.quiet(30))
+    delivery = await turn
+    seen: list[bool] = []
+
+    async def send(replies: Sequence[Reply]) -> None:
+        seen.append(in_flight.busy and not job.done())
+
+    await core.deliveries.deliver(delivery, send)
+    assert seen == [True]
+    await asyncio.wait_for(job, timeout=10)  # the gate opened with the send done, well before its bound
+    assert not in_flight.busy

@@ -1,4 +1,5 @@
-"""The scheduler's jobs: a job under way when the service stops is stopped quietly, a failing one is logged."""
+"""The scheduler's jobs: a job under way when the service stops is stopped quietly, a failing one is logged, and a
+job waits (a bounded while) for a moment without customers' messages under way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 import pytest
 
+from bot.inflight import InFlight
 from bot.outreach.scheduler import Scheduler
 
 
@@ -97,3 +99,33 @@ async def test_periodic_jobs_first_run_soon_after_the_start_each_at_a_moment_of_
     moments = sorted(first_runs.values())
     assert moments[-1] - started < 1.0  # not 30 s for the catch-up
     assert all(later - earlier >= 0.1 for earlier, later in itertools.pairwise(moments))
+
+
+async def test_a_job_waits_for_a_moment_without_customers_messages_under_way() -> None:
+    """Core's gate: a job due while a message is handled starts once it is done, not in the middle of it."""
+    in_flight = InFlight()
+    ran = asyncio.Event()
+
+    async def dispatch() -> None:
+        ran.set()
+
+    scheduler = Scheduler(gate=lambda: in_flight.quiet(30))
+    with in_flight.hold():
+        scheduler.once_now(dispatch, "outbox-dispatch")
+        scheduler.start()
+        for _ in range(20):  # many turns of the loop: the job is handed over and waits at its gate
+            await asyncio.sleep(0)
+        assert not ran.is_set()
+    await asyncio.wait_for(ran.wait(), timeout=10)
+    scheduler.shutdown()
+
+
+async def test_a_job_waits_no_longer_than_its_bound_when_messages_never_stop() -> None:
+    in_flight = InFlight()
+    loop = asyncio.get_running_loop()
+    with in_flight.hold(), in_flight.hold():
+        started = loop.time()
+        await asyncio.wait_for(in_flight.quiet(0.05), timeout=10)
+        assert loop.time() - started >= 0.05 and in_flight.busy
+    assert not in_flight.busy
+    await asyncio.wait_for(in_flight.quiet(30), timeout=1)  # nothing under way: at once

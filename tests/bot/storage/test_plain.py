@@ -129,6 +129,36 @@ async def test_a_new_object_added_straight_is_written_as_the_orm_would_and_is_th
     assert tuple(rows[0])[:-1] == tuple(rows[1])[:-1] and (rows[0].tier, rows[1].tier) == ("standard", "gold")
 
 
+async def test_an_object_written_straight_is_left_unchanged_for_the_orm_and_a_later_change_is_flushed(
+    db: Database,
+) -> None:
+    """`written`: what a statement wrote of an object is not flushed again (the ORM would write it over the row the
+    statement wrote), and a change made after is flushed as for any loaded object, not lost."""
+    async with db.transaction() as session:
+        customer = Customer(display_name="Ana", created_at=NOW)
+        await plain.add_loaded(session, customer)
+        customer.display_name = "Bea"
+        await plain.execute(session, text("UPDATE customers SET display_name = 'Bea', tier = 'silver' WHERE id = :id"),
+                            {"id": customer.id})  # fmt: skip
+        plain.written(session, customer)
+        assert customer in session and not session.dirty
+        updates: list[str] = []
+        listen = (db.engine.sync_engine, "before_cursor_execute")
+        count = lambda _c, _cur, sql, *_rest: updates.append(sql) if sql.startswith("UPDATE") else None  # noqa: E731
+        event.listen(*listen, count)
+        try:
+            await session.flush()  # nothing of the customer: its tier stays as the statement wrote it
+            assert updates == []
+            customer.phone = "+33 6 12 34 56 78"
+            await session.flush()
+            assert len(updates) == 1
+        finally:
+            event.remove(*listen, count)
+    async with db.transaction() as session:
+        row = (await session.execute(select(Customer.display_name, Customer.tier, Customer.phone))).one()
+    assert tuple(row) == ("Bea", "silver", "+33 6 12 34 56 78")
+
+
 async def test_a_statement_on_an_autocommit_connection_commits_on_its_own_and_fails_as_through_it(
     db: Database,
 ) -> None:
