@@ -84,7 +84,7 @@ class ConversationEngine:
         # lane halved the batches once a batch was two statements (senders.py, reply_batch.py): more transactions,
         # 15-20% more CPU a message, 7-16% fewer messages a second in webhook mode (docs/decisions.md, sixth round).
         self._group: GroupCommit[tuple[Inbound, bool], Delivery] = GroupCommit(
-            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1
+            self._together, self._alone, max_batch=GROUP_COMMIT_MAX, lanes=1, inline=db.is_postgres
         )
         conv, business = settings.conversation, settings.business
         speech = Speech(business.name, settings.texts, registry)

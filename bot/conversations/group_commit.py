@@ -4,7 +4,8 @@ stages together, in one transaction with one commit.
 A message alone costs a session, a BEGIN and a COMMIT round trip (and on SQLite the one writer's turn) besides
 its own statements: about a fifth of its CPU (bench/README.md). When messages come in bursts (campaign replies,
 many customers at once) the next ones queue while a transaction runs, and share the next one. Nothing waits for
-a batch to fill: a message that finds no transaction running starts one at once, so a quiet bot answers as fast.
+a batch to fill: a message that finds no transaction running starts one at once (in its caller's task), so a quiet
+bot answers as fast.
 
 A batch that fails (a duplicate delivery caught by the unique message id, another instance creating the same
 customer, a bug with one message, the database going away) is rolled back whole and its messages go again one by
@@ -29,7 +30,7 @@ Result = TypeVar("Result")
 class GroupCommit(Generic[Item, Result]):
     """`together(items)` runs a batch in one transaction and returns a result per item, in order; `alone(item)`
     runs one in a transaction of its own (with its own retries). At most `lanes` batches run at once, each of at
-    most `max_batch` items."""
+    most `max_batch` items; `inline`: an item that finds nothing running goes alone in its caller's task."""
 
     def __init__(
         self,
@@ -38,28 +39,46 @@ class GroupCommit(Generic[Item, Result]):
         *,
         max_batch: int,
         lanes: int,
+        inline: bool = False,
     ):
         self._together = together
         self._alone = alone
         self._max_batch = max(1, max_batch)
         self._lanes = max(1, lanes)
+        self._inline = inline
         self._queue: deque[tuple[Item, asyncio.Future[Result]]] = deque()
         self._busy_lanes = 0
         self._idle_lanes = 0  # lanes about to take a batch (just started, or between two)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
+        if self._inline and self._busy_lanes == 0:
+            # Nothing running: alone, in the caller's task. A lane's task and the hand-overs to it and back were
+            # two turns of the event loop more for a message of a quiet bot; a caller that gives up now only rolls
+            # back its own. Messages that come meanwhile wait for the lane started after it, as a batch. Only where
+            # `alone` waits for the database (`inline`): SQLite's inline connection runs a transaction without
+            # yielding, and every message of a burst went alone, one after another.
+            self._busy_lanes += 1
+            try:
+                return await self._alone(item)
+            finally:
+                self._busy_lanes -= 1
+                if self._queue:
+                    self._start_lane()
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._busy_lanes < self._lanes:
-            # A task of its own: a caller that gives up (a webhook request cancelled) must not cut short the
-            # transaction of the others in its batch.
-            self._busy_lanes += 1
-            self._idle_lanes += 1
-            lane = asyncio.create_task(self._lane())
-            self._tasks.add(lane)  # a reference, so the task is not collected while it runs
-            lane.add_done_callback(self._tasks.discard)
+            self._start_lane()
         return await future
+
+    def _start_lane(self) -> None:
+        # A task of its own: a caller that gives up (a webhook request cancelled) must not cut short the transaction
+        # of the others in its batch.
+        self._busy_lanes += 1
+        self._idle_lanes += 1
+        lane = asyncio.create_task(self._lane())
+        self._tasks.add(lane)  # a reference, so the task is not collected while it runs
+        lane.add_done_callback(self._tasks.discard)
 
     async def _lane(self) -> None:
         idle = True  # counted in _idle_lanes

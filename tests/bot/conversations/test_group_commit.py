@@ -201,3 +201,39 @@ async def test_a_batch_locks_its_customers_in_the_order_other_work_does_and_neve
         replies = await answered
         assert all("10" in r[-1].text for r in replies)
         assert (await other.execute(deadlocks)).scalar_one() == before  # nobody waited for a deadlock to be broken
+
+
+async def test_inline_a_message_that_finds_nothing_running_goes_alone_in_its_callers_task() -> None:
+    """`inline` (PostgreSQL's engine): no lane's task for a message of a quiet bot; those that come while it runs go
+    together after it, and one whose caller gives up rolls back alone (its `alone` is cancelled)."""
+    release = asyncio.Event()
+    ran: list[tuple[str, asyncio.Task[object] | None]] = []
+    batches: list[list[str]] = []
+
+    async def alone(item: str) -> str:
+        ran.append((item, asyncio.current_task()))
+        await release.wait()
+        return item.upper()
+
+    async def together(items: list[str]) -> list[str]:
+        batches.append(items)
+        return [item.upper() for item in items]
+
+    group: GroupCommit[str, str] = GroupCommit(together, alone, max_batch=10, lanes=1, inline=True)
+    first = asyncio.create_task(group.submit("first"))
+    await asyncio.sleep(0)
+    assert ran == [("first", first)]  # in the caller's own task
+    later = [asyncio.create_task(group.submit(x)) for x in ("x", "y")]
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == "FIRST" and [await task for task in later] == ["X", "Y"]
+    assert batches == [["x", "y"]]
+
+    release.clear()
+    gives_up = asyncio.create_task(group.submit("gives up"))
+    await asyncio.sleep(0)
+    gives_up.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gives_up
+    release.set()
+    assert await group.submit("next") == "NEXT"  # nothing left running or held
