@@ -52,21 +52,29 @@ class GroupCommit(Generic[Item, Result]):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
-        if self._inline and self._busy_lanes == 0:
-            # Nothing running: alone, in the caller's task. A lane's task and the hand-overs to it and back were
-            # two turns of the event loop more for a message of a quiet bot; a caller that gives up now only rolls
-            # back its own. Messages that come meanwhile wait for the lane started after it, as a batch. Only where
-            # `alone` waits for the database (`inline`): SQLite's inline connection runs a transaction without
-            # yielding, and every message of a burst went alone, one after another.
-            self._busy_lanes += 1
-            try:
-                return await self._alone(item)
-            finally:
-                self._busy_lanes -= 1
-                if self._queue:
-                    self._start_lane()
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
+        entry = (item, future)
+        self._queue.append(entry)
+        if self._inline and self._busy_lanes == 0:
+            try:
+                await asyncio.sleep(0)  # the others handed over on the same turn of the loop (a polled batch) queue
+            except asyncio.CancelledError:
+                future.cancel()  # its caller gave up: not to be run
+                raise
+            if self._busy_lanes == 0 and len(self._queue) == 1 and self._queue[0] is entry:
+                # Alone, in the caller's task: a lane's task and the hand-overs to it and back were two turns of
+                # the event loop more for a message of a quiet bot; a caller that gives up now only rolls back its
+                # own. Messages that come meanwhile wait for the lane started after it, as a batch. Only where
+                # `alone` waits for the database (`inline`): SQLite's inline connection runs a transaction without
+                # yielding, and every message of a burst went alone, one after another.
+                self._queue.popleft()
+                self._busy_lanes += 1
+                try:
+                    return await self._alone(item)
+                finally:
+                    self._busy_lanes -= 1
+                    if self._queue:
+                        self._start_lane()
         if self._busy_lanes < self._lanes:
             self._start_lane()
         return await future

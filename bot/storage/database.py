@@ -185,7 +185,10 @@ class Database:
             async with _in_transaction(self.sessions()) as session:
                 yield session
             return
-        async with self._write_lock, _in_transaction(self.sessions()) as session:
+        # SQLite's as SQLAlchemy runs it: its session's close hands over to a task, a turn of the event loop with
+        # the writer's lock held, and the messages that come meanwhile queue for the next batch (group_commit.py).
+        # Without that turn (the inline connection never yields), 20% fewer messages a second went through.
+        async with self._write_lock, self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -305,7 +308,8 @@ def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
 async def _in_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """`async with session, session.begin()` as SQLAlchemy's asyncio layer runs it, less two of its hand-overs to a
     greenlet and a task: the transaction's start takes no connection yet (the first statement does), and its end
-    leaves none to release but where a commit or rollback was cut short. About 50 µs of every transaction's CPU."""
+    leaves none to release but where a commit or rollback was cut short. About 50 µs of every transaction's CPU
+    (PostgreSQL's: see `transaction` for SQLite's)."""
     sync = session.sync_session
     transaction = sync.begin()
     transaction.__enter__()

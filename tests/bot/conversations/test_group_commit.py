@@ -204,8 +204,8 @@ async def test_a_batch_locks_its_customers_in_the_order_other_work_does_and_neve
 
 
 async def test_inline_a_message_that_finds_nothing_running_goes_alone_in_its_callers_task() -> None:
-    """`inline` (PostgreSQL's engine): no lane's task for a message of a quiet bot; those that come while it runs go
-    together after it, and one whose caller gives up rolls back alone (its `alone` is cancelled)."""
+    """`inline` (PostgreSQL's engine): no lane's task for a message of a quiet bot; those handed over on the same turn
+    of the loop (a polled batch) or while it runs go together, and one whose caller gives up rolls back alone."""
     release = asyncio.Event()
     ran: list[tuple[str, asyncio.Task[object] | None]] = []
     batches: list[list[str]] = []
@@ -219,19 +219,26 @@ async def test_inline_a_message_that_finds_nothing_running_goes_alone_in_its_cal
         batches.append(items)
         return [item.upper() for item in items]
 
+    async def turns(n: int) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
     group: GroupCommit[str, str] = GroupCommit(together, alone, max_batch=10, lanes=1, inline=True)
     first = asyncio.create_task(group.submit("first"))
-    await asyncio.sleep(0)
+    await turns(3)
     assert ran == [("first", first)]  # in the caller's own task
     later = [asyncio.create_task(group.submit(x)) for x in ("x", "y")]
-    await asyncio.sleep(0)
+    await turns(3)
     release.set()
     assert await first == "FIRST" and [await task for task in later] == ["X", "Y"]
     assert batches == [["x", "y"]]
 
+    polled = [asyncio.create_task(group.submit(x)) for x in ("a", "b", "c")]  # handed over at once, the bot idle
+    assert [await task for task in polled] == ["A", "B", "C"] and batches[-1] == ["a", "b", "c"]
+
     release.clear()
     gives_up = asyncio.create_task(group.submit("gives up"))
-    await asyncio.sleep(0)
+    await turns(3)
     gives_up.cancel()
     with pytest.raises(asyncio.CancelledError):
         await gives_up
