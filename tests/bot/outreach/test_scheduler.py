@@ -109,11 +109,18 @@ async def test_a_job_waits_for_a_moment_without_customers_messages_under_way() -
     async def dispatch() -> None:
         ran.set()
 
-    scheduler = Scheduler(gate=lambda: in_flight.quiet(30))
+    at_the_gate = asyncio.Event()
+
+    async def gate() -> None:
+        at_the_gate.set()
+        await in_flight.quiet(30)
+
+    scheduler = Scheduler(gate=gate)
     with in_flight.hold():
         scheduler.once_now(dispatch, "outbox-dispatch")
         scheduler.start()
-        for _ in range(20):  # many turns of the loop: the job is handed over and waits at its gate
+        await asyncio.wait_for(at_the_gate.wait(), timeout=10)
+        for _ in range(20):  # many turns of the loop: it stays there
             await asyncio.sleep(0)
         assert not ran.is_set()
     await asyncio.wait_for(ran.wait(), timeout=10)
