@@ -20,7 +20,7 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS  # {1: "a"} is written {"1": "a"}, as json.du
 def dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, option=_OPTIONS).decode()
-    except (orjson.JSONEncodeError, TypeError):
+    except TypeError:  # orjson.JSONEncodeError is one
         return json.dumps(value)
 
 
